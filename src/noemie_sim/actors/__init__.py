@@ -1,0 +1,1 @@
+"""The organisations of the network: practitioner, CPAM, mutuelle, employer."""

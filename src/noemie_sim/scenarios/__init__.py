@@ -1,0 +1,1 @@
+"""Scenario scripts, the runner, reports and the command line."""

@@ -1,0 +1,1 @@
+"""The kernel: norms (codecs), domain, clock, journal, transport."""

@@ -1,0 +1,1 @@
+"""Identifiers, nomenclatures, reimbursement rules, synthetic population (pure, no I/O)."""

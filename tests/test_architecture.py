@@ -1,0 +1,79 @@
+"""The import direction of design.md §2, and the purity of sim/norms and sim/domain."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "noemie_sim"
+LAYERS = ["pki", "sim", "actors", "scenarios"]
+PURE = ["sim/norms", "sim/domain"]
+IO_MODULES = {
+    "os",
+    "io",
+    "pathlib",
+    "socket",
+    "asyncio",
+    "asyncssh",
+    "subprocess",
+    "time",
+    "shutil",
+    "sqlite3",
+    "tempfile",
+    "random",
+    "sys",
+}
+
+
+def imports_of(path: Path) -> list[str]:
+    """Absolute module names imported by a file (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ["noemie_sim", *path.relative_to(SRC).parent.parts]
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def files() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_flow_one_way(path: Path) -> None:
+    parts = path.relative_to(SRC).parts
+    if parts[0] not in LAYERS:
+        return  # the package root and __main__ sit above every layer
+    rank = LAYERS.index(parts[0])
+    for name in imports_of(path):
+        segments = name.split(".")
+        if segments[0] == "noemie_sim" and len(segments) > 1 and segments[1] in LAYERS:
+            assert LAYERS.index(segments[1]) <= rank, f"{path.name} imports upward: {name}"
+
+
+@pytest.mark.parametrize("package", PURE)
+def test_pure_packages_do_no_io_and_import_nothing_above(package: str) -> None:
+    allowed_project = {"noemie_sim.sim.norms"} | (
+        {"noemie_sim.sim.domain"} if package == "sim/domain" else set()
+    )
+    for path in (SRC / package).rglob("*.py"):
+        for name in imports_of(path):
+            root = name.split(".")[0]
+            assert root not in IO_MODULES, f"{path.name} imports {name}"
+            if root == "noemie_sim":
+                assert any(name.startswith(p) for p in allowed_project), (
+                    f"{path.name} imports {name}"
+                )
+        source = path.read_text(encoding="utf-8")
+        assert "open(" not in source.replace("def open(", ""), f"{path.name} opens files"
