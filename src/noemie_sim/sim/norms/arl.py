@@ -1,0 +1,259 @@
+"""ARL (accusé de réception logique): the caisse's answer to each file of lots.
+
+Public facts (norms.md §3): positive when the file conforms, negative when it must be
+re-emitted; a positive ARL does not mean payment. The layout is **not public**: this whole
+format is a project convention on 128-character records, keyed by (émetteur, file number,
+lot number) and binding the SHA-256 of the sealed file received, like an AS2 MIC
+(reliability-security.md §1).
+
+Structure: A0 (A2)* (A1 (A2)*)* A9 — the file header with its file-level anomalies (seal or
+format failure of the whole file), then per lot its status and anomalies, then the trailer.
+
+Statuses: P positif, N négatif (re-emit), D doublon (already received: answered, not processed
+again). The file status is derived: N when the file or any lot has an anomaly, D when every lot
+is a duplicate, else P.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .codec import (
+    FixedFraming,
+    Kind,
+    Record,
+    RecordLayout,
+    amount,
+    const,
+    decode_records,
+    encode_records,
+    layout,
+    num,
+    scan_records,
+    text,
+    when,
+)
+from .errors import Anomaly, FormatError
+from .model import Checker, Cursor, from_record, to_record
+
+FRAMING = FixedFraming(record_length=128, code_length=2)
+STATUSES = ("P", "N", "D")
+
+
+def _record(code: str, name: str, label: str, *fields_: object) -> RecordLayout:
+    head = [
+        const("record_code", 1, code, "Type d'enregistrement"),
+        num("lot", 3, 3, "N° de lot concerné (000: le fichier)"),
+        num("seq", 6, 6, "N° d'ordre de l'enregistrement"),
+    ]
+    return layout(code, name, label, 128, [*head, *fields_])  # type: ignore[list-item]
+
+
+HEADER = _record(
+    "A0",
+    "ARL-ENT",
+    "En-tête d'ARL",
+    text("sender", 12, 9, "Caisse émettrice de l'ARL (organisme)", pattern=r"[0-9]{9}"),
+    text("receiver", 21, 9, "PS destinataire (n° AM)", pattern=r"[0-9]{9}"),
+    num("file_id", 30, 10, "N° du fichier acquitté"),
+    text("status", 40, 1, "Statut du fichier: P positif, N négatif, D doublon", choices=STATUSES),
+    when("received_at", 41, Kind.TIMESTAMP, "Date et heure de réception"),
+    text(
+        "sealed_sha256",
+        55,
+        64,
+        "SHA-256 du fichier scellé reçu (hexadécimal)",
+        pattern=r"[0-9a-f]{64}",
+    ),
+    num("lot_count", 119, 3, "Nombre de lots acquittés"),
+)
+LOT = _record(
+    "A1",
+    "ARL-LOT",
+    "Acquittement d'un lot",
+    text("status", 12, 1, "Statut du lot: P positif, N négatif, D doublon", choices=STATUSES),
+    num("invoice_count", 13, 5, "Nombre de factures du lot"),
+    amount("total_billed", 18, 11, "Total facturé du lot"),
+    num("anomaly_count", 29, 3, "Nombre d'anomalies du lot"),
+)
+ANOMALY = _record(
+    "A2",
+    "ARL-ANO",
+    "Anomalie",
+    text("code", 12, 8, "Code anomalie NNNN NNN", pattern=r"[0-9]{4} [0-9]{3}"),
+    num("record", 20, 7, "N° de l'enregistrement en erreur (0: tout le fichier)"),
+    text("record_type", 27, 2, "Type de l'enregistrement en erreur", optional=True),
+    text("field", 29, 24, "Zone en erreur", optional=True),
+    num("position", 53, 3, "Position de la zone"),
+    text("label", 56, 60, "Libellé de l'anomalie"),
+)
+TRAILER = _record(
+    "A9",
+    "ARL-FIN",
+    "Fin d'ARL",
+    num("record_count", 12, 6, "Nombre d'enregistrements"),
+    num("anomaly_count", 18, 5, "Nombre total d'anomalies"),
+)
+LAYOUTS = {lay.code: lay for lay in (HEADER, LOT, ANOMALY, TRAILER)}
+NAMES = {code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()}
+
+
+@dataclass(frozen=True)
+class ArlAnomaly:
+    """Why a file or lot was refused: a code and where in the received file."""
+
+    code: str
+    label: str
+    record: int = 0
+    record_type: str | None = None
+    field: str | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class LotAck:
+    lot_number: int
+    status: str
+    invoice_count: int
+    total_billed: int
+    anomalies: tuple[ArlAnomaly, ...] = ()
+
+
+@dataclass(frozen=True)
+class Arl:
+    """An ARL for one received file. ``status`` is derived from the content."""
+
+    sender: str
+    receiver: str
+    file_id: int
+    received_at: datetime
+    sealed_sha256: str
+    lots: tuple[LotAck, ...]
+    anomalies: tuple[ArlAnomaly, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return file_status(self.anomalies, [lot.status for lot in self.lots])
+
+    @property
+    def positive(self) -> bool:
+        return self.status == "P"
+
+
+def file_status(file_anomalies: object, lot_statuses: list[str]) -> str:
+    """N when the file or a lot has anomalies, D when every lot is a duplicate, else P."""
+    if file_anomalies or "N" in lot_statuses:
+        return "N"
+    if lot_statuses and all(s == "D" for s in lot_statuses):
+        return "D"
+    return "P"
+
+
+def build(arl: Arl) -> bytes:
+    """The ARL's bytes, with sequence numbers, counts and the file status computed."""
+    records: list[Record] = []
+
+    def add(lay: RecordLayout, obj: object | None, lot: int, **given: object) -> None:
+        records.append(to_record(lay, obj, lot=lot, seq=len(records) + 1, **given))  # type: ignore[arg-type]
+
+    add(HEADER, arl, 0, status=arl.status, lot_count=len(arl.lots))
+    for a in arl.anomalies:
+        add(ANOMALY, a, 0)
+    for lot in arl.lots:
+        add(LOT, lot, lot.lot_number, anomaly_count=len(lot.anomalies))
+        for a in lot.anomalies:
+            add(ANOMALY, a, lot.lot_number)
+    total = len(arl.anomalies) + sum(len(lot.anomalies) for lot in arl.lots)
+    add(TRAILER, None, 0, record_count=len(records) + 1, anomaly_count=total)
+    return encode_records(records, FRAMING)
+
+
+def _structure(records: list[Record]) -> tuple[int, list[int], list[tuple[int, list[int]]], int]:
+    cur = Cursor(records, NAMES)
+    head = cur.take("A0")[0] - 1
+    file_anomalies = []
+    while cur.peek() == "A2":
+        file_anomalies.append(cur.take("A2")[0] - 1)
+    lots = []
+    while cur.peek() == "A1":
+        lot = cur.take("A1")[0] - 1
+        anomalies = []
+        while cur.peek() == "A2":
+            anomalies.append(cur.take("A2")[0] - 1)
+        lots.append((lot, anomalies))
+    end = cur.take("A9")[0] - 1
+    cur.end()
+    return head, file_anomalies, lots, end
+
+
+def parse(data: bytes) -> Arl:
+    """The typed ARL; FormatError on a bad record or order."""
+    records = decode_records(data, FRAMING, LAYOUTS)
+    head, file_anomalies, lots, _end = _structure(records)
+    acks = tuple(
+        from_record(
+            LotAck,
+            records[i],
+            lot_number=records[i].number("lot"),
+            anomalies=tuple(from_record(ArlAnomaly, records[a]) for a in anos),
+        )
+        for i, anos in lots
+    )
+    return from_record(
+        Arl,
+        records[head],
+        lots=acks,
+        anomalies=tuple(from_record(ArlAnomaly, records[a]) for a in file_anomalies),
+    )
+
+
+def validate(data: bytes) -> list[Anomaly]:
+    """Every anomaly: formats, order, sequence and lot numbers, counts, statuses consistent
+    with the anomalies listed."""
+    scan = scan_records(data, FRAMING, LAYOUTS)
+    if scan.anomalies:
+        return scan.anomalies
+    records = scan.records
+    try:
+        head, file_anomalies, lots, end = _structure(records)
+    except FormatError as exc:
+        return [exc.anomaly]
+    check = Checker(records)
+    for i, rec in enumerate(records):
+        check.equal(i, "seq", i + 1, rec["seq"], "sequence number out of order")
+    for i in (head, end, *file_anomalies):
+        check.equal(i, "lot", 0, records[i]["lot"], "a file-level record must carry lot 000")
+    statuses = []
+    for lot, anomalies in lots:
+        rec = records[lot]
+        statuses.append(rec.string("status"))
+        check.equal(
+            lot, "anomaly_count", len(anomalies), rec["anomaly_count"], "lot anomaly count is wrong"
+        )
+        if (rec["status"] == "N") != bool(anomalies):
+            check.fail(
+                lot,
+                "status",
+                "a lot is negative exactly when it has anomalies",
+                "N" if anomalies else "P or D",
+                rec["status"],
+            )
+        for a in anomalies:
+            check.equal(a, "lot", rec["lot"], records[a]["lot"], "anomaly carries another lot")
+    check.equal(head, "lot_count", len(lots), records[head]["lot_count"], "lot count is wrong")
+    check.equal(
+        head,
+        "status",
+        file_status(file_anomalies, statuses),
+        records[head]["status"],
+        "file status inconsistent with its lots and anomalies",
+    )
+    total = len(file_anomalies) + sum(len(a) for _, a in lots)
+    check.equal(
+        end, "record_count", len(records), records[end]["record_count"], "record count is wrong"
+    )
+    check.equal(
+        end, "anomaly_count", total, records[end]["anomaly_count"], "anomaly count is wrong"
+    )
+    return check.found
