@@ -1,0 +1,262 @@
+"""The file kinds of the network: detection, and one entry point per kind for parse, validate,
+explain and samples.
+
+Detection reads the first record: ``000`` is NOEMIE (the référence at offset 61 says 580 or
+550), ``0 `` is B2 (the header's nature says FSE lots or DEC décomptes), ``A0`` an ARL, ``R0``
+an OC answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from . import arl, b2, noemie, noemie_550, noemie_ps, oc_answer, samples
+from .codec import Framing, Kind, Record, RecordLayout, decode_records
+from .errors import Anomaly, FormatError, shorten
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """Everything the tools need to know about one kind of file."""
+
+    name: str
+    title: str
+    framing: Framing
+    layouts: Mapping[str, RecordLayout]
+    parse: Callable[[bytes], object]
+    validate: Callable[[bytes], list[Anomaly]]
+    sample: Callable[[], bytes]
+    #: record codes holding control counts or totals, reported by explain
+    controls: tuple[str, ...]
+    #: depth of each record in the explained tree, from the decoded records
+    outline: Callable[[list[Record]], list[int]]
+
+
+def _depths(table: Mapping[str, int]) -> Callable[[list[Record]], list[int]]:
+    return lambda records: [table[r.code] for r in records]
+
+
+def _noemie_depths(ref: noemie.Reference) -> Callable[[list[Record]], list[int]]:
+    def outline(records: list[Record]) -> list[int]:
+        tree = noemie.structure(ref, records)
+        depths = [0] * len(records)
+
+        def mark(node: noemie.Node, depth: int) -> None:
+            depths[node.index] = depth
+            if node.control >= 0:
+                depths[node.control] = depth
+            for child in node.children:
+                mark(child, depth + 1)
+
+        for item in tree.items:
+            mark(item, 1)
+        return depths
+
+    return outline
+
+
+_B2_DEPTHS = {
+    "0 ": 0,
+    "9 ": 0,
+    "1 ": 1,
+    "8 ": 1,
+    "2 ": 2,
+    "5 ": 2,
+    "2S": 3,
+    "3 ": 3,
+    "3F": 3,
+    "3H": 3,
+    "4 ": 3,
+    "4M": 4,
+}
+
+KINDS: dict[str, FileKind] = {
+    k.name: k
+    for k in (
+        FileKind(
+            "b2",
+            "Lots de FSE (norme B2), PS -> caisse",
+            b2.FRAMING,
+            b2.LAYOUTS,
+            b2.parse,
+            lambda d: b2.validate(d, "FSE"),
+            samples.b2_lot,
+            ("5 ", "8 ", "9 "),
+            _depths(_B2_DEPTHS),
+        ),
+        FileKind(
+            "arl",
+            "Accusé de réception logique, caisse -> PS",
+            arl.FRAMING,
+            arl.LAYOUTS,
+            arl.parse,
+            arl.validate,
+            samples.arl_negative,
+            ("A1", "A9"),
+            _depths({"A0": 0, "A9": 0, "A1": 1, "A2": 2}),
+        ),
+        FileKind(
+            "noemie-ps",
+            noemie_ps.REF.title,
+            noemie.FRAMING,
+            noemie_ps.REF.layouts,
+            noemie_ps.parse,
+            noemie_ps.validate,
+            samples.noemie_ps_return,
+            ("990", "999"),
+            _noemie_depths(noemie_ps.REF),
+        ),
+        FileKind(
+            "decompte",
+            "Décomptes B2, caisse -> organisme complémentaire",
+            b2.FRAMING,
+            b2.LAYOUTS,
+            b2.parse,
+            lambda d: b2.validate(d, "DEC"),
+            samples.decompte,
+            ("5 ", "8 ", "9 "),
+            _depths(_B2_DEPTHS),
+        ),
+        FileKind(
+            "oc-answer",
+            "Réponse d'un organisme complémentaire à un fichier de décomptes",
+            oc_answer.FRAMING,
+            oc_answer.LAYOUTS,
+            oc_answer.parse,
+            oc_answer.validate,
+            samples.oc_answer_sample,
+            ("R9",),
+            _depths({"R0": 0, "R1": 1, "R9": 0}),
+        ),
+        FileKind(
+            "noemie-550",
+            noemie_550.REF.title,
+            noemie.FRAMING,
+            noemie_550.REF.layouts,
+            noemie_550.parse,
+            noemie_550.validate,
+            samples.noemie_550_sample,
+            ("990", "999"),
+            _noemie_depths(noemie_550.REF),
+        ),
+    )
+}
+
+
+def detect(data: bytes) -> FileKind:
+    """The kind of a file from its first record; FormatError when it is none of ours."""
+    if data[:3] == b"000":
+        reference = noemie.reference_of(data)
+        for kind in (KINDS["noemie-ps"], KINDS["noemie-550"]):
+            if reference == kind.layouts["000"].field("reference").const:
+                return kind
+        raise FormatError(
+            Anomaly(
+                "unknown NOEMIE référence",
+                record=1,
+                field="reference",
+                position=62,
+                expected="580 or 550",
+                found=shorten(repr(data[61:64])),
+            )
+        )
+    if data[:2] == b"0 ":
+        nature = data[11:14]
+        if nature == b"FSE":
+            return KINDS["b2"]
+        if nature == b"DEC":
+            return KINDS["decompte"]
+        raise FormatError(
+            Anomaly(
+                "unknown B2 file nature",
+                record=1,
+                field="nature",
+                position=12,
+                expected="'FSE' or 'DEC'",
+                found=shorten(repr(nature)),
+            )
+        )
+    for kind in (KINDS["arl"], KINDS["oc-answer"]):
+        if data[:2] in (code.encode() for code in kind.layouts if code.endswith("0")):
+            return kind
+    raise FormatError(
+        Anomaly(
+            "not a file of the network",
+            record=1,
+            position=1,
+            expected="a B2 file ('0 '), an ARL ('A0'), an OC answer ('R0') or NOEMIE ('000')",
+            found=shorten(repr(data[:3])),
+        )
+    )
+
+
+def resolve(data: bytes, kind: str | None) -> FileKind:
+    """The named kind, or the detected one; FormatError if detection fails."""
+    return KINDS[kind] if kind is not None else detect(data)
+
+
+# -- explain --------------------------------------------------------------------------------
+
+
+def format_value(kind: Kind, value: object) -> str:
+    """A field value as a person reads it: amounts in euros, dates in ISO form."""
+    if value is None:
+        return "(blanc)"
+    if kind is Kind.AMOUNT and isinstance(value, int):
+        return f"{value // 100:,}.{value % 100:02d} €".replace(",", " ")
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _level(record: Record) -> str:
+    """' (niveau NN)' for NOEMIE entities that carry a hierarchical level."""
+    lay = record.layout
+    if not lay.has("level"):
+        return ""
+    f = lay.field("level")
+    return f" (niveau {f.const if f.kind is Kind.CONST else format(record.number('level'), '02d')})"
+
+
+def explain(data: bytes, kind: FileKind) -> tuple[list[str], list[Anomaly]]:
+    """The file as an indented tree of records with labelled fields, followed by the result of
+    the control checks. Returns the lines and the anomalies (empty when the file is valid); when
+    the file cannot be decoded at all, the lines are empty."""
+    anomalies = kind.validate(data)
+    try:
+        records = decode_records(data, kind.framing, kind.layouts)
+        depths = kind.outline(records)
+    except FormatError:
+        return [], anomalies
+    lines = [f"{kind.name}: {kind.title}", f"{len(records)} records, {len(data)} bytes", ""]
+    for index, (record, depth) in enumerate(zip(records, depths, strict=True), start=1):
+        lay = record.layout
+        pad = "  " * depth
+        code = "" if lay.name.endswith(lay.code.strip()) else f"{lay.code.strip()} "
+        lines.append(f"{pad}#{index} {code}{lay.name} — {lay.label}{_level(record)}")
+        shown = [
+            (f, format_value(f.kind, record.values[f.name]))
+            for f in lay.data_fields
+            if not (f.optional and record.values[f.name] is None)
+        ]
+        name_width = max((len(f.name) for f, _ in shown), default=0)
+        value_width = max((len(v) for _, v in shown), default=0)
+        for f, value in shown:
+            lines.append(
+                f"{pad}    {f.name.ljust(name_width)}  {value.ljust(value_width)}  {f.label}"
+            )
+    controls = [r for r in records if r.code in kind.controls]
+    lines.append("")
+    counted = ", ".join(
+        f"{sum(1 for r in controls if r.code == c)} × {kind.layouts[c].name}" for c in kind.controls
+    )
+    if anomalies:
+        lines.append(f"Contrôles ({counted}): {len(anomalies)} anomalie(s)")
+        lines.extend(f"  - {a.describe()}" for a in anomalies)
+    else:
+        lines.append(f"Contrôles ({counted}): comptes et totaux cohérents, clés valides.")
+    return lines, anomalies
