@@ -1,0 +1,116 @@
+"""Properties of every format: round trip, and the one-error contract under fuzzing.
+
+Fuzz: for each parser, >= 10 000 inputs (random bytes, and valid files after random edits) must
+either parse or raise FormatError, and validation must return anomalies without raising.
+Round trip: build -> bytes -> parse -> build gives identical bytes and an equal object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noemie_sim.sim.norms import KINDS, FormatError, kinds
+from noemie_sim.sim.norms.codec import MAX_FILE_BYTES
+
+from .strategies import ROUND_TRIPS, mutated
+
+QUICK = os.environ.get("HYPOTHESIS_PROFILE") == "quick"
+FUZZ_EXAMPLES = 500 if QUICK else 10_000
+ROUND_TRIP_EXAMPLES = 30 if QUICK else 100
+
+
+def _contract(kind: kinds.FileKind, data: bytes, *, explain: bool = False) -> None:
+    """The h11-style invariant: parse returns or raises FormatError, validate never raises,
+    detection returns a kind or raises FormatError, explain never raises."""
+    try:
+        kind.parse(data)
+    except FormatError as exc:
+        assert exc.anomaly.message
+    anomalies = kind.validate(data)
+    assert isinstance(anomalies, list)
+    with contextlib.suppress(FormatError):
+        kinds.detect(data)
+    if explain:
+        kinds.explain(data, kind)
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_fuzz_parser_raises_only_format_error(name: str) -> None:
+    kind = KINDS[name]
+    sample = kind.sample()
+    others = [k.sample() for k in KINDS.values() if k is not kind]
+    inputs = st.one_of(
+        st.binary(max_size=600),
+        mutated(sample),
+        st.sampled_from(others).flatmap(mutated),
+    )
+
+    @settings(max_examples=FUZZ_EXAMPLES)
+    @given(inputs)
+    def run(data: bytes) -> None:
+        _contract(kind, data)
+
+    run()
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_oversized_input_refused_before_parsing(name: str) -> None:
+    kind = KINDS[name]
+    data = kind.sample() * (MAX_FILE_BYTES // len(kind.sample()) + 1)
+    with pytest.raises(FormatError, match="file too large"):
+        kind.parse(data)
+    [anomaly] = kind.validate(data)
+    assert anomaly.message == "file too large"
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_fuzz_explain_never_raises(name: str) -> None:
+    kind = KINDS[name]
+
+    @settings(max_examples=FUZZ_EXAMPLES // 20)
+    @given(mutated(kind.sample()))
+    def run(data: bytes) -> None:
+        _contract(kind, data, explain=True)
+
+    run()
+
+
+#: Fields that build computes; a generated file may break content rules (statuses, keys,
+#: arithmetic inside a line) but never one of these controls.
+COMPUTED = (
+    "total_",
+    "record_count",
+    "invoice_count",
+    "lot_count",
+    "entity_count",
+    "amount_1",
+    "amount_2",
+    "line_count",
+    "anomaly_count",
+    "rejected_count",
+    "seq",
+)
+
+
+@pytest.mark.parametrize("name", list(ROUND_TRIPS))
+def test_round_trip_and_computed_controls(name: str) -> None:
+    strategy, build, parse = ROUND_TRIPS[name]
+    kind = KINDS[name]
+
+    @settings(max_examples=ROUND_TRIP_EXAMPLES)
+    @given(strategy)
+    def run(obj: Any) -> None:
+        data = build(obj)
+        parsed = parse(data)
+        assert build(parsed) == data
+        assert parsed == obj
+        for anomaly in kind.validate(data):
+            assert not anomaly.field.startswith(COMPUTED), anomaly.describe()
+
+    run()
