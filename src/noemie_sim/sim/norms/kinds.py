@@ -192,6 +192,15 @@ def detect(data: bytes) -> FileKind:
     )
 
 
+def declared_parties(data: bytes) -> tuple[str, str]:
+    """(sender, receiver) as the file's own header declares them: every kind names both in its
+    first record. FormatError when the file is not one of ours or its header is bad."""
+    kind = detect(data)
+    first = kind.framing.split(data)[0]
+    header = kind.layouts[first.text[: kind.framing.code_length]].decode(first.text, 1, 0)
+    return header.string("sender"), header.string("receiver")
+
+
 def resolve(data: bytes, kind: str | None) -> FileKind:
     """The named kind, or the detected one; FormatError if detection fails."""
     return KINDS[kind] if kind is not None else detect(data)
