@@ -1,0 +1,45 @@
+"""What every subcommand of ``noemie-sim`` shares: the usage error, file and time arguments."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+
+from noemie_sim.sim.clock import parse_moment, wall_now
+
+
+class UsageError(Exception):
+    """A problem with what the user asked (exit 2), with a message for them."""
+
+
+def read_file(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def write_output(path: str, data: bytes) -> None:
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def moment(args: argparse.Namespace) -> datetime:
+    """The ``--at`` time given, else now."""
+    if args.at is None:
+        return wall_now()
+    try:
+        return parse_moment(args.at)
+    except ValueError as exc:
+        raise UsageError(f"--at: {exc}") from None
+
+
+def add_at(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--at",
+        metavar="TIME",
+        help=f"{what} (ISO 8601, UTC unless a zone is given; default: now)",
+    )

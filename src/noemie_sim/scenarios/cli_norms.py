@@ -1,0 +1,111 @@
+"""``noemie-sim validate``, ``explain`` and ``samples``: the file formats."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from noemie_sim.sim.norms import kinds
+from noemie_sim.sim.norms.errors import FormatError
+
+from .cli_common import UsageError, read_file
+
+KIND_NAMES = ", ".join(kinds.KINDS)
+#: File name extension of each kind when samples are written.
+EXTENSIONS = {
+    "b2": "b2",
+    "arl": "arl",
+    "noemie-ps": "580",
+    "decompte": "dec",
+    "oc-answer": "ocr",
+    "noemie-550": "550",
+}
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    data = read_file(args.file)
+    try:
+        kind = kinds.resolve(data, args.kind)
+    except FormatError as exc:
+        print(f"{args.file}: not valid\n  - {exc.anomaly.describe()}")
+        return 1
+    anomalies = kind.validate(data)
+    if not anomalies:
+        print(f"{args.file}: valid {kind.name} ({kind.title})")
+        return 0
+    print(f"{args.file}: not a valid {kind.name}, {len(anomalies)} anomalie(s)")
+    for a in anomalies:
+        print(f"  - {a.describe()}")
+    return 1
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    if (args.file is None) == (args.sample is None):
+        raise UsageError("give either a FILE or --sample KIND")
+    if args.sample is not None:
+        data, source = kinds.KINDS[args.sample].sample(), f"sample {args.sample}"
+    else:
+        data, source = read_file(args.file), args.file
+    try:
+        kind = kinds.resolve(data, args.kind)
+    except FormatError as exc:
+        print(f"{source}: not a file noemie-sim knows\n  - {exc.anomaly.describe()}")
+        return 1
+    lines, anomalies = kinds.explain(data, kind)
+    if not lines:
+        print(f"{source}: cannot be decoded as {kind.name}")
+        lines = [f"  - {a.describe()}" for a in anomalies]
+    print("\n".join(lines))
+    return 1 if anomalies else 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, kind in kinds.KINDS.items():
+            path = out / f"sample.{EXTENSIONS[name]}"
+            path.write_bytes(kind.sample())
+            print(f"{path}  ({name}: {kind.title})")
+    except OSError as exc:
+        raise UsageError(f"cannot write samples to {out}: {exc.strerror or exc}") from None
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "validate",
+        help="check a file against its norm and list every anomaly",
+        description="Check a file: field formats, record order, check keys (NIR, n° AM, SIRET), "
+        "control totals and counts. Exit 0 when valid, 1 listing every anomaly (record, field, "
+        "position, expected, found), 2 when the file cannot be read.",
+        epilog="example: noemie-sim validate lot.b2",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--kind", choices=list(kinds.KINDS), help=f"skip detection ({KIND_NAMES})")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser(
+        "explain",
+        help="show a file as a readable tree of records and fields",
+        description="Print a file as an indented tree: each record or NOEMIE entity with its "
+        "label (NOP-ENT, Type 2...), each field's name, value and meaning, then the result of "
+        "the control checks. Exit codes as for validate.",
+        epilog="examples: noemie-sim explain --sample noemie-ps\n"
+        "          noemie-sim explain retour.580",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE", nargs="?")
+    p.add_argument("--sample", choices=list(kinds.KINDS), help="explain a bundled sample file")
+    p.add_argument("--kind", choices=list(kinds.KINDS), help="skip detection")
+    p.set_defaults(handler=cmd_explain)
+
+    p = sub.add_parser(
+        "samples",
+        help="write a valid sample file of every kind",
+        description="Write one valid sample file of every kind into DIR, built by the codecs: "
+        "a starting point for a vendor's own files.",
+        epilog="example: noemie-sim samples ./samples",
+    )
+    p.add_argument("out", metavar="DIR")
+    p.set_defaults(handler=cmd_samples)
