@@ -1,12 +1,20 @@
-"""Test configuration: Hypothesis profiles.
+"""Test configuration: Hypothesis profiles and the shared PKI fixtures.
 
 The default profile is what CI runs. ``HYPOTHESIS_PROFILE=quick`` cuts example counts for a fast
 local loop; the fuzz tests' 10 000 examples per parser then become 500.
 """
 
 import os
+import shutil
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from noemie_sim.pki.authority import Pki
+from noemie_sim.pki.validation import TrustStore
+
+from .pki_helpers import PARTIES, T0
 
 settings.register_profile(
     "ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -15,3 +23,26 @@ settings.register_profile(
     "quick", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A PKI created at T0 with two PS, a CPAM, an OC and an employer. Tests must not revoke in
+    it: they use :func:`fresh_pki` for that."""
+    folder: Path = tmp_path_factory.mktemp("pki") / "pki"
+    created = Pki.create(folder, T0)
+    created.issue_many(PARTIES, T0)
+    return created
+
+
+@pytest.fixture(scope="session")
+def trust(pki: Pki) -> TrustStore:
+    return TrustStore.load(pki)
+
+
+@pytest.fixture
+def fresh_pki(tmp_path: Path, pki: Pki) -> Pki:
+    """A private copy of the session PKI, free to revoke in."""
+    folder = tmp_path / "pki"
+    shutil.copytree(pki.folder, folder)
+    return Pki(folder)
