@@ -1,0 +1,161 @@
+"""Acts a PS may bill, with 2025 tariffs, and the specialties that may bill them.
+
+Sources (norms.md §8.3): G/GS 30 € (22/12/2024), APC 60 € (22/12/2024), COE 60 € (1/7/2025),
+MD 10 €, AMI 3.15 € and IFD 2.75 € (avenant 10, 28/08/2023) are [PRESS] with several sources.
+AMK 2.15 € per coefficient unit is derived from the ameli table crawled 24/09/2024 (kiné séance
+16.13 € = AMK 7.5). The CCAM tariff (DEQP003 ECG 14.52 €) is a modelling value, labelled as such.
+Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
+(norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
+(cardiologie) is a specialist for APC and the ECG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+
+from .text import half_up
+
+
+class Profession(Enum):
+    """Who bills, with the n° AM catégorie (norms.md §7.2) and its default AMO rate."""
+
+    MEDECIN = 1
+    INFIRMIER = 6
+    KINE = 7
+
+
+@dataclass(frozen=True)
+class Specialty:
+    code: str  # B2 Type 4 pos 68
+    label: str
+    profession: Profession
+    kind: str  # the name scenario files use
+
+
+SPECIALTIES = {
+    s.code: s
+    for s in (
+        Specialty("01", "Médecine générale", Profession.MEDECIN, "medecin-generaliste"),
+        Specialty("03", "Cardiologie", Profession.MEDECIN, "cardiologue"),
+        Specialty("24", "Infirmier", Profession.INFIRMIER, "infirmier"),
+        Specialty("26", "Masseur-kinésithérapeute", Profession.KINE, "kinesitherapeute"),
+    )
+}
+SPECIALTY_BY_KIND = {s.kind: s for s in SPECIALTIES.values()}
+
+
+@dataclass(frozen=True)
+class Act:
+    """An NGAP key letter (value per coefficient unit) or a CCAM act (fixed tariff).
+
+    ``tariff`` is in cents for one unit of coefficient 1.00; ``default_coefficient`` in
+    hundredths. ``source`` is "[PRESS]", "[DOC]" or "model" (a modelling value).
+    """
+
+    code: str
+    label: str
+    tariff: int
+    specialties: frozenset[str]
+    default_coefficient: int = 100
+    ccam: str | None = None
+    participation_forfaitaire: bool = False  # médecin consultations and acts (norms.md §8.2)
+    franchise: bool = False  # paramedical acts (norms.md §8.2)
+    since: date = date(2024, 12, 22)
+    source: str = "[PRESS]"
+
+    def base(self, coefficient: int | None = None, quantity: int = 1) -> int:
+        """Base de remboursement in cents: tariff x coefficient x quantity."""
+        coef = self.default_coefficient if coefficient is None else coefficient
+        return half_up(self.tariff * coef * quantity, 100)
+
+
+_DOCTORS = frozenset({"01", "03"})
+ACTS = {
+    a.code: a
+    for a in (
+        Act(
+            "G",
+            "Consultation médecine générale",
+            3000,
+            frozenset({"01"}),
+            participation_forfaitaire=True,
+        ),
+        Act(
+            "GS",
+            "Consultation spécialiste en médecine générale",
+            3000,
+            frozenset({"01"}),
+            participation_forfaitaire=True,
+        ),
+        Act(
+            "VG",
+            "Visite médecine générale",
+            3000,
+            frozenset({"01"}),
+            participation_forfaitaire=True,
+        ),
+        Act("MD", "Majoration de déplacement", 1000, frozenset({"01"})),
+        Act(
+            "APC",
+            "Avis ponctuel de consultant",
+            6000,
+            frozenset({"03"}),
+            participation_forfaitaire=True,
+        ),
+        Act(
+            "COE",
+            "Consultation obligatoire de l'enfant",
+            6000,
+            frozenset({"01"}),
+            participation_forfaitaire=True,
+            since=date(2025, 7, 1),
+        ),
+        Act(
+            "ADE",
+            "Acte technique (CCAM)",
+            1452,
+            _DOCTORS,
+            ccam="DEQP003",
+            participation_forfaitaire=True,
+            source="model",
+        ),
+        Act(
+            "AMI",
+            "Acte infirmier (lettre clé)",
+            315,
+            frozenset({"24"}),
+            default_coefficient=100,
+            franchise=True,
+            since=date(2023, 8, 28),
+        ),
+        Act(
+            "IFD",
+            "Indemnité forfaitaire de déplacement infirmier",
+            275,
+            frozenset({"24"}),
+            since=date(2023, 8, 28),
+        ),
+        Act(
+            "AMK",
+            "Acte de masso-kinésithérapie (lettre clé)",
+            215,
+            frozenset({"26"}),
+            default_coefficient=750,
+            franchise=True,
+            source="[DOC] ameli crawl 24/09/2024",
+        ),
+    )
+}
+
+
+def may_bill(specialty: str, code: str) -> bool:
+    """Rule R1 of the cahier des charges: the specialty must be compatible with the act."""
+    act = ACTS.get(code)
+    return act is not None and specialty in act.specialties
+
+
+def billable(specialty: str) -> list[Act]:
+    """The acts a specialty may bill, in table order."""
+    return [a for a in ACTS.values() if specialty in a.specialties]
