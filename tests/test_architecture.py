@@ -22,9 +22,9 @@ IO_MODULES = {
     "shutil",
     "sqlite3",
     "tempfile",
-    "random",
     "sys",
 }
+#: random is allowed in pure code: a seeded generator is computation, not I/O.
 
 
 def imports_of(path: Path) -> list[str]:
@@ -77,3 +77,14 @@ def test_pure_packages_do_no_io_and_import_nothing_above(package: str) -> None:
                 )
         source = path.read_text(encoding="utf-8")
         assert "open(" not in source.replace("def open(", ""), f"{path.name} opens files"
+        for clock in ("now(", "today(", "utcnow(", "perf_counter"):
+            assert clock not in source, f"{path.name} reads the wall clock ({clock})"
+
+
+def test_only_the_clock_module_reads_the_wall_clock() -> None:
+    for path in files():
+        if path.name == "clock.py":
+            continue
+        source = path.read_text(encoding="utf-8")
+        for clock in ("datetime.now(", "date.today(", "utcnow(", "time.time(", "time.sleep("):
+            assert clock not in source, f"{path.relative_to(SRC)} reads the wall clock: {clock}"

@@ -1,0 +1,453 @@
+"""Realistic files of every kind, from a seeded population, with amounts from the rules.
+
+Pure: returns bytes. Each kind's generator tells the same story as the network will: a PS
+bills its patients (b2), the caisse acknowledges (arl), liquidates and pays the tiers-payant
+invoices (noemie-ps), forwards the décomptes of one mutuelle (decompte), which answers
+(oc-answer); employers receive the IJ of employees on sick leave (noemie-550).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+
+from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
+
+from . import codes
+from .nomenclature import ACTS
+from .population import Beneficiary, Contract, Insured, Population, PopulationConfig, Practitioner
+from .population import build as build_population
+from .rules import GRIDS, Billed, Counters, Liquidated, Patient, ij_for_period, liquidate, oc_part
+from .text import ascii_upper
+
+KINDS = ("b2", "arl", "noemie-ps", "decompte", "oc-answer", "noemie-550")
+LOT_SIZE = 20
+
+
+def generate(kind: str, seed: int = 1, count: int = 10) -> bytes:
+    """A valid file of ``kind`` with about ``count`` invoices (or IJ lines)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+    if not 1 <= count <= 5000:
+        raise ValueError("count is 1 to 5000")
+    population = build_population(
+        seed,
+        PopulationConfig(
+            assures=max(60, count * 3),
+            practitioners=6,
+            mutuelles=3,
+            employers=2,
+            employees_per_employer=max(5, count),
+        ),
+    )
+    story = _Story(population, random.Random(seed * 7919 + 13), count)
+    return _GENERATORS[kind](story)
+
+
+class _Story:
+    """Shared facts of one generated exchange: the day, the PS and its patients' invoices."""
+
+    def __init__(self, population: Population, rng: random.Random, count: int) -> None:
+        self.population = population
+        self.rng = rng
+        self.count = count
+        self.care_day = population.config.reference_day
+        self.caisse = population.caisses[0].organisme
+        self.ps = rng.choice(population.practitioners)
+        self.patients = self._patients()
+
+    def _patients(self) -> list[tuple[Insured, Beneficiary]]:
+        open_rights = [p for p in self.population.beneficiaries() if p[0].rights_until is None]
+        return [self.rng.choice(open_rights) for _ in range(self.count)]
+
+    def billed(self) -> list[Billed]:
+        """The acts of one visit to this PS, with its usual fees."""
+        specialty, rng = self.ps.specialty, self.rng
+        if specialty == "01":
+            acts = (
+                [Billed("G", 3000)]
+                if rng.random() < 0.8
+                else [Billed("VG", 3000), Billed("MD", 1000)]
+            )
+        elif specialty == "03":
+            acts = [Billed("APC", rng.choice((6000, 6000, 8000))), Billed("ADE", 1452)]
+        elif specialty == "24":
+            coefficient = rng.choice((100, 200, 300))
+            acts = [Billed("AMI", ACTS["AMI"].base(coefficient), coefficient), Billed("IFD", 275)]
+        else:
+            acts = [Billed("AMK", ACTS["AMK"].base())]
+        return acts
+
+    def fse(self, number: int, patient: tuple[Insured, Beneficiary]) -> b2.Invoice:
+        """The invoice as the PS sends it: AMO part before PF and franchises."""
+        insured, who = patient
+        acts = self.billed()
+        settled = liquidate(
+            acts, self.ps.specialty, self.ps.ps_number, _patient(who), self.care_day, Counters()
+        )
+        contract = self._contract(insured)
+        return b2.Invoice(
+            invoice_number=number,
+            insured_nir=insured.nir,
+            insured_nir_key=insured.nir_key,
+            beneficiary_nir=who.nir,
+            beneficiary_nir_key=who.nir_key,
+            birth_date=who.birth_date,
+            invoice_date=self.care_day,
+            lines=tuple(_b2_act(s, self.ps, self.care_day, s.amo_gross) for s in settled),
+            managing_caisse=int(insured.caisse[2:5]),
+            managing_centre=int(insured.caisse[5:]),
+            tiers_payant="O"
+            if self.rng.random() < self.ps.tiers_payant_share or who.ald or who.c2s
+            else "N",
+            insurance_nature="10",
+            exemption="4" if who.ald else None,
+            oc_number=contract.oc_number if contract else None,
+            oc_contract_type="01" if contract else None,
+            care_pathway="T",
+        )
+
+    def _contract(self, insured: Insured) -> Contract | None:
+        contracts = [
+            c for c in self.population.contracts_of(insured.nir) if c.covers(self.care_day)
+        ]
+        return contracts[0] if contracts else None
+
+    def invoices(self) -> list[b2.Invoice]:
+        return [self.fse(1000 + n, p) for n, p in enumerate(self.patients)]
+
+    def lots(self, invoices: list[b2.Invoice]) -> tuple[b2.Lot, ...]:
+        chunks = [invoices[i : i + LOT_SIZE] for i in range(0, len(invoices), LOT_SIZE)]
+        return tuple(
+            b2.Lot(n, self.ps.ps_number, self.caisse, self.care_day, tuple(chunk))
+            for n, chunk in enumerate(chunks, start=1)
+        )
+
+    def b2_file(self) -> b2.B2File:
+        return b2.B2File(
+            "FSE",
+            "PS",
+            self.ps.ps_number,
+            "CP",
+            self.caisse,
+            self.rng.randrange(1, 10**6),
+            datetime.combine(self.care_day, time(18, 30)),
+            self.lots(self.invoices()),
+        )
+
+
+def _patient(who: Beneficiary) -> Patient:
+    return Patient(who.birth_date, ald=who.ald, c2s=who.c2s)
+
+
+def _b2_act(
+    settled: Liquidated, ps: Practitioner, day: date, amo: int, amc: int = 0
+) -> b2.ProfessionalAct:
+    act = ACTS[settled.code]
+    return b2.ProfessionalAct(
+        care_date=day,
+        act_code=settled.code,
+        unit_price=act.tariff,
+        base=settled.base,
+        rate=settled.rate,
+        amo_amount=amo,
+        fee_amount=settled.fee,
+        amc_amount=amc,
+        coefficient=settled.base * 100 // act.tariff if act.tariff else 100,
+        specialty=ps.specialty,
+        ccam=b2.CcamDetail(act.ccam) if act.ccam else None,
+    )
+
+
+def _b2(story: _Story) -> bytes:
+    return b2.build(story.b2_file())
+
+
+def _arl(story: _Story) -> bytes:
+    data = _b2(story)
+    fse = b2.parse(data)
+    acks = []
+    record = 2  # index of the lot header: the file header is record 1
+    for lot in fse.lots:
+        # per invoice: Type 2, 2S, its lines and their 4M records, Type 5
+        records = sum(
+            3
+            + len(i.lines)
+            + sum(1 for x in i.lines if isinstance(x, b2.ProfessionalAct) and x.ccam)
+            for i in lot.invoices
+        )
+        anomalies: tuple[arl.ArlAnomaly, ...] = ()
+        if story.rng.random() < 0.3:
+            code = codes.ARL["0001 004"]
+            anomalies = (
+                arl.ArlAnomaly(code.code, code.short_label, record + 1, "2", "insured_nir_key", 25),
+            )
+        total = sum(i.totals.billed for i in lot.invoices)
+        acks.append(
+            arl.LotAck(lot.number, "N" if anomalies else "P", len(lot.invoices), total, anomalies)
+        )
+        record += records + 2
+    return arl.build(
+        arl.Arl(
+            story.caisse,
+            story.ps.ps_number,
+            fse.file_id,
+            fse.created_at + timedelta(minutes=3),
+            hashlib.sha256(data).hexdigest(),
+            tuple(acks),
+        )
+    )
+
+
+def _noemie_ps(story: _Story) -> bytes:
+    ps = story.ps
+    day = story.care_day + timedelta(days=2)
+    invoices = []
+    paid_total = 0
+    counters: dict[str, Counters] = {}
+    for number, (insured, who) in enumerate(story.patients, start=1000):
+        settled = liquidate(
+            story.billed(),
+            ps.specialty,
+            ps.ps_number,
+            _patient(who),
+            story.care_day,
+            counters.setdefault(who.nir, Counters()),
+        )
+        rejected = story.rng.random() < 0.1
+        acts = tuple(
+            noemie_ps.ReturnAct(
+                s.code,
+                story.care_day,
+                s.fee,
+                s.base,
+                s.rate,
+                0 if rejected else s.amo,
+                deductions=0 if rejected else s.pf + s.franchise,
+            )
+            for s in settled
+        )
+        notices: tuple[noemie_ps.Notice, ...] = ()
+        if rejected:
+            code = codes.AMO[story.rng.choice(("2900 005", "0250 060", "0318 010"))]
+            notices = (noemie_ps.Notice("R", code.code, code.short_label),)
+        elif any(s.pf for s in settled):
+            code = codes.AMO["0900 001"]
+            notices = (noemie_ps.Notice("S", code.code, code.short_label),)
+        paid_total += sum(a.amo_amount for a in acts)
+        invoices.append(
+            noemie_ps.ReturnInvoice(
+                invoice_number=number,
+                care_date=story.care_day,
+                status="R" if rejected else "P",
+                tiers_payant="O",
+                insured_nir=insured.nir,
+                insured_nir_key=insured.nir_key,
+                insured_last_name=ascii_upper(insured.person.last_name, 25),
+                insured_first_name=ascii_upper(insured.person.first_name, 15),
+                patient_birth_date=who.birth_date,
+                patient_birth_rank=1,
+                patient_last_name=ascii_upper(who.last_name, 25),
+                patient_first_name=ascii_upper(who.first_name, 15),
+                insurance_nature="10",
+                acts=acts,
+                notices=notices,
+            )
+        )
+    lots = tuple(
+        noemie_ps.ReturnLot(story.care_day, n, 1, tuple(invoices[i : i + LOT_SIZE]))
+        for n, i in enumerate(range(0, len(invoices), LOT_SIZE), start=1)
+    )
+    payments = (
+        noemie_ps.Payment(
+            f"VIR{story.rng.randrange(10**7):07d}", day + timedelta(days=1), paid_total
+        ),
+    )
+    accounting = noemie_ps.AccountingDay(day, lots, payments if paid_total else ())
+    name = ascii_upper(f"{ps.last_name} {ps.first_name}", 25)
+    return noemie_ps.build(
+        noemie_ps.PsReturn(
+            story.caisse,
+            ps.ps_number,
+            story.rng.randrange(1, 10**6),
+            datetime.combine(day, time(21)),
+            (noemie_ps.Payee(ps.ps_number, name, (accounting,)),),
+        )
+    )
+
+
+def _decompte_invoices(story: _Story) -> tuple[str, list[b2.Invoice]]:
+    """The OC with the most active links among the patients, and their liquidated invoices."""
+    mutuelle = story.population.mutuelles[0].oc_number
+    invoices = []
+    counters: dict[str, Counters] = {}
+    for number, (insured, who) in enumerate(story.patients, start=1000):
+        contract = next(
+            (
+                c
+                for c in story.population.contracts_of(insured.nir)
+                if c.oc_number == mutuelle and c.noemie and c.covers(story.care_day)
+            ),
+            None,
+        )
+        if contract is None:
+            continue
+        settled = liquidate(
+            story.billed(),
+            story.ps.specialty,
+            story.ps.ps_number,
+            _patient(who),
+            story.care_day,
+            counters.setdefault(who.nir, Counters()),
+        )
+        grid = GRIDS[contract.grid]
+        lines = tuple(
+            _b2_act(s, story.ps, story.care_day, s.amo, oc_part(s, grid)) for s in settled
+        )
+        invoices.append(
+            b2.Invoice(
+                invoice_number=number,
+                insured_nir=insured.nir,
+                insured_nir_key=insured.nir_key,
+                beneficiary_nir=who.nir,
+                beneficiary_nir_key=who.nir_key,
+                birth_date=who.birth_date,
+                invoice_date=story.care_day,
+                lines=lines,
+                managing_caisse=int(insured.caisse[2:5]),
+                managing_centre=int(insured.caisse[5:]),
+                tiers_payant="N",
+                oc_contract_type="01",
+                oc_number=mutuelle,
+                top_mutualiste=True,
+                care_pathway="T",
+            )
+        )
+    return mutuelle, invoices
+
+
+def _decompte(story: _Story) -> bytes:
+    mutuelle, invoices = _decompte_invoices(story)
+    if not invoices:  # nobody of this OC among the patients: bill one of its members
+        holder = next(
+            c.insured_nir
+            for c in story.population.contracts
+            if c.oc_number == mutuelle and c.noemie
+        )
+        insured = next(i for i in story.population.insured if i.nir == holder)
+        story.patients = [(insured, insured.person)]
+        mutuelle, invoices = _decompte_invoices(story)
+    day = story.care_day + timedelta(days=3)
+    lots = tuple(
+        b2.Lot(n, story.ps.ps_number, story.caisse, day, tuple(invoices[i : i + LOT_SIZE]))
+        for n, i in enumerate(range(0, len(invoices), LOT_SIZE), start=1)
+    )
+    return b2.build(
+        b2.B2File(
+            "DEC",
+            "CP",
+            story.caisse,
+            "OC",
+            mutuelle,
+            story.rng.randrange(1, 10**6),
+            datetime.combine(day, time(20)),
+            lots,
+        )
+    )
+
+
+def _oc_answer(story: _Story) -> bytes:
+    data = _decompte(story)
+    dec = b2.parse(data)
+    rejects = []
+    for lot in dec.lots:
+        for inv in lot.invoices:
+            if story.rng.random() < 0.15:
+                code = codes.OC[story.rng.choice(("BI01", "CR01", "DB01"))]
+                rejects.append(
+                    oc_answer.OcReject(
+                        inv.invoice_number,
+                        inv.insured_nir,
+                        inv.insured_nir_key,
+                        code.code,
+                        code.short_label,
+                        lot.ps_number,
+                    )
+                )
+    received = sum(len(lot.invoices) for lot in dec.lots)
+    return oc_answer.build(
+        oc_answer.OcAnswer(
+            dec.receiver,
+            dec.sender,
+            dec.file_id,
+            dec.created_at + timedelta(hours=10),
+            hashlib.sha256(data).hexdigest(),
+            received,
+            tuple(rejects),
+        )
+    )
+
+
+def _noemie_550(story: _Story) -> bytes:
+    employer = story.population.employers[0]
+    day = story.care_day + timedelta(days=14)
+    employees = []
+    total = 0
+    for n, employee in enumerate(employer.employees[: story.count]):
+        leave_start = story.care_day - timedelta(days=story.rng.randint(0, 20))
+        period = ij_for_period(
+            leave_start,
+            leave_start,
+            leave_start + timedelta(days=story.rng.randint(4, 25)),
+            employee.monthly_gross * 3,
+        )
+        if period is None:
+            continue
+        total += period.net
+        line = noemie_550.IjPeriod(
+            period.start,
+            period.end,
+            period.days,
+            period.daily_base,
+            period.daily_amount,
+            period.gross,
+            period.csg_crds,
+            period.net,
+        )
+        leave = noemie_550.SickLeave(f"AT{n:08d}", leave_start, (line,))
+        employees.append(
+            noemie_550.Employee(
+                employee.nir,
+                employee.nir_key,
+                ascii_upper(employee.last_name, 25),
+                ascii_upper(employee.first_name, 15),
+                (noemie_550.Coverage("10", (leave,)),),
+            )
+        )
+    movements = (
+        noemie_550.Movement(
+            f"DET{story.rng.randrange(10**7):07d}", day, "IJ", "00", "VI", 0, total
+        ),
+    )
+    doc_day = noemie_550.Day(day, tuple(employees), movements if total else ())
+    return noemie_550.build(
+        noemie_550.Noemie550(
+            story.caisse,
+            employer.siret,
+            story.rng.randrange(1, 10**6),
+            datetime.combine(day, time(22)),
+            (noemie_550.Employer(employer.siret, ascii_upper(employer.name, 25), (doc_day,)),),
+        )
+    )
+
+
+_GENERATORS: dict[str, Callable[[_Story], bytes]] = {
+    "b2": _b2,
+    "arl": _arl,
+    "noemie-ps": _noemie_ps,
+    "decompte": _decompte,
+    "oc-answer": _oc_answer,
+    "noemie-550": _noemie_550,
+}

@@ -1,0 +1,357 @@
+"""A seeded synthetic French population: caisses, assurés and their bénéficiaires, PS,
+mutuelles and their contracts, employers and their employees.
+
+Same seed and configuration, same population, byte for byte (:meth:`Population.digest`).
+Names and addresses come from Faker fr_FR seeded from the seed; everything else from one
+``random.Random(seed)``, drawn in a fixed order. Identifiers are valid and consistent: each
+NIR matches its person's sex, birth year and month.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from faker import Faker
+
+from . import identifiers as ids
+from .nomenclature import SPECIALTIES
+from .rules import GRIDS
+
+#: Caisse numbers with their département name (a few real CPAM codes, norms.md §7.6).
+CAISSES = (
+    (751, "Paris"),
+    (131, "Bouches-du-Rhône"),
+    (691, "Rhône"),
+    (331, "Gironde"),
+    (592, "Lille-Douai"),
+    (311, "Haute-Garonne"),
+    (441, "Loire-Atlantique"),
+    (671, "Bas-Rhin"),
+    (61, "Alpes-Maritimes"),
+    (11, "Ain"),
+)
+MUTUELLE_NAMES = (
+    "Mutuelle Bleue",
+    "Mutuelle des Tilleuls",
+    "Harmonie Sud",
+    "Solimut Ouest",
+    "Mutuelle du Rail",
+    "Prévoyance Alpine",
+    "Avenir Santé",
+    "Mutuelle Ligérienne",
+)
+
+
+@dataclass(frozen=True)
+class PopulationConfig:
+    """Sizes and shares of a population (shares are fractions 0..1)."""
+
+    assures: int = 1000
+    caisses: int = 1
+    practitioners: int = 10
+    specialties: tuple[str, ...] = ("01", "01", "01", "03", "24", "26")
+    mutuelles: int = 3
+    employers: int = 2
+    employees_per_employer: int = 20
+    ald_share: float = 0.15
+    c2s_share: float = 0.05
+    tiers_payant_share: float = 0.4
+    mutuelle_share: float = 0.9
+    noemie_active_share: float = 0.9
+    double_mutuelle_share: float = 0.002
+    rights_closed_share: float = 0.01
+    reference_day: date = date(2026, 3, 2)
+
+
+@dataclass(frozen=True)
+class Caisse:
+    organisme: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Beneficiary:
+    """A person covered by an assuré's rights (the assuré first, then the children)."""
+
+    nir: str
+    nir_key: int
+    sex: int
+    birth_date: date
+    last_name: str
+    first_name: str
+    insured_nir: str
+    ald: bool = False
+    c2s: bool = False
+
+
+@dataclass(frozen=True)
+class Insured:
+    """An assuré (ouvrant droit), the caisse managing their rights and their bénéficiaires."""
+
+    nir: str
+    nir_key: int
+    caisse: str
+    street: str
+    postcode: str
+    city: str
+    beneficiaries: tuple[Beneficiary, ...]
+    rights_until: date | None = None  # None: open; else closed after that day
+
+    @property
+    def person(self) -> Beneficiary:
+        return self.beneficiaries[0]
+
+
+@dataclass(frozen=True)
+class Practitioner:
+    ps_number: str
+    rpps: str
+    last_name: str
+    first_name: str
+    specialty: str
+    caisse: str
+    cabinet_street: str
+    cabinet_postcode: str
+    cabinet_city: str
+    tiers_payant_share: float
+
+
+@dataclass(frozen=True)
+class Mutuelle:
+    oc_number: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A mutuelle contract covering an assuré's family from ``start`` to ``end`` (inclusive;
+    None: open-ended). ``noemie`` says whether the télétransmission link is requested."""
+
+    oc_number: str
+    insured_nir: str
+    start: date
+    end: date | None
+    grid: str
+    noemie: bool
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+@dataclass(frozen=True)
+class Employee:
+    nir: str
+    nir_key: int
+    last_name: str
+    first_name: str
+    monthly_gross: int  # cents
+
+
+@dataclass(frozen=True)
+class Employer:
+    siret: str
+    name: str
+    caisse: str
+    employees: tuple[Employee, ...]
+
+
+@dataclass(frozen=True)
+class Population:
+    seed: int
+    config: PopulationConfig
+    caisses: tuple[Caisse, ...]
+    insured: tuple[Insured, ...]
+    practitioners: tuple[Practitioner, ...]
+    mutuelles: tuple[Mutuelle, ...]
+    contracts: tuple[Contract, ...]
+    employers: tuple[Employer, ...]
+
+    def digest(self) -> str:
+        """SHA-256 over the representation of every member, in order (frozen dataclasses of
+        str, int, bool and date: their repr is canonical)."""
+        sha = hashlib.sha256(f"{self.seed}|{self.config!r}".encode())
+        for group in (self.caisses, self.insured, self.practitioners, self.mutuelles,
+                      self.contracts, self.employers):  # fmt: skip
+            for member in group:
+                sha.update(repr(member).encode())
+        return sha.hexdigest()
+
+    def beneficiaries(self) -> list[tuple[Insured, Beneficiary]]:
+        return [(i, b) for i in self.insured for b in i.beneficiaries]
+
+    def contracts_of(self, insured_nir: str) -> list[Contract]:
+        return [c for c in self.contracts if c.insured_nir == insured_nir]
+
+
+class _Pools:
+    """Names and addresses drawn from Faker fr_FR, seeded: a pool of each, from which the
+    population picks with its own generator. Faker calls cost 10-40 µs each; pools sized to
+    the population keep 100 000 assurés within seconds while staying varied."""
+
+    def __init__(self, seed: int, size: int) -> None:
+        self._fake = Faker("fr_FR")
+        self._fake.seed_instance(seed)
+        fake = self._fake
+        count = max(50, min(5000, size // 10))
+        self.male = [fake.first_name_male() for _ in range(count)]
+        self.female = [fake.first_name_female() for _ in range(count)]
+        self.last = [fake.last_name() for _ in range(count * 2)]
+        self.addresses = [
+            (fake.street_address(), fake.postcode(), fake.city()) for _ in range(count * 2)
+        ]
+
+    def company(self) -> str:
+        return str(self._fake.company())
+
+
+def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Population:
+    """The population of ``seed``; ValueError for an impossible configuration."""
+    if config.assures < 1 or config.caisses < 1 or config.practitioners < 0:
+        raise ValueError("a population needs at least one assuré and one caisse")
+    if config.caisses > len(CAISSES):
+        raise ValueError(f"at most {len(CAISSES)} caisses")
+    for code in config.specialties:
+        if code not in SPECIALTIES:
+            raise ValueError(f"unknown specialty {code!r}")
+    rng = random.Random(seed)
+    names = _Pools(seed, config.assures)
+    today = config.reference_day
+    caisses = tuple(
+        Caisse(ids.organisme(1, number, 0), name) for number, name in CAISSES[: config.caisses]
+    )
+    nirs: set[str] = set()
+
+    def person(sex: int, born: date, last: str, insured_nir: str | None = None) -> Beneficiary:
+        while True:
+            department = rng.choice(ids.DEPARTMENTS)
+            body, key = ids.nir(sex, born, department, rng.randint(1, 990), rng.randint(1, 999))
+            if body not in nirs:
+                nirs.add(body)
+                break
+        first = rng.choice(names.male if sex == 1 else names.female)
+        return Beneficiary(
+            body,
+            key,
+            sex,
+            born,
+            last,
+            first,
+            insured_nir or body,
+            ald=rng.random() < config.ald_share,
+            c2s=rng.random() < config.c2s_share,
+        )
+
+    insured = []
+    for _ in range(config.assures):
+        sex = rng.choice((1, 2))
+        born = today - timedelta(days=rng.randint(18 * 365, 85 * 365))
+        last = rng.choice(names.last)
+        head = person(sex, born, last)
+        family = [head]
+        for _child in range(rng.choice((0, 0, 0, 1, 1, 2, 3))):
+            child_born = today - timedelta(days=rng.randint(30, 17 * 365))
+            if child_born.year - born.year >= 18:
+                family.append(person(rng.choice((1, 2)), child_born, last, head.nir))
+        closed = rng.random() < config.rights_closed_share
+        street, postcode, city = rng.choice(names.addresses)
+        insured.append(
+            Insured(
+                head.nir,
+                head.nir_key,
+                rng.choice(caisses).organisme,
+                street,
+                postcode,
+                city,
+                tuple(family),
+                rights_until=today - timedelta(days=rng.randint(1, 200)) if closed else None,
+            )
+        )
+
+    practitioners = []
+    ps_numbers: set[str] = set()
+    for n in range(config.practitioners):
+        specialty = config.specialties[n % len(config.specialties)]
+        category = SPECIALTIES[specialty].profession.value
+        caisse = caisses[n % len(caisses)]
+        department = caisse.organisme[2:4]
+        while True:
+            number = ids.ps_number(department, category, rng.randrange(100_000))
+            if number not in ps_numbers:
+                ps_numbers.add(number)
+                break
+        street, postcode, city = rng.choice(names.addresses)
+        practitioners.append(
+            Practitioner(
+                number,
+                f"1{rng.randrange(10**10):010d}",
+                rng.choice(names.last),
+                rng.choice(names.male + names.female),
+                specialty,
+                caisse.organisme,
+                street,
+                postcode,
+                city,
+                config.tiers_payant_share,
+            )
+        )
+
+    mutuelles = []
+    for n in range(config.mutuelles):
+        number = ids.oc_number(f"{rng.randrange(10**7):07d}")
+        mutuelles.append(Mutuelle(number, MUTUELLE_NAMES[n % len(MUTUELLE_NAMES)]))
+    contracts = []
+    grids = sorted(GRIDS)
+    if mutuelles:
+        for assure in insured:
+            if rng.random() >= config.mutuelle_share:
+                continue
+            start = today - timedelta(days=rng.randint(30, 3 * 365))
+            first = rng.choice(mutuelles)
+            contracts.append(
+                Contract(
+                    first.oc_number,
+                    assure.nir,
+                    start,
+                    None,
+                    rng.choice(grids),
+                    rng.random() < config.noemie_active_share,
+                )
+            )
+            if len(mutuelles) > 1 and rng.random() < config.double_mutuelle_share:
+                second = rng.choice([m for m in mutuelles if m is not first])
+                overlap = today - timedelta(days=rng.randint(1, 20))
+                contracts.append(
+                    Contract(second.oc_number, assure.nir, overlap, None, rng.choice(grids), True)
+                )
+
+    employers = []
+    adults = [i for i in insured if i.rights_until is None]
+    for n in range(config.employers):
+        siret = ids.siret(ids.siren(f"{rng.randrange(10**8):08d}"), rng.randrange(1, 100))
+        staff = rng.sample(adults, min(config.employees_per_employer, len(adults)))
+        employees = tuple(
+            Employee(
+                i.nir,
+                i.nir_key,
+                i.person.last_name,
+                i.person.first_name,
+                rng.randrange(1_900_00, 5_500_00, 100),
+            )
+            for i in staff
+        )
+        employers.append(
+            Employer(siret, names.company(), caisses[n % len(caisses)].organisme, employees)
+        )
+    return Population(
+        seed,
+        config,
+        caisses,
+        tuple(insured),
+        tuple(practitioners),
+        tuple(mutuelles),
+        tuple(contracts),
+        tuple(employers),
+    )
