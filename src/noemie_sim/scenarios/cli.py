@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"noemie-sim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cli_norms.register(sub)
+    cli_norms.register_generate(sub)
     cli_pki.register(sub)
     return parser
 
