@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from noemie_sim import __version__
 
-from . import cli_norms, cli_pki
+from . import cli_norms, cli_pki, cli_transport
 from .cli_common import UsageError
 
 EXTENSIONS = cli_norms.EXTENSIONS
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_norms.register(sub)
     cli_norms.register_generate(sub)
     cli_pki.register(sub)
+    cli_transport.register(sub)
     return parser
 
 
