@@ -85,10 +85,15 @@ async def test_revocation_by_another_process_refuses_the_next_login(
         capture_output=True,
         timeout=60,
     )
-    with pytest.raises(Refused, match="login refused"):
-        await sftp_client(fresh_pki, hub, PS).send("B.b2", b"b")
-    assert any("revoked" in r for r in refusals(hub))
-    await sftp_client(fresh_pki, hub, PS2).send("C.b2", b"c")  # others are unaffected
+    refused, other = sftp_client(fresh_pki, hub, PS), sftp_client(fresh_pki, hub, PS2)
+    try:
+        with pytest.raises(Refused, match="login refused"):
+            await refused.send("B.b2", b"b")
+        assert any("revoked" in r for r in refusals(hub))
+        await other.send("C.b2", b"c")  # others are unaffected
+    finally:
+        await refused.close()
+        await other.close()
 
 
 async def test_expired_certificate_and_unknown_user_cannot_log_in(
