@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from noemie_sim.pki.authority import Pki
-from noemie_sim.sim.transport.api import TransportError
+from noemie_sim.sim.transport.api import Refused, TransportError
 from noemie_sim.sim.transport.faults import FaultPlan, FaultProxy
 from noemie_sim.sim.transport.sftp_client import SftpClient
-from noemie_sim.sim.transport.sftp_server import SftpHub
+from noemie_sim.sim.transport.sftp_server import ServerFaults, SftpHub
 
-from .pki_helpers import CPAM, PS
+from .pki_helpers import CPAM, PS, PS2
 from .transport_helpers import NOW, sftp_client
 
 
@@ -97,3 +97,34 @@ async def test_outage_window_then_recovery(fresh_pki: Pki, tmp_path: Path) -> No
 def test_the_proxy_only_forwards_to_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         FaultProxy(22, target_host="10.0.0.1")
+
+
+async def test_injected_login_refusal_and_latency(fresh_pki: Pki, tmp_path: Path) -> None:
+    events: list[tuple[str, dict[str, object]]] = []
+    hub = SftpHub(
+        fresh_pki,
+        CPAM,
+        tmp_path / "hub",
+        lambda: NOW,
+        on_event=lambda kind, **kw: events.append((kind, kw)),
+        faults=ServerFaults(refuse_login=lambda partner: partner == PS),
+    )
+    await hub.start()
+    proxy = FaultProxy(hub.port, FaultPlan(seed=2, latency=0.002))
+    await proxy.start()
+    refused = sftp_client(fresh_pki, hub, PS, port=proxy.port)
+    other = sftp_client(fresh_pki, hub, PS2, port=proxy.port)
+    try:
+        with pytest.raises(Refused, match="login refused"):
+            await refused.list_incoming()
+        assert (
+            "login-refused",
+            {"partner": PS, "reason": "login refused (injected fault)", "hub": CPAM},
+        ) in events
+        await other.send("SLOW.b2", b"through a slow link")
+        assert hub.disk.read_depot(PS2, "SLOW.b2") == b"through a slow link"
+    finally:
+        for client in (refused, other):
+            await client.close()
+        await proxy.close()
+        await hub.close()
