@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .codec import (
-    FixedFraming,
+    FIXED_128,
+    Field,
     Kind,
     Record,
     RecordLayout,
     amount,
-    const,
     decode_records,
     encode_records,
-    layout,
     num,
+    record_128,
     scan_records,
     text,
     when,
@@ -37,17 +37,12 @@ from .codec import (
 from .errors import Anomaly, FormatError
 from .model import Checker, Cursor, from_record, to_record
 
-FRAMING = FixedFraming(record_length=128, code_length=2)
+FRAMING = FIXED_128
 STATUSES = ("P", "N", "D")
 
 
-def _record(code: str, name: str, label: str, *fields_: object) -> RecordLayout:
-    head = [
-        const("record_code", 1, code, "Type d'enregistrement"),
-        num("lot", 3, 3, "N° de lot concerné (000: le fichier)"),
-        num("seq", 6, 6, "N° d'ordre de l'enregistrement"),
-    ]
-    return layout(code, name, label, 128, [*head, *fields_])  # type: ignore[list-item]
+def _record(code: str, name: str, label: str, *fields_: Field) -> RecordLayout:
+    return record_128(code, name, label, *fields_, lot="N° de lot concerné (000: le fichier)")
 
 
 HEADER = _record(

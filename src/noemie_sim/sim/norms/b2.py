@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from .codec import (
-    FixedFraming,
+    FIXED_128,
+    Field,
     Kind,
     Record,
     RecordLayout,
     amount,
-    const,
     decode_records,
     encode_records,
-    layout,
     num,
+    record_128,
     scan_records,
     text,
     when,
@@ -49,17 +49,12 @@ GRAND_REGIMES = tuple(
 )
 #: Natures d'assurance accepted in Type 2 pos 77 (norms.md §2.2 and §7.6).
 INSURANCE_NATURES = ("10", "13", "30", "40", "41", "90")
-FRAMING = FixedFraming(record_length=128, code_length=2)
+FRAMING = FIXED_128
 
 
-def _b2(code: str, name: str, label: str, *fields_: object, doc: str = "") -> RecordLayout:
-    """A B2-family layout: every record starts with type, lot number and sequence number."""
-    head = [
-        const("record_code", 1, code, "Type d'enregistrement"),
-        num("lot", 3, 3, "N° de lot (000 hors lot)"),
-        num("seq", 6, 6, "N° d'ordre de l'enregistrement dans le fichier"),
-    ]
-    return layout(code, name, label, 128, [*head, *fields_], doc=doc)  # type: ignore[list-item]
+def _b2(code: str, name: str, label: str, *fields_: Field, doc: str = "") -> RecordLayout:
+    return record_128(code, name, label, *fields_, lot="N° de lot (000 hors lot)",
+                      seq="N° d'ordre de l'enregistrement dans le fichier", doc=doc)  # fmt: skip
 
 
 FILE_HEADER = _b2(

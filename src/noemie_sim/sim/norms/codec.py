@@ -420,6 +420,25 @@ def layout(
     return RecordLayout(code, name, label, length, tuple(complete), doc)
 
 
+def record_128(
+    code: str,
+    name: str,
+    label: str,
+    *fields: Field,
+    lot: str | None,
+    seq: str = "N° d'ordre de l'enregistrement",
+    doc: str = "",
+) -> RecordLayout:
+    """A 128-character record of the B2 family (B2, décomptes, ARL, OC answers), whose head
+    is a project convention: its type (2 characters), then, in formats with lots, the lot
+    number (3, labelled ``lot``), then its sequence number in the file (6)."""
+    head = [const("record_code", 1, code, "Type d'enregistrement")]
+    if lot is not None:
+        head.append(num("lot", 3, 3, lot))
+    head.append(num("seq", 6 if lot is not None else 3, 6, seq))
+    return layout(code, name, label, 128, [*head, *fields], doc=doc)
+
+
 def _filler(start: int, length: int) -> Field:
     return Field(f"filler_{start}", start, length, Kind.FILLER, "Zone réservée (blancs)")
 
@@ -564,6 +583,10 @@ class DelimitedFraming(Framing):
 
     def join(self, texts: Iterable[str]) -> bytes:
         return "".join(t + self.delimiter for t in texts).encode("ascii")
+
+
+#: The framing of every B2-family file: 128-character records, a 2-character type.
+FIXED_128 = FixedFraming(record_length=128, code_length=2)
 
 
 def check_size(data: bytes, limit: int = MAX_FILE_BYTES) -> None:

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .codec import (
-    FixedFraming,
+    FIXED_128,
+    Field,
     Kind,
     Record,
     RecordLayout,
-    const,
     decode_records,
     encode_records,
-    layout,
     num,
+    record_128,
     scan_records,
     text,
     when,
@@ -32,17 +32,13 @@ from .errors import Anomaly, FormatError
 from .keys import nir_key
 from .model import Checker, Cursor, from_record, to_record
 
-FRAMING = FixedFraming(record_length=128, code_length=2)
+FRAMING = FIXED_128
 NIR_PATTERN = r"[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}"
 OC_CODE = r"[A-Z]{2}[0-9]{2}"
 
 
-def _record(code: str, name: str, label: str, *fields_: object) -> RecordLayout:
-    head = [
-        const("record_code", 1, code, "Type d'enregistrement"),
-        num("seq", 3, 6, "N° d'ordre de l'enregistrement"),
-    ]
-    return layout(code, name, label, 128, [*head, *fields_])  # type: ignore[list-item]
+def _record(code: str, name: str, label: str, *fields_: Field) -> RecordLayout:
+    return record_128(code, name, label, *fields_, lot=None)
 
 
 HEADER = _record(
