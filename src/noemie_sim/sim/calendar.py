@@ -1,0 +1,64 @@
+"""French business days (jours ouvrés): Monday to Friday except public holidays.
+
+Public holidays (Code du travail L3133-1): 1 January, Easter Monday, 1 May, 8 May, Ascension
+Thursday (Easter + 39 days), Whit Monday (Easter + 50), 14 July, 15 August, 1 November,
+11 November, 25 December. Whit Monday counts as a holiday here, although many employers make
+it the journée de solidarité; the Alsace-Moselle days (Good Friday, 26 December) are not
+modelled. Pure functions: the time they work on is given, never read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+
+def easter(year: int) -> date:
+    """Easter Sunday (Gregorian calendar; the anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    weekday_shift = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * weekday_shift) // 451
+    month, day = divmod(h + weekday_shift - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+@lru_cache(maxsize=256)
+def public_holidays(year: int) -> frozenset[date]:
+    sunday = easter(year)
+    fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]
+    movable = [sunday + timedelta(days=n) for n in (1, 39, 50)]
+    return frozenset([date(year, m, d) for m, d in fixed] + movable)
+
+
+def is_jour_ouvre(day: date) -> bool:
+    """True for Monday to Friday when it is not a public holiday."""
+    return day.weekday() < 5 and day not in public_holidays(day.year)
+
+
+def add_jours_ouvres(moment: datetime, count: int) -> datetime:
+    """The same time of day, ``count`` jours ouvrés after ``moment``'s day (``count`` >= 0):
+    2 jours ouvrés after Friday 10:00 is Tuesday 10:00 (Monday and Tuesday are counted), or
+    Wednesday 10:00 when that Monday is a public holiday."""
+    if count < 0:
+        raise ValueError("count must be zero or more")
+    day = moment.date()
+    while count:
+        day += timedelta(days=1)
+        if is_jour_ouvre(day):
+            count -= 1
+    return datetime.combine(day, moment.timetz())
+
+
+def jours_ouvres_between(start: date, end: date) -> int:
+    """How many jours ouvrés lie after ``start`` and up to ``end`` included (0 if end <= start):
+    the delay, in business days, from an event on ``start`` to one on ``end``."""
+    count, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        count += is_jour_ouvre(day)
+    return count
