@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from noemie_sim.sim.norms.errors import Anomaly
+
 from .text import ascii_upper
 
 
@@ -106,3 +108,16 @@ CERTIFICATE_ARL = "0002 003"
 def arl_for_seal_error(code: str) -> Code:
     """The ARL anomaly for a pki error code."""
     return ARL[SEAL_TO_ARL.get(code, CERTIFICATE_ARL)]
+
+
+def arl_for_anomaly(anomaly: Anomaly) -> Code:
+    """The ARL anomaly for a format anomaly of a received B2 file: a wrong key, a wrong total
+    or count, a wrong record, or (no record) a file that is not a B2 file at all."""
+    name = anomaly.field
+    if anomaly.record == 0:
+        return ARL["0001 001"]
+    if name.endswith("_key") or "Luhn" in anomaly.message:
+        return ARL["0001 004"]
+    if name.startswith(("total", "record_count", "invoice_count", "lot_count", "line_count")):
+        return ARL["0001 003"]
+    return ARL["0001 002"]

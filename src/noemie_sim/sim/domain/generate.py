@@ -46,6 +46,24 @@ def generate(kind: str, seed: int = 1, count: int = 10) -> bytes:
     return _GENERATORS[kind](story)
 
 
+def typical_visit(specialty: str, rng: random.Random) -> list[Billed]:
+    """The acts of one visit to a PS of ``specialty``, with usual fees: a consultation (or a
+    home visit) for a généraliste, a consultation and an ECG for a cardiologue, a nursing act
+    and its travel fee for an infirmier, a session for a kinésithérapeute."""
+    if specialty == "01":
+        acts = (
+            [Billed("G", 3000)] if rng.random() < 0.8 else [Billed("VG", 3000), Billed("MD", 1000)]
+        )
+    elif specialty == "03":
+        acts = [Billed("APC", rng.choice((6000, 6000, 8000))), Billed("ADE", 1452)]
+    elif specialty == "24":
+        coefficient = rng.choice((100, 200, 300))
+        acts = [Billed("AMI", ACTS["AMI"].base(coefficient), coefficient), Billed("IFD", 275)]
+    else:
+        acts = [Billed("AMK", ACTS["AMK"].base())]
+    return acts
+
+
 class _Story:
     """Shared facts of one generated exchange: the day, the PS and its patients' invoices."""
 
@@ -64,28 +82,14 @@ class _Story:
 
     def billed(self) -> list[Billed]:
         """The acts of one visit to this PS, with its usual fees."""
-        specialty, rng = self.ps.specialty, self.rng
-        if specialty == "01":
-            acts = (
-                [Billed("G", 3000)]
-                if rng.random() < 0.8
-                else [Billed("VG", 3000), Billed("MD", 1000)]
-            )
-        elif specialty == "03":
-            acts = [Billed("APC", rng.choice((6000, 6000, 8000))), Billed("ADE", 1452)]
-        elif specialty == "24":
-            coefficient = rng.choice((100, 200, 300))
-            acts = [Billed("AMI", ACTS["AMI"].base(coefficient), coefficient), Billed("IFD", 275)]
-        else:
-            acts = [Billed("AMK", ACTS["AMK"].base())]
-        return acts
+        return typical_visit(self.ps.specialty, self.rng)
 
     def fse(self, number: int, patient: tuple[Insured, Beneficiary]) -> b2.Invoice:
         """The invoice as the PS sends it: AMO part before PF and franchises."""
         insured, who = patient
         acts = self.billed()
         settled = liquidate(
-            acts, self.ps.specialty, self.ps.ps_number, _patient(who), self.care_day, Counters()
+            acts, self.ps.specialty, self.ps.ps_number, patient_of(who), self.care_day, Counters()
         )
         contract = self._contract(insured)
         return b2.Invoice(
@@ -96,7 +100,7 @@ class _Story:
             beneficiary_nir_key=who.nir_key,
             birth_date=who.birth_date,
             invoice_date=self.care_day,
-            lines=tuple(_b2_act(s, self.ps, self.care_day, s.amo_gross) for s in settled),
+            lines=tuple(b2_act(s, self.ps, self.care_day, s.amo_gross) for s in settled),
             managing_caisse=int(insured.caisse[2:5]),
             managing_centre=int(insured.caisse[5:]),
             tiers_payant="O"
@@ -138,13 +142,15 @@ class _Story:
         )
 
 
-def _patient(who: Beneficiary) -> Patient:
+def patient_of(who: Beneficiary) -> Patient:
+    """What the rules need to know of a bénéficiaire."""
     return Patient(who.birth_date, ald=who.ald, c2s=who.c2s)
 
 
-def _b2_act(
+def b2_act(
     settled: Liquidated, ps: Practitioner, day: date, amo: int, amc: int = 0
 ) -> b2.ProfessionalAct:
+    """The B2 Type 4 line of a settled act, with the AMO (and AMC) amounts given."""
     act = ACTS[settled.code]
     return b2.ProfessionalAct(
         care_date=day,
@@ -212,7 +218,7 @@ def _noemie_ps(story: _Story) -> bytes:
             story.billed(),
             ps.specialty,
             ps.ps_number,
-            _patient(who),
+            patient_of(who),
             story.care_day,
             counters.setdefault(who.nir, Counters()),
         )
@@ -298,14 +304,12 @@ def _decompte_invoices(story: _Story) -> tuple[str, list[b2.Invoice]]:
             story.billed(),
             story.ps.specialty,
             story.ps.ps_number,
-            _patient(who),
+            patient_of(who),
             story.care_day,
             counters.setdefault(who.nir, Counters()),
         )
         grid = GRIDS[contract.grid]
-        lines = tuple(
-            _b2_act(s, story.ps, story.care_day, s.amo, oc_part(s, grid)) for s in settled
-        )
+        lines = tuple(b2_act(s, story.ps, story.care_day, s.amo, oc_part(s, grid)) for s in settled)
         invoices.append(
             b2.Invoice(
                 invoice_number=number,

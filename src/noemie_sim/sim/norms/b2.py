@@ -636,6 +636,23 @@ def parse(data: bytes) -> B2File:
     return from_records(records, structure(records))
 
 
+def declared_file_id(data: bytes) -> int:
+    """The file number the header (Type 0, positions 50-59) declares, 0 when unreadable: what
+    an answer to a file that cannot be parsed refers to."""
+    head = bytes(data[49:59])
+    return int(head) if head.isdigit() else 0
+
+
+def lot_spans(data: bytes) -> list[tuple[int, int, int]]:
+    """(lot number, first record, last record) of each lot, records numbered from 1 as in
+    :class:`Anomaly`: which lot an anomaly falls in. FormatError like :func:`parse`."""
+    records = decode_records(data, FRAMING, LAYOUTS)
+    return [
+        (records[lot.head].number("lot"), lot.head + 1, lot.end + 1)
+        for lot in structure(records).lots
+    ]
+
+
 def from_records(records: Sequence[Record], tree: FileNode) -> B2File:
     lots = []
     for lot in tree.lots:

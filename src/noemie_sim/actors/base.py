@@ -1,0 +1,124 @@
+"""What every actor shares: the run's kernel (clock, journal, PKI, seed, population) and the
+sealing, journaling and scheduling helpers.
+
+Actors are step-driven (see :mod:`noemie_sim.sim.clock`): a step does its work to the end,
+files over the transport included, and schedules the next one. They talk to the fabric only
+through :class:`~noemie_sim.sim.transport.api.MailboxClient` and
+:class:`~noemie_sim.sim.transport.api.HubSide`, so the same code runs over SFTP and in memory.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from noemie_sim.pki.authority import Identity, Pki
+from noemie_sim.pki.cms import Opened, open_sealed, seal
+from noemie_sim.pki.validation import TrustStore
+from noemie_sim.sim.calendar import is_jour_ouvre
+from noemie_sim.sim.clock import Clock
+from noemie_sim.sim.domain.population import Population
+from noemie_sim.sim.journal import Journal
+from noemie_sim.sim.norms.kinds import declared_parties
+from noemie_sim.sim.randomness import generator
+
+
+@dataclass
+class Kernel:
+    """The run's shared parts. ``trust()`` is the PKI's trust store, reloaded after a change
+    of the PKI made through :meth:`pki_changed` (a revocation, a renewal)."""
+
+    clock: Clock
+    journal: Journal
+    pki: Pki
+    seed: int
+    population: Population
+    care_until: datetime | None = None  # no new care (visits, sick leaves) from then on
+    _trust: TrustStore | None = field(default=None, repr=False)
+
+    def trust(self) -> TrustStore:
+        if self._trust is None:
+            self._trust = TrustStore.load(self.pki)
+        return self._trust
+
+    def pki_changed(self) -> None:
+        self._trust = None
+
+    def care_goes_on(self) -> bool:
+        """False once the run's care period is over (it then only settles what is in flight)."""
+        return self.care_until is None or self.clock.now() < self.care_until
+
+
+class Actor:
+    """One organisation of the network: its PKI identity, generator and journal voice."""
+
+    role = "actor"
+
+    def __init__(self, kernel: Kernel, ident: str) -> None:
+        self.kernel = kernel
+        self.id = ident
+        self.rng: random.Random = generator(kernel.seed, ident)
+        self._identity: Identity | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self.kernel.clock
+
+    def now(self) -> datetime:
+        return self.kernel.clock.now()
+
+    @property
+    def identity(self) -> Identity:
+        """The actor's key and certificate, read once (renewals go through :meth:`reload`)."""
+        if self._identity is None:
+            self._identity = self.kernel.pki.identity(self.id)
+        return self._identity
+
+    def reload(self) -> None:
+        self._identity = None
+
+    def log(self, kind: str, **fields: Any) -> int:
+        return self.kernel.journal.record(self.id, kind, **fields)
+
+    def archive(self, name: str, sealed: bytes | None, clear: bytes | None) -> str:
+        return self.kernel.journal.archive(self.id, name, sealed, clear)
+
+    def seal_for(self, recipient: str, content: bytes) -> bytes:
+        """``content`` signed by this actor and encrypted for ``recipient``, whose certificate
+        must be valid now (SealError otherwise)."""
+        cert = self.kernel.pki.certificate(recipient)
+        return seal(content, self.identity, cert, self.kernel.trust(), self.now())
+
+    def open(self, data: bytes) -> Opened:
+        """Decrypt, verify and validate at simulated time, binding the signer to the declared
+        sender; SealError on any failure."""
+        return open_sealed(data, self.identity, self.kernel.trust(), self.now(), declared_parties)
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def every_jour_ouvre(self, at: time, step: Callable[[], Awaitable[None]], label: str) -> None:
+        """Run ``step`` at ``at`` on every jour ouvré from now on."""
+
+        async def run_and_reschedule() -> None:
+            await step()
+            self.clock.at(
+                next_jour_ouvre_at(self.now() + timedelta(minutes=1), at), run_and_reschedule, label
+            )
+
+        self.clock.at(next_jour_ouvre_at(self.now(), at), run_and_reschedule, label)
+
+    def start(self) -> None:
+        """Schedule the actor's steps (each actor class adds its own)."""
+
+
+def next_jour_ouvre_at(moment: datetime, at: time) -> datetime:
+    """The first time ``at`` on a jour ouvré at or after ``moment``."""
+    day = moment.date()
+    while True:
+        candidate = datetime.combine(day, at, tzinfo=moment.tzinfo)
+        if candidate >= moment and is_jour_ouvre(day):
+            return candidate
+        day += timedelta(days=1)

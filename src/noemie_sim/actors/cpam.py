@@ -1,0 +1,729 @@
+"""The caisse (CPAM): receives lots and OC answers, acknowledges, liquidates, pays, returns
+NOEMIE files to PS, forwards décomptes to mutuelles and IJ returns to employers.
+
+Every ``poll_every`` between ``open_at`` and ``close_at`` on jours ouvrés it reads every
+partner's ``depot/`` on its own hub, in partner then name order. Each file is opened (seal,
+certificate at simulated time, signer = declared sender = mailbox owner), then:
+
+* a B2 lot file from a PS is validated; the ARL says, per lot, P (accepted), N (refused, with
+  codes and where) or D (a lot already accepted: answered without reprocessing). A file that
+  cannot be opened or read is answered with a negative ARL naming why; a file whose ARL cannot
+  be sealed for its sender (a revoked certificate) is journaled as such.
+* an OC answer: its rejects are journaled; a "bénéficiaire inconnu" reject deactivates the
+  link of that mutuelle for the assuré.
+
+Every file read is consumed from ``depot/`` only after its outcome is journaled and committed:
+a crash between the two re-reads it, and the dedupe on lots answers it as a duplicate.
+
+At ``batch_at`` on jours ouvrés it liquidates the accepted lots (each invoice paid or
+rejected with its AMO code), sends each PS its NOEMIE return and payment, puts the décompte of
+each paid invoice whose assuré has a live, unblocked NOEMIE link in that mutuelle's daily
+file, and sends employers the IJ of their employees on sick leave in subrogation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from noemie_sim.pki.errors import SealError
+from noemie_sim.sim.calendar import add_jours_ouvres
+from noemie_sim.sim.domain import codes
+from noemie_sim.sim.domain import population as pop
+from noemie_sim.sim.domain.generate import b2_act, patient_of
+from noemie_sim.sim.domain.links import LinkRegister
+from noemie_sim.sim.domain.nomenclature import ACTS, may_bill
+from noemie_sim.sim.domain.rules import (
+    Billed,
+    Counters,
+    IjPeriod,
+    Liquidated,
+    ij_for_period,
+    liquidate,
+)
+from noemie_sim.sim.domain.text import ascii_upper
+from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
+from noemie_sim.sim.norms.errors import Anomaly, FormatError
+from noemie_sim.sim.norms.kinds import detect
+from noemie_sim.sim.transport.api import AlreadyDelivered, HubSide
+
+from .base import Actor, Kernel
+from .practitioner import invoice_ident, lot_ident
+
+
+@dataclass(frozen=True)
+class CpamBehaviour:
+    poll_every: timedelta = timedelta(hours=1)
+    open_at: time = time(7, 0)
+    close_at: time = time(21, 0)
+    batch_at: time = time(20, 30)
+    link_delay: int = 4  # jours ouvrés from a link request to the link (seeds/002: 4-5 days)
+    sick_leave_rate: float = 0.02  # per employee and jour ouvré
+    salary_error_share: float = 0.1  # attestations de salaire that differ from the payroll
+
+
+@dataclass
+class Settlement:
+    """One invoice as the caisse settled it."""
+
+    ps: str
+    lot: b2.Lot
+    invoice: b2.Invoice
+    code: str | None  # the AMO reject code, None when paid
+    acts: tuple[Liquidated, ...] = ()
+    insured: pop.Insured | None = None
+
+    @property
+    def amo(self) -> int:
+        return sum(a.amo for a in self.acts)
+
+
+@dataclass
+class Leave:
+    """A sick leave in subrogation: the employer keeps paying the salary and receives the IJ."""
+
+    number: str
+    employer: pop.Employer
+    employee: pop.Employee
+    start: date
+    end: date
+    attested_monthly_gross: int
+    paid_until: date | None = None  # the last day paid so far
+
+    def due(self, today: date) -> IjPeriod | None:
+        """The IJ to pay ``today``: the days not paid yet, once the leave has ended or a week
+        has passed since the last payment (None otherwise, or when no day is payable yet: the
+        three waiting days). Marks them paid."""
+        last = self.paid_until or self.start - timedelta(days=1)
+        until = min(self.end, today - timedelta(days=1))
+        if until <= last or (until < self.end and (until - last).days < 7):
+            return None
+        self.paid_until = until
+        return ij_for_period(
+            self.start, last + timedelta(days=1), until, self.attested_monthly_gross * 3
+        )
+
+
+@dataclass
+class _Outgoing:
+    counter: int = 0
+    names: dict[str, int] = field(default_factory=dict)
+
+
+class Cpam(Actor):
+    role = "cpam"
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        caisse: pop.Caisse,
+        hub: HubSide,
+        behaviour: CpamBehaviour = CpamBehaviour(),
+    ) -> None:
+        super().__init__(kernel, caisse.organisme)
+        self.caisse = caisse
+        self.hub = hub
+        self.behaviour = behaviour
+        population = kernel.population
+        self.insured = {i.nir: i for i in population.insured if i.caisse == caisse.organisme}
+        self.specialties = {p.ps_number: p for p in population.practitioners}
+        self.employers = [e for e in population.employers if e.caisse == caisse.organisme]
+        self.counters: dict[str, Counters] = {}
+        self.lots_seen: set[tuple[str, date, int]] = set()
+        self.paid_invoices: set[tuple[str, int]] = set()
+        self.pending: list[tuple[str, b2.Lot, int]] = []  # (PS, lot, file id) to liquidate
+        self.links = LinkRegister()
+        self.announced_links = 0
+        self.decomptes: dict[int, tuple[str, str, str]] = {}  # n° -> (invoice, assuré, OC)
+        self.decompte_counter = 0
+        self.out_counter = 0
+        self.answers_seen: set[tuple[str, int, str]] = set()
+        self.leaves: list[Leave] = []
+
+    def start(self) -> None:
+        b = self.behaviour
+        moment = self.now().replace(hour=b.open_at.hour, minute=b.open_at.minute)
+        while moment.time() <= b.close_at:
+            self.every_jour_ouvre(moment.time(), self.poll, f"{self.id} polls")
+            moment += b.poll_every
+        self.every_jour_ouvre(b.batch_at, self.batch, f"{self.id} batch")
+
+    # -- links ---------------------------------------------------------------------------------
+
+    def request_link(self, oc: str, contract: pop.Contract, requested: date) -> None:
+        """A mutuelle asks for the NOEMIE link of a contract (link requests are not files in
+        this version: the inter-régimes exchange is not public; convention)."""
+        effective = add_jours_ouvres(_midday(requested), self.behaviour.link_delay).date()
+        self.links.request(
+            oc, contract.insured_nir, contract.start, contract.end, requested, effective
+        )
+
+    def announce_link_state(self) -> None:
+        """Journal the links as they stand at the start of the run: how many are live, and
+        each assuré whose link is blocked by two mutuelles."""
+        today = self.now().date()
+        live = blocked = 0
+        for nir in sorted(self.links.insured()):
+            status = self.links.status(nir, today, today)
+            if status.blocked:
+                blocked += 1
+                self.log("link-blocked", assure=nir, claims=list(status.blocked_by))
+            elif status.oc is not None:
+                live += 1
+        self.log("links-state", live=live, blocked=blocked)
+
+    def _announce_links(self, today: date) -> None:
+        for link in self.links.becoming_effective(today):
+            status = self.links.status(link.insured_nir, today, today)
+            if status.blocked:
+                self.log(
+                    "link-blocked",
+                    assure=link.insured_nir,
+                    oc=link.oc,
+                    claims=list(status.blocked_by),
+                )
+            else:
+                self.log(
+                    "link-active",
+                    assure=link.insured_nir,
+                    oc=link.oc,
+                    requested=link.requested.isoformat(),
+                )
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    async def poll(self) -> None:
+        for partner in self.hub.partners():
+            for name in self.hub.list_depot(partner):
+                data = self.hub.read_depot(partner, name)
+                self._receive(partner, name, data)
+                self.kernel.journal.commit()
+                self.hub.consume(partner, name)
+
+    def _receive(self, partner: str, name: str, data: bytes) -> None:
+        role = self.kernel.pki.role_of(partner)
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            opened = self.open(data)
+            if opened.sender != partner:
+                raise _Refusal("0002 004", f"signed by {opened.sender} in {partner}'s mailbox")
+            kind = detect(opened.content).name
+        except SealError as exc:
+            self.archive(name, data, None)
+            code = codes.arl_for_seal_error(exc.code)
+            self.log("file-refused", sender=partner, name=name, code=exc.code, reason=exc.detail)
+            if role == "ps":
+                self._answer_lots(partner, 0, digest, [], [_file_anomaly(code)])
+            return
+        except _Refusal as exc:
+            self.archive(name, data, None)
+            self.log("file-refused", sender=partner, name=name, code=exc.code, reason=exc.reason)
+            if role == "ps":
+                self._answer_lots(partner, 0, digest, [], [_file_anomaly(codes.ARL[exc.code])])
+            return
+        except FormatError as exc:
+            self.archive(name, data, opened.content)
+            self.log("file-refused", sender=partner, name=name, code="format", reason=str(exc))
+            if role == "ps":
+                self._answer_lots(partner, 0, digest, [], [_arl_anomaly(exc.anomaly, b"")])
+            return
+        stem = self.archive(name, data, opened.content)
+        if role == "ps" and kind == "b2":
+            self._on_lot_file(partner, opened.content, digest, stem)
+        elif role == "oc" and kind == "oc-answer":
+            self._on_oc_answer(partner, opened.content, stem)
+        else:
+            self.log(
+                "file-refused",
+                sender=partner,
+                name=name,
+                code="unexpected",
+                reason=f"a {kind} file from a {role}",
+            )
+            if role == "ps":
+                self._answer_lots(partner, 0, digest, [], [_file_anomaly(codes.ARL["0001 001"])])
+
+    def _on_lot_file(self, ps: str, content: bytes, digest: str, stem: str) -> None:
+        anomalies = b2.validate(content, "FSE")
+        try:
+            parsed = b2.parse(content)
+            spans = b2.lot_spans(content)
+        except FormatError as exc:
+            self.log("lot-file-unreadable", sender=ps, reason=str(exc), archive=stem)
+            self._answer_lots(
+                ps, b2.declared_file_id(content), digest, [], [_arl_anomaly(exc.anomaly, content)]
+            )
+            return
+        file_ident = f"{ps}/{parsed.file_id}"
+        self.log("lot-file-received", file=file_ident, lots=len(parsed.lots), archive=stem)
+        in_lots = {
+            n: [a for a in anomalies if first <= a.record <= last] for n, first, last in spans
+        }
+        located = {id(a) for found in in_lots.values() for a in found}
+        file_level = [_arl_anomaly(a, content) for a in anomalies if id(a) not in located]
+        acks = []
+        for lot in parsed.lots:
+            key = (ps, lot.lot_date, lot.number)
+            found = [_arl_anomaly(a, content) for a in in_lots.get(lot.number, [])]
+            if file_level or found:
+                status = "N"
+            elif key in self.lots_seen:
+                status = "D"
+                found = [_file_anomaly(codes.ARL["0003 001"])]
+            else:
+                status = "P"
+                self.lots_seen.add(key)
+                self.pending.append((ps, lot, parsed.file_id))
+            billed = sum(i.totals.billed for i in lot.invoices)
+            acks.append(
+                arl.LotAck(lot.number, status, len(lot.invoices), billed, tuple(found[:50]))
+            )
+        self._answer_lots(
+            ps,
+            parsed.file_id,
+            digest,
+            acks,
+            file_level[:50],
+            lot_date={x.number: x.lot_date for x in parsed.lots},
+        )
+
+    def _answer_lots(
+        self,
+        ps: str,
+        file_id: int,
+        digest: str,
+        acks: list[arl.LotAck],
+        file_anomalies: list[arl.ArlAnomaly],
+        lot_date: dict[int, date] | None = None,
+    ) -> None:
+        ack = arl.Arl(self.id, ps, file_id, self.now(), digest, tuple(acks), tuple(file_anomalies))
+        file_codes = [a.code for a in file_anomalies]
+        for lot_ack in acks:
+            day = (lot_date or {})[lot_ack.lot_number]
+            self.log(
+                "arl-sent",
+                file=f"{ps}/{file_id}",
+                lot=lot_ident(ps, day, lot_ack.lot_number),
+                status=lot_ack.status,
+                codes=file_codes + [a.code for a in lot_ack.anomalies],
+            )
+        if not acks:
+            self.log("arl-sent", file=f"{ps}/{file_id}", lot=None, status="N", codes=file_codes)
+        self._post(ps, "ARL", arl.build(ack))
+
+    def _post(self, partner: str, kind: str, content: bytes) -> bool:
+        """Seal ``content`` for ``partner`` and publish it in its ``retour/``; False (and
+        journaled) when the partner's certificate no longer allows sealing for it."""
+        self.out_counter += 1
+        name = f"{kind}-{self.id}-{self.out_counter:06d}.p7m"
+        try:
+            sealed = self.seal_for(partner, content)
+        except SealError as exc:
+            self.archive(name, None, content)
+            self.log("file-undeliverable", to=partner, name=name, code=exc.code, reason=exc.detail)
+            return False
+        stem = self.archive(name, sealed, content)
+        try:
+            self.hub.post(partner, name, sealed)
+        except AlreadyDelivered:  # our own names are unique: only a restart could do this
+            self.log("file-already-delivered", to=partner, name=name)
+        self.log(
+            "file-sent",
+            to=partner,
+            name=name,
+            archive=stem,
+            evidence={"sha256": hashlib.sha256(content).hexdigest()},
+        )
+        return True
+
+    def _on_oc_answer(self, oc: str, content: bytes, stem: str) -> None:
+        anomalies = oc_answer.validate(content)
+        if anomalies:
+            self.log("file-refused", sender=oc, code="format", reason=anomalies[0].describe())
+            return
+        answer = oc_answer.parse(content)
+        key = (oc, answer.file_id, answer.sealed_sha256)
+        if key in self.answers_seen:
+            self.log("duplicate-received", file=f"{self.id}/{answer.file_id}", oc=oc)
+            return
+        self.answers_seen.add(key)
+        today = self.now().date()
+        self.log(
+            "oc-answer-received",
+            file=f"{self.id}/{answer.file_id}",
+            oc=oc,
+            status=answer.status,
+            refusal=answer.refusal_code,
+            received=answer.received_count,
+            rejected=len(answer.rejects),
+            archive=stem,
+        )
+        for reject in answer.rejects:
+            invoice, insured, _oc = self.decomptes.get(reject.invoice_number, (None, None, None))
+            self.log(
+                "decompte-rejected",
+                invoice=invoice,
+                assure=insured,
+                oc=oc,
+                decompte=reject.invoice_number,
+                code=reject.code,
+            )
+            if reject.code == "BI01" and insured and self.links.deactivate(oc, insured, today):
+                self.log("link-deactivated", assure=insured, oc=oc, reason="BI01")
+
+    # -- the daily batch ----------------------------------------------------------------------
+
+    async def batch(self) -> None:
+        today = self.now().date()
+        self._announce_links(today)
+        settled = [
+            self._settle(ps, lot, inv) for ps, lot, _file in self.pending for inv in lot.invoices
+        ]
+        files = {(ps, lot.number, lot.lot_date): file_id for ps, lot, file_id in self.pending}
+        self.pending = []
+        by_ps: dict[str, list[Settlement]] = {}
+        for s in settled:
+            by_ps.setdefault(s.ps, []).append(s)
+        for ps, items in sorted(by_ps.items()):
+            self._return_to_ps(ps, items, files, today)
+        self._forward_decomptes([s for s in settled if s.code is None], today)
+        self._pay_ij(today)
+
+    def _settle(self, ps: str, lot: b2.Lot, inv: b2.Invoice) -> Settlement:
+        """Check and liquidate one invoice, journaled."""
+        today = self.now().date()
+        insured = self.insured.get(inv.insured_nir)
+        who = (
+            next((b for b in insured.beneficiaries if b.nir == inv.beneficiary_nir), None)
+            if insured
+            else None
+        )
+        acts = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+        specialty = self.specialties[ps].specialty if ps in self.specialties else ""
+        code: str | None = None
+        if insured is None or who is None:
+            code = "0250 050"
+        elif insured.rights_until is not None and inv.invoice_date > insured.rights_until:
+            code = "0250 060"
+        elif (ps, inv.invoice_number) in self.paid_invoices:
+            code = "2900 005"
+        elif any(a.act_code not in ACTS for a in acts) or len(acts) != len(inv.lines):
+            code = "0318 020"
+        elif not all(may_bill(specialty, a.act_code) for a in acts):
+            code = "0318 010"
+        elif inv.invoice_date > today:
+            code = "0120 001"
+        result = Settlement(ps, lot, inv, code, insured=insured)
+        if code is None and who is not None:
+            billed = [Billed(a.act_code, a.fee_amount, a.coefficient, a.quantity) for a in acts]
+            counters = self.counters.setdefault(who.nir, Counters())
+            result.acts = tuple(
+                liquidate(billed, specialty, ps, patient_of(who), inv.invoice_date, counters)
+            )
+            self.paid_invoices.add((ps, inv.invoice_number))
+        self.log(
+            "invoice-liquidated",
+            invoice=invoice_ident(ps, inv.invoice_number),
+            lot=lot_ident(ps, lot.lot_date, lot.number),
+            assure=inv.insured_nir,
+            status="rejected" if code else "paid",
+            code=code,
+            billed=inv.totals.billed,
+            amo=result.amo,
+            pf=sum(a.pf for a in result.acts),
+            franchise=sum(a.franchise for a in result.acts),
+            payee="ps" if inv.tiers_payant == "O" else "assure",
+        )
+        return result
+
+    def _return_to_ps(
+        self,
+        ps: str,
+        items: list[Settlement],
+        files: dict[tuple[str, int, date], int],
+        today: date,
+    ) -> None:
+        lots: dict[tuple[int, date], list[noemie_ps.ReturnInvoice]] = {}
+        to_ps = 0
+        for s in items:
+            lots.setdefault((s.lot.number, s.lot.lot_date), []).append(_return_invoice(s))
+            if s.code is None and s.invoice.tiers_payant == "O":
+                to_ps += s.amo
+        return_lots = tuple(
+            noemie_ps.ReturnLot(day, number, files[(ps, number, day)], tuple(invoices))
+            for (number, day), invoices in lots.items()
+        )
+        payments: tuple[noemie_ps.Payment, ...] = ()
+        value_date = add_jours_ouvres(_midday(today), 1).date()
+        if to_ps:
+            reference = f"VIR{self.out_counter + 1:07d}"
+            payments = (noemie_ps.Payment(reference, value_date, to_ps),)
+        who = self.specialties.get(ps)
+        name = ascii_upper(f"{who.last_name} {who.first_name}", 25) if who else None
+        content = noemie_ps.build(
+            noemie_ps.PsReturn(
+                self.id,
+                ps,
+                self.out_counter + 1,
+                self.now(),
+                (
+                    noemie_ps.Payee(
+                        ps, name, (noemie_ps.AccountingDay(today, return_lots, payments),)
+                    ),
+                ),
+            )
+        )
+        if self._post(ps, "NOE", content) and to_ps:
+            self.log("amo-payment", to=ps, amount=to_ps, value_date=value_date.isoformat())
+
+    def _forward_decomptes(self, paid: list[Settlement], today: date) -> None:
+        by_oc: dict[str, list[tuple[Settlement, b2.Invoice]]] = {}
+        for s in paid:
+            status = self.links.status(s.invoice.insured_nir, s.invoice.invoice_date, today)
+            ident = invoice_ident(s.ps, s.invoice.invoice_number)
+            if status.blocked:
+                self.log(
+                    "decompte-withheld",
+                    invoice=ident,
+                    assure=s.invoice.insured_nir,
+                    reason="link-blocked",
+                    claims=list(status.blocked_by),
+                )
+                continue
+            if status.oc is None:
+                continue
+            self.decompte_counter += 1
+            number = self.decompte_counter
+            self.decomptes[number] = (ident, s.invoice.insured_nir, status.oc)
+            by_oc.setdefault(status.oc, []).append(
+                (s, _decompte(s, number, status.oc, self.specialties))
+            )
+        for oc, items in sorted(by_oc.items()):
+            file_id = self.out_counter + 1
+            by_ps: dict[str, list[b2.Invoice]] = {}
+            for s, dec in items:
+                by_ps.setdefault(s.ps, []).append(dec)
+            lots = tuple(
+                b2.Lot(n, ps, self.id, today, tuple(invoices))
+                for n, (ps, invoices) in enumerate(sorted(by_ps.items()), start=1)
+            )
+            content = b2.build(b2.B2File("DEC", "CP", self.id, "OC", oc, file_id, self.now(), lots))
+            for s, dec in items:
+                self.log(
+                    "decompte-sent",
+                    invoice=invoice_ident(s.ps, s.invoice.invoice_number),
+                    assure=s.invoice.insured_nir,
+                    oc=oc,
+                    file=f"{self.id}/{file_id}",
+                    decompte=dec.invoice_number,
+                    billed=s.invoice.totals.billed,
+                    amo=s.amo,
+                )
+            self._post(oc, "DEC", content)
+
+    def _pay_ij(self, today: date) -> None:
+        rng = self.rng
+        for employer in self.employers if self.kernel.care_goes_on() else ():
+            for employee in employer.employees:
+                if rng.random() < self.behaviour.sick_leave_rate:
+                    attested = employee.monthly_gross
+                    if rng.random() < self.behaviour.salary_error_share:
+                        attested += rng.randrange(50_00, 300_00, 100)
+                    end = today + timedelta(days=rng.randint(4, 25))
+                    leave = Leave(
+                        f"AT{self.id[-4:]}{len(self.leaves) + 1:04d}",
+                        employer,
+                        employee,
+                        today,
+                        end,
+                        attested,
+                    )
+                    self.leaves.append(leave)
+                    self.log(
+                        "sick-leave",
+                        assure=employee.nir,
+                        employer=employer.siret,
+                        leave=leave.number,
+                        start=today.isoformat(),
+                        end=end.isoformat(),
+                    )
+        for employer in self.employers:
+            employees = []
+            total = 0
+            for leave in self.leaves:
+                period = leave.due(today) if leave.employer is employer else None
+                if period is None:
+                    continue
+                total += period.net
+                line = noemie_550.IjPeriod(
+                    period.start,
+                    period.end,
+                    period.days,
+                    period.daily_base,
+                    period.daily_amount,
+                    period.gross,
+                    period.csg_crds,
+                    period.net,
+                )
+                employees.append(
+                    noemie_550.Employee(
+                        leave.employee.nir,
+                        leave.employee.nir_key,
+                        ascii_upper(leave.employee.last_name, 25),
+                        ascii_upper(leave.employee.first_name, 15),
+                        (
+                            noemie_550.Coverage(
+                                "10", (noemie_550.SickLeave(leave.number, leave.start, (line,)),)
+                            ),
+                        ),
+                    )
+                )
+                self.log(
+                    "ij-sent",
+                    assure=leave.employee.nir,
+                    employer=employer.siret,
+                    leave=leave.number,
+                    start=period.start.isoformat(),
+                    end=period.end.isoformat(),
+                    gross=period.gross,
+                    net=period.net,
+                )
+            if not employees:
+                continue
+            movements = (
+                noemie_550.Movement(
+                    f"DET{self.out_counter + 1:07d}", today, "IJ", "00", "VI", 0, total
+                ),
+            )
+            content = noemie_550.build(
+                noemie_550.Noemie550(
+                    self.id,
+                    employer.siret,
+                    self.out_counter + 1,
+                    self.now(),
+                    (
+                        noemie_550.Employer(
+                            employer.siret,
+                            ascii_upper(employer.name, 25),
+                            (noemie_550.Day(today, tuple(employees), movements),),
+                        ),
+                    ),
+                )
+            )
+            self._post(employer.siret, "IJ", content)
+
+
+class _Refusal(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _midday(day: date) -> datetime:
+    return datetime.combine(day, time(12))
+
+
+def _file_anomaly(code: codes.Code) -> arl.ArlAnomaly:
+    return arl.ArlAnomaly(code.code, code.short_label)
+
+
+def _arl_anomaly(anomaly: Anomaly, content: bytes) -> arl.ArlAnomaly:
+    """A format anomaly of a received file as an ARL-ANO record: code, where, what."""
+    code = codes.arl_for_anomaly(anomaly)
+    record_type = None
+    if anomaly.record:
+        try:
+            head = b2.FRAMING.split(content)[anomaly.record - 1].text[:2]
+        except (FormatError, IndexError):
+            head = ""
+        record_type = head if head.isprintable() and head.strip() else None
+    return arl.ArlAnomaly(
+        code.code,
+        code.short_label,
+        min(anomaly.record, 9_999_999),
+        record_type,
+        anomaly.field[:24] or None,
+        min(anomaly.position, 999),
+    )
+
+
+def _return_invoice(s: Settlement) -> noemie_ps.ReturnInvoice:
+    inv = s.invoice
+    insured = s.insured
+    who = (
+        next((b for b in insured.beneficiaries if b.nir == inv.beneficiary_nir), None)
+        if insured
+        else None
+    )
+    lines = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+    if s.code is None:
+        acts = tuple(
+            noemie_ps.ReturnAct(
+                a.code,
+                inv.invoice_date,
+                a.fee,
+                a.base,
+                a.rate,
+                a.amo,
+                deductions=a.pf + a.franchise,
+            )
+            for a in s.acts
+        )
+        pf = any(a.pf for a in s.acts)
+        notices = (_notice("S", "0900 001"),) if pf else ()
+    else:
+        acts = tuple(
+            noemie_ps.ReturnAct(x.act_code, x.care_date, x.fee_amount, x.base, x.rate, 0)
+            for x in lines
+        )
+        notices = (_notice("R", s.code),)
+    unknown = "INCONNU"
+    return noemie_ps.ReturnInvoice(
+        invoice_number=inv.invoice_number,
+        care_date=inv.invoice_date,
+        status="R" if s.code else "P",
+        tiers_payant=inv.tiers_payant,
+        insured_nir=inv.insured_nir,
+        insured_nir_key=inv.insured_nir_key,
+        insured_last_name=ascii_upper(insured.person.last_name, 25) if insured else unknown,
+        insured_first_name=ascii_upper(insured.person.first_name, 15) if insured else unknown,
+        patient_birth_date=inv.birth_date,
+        patient_birth_rank=inv.birth_rank,
+        patient_last_name=ascii_upper(who.last_name, 25) if who else unknown,
+        patient_first_name=ascii_upper(who.first_name, 15) if who else unknown,
+        insurance_nature=inv.insurance_nature,
+        acts=acts,
+        notices=notices,
+    )
+
+
+def _notice(kind: str, code: str) -> noemie_ps.Notice:
+    return noemie_ps.Notice(kind, code, codes.AMO[code].short_label)
+
+
+def _decompte(
+    s: Settlement, number: int, oc: str, practitioners: dict[str, pop.Practitioner]
+) -> b2.Invoice:
+    """The décompte of a paid invoice for mutuelle ``oc``, numbered by the caisse: the acts
+    with the AMO part paid; the mutuelle computes its own part."""
+    inv = s.invoice
+    ps = practitioners[s.ps]
+    return b2.Invoice(
+        invoice_number=number,
+        insured_nir=inv.insured_nir,
+        insured_nir_key=inv.insured_nir_key,
+        beneficiary_nir=inv.beneficiary_nir,
+        beneficiary_nir_key=inv.beneficiary_nir_key,
+        birth_date=inv.birth_date,
+        invoice_date=inv.invoice_date,
+        lines=tuple(b2_act(a, ps, inv.invoice_date, a.amo) for a in s.acts),
+        managing_caisse=inv.managing_caisse,
+        managing_centre=inv.managing_centre,
+        tiers_payant=inv.tiers_payant,
+        exemption=inv.exemption,
+        oc_contract_type="01",
+        oc_number=oc,
+        top_mutualiste=True,
+        care_pathway=inv.care_pathway,
+    )

@@ -1,0 +1,258 @@
+"""The mutuelle (organisme complémentaire, OC): requests its NOEMIE links, fetches décomptes,
+acknowledges each file, pays or rejects each décompte.
+
+At the start of a run it asks each caisse for the link of every contract that wants one. At
+each ``poll_at`` on jours ouvrés it reads its ``retour/`` on every caisse's hub. Each décompte
+file is opened and checked, then answered with one OC answer: a file it cannot open or read is
+refused whole (FN01); otherwise each décompte is matched to a contract covering the care day
+and paid (its part computed with the contract's grid) or rejected: BI01 unknown bénéficiaire,
+CR01 contract ended, DI01 inconsistent amounts, DB01 a décompte received before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+from noemie_sim.pki.errors import SealError
+from noemie_sim.sim.domain import codes
+from noemie_sim.sim.domain import population as pop
+from noemie_sim.sim.domain.rules import GRIDS, Liquidated, oc_part
+from noemie_sim.sim.domain.text import half_up
+from noemie_sim.sim.norms import b2, oc_answer
+from noemie_sim.sim.norms.errors import Anomaly, FormatError
+from noemie_sim.sim.norms.kinds import detect
+from noemie_sim.sim.transport.api import AlreadyDelivered, MailboxClient, TransportError
+
+from .base import Actor, Kernel
+from .cpam import Cpam
+
+
+@dataclass(frozen=True)
+class MutuelleBehaviour:
+    """How a mutuelle works. The shares model its register drifting from the caisse's links:
+    members it lost track of (answered BI01, which ends the link) and contracts it ended
+    without the link being withdrawn (answered CR01)."""
+
+    poll_at: tuple[time, ...] = (time(9, 0), time(15, 0))
+    lost_member_share: float = 0.01
+    ended_contract_share: float = 0.02
+
+
+class Mutuelle(Actor):
+    role = "oc"
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        who: pop.Mutuelle,
+        clients: dict[str, MailboxClient],
+        behaviour: MutuelleBehaviour = MutuelleBehaviour(),
+    ) -> None:
+        super().__init__(kernel, who.oc_number)
+        self.who = who
+        self.clients = clients
+        self.behaviour = behaviour
+        self.requested: dict[str, list[pop.Contract]] = {}  # as the links were requested
+        for contract in kernel.population.contracts:
+            if contract.oc_number == who.oc_number:
+                self.requested.setdefault(contract.insured_nir, []).append(contract)
+        self.contracts = self._register(kernel.population.config.reference_day)
+        self.seen: set[tuple[str, int]] = set()  # (caisse, décompte n°)
+        self.files_seen: set[tuple[str, str]] = set()  # (caisse, sealed SHA-256)
+        self.outbox: dict[tuple[str, str], bytes] = {}  # (caisse, name) -> sealed answer
+        self.answer_counter = 0
+
+    def request_links(self, cpams: dict[str, Cpam]) -> None:
+        """Ask each assuré's caisse for the NOEMIE link of every contract that wants one
+        (dated from the contract's start)."""
+        insured_caisse = {i.nir: i.caisse for i in self.kernel.population.insured}
+        count = 0
+        for nir, contracts in sorted(self.requested.items()):
+            for contract in contracts:
+                cpam = cpams.get(insured_caisse.get(nir, ""))
+                if contract.noemie and cpam is not None:
+                    cpam.request_link(self.id, contract, contract.start)
+                    count += 1
+        self.log("links-requested", count=count)
+
+    def _register(self, today: date) -> dict[str, list[pop.Contract]]:
+        """The mutuelle's own register of contracts, by assuré (see the behaviour)."""
+        register: dict[str, list[pop.Contract]] = {}
+        lost, ended = self.behaviour.lost_member_share, self.behaviour.ended_contract_share
+        for nir, contracts in sorted(self.requested.items()):
+            draw = self.rng.random()
+            if draw < lost:
+                continue
+            if draw < lost + ended:
+                end = today - timedelta(days=self.rng.randint(1, 20))
+                contracts = [dataclasses.replace(c, end=max(c.start, end)) for c in contracts]
+            register[nir] = contracts
+        return register
+
+    def start(self) -> None:
+        for at in self.behaviour.poll_at:
+            self.every_jour_ouvre(at, self.poll, f"{self.id} polls")
+
+    async def poll(self) -> None:
+        for (cpam, name), sealed in sorted(self.outbox.items()):
+            await self._send(cpam, name, sealed)
+        for cpam, client in sorted(self.clients.items()):
+            try:
+                for name in await client.list_incoming():
+                    data = await client.receive(name)
+                    await self._receive(cpam, name, data)
+                    await client.delete(name)
+            except TransportError as exc:
+                self.log("poll-failed", to=cpam, reason=str(exc))
+
+    async def _receive(self, cpam: str, name: str, data: bytes) -> None:
+        digest = hashlib.sha256(data).hexdigest()
+        if (cpam, digest) in self.files_seen:
+            self.log("duplicate-received", name=name, sender=cpam)
+            return
+        self.files_seen.add((cpam, digest))
+        try:
+            opened = self.open(data)
+        except SealError as exc:
+            self.archive(name, data, None)
+            self.log("file-refused", sender=cpam, name=name, code=exc.code, reason=exc.detail)
+            await self._answer(cpam, 0, digest, 0, (), refusal="FN01")
+            return
+        stem = self.archive(name, data, opened.content)
+        try:
+            kind = detect(opened.content).name
+            if kind != "decompte":
+                raise FormatError(Anomaly(f"a {kind} file, not décomptes", record=1))
+            anomalies = b2.validate(opened.content, "DEC")
+            if anomalies:
+                raise FormatError(anomalies[0])
+            decomptes = b2.parse(opened.content)
+        except FormatError as exc:
+            self.log("file-refused", sender=cpam, name=name, code="format", reason=str(exc))
+            file_id = b2.declared_file_id(opened.content)
+            await self._answer(cpam, file_id, digest, 0, (), refusal="FN01")
+            return
+        file_ident = f"{cpam}/{decomptes.file_id}"
+        received = sum(len(lot.invoices) for lot in decomptes.lots)
+        self.log("decompte-file-received", file=file_ident, decomptes=received, archive=stem)
+        rejects = []
+        for lot in decomptes.lots:
+            for inv in lot.invoices:
+                code = self._settle(cpam, file_ident, inv)
+                if code is not None:
+                    label = codes.OC[code].short_label
+                    rejects.append(
+                        oc_answer.OcReject(
+                            inv.invoice_number,
+                            inv.insured_nir,
+                            inv.insured_nir_key,
+                            code,
+                            label,
+                            lot.ps_number,
+                        )
+                    )
+        await self._answer(cpam, decomptes.file_id, digest, received, tuple(rejects))
+
+    def _settle(self, cpam: str, file_ident: str, inv: b2.Invoice) -> str | None:
+        """Pay or reject one décompte (journaled); the reject code or None when paid."""
+        decompte = f"{cpam}/{inv.invoice_number}"
+        contracts = self.contracts.get(inv.insured_nir, [])
+        covering = [c for c in contracts if c.covers(inv.invoice_date)]
+        acts = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+        code = None
+        if (cpam, inv.invoice_number) in self.seen:
+            code = "DB01"
+        elif not contracts:
+            code = "BI01"
+        elif not covering:
+            code = "CR01"
+        elif len(acts) != len(inv.lines) or any(a.amo_amount > a.fee_amount for a in acts):
+            code = "DI01"
+        self.seen.add((cpam, inv.invoice_number))
+        if code is not None:
+            self.log(
+                "decompte-rejected",
+                file=file_ident,
+                assure=inv.insured_nir,
+                oc=self.id,
+                decompte=decompte,
+                code=code,
+            )
+            return code
+        grid = GRIDS[covering[0].grid]
+        amount = sum(oc_part(_settled(a), grid) for a in acts)
+        self.log(
+            "decompte-paid",
+            file=file_ident,
+            assure=inv.insured_nir,
+            oc=self.id,
+            decompte=decompte,
+            amount=amount,
+            billed=inv.totals.billed,
+            amo=inv.totals.amo,
+            grid=grid.name,
+        )
+        return None
+
+    async def _answer(
+        self,
+        cpam: str,
+        file_id: int,
+        digest: str,
+        received: int,
+        rejects: tuple[oc_answer.OcReject, ...],
+        refusal: str | None = None,
+    ) -> None:
+        answer = oc_answer.OcAnswer(
+            self.id,
+            cpam,
+            file_id,
+            self.now(),
+            digest,
+            received,
+            rejects,
+            status="R" if refusal else "A",
+            refusal_code=refusal,
+        )
+        content = oc_answer.build(answer)
+        self.answer_counter += 1
+        name = f"OCR-{self.id}-{cpam}-{self.answer_counter:06d}.p7m"
+        try:
+            sealed = self.seal_for(cpam, content)
+        except SealError as exc:
+            self.log("file-not-sent", name=name, code=exc.code, reason=exc.detail)
+            return
+        stem = self.archive(name, sealed, content)
+        self.log(
+            "oc-answer-sent",
+            file=f"{cpam}/{file_id}",
+            to=cpam,
+            name=name,
+            archive=stem,
+            status=answer.status,
+            rejected=len(rejects),
+            received=received,
+        )
+        await self._send(cpam, name, sealed)
+
+    async def _send(self, cpam: str, name: str, sealed: bytes) -> None:
+        try:
+            await self.clients[cpam].send(name, sealed)
+        except AlreadyDelivered:
+            pass
+        except TransportError as exc:
+            self.outbox[(cpam, name)] = sealed
+            self.log("upload-failed", name=name, reason=str(exc), retry=exc.retryable)
+            return
+        self.outbox.pop((cpam, name), None)
+
+
+def _settled(act: b2.ProfessionalAct) -> Liquidated:
+    """The act as the caisse settled it, rebuilt from the décompte: the gross AMO part from
+    the base and rate, the deductions (PF, franchise) as what the AMO paid less."""
+    gross = min(half_up(act.base * act.rate, 100), act.fee_amount)
+    deductions = max(0, gross - act.amo_amount)
+    return Liquidated(act.act_code, act.fee_amount, act.base, act.rate, gross, deductions, 0)

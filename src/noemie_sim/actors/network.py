@@ -1,0 +1,305 @@
+"""A whole network, built from a configuration and run on the simulated clock.
+
+:func:`run_network` is the Python entry point: it builds the population, the PKI, one hub per
+caisse (an SFTP server on localhost, or in memory), the actors and their clients, runs them for
+the configured number of jours ouvrés and returns the run folder and its journal. For tests and
+scenarios that inject faults, :class:`Network` gives the same steps one by one::
+
+    async with Network(config, folder) as network:
+        network.at(when, network.revoke_action("123456789"), "revoke a PS")
+        await network.run()
+
+The run folder holds ``journal.sqlite``, ``files/`` (every exchanged file, sealed and clear),
+``pki/`` and, over SFTP, ``hubs/<caisse>/`` (the mailboxes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from noemie_sim.pki.authority import KeyPool, Pki
+from noemie_sim.sim.calendar import add_jours_ouvres
+from noemie_sim.sim.clock import Clock
+from noemie_sim.sim.domain.population import Population, PopulationConfig, build
+from noemie_sim.sim.journal import Journal
+from noemie_sim.sim.transport.api import HubSide, MailboxClient
+from noemie_sim.sim.transport.memory import MemoryHub
+from noemie_sim.sim.transport.sftp_client import SftpClient
+from noemie_sim.sim.transport.sftp_server import SftpHub
+
+from .base import Actor, Kernel
+from .cpam import Cpam, CpamBehaviour
+from .employer import Employer, EmployerBehaviour
+from .mutuelle import Mutuelle, MutuelleBehaviour
+from .practitioner import Practitioner, PractitionerBehaviour
+
+TRANSPORTS = ("sftp", "memory")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Everything a run depends on. Same configuration, same journal digest."""
+
+    seed: int = 1
+    start: datetime = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday
+    jours_ouvres: int = 5  # of care: PS bill, employees fall ill
+    settle_jours_ouvres: int = 2  # then no new care, exchanges in flight complete
+    speed: float | None = None  # None: virtual clock; N: simulated = real time x N
+    transport: str = "sftp"
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    practitioner: PractitionerBehaviour = field(default_factory=PractitionerBehaviour)
+    cpam: CpamBehaviour = field(default_factory=CpamBehaviour)
+    mutuelle: MutuelleBehaviour = field(default_factory=MutuelleBehaviour)
+    employer: EmployerBehaviour = field(default_factory=EmployerBehaviour)
+
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport is one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
+        if self.jours_ouvres < 1 or self.settle_jours_ouvres < 0:
+            raise ValueError("a run lasts at least one jour ouvré, and settles 0 or more")
+        if self.start.tzinfo is None:
+            object.__setattr__(self, "start", self.start.replace(tzinfo=UTC))
+
+    @property
+    def care_until(self) -> datetime:
+        return add_jours_ouvres(self.start, self.jours_ouvres)
+
+    @property
+    def end(self) -> datetime:
+        return add_jours_ouvres(self.care_until, self.settle_jours_ouvres)
+
+    def as_json(self) -> dict[str, Any]:
+        """The configuration as JSON values (the journal's chain starts from it)."""
+        result = _jsonable(dataclasses.asdict(self))
+        assert isinstance(result, dict)
+        return result
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    journal: Journal
+    digest: str
+    counts: dict[str, int]
+
+
+class Network:
+    """A network being built, run and closed (an async context manager)."""
+
+    def __init__(self, config: NetworkConfig, folder: Path | str, *, keys: KeyPool | None = None):
+        self.config = config
+        self.folder = Path(folder)
+        self.keys = keys
+        self.clock = Clock(config.start, speed=config.speed)
+        self.cpams: dict[str, Cpam] = {}
+        self.practitioners: dict[str, Practitioner] = {}
+        self.mutuelles: dict[str, Mutuelle] = {}
+        self.employers: dict[str, Employer] = {}
+        self._hubs: list[SftpHub] = []
+        self._clients: list[MailboxClient] = []
+        self.kernel: Kernel | None = None
+
+    async def __aenter__(self) -> Network:
+        try:
+            await self.build()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    @property
+    def journal(self) -> Journal:
+        assert self.kernel is not None, "the network is not built"
+        return self.kernel.journal
+
+    @property
+    def pki(self) -> Pki:
+        assert self.kernel is not None, "the network is not built"
+        return self.kernel.pki
+
+    # -- building -----------------------------------------------------------------------------
+
+    async def build(self) -> None:
+        config = self.config
+        population = build(
+            config.seed,
+            dataclasses.replace(config.population, reference_day=config.start.date()),
+        )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        journal = Journal(self.folder, self.clock.now, config.as_json())
+        pki = self._pki(population)
+        self.kernel = Kernel(self.clock, journal, pki, config.seed, population, config.care_until)
+        self.clock.after_step = journal.commit
+        journal.record(
+            "network",
+            "run-started",
+            seed=config.seed,
+            population=population.digest(),
+            end=config.end.isoformat(),
+        )
+        hubs: dict[str, HubSide] = {}
+        connect: dict[str, Callable[[str], MailboxClient]] = {}
+        for caisse in population.caisses:
+            hubs[caisse.organisme], connect[caisse.organisme] = await self._hub(caisse.organisme)
+        kernel = self.kernel
+        for caisse in population.caisses:
+            self.cpams[caisse.organisme] = Cpam(kernel, caisse, hubs[caisse.organisme], config.cpam)
+        for who in population.practitioners:
+            client = self._client(connect[who.caisse], who.ps_number)
+            self.practitioners[who.ps_number] = Practitioner(
+                kernel, who, client, config.practitioner
+            )
+        for m in population.mutuelles:
+            clients = {c: self._client(connect[c], m.oc_number) for c in sorted(connect)}
+            self.mutuelles[m.oc_number] = Mutuelle(kernel, m, clients, config.mutuelle)
+        for e in population.employers:
+            client = self._client(connect[e.caisse], e.siret)
+            self.employers[e.siret] = Employer(kernel, e, client, config.employer)
+        for mutuelle in self.mutuelles.values():
+            mutuelle.request_links(self.cpams)
+        for cpam in self.cpams.values():
+            cpam.announce_link_state()
+        for actor in self.actors():
+            actor.start()
+        journal.commit()
+
+    def actors(self) -> list[Actor]:
+        """Every actor, in the fixed order they were started (the order of same-instant steps)."""
+        return [*self.cpams.values(), *self.practitioners.values(), *self.mutuelles.values(),
+                *self.employers.values()]  # fmt: skip
+
+    def _pki(self, population: Population) -> Pki:
+        issued_at = self.config.start - timedelta(days=1)
+        pki = Pki.create(self.folder / "pki", issued_at, pool=self.keys)
+        parties = (
+            [("cpam", c.organisme) for c in population.caisses]
+            + [("ps", p.ps_number) for p in population.practitioners]
+            + [("oc", m.oc_number) for m in population.mutuelles]
+            + [("employer", e.siret) for e in population.employers]
+        )
+        pki.issue_many(parties, issued_at, pool=self.keys)
+        return pki
+
+    async def _hub(self, cpam: str) -> tuple[HubSide, Callable[[str], MailboxClient]]:
+        """The caisse's hub and a way to connect a partner to it."""
+        pki = self.pki
+        partners = sorted(i for i, role in pki.parties().items() if role != "cpam")
+        if self.config.transport == "memory":
+            memory = MemoryHub(partners)
+            return memory, memory.client
+        hub = SftpHub(
+            pki, cpam, self.folder / "hubs" / cpam, self.clock.now, on_event=self._hub_event
+        )
+        await hub.start()
+        self._hubs.append(hub)
+        known_hosts = hub.known_hosts_line()
+
+        def connect(partner: str) -> MailboxClient:
+            key = (pki.folder / "parties" / partner / "key.pem").read_bytes()
+            return SftpClient(
+                hub.host,
+                hub.port,
+                partner,
+                key,
+                known_hosts,
+                attempts=3,
+                backoff=0.05,
+                timeout=30.0,
+            )
+
+        return hub.disk, connect
+
+    def _client(self, connect: Callable[[str], MailboxClient], partner: str) -> MailboxClient:
+        client = connect(partner)
+        self._clients.append(client)
+        return client
+
+    def _hub_event(self, kind: str, **details: Any) -> None:
+        """Security events of the SFTP hubs go to the journal (logins and deliveries are the
+        actors' own events)."""
+        if kind in ("login-refused", "confinement") and self.kernel is not None:
+            hub = str(details.pop("hub"))
+            self.journal.record(hub, kind, **details)
+
+    # -- running ------------------------------------------------------------------------------
+
+    def at(self, when: datetime, action: Callable[[], Awaitable[None] | None], label: str) -> None:
+        """Run ``action`` at simulated time ``when`` (a fault, an operator's action), after
+        the steps already scheduled for that instant; journaled as a ``fault``."""
+
+        async def step() -> None:
+            self.journal.record("network", "fault", label=label)
+            result = action()
+            if result is not None:
+                await result
+
+        self.clock.at(when, step, label)
+
+    def revoke(self, party: str) -> None:
+        """Revoke ``party``'s certificate now (simulated time) and publish the CRL."""
+        self.pki.revoke(party, self.clock.now())
+        assert self.kernel is not None
+        self.kernel.pki_changed()
+        self.journal.record("network", "certificate-revoked", party=party)
+
+    async def run(self) -> RunResult:
+        """Run until the configured end; the result's digest is the journal's."""
+        await self.clock.run_until(self.config.end)
+        journal = self.journal
+        counts = self.counts()
+        journal.record("network", "run-ended", steps=self.clock.steps_run, counts=counts)
+        journal.commit()
+        return RunResult(self.folder, journal, journal.digest(), counts)
+
+    def counts(self) -> dict[str, int]:
+        """What the run moved, from the journal."""
+        rows = self.journal.db.execute(
+            "SELECT kind, count(*) FROM events WHERE kind IN "
+            "('file-sent', 'lot-sent', 'invoice-billed', 'decompte-sent', 'ij-sent') GROUP BY kind"
+        )
+        found = dict(rows.fetchall())
+        return {
+            "files": found.get("file-sent", 0),
+            "lots": found.get("lot-sent", 0),
+            "invoices": found.get("invoice-billed", 0),
+            "decomptes": found.get("decompte-sent", 0),
+            "ij": found.get("ij-sent", 0),
+        }
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+        self._clients = []
+        for hub in self._hubs:
+            await hub.close()
+        self._hubs = []
+        if self.kernel is not None:
+            self.kernel.journal.commit()
+
+
+async def run_network(
+    config: NetworkConfig, folder: Path | str, *, keys: KeyPool | None = None
+) -> RunResult:
+    """Build the network of ``config`` in ``folder``, run it to its end and close it."""
+    async with Network(config, folder, keys=keys) as network:
+        return await network.run()

@@ -1,0 +1,456 @@
+"""The practitioner (PS): bills care, sends lots of FSE, follows ARLs and NOEMIE returns.
+
+Every jour ouvré at ``send_at`` the PS bills the day's visits (acts of its specialty, AMO part
+before participation forfaitaire and franchises, tiers payant as its habits and its patients'
+situation say), groups the FSE into lots, seals the B2 file for its caisse and uploads it. At
+each ``poll_at`` it retries uploads that failed, reads its ``retour/``:
+
+* an ARL: a positive lot is accepted; a negative lot with format anomalies is corrected and
+  sent again as a new lot; a lot refused for a seal or certificate reason is abandoned (a
+  person must renew the certificate); a duplicate lot was accepted before;
+* a NOEMIE return: each invoice is reconciled (paid, partially paid, paid to the assuré,
+  rejected with its codes) and each payment checked against the invoices it pays;
+
+and re-sends every lot that got no ARL within ``arl_timeout`` jours ouvrés.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from noemie_sim.pki.errors import SealError
+from noemie_sim.sim.calendar import add_jours_ouvres
+from noemie_sim.sim.domain import population as pop
+from noemie_sim.sim.domain.generate import b2_act, patient_of, typical_visit
+from noemie_sim.sim.domain.rules import Counters, liquidate
+from noemie_sim.sim.norms import arl, b2, noemie_ps
+from noemie_sim.sim.norms.errors import FormatError
+from noemie_sim.sim.norms.kinds import detect
+from noemie_sim.sim.transport.api import AlreadyDelivered, MailboxClient, TransportError
+
+from .base import Actor, Kernel
+
+
+@dataclass(frozen=True)
+class PractitionerBehaviour:
+    """How a PS works. Times are simulated local times of a jour ouvré."""
+
+    visits_per_day: tuple[int, int] = (4, 12)
+    lot_size: int = 10
+    send_at: time = time(18, 0)
+    poll_at: tuple[time, ...] = (time(8, 0), time(12, 30), time(19, 0))
+    arl_timeout: int = 2  # jours ouvrés (R161-47: the ARL is due within 2)
+    max_resends: int = 3
+    foreign_patient_share: float = 0.02  # patients of another caisse: the CPAM rejects them
+
+
+@dataclass
+class SentLot:
+    """A lot as the PS sent it (``invoices`` are the correct ones, whatever was sent)."""
+
+    number: int
+    lot_date: date
+    invoices: tuple[b2.Invoice, ...]
+    file_id: int
+    sent_at: datetime
+    status: str = "sent"  # sent, accepted, duplicate, refused, abandoned
+    resends: int = 0
+
+    def ident(self, ps: str) -> str:
+        return lot_ident(ps, self.lot_date, self.number)
+
+
+def lot_ident(ps: str, lot_date: date, number: int) -> str:
+    """The journal's identifier of a lot: PS, lot date and lot number."""
+    return f"{ps}/{lot_date:%Y%m%d}-{number:03d}"
+
+
+def invoice_ident(ps: str, number: int) -> str:
+    return f"{ps}/{number}"
+
+
+class Practitioner(Actor):
+    role = "ps"
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        who: pop.Practitioner,
+        client: MailboxClient,
+        behaviour: PractitionerBehaviour = PractitionerBehaviour(),
+    ) -> None:
+        super().__init__(kernel, who.ps_number)
+        self.who = who
+        self.cpam = who.caisse
+        self.client = client
+        self.behaviour = behaviour
+        people = kernel.population.beneficiaries()
+        self.patients = [p for p in people if p[0].caisse == who.caisse]
+        self.foreign = [p for p in people if p[0].caisse != who.caisse]
+        self.file_counter = 0
+        self.lot_counter = 0
+        self.invoice_counter = 0
+        self.lots: dict[tuple[int, int], SentLot] = {}  # (file id, lot number) -> lot
+        self.files: dict[int, tuple[SentLot, ...]] = {}
+        self.outbox: dict[str, bytes] = {}  # name -> clear content, uploads to retry
+        self.invoices: dict[int, b2.Invoice] = {}
+        self.received: set[tuple[str, str, int]] = set()  # (kind, sender, file id)
+        self.last_accepted: SentLot | None = None
+        self.corrections: list[SentLot] = []  # refused lots to send again, corrected
+        # faults a scenario or a test arms: they act on the next file sent
+        self.corrupt_next = 0
+        self.duplicate_next = 0
+
+    def start(self) -> None:
+        self.every_jour_ouvre(self.behaviour.send_at, self.bill_day, f"{self.id} bills")
+        for at in self.behaviour.poll_at:
+            self.every_jour_ouvre(at, self.poll, f"{self.id} polls")
+
+    # -- billing ------------------------------------------------------------------------------
+
+    def _visit(self, day: date) -> tuple[pop.Insured, pop.Beneficiary, b2.Invoice]:
+        rng = self.rng
+        foreign = self.foreign and rng.random() < self.behaviour.foreign_patient_share
+        insured, who = rng.choice(self.foreign if foreign or not self.patients else self.patients)
+        acts = typical_visit(self.who.specialty, rng)
+        settled = liquidate(acts, self.who.specialty, self.id, patient_of(who), day, Counters())
+        contracts = [c for c in self.kernel.population.contracts_of(insured.nir) if c.covers(day)]
+        self.invoice_counter += 1
+        invoice = b2.Invoice(
+            invoice_number=self.invoice_counter,
+            insured_nir=insured.nir,
+            insured_nir_key=insured.nir_key,
+            beneficiary_nir=who.nir,
+            beneficiary_nir_key=who.nir_key,
+            birth_date=who.birth_date,
+            invoice_date=day,
+            lines=tuple(b2_act(s, self.who, day, s.amo_gross) for s in settled),
+            managing_caisse=int(insured.caisse[2:5]),
+            managing_centre=int(insured.caisse[5:]),
+            tiers_payant="O"
+            if who.ald or who.c2s or rng.random() < self.who.tiers_payant_share
+            else "N",
+            exemption="4" if who.ald else None,
+            oc_number=contracts[0].oc_number if contracts else None,
+            oc_contract_type="01" if contracts else None,
+            care_pathway="T",
+        )
+        return insured, who, invoice
+
+    async def bill_day(self) -> None:
+        """Bill today's visits and send them as one B2 file of lots."""
+        if not self.kernel.care_goes_on():
+            return
+        day = self.now().date()
+        low, high = self.behaviour.visits_per_day
+        invoices = []
+        for _ in range(self.rng.randint(low, high)):
+            insured, _who, invoice = self._visit(day)
+            self.invoices[invoice.invoice_number] = invoice
+            totals = invoice.totals
+            self.log(
+                "invoice-billed",
+                invoice=invoice_ident(self.id, invoice.invoice_number),
+                assure=insured.nir,
+                oc=invoice.oc_number,
+                billed=totals.billed,
+                amo=totals.amo,
+                tiers_payant=invoice.tiers_payant == "O",
+                care_date=day.isoformat(),
+            )
+            invoices.append(invoice)
+        size = self.behaviour.lot_size
+        groups = [tuple(invoices[i : i + size]) for i in range(0, len(invoices), size)]
+        if self.duplicate_next and self.last_accepted is not None:
+            self.duplicate_next -= 1
+            groups.append(self.last_accepted.invoices)
+            await self._send(groups, duplicate_of=self.last_accepted)
+        else:
+            await self._send(groups)
+
+    async def _send(
+        self,
+        groups: list[tuple[b2.Invoice, ...]],
+        *,
+        corrects: list[SentLot] | None = None,
+        duplicate_of: SentLot | None = None,
+    ) -> None:
+        """Number, build, seal and upload one file holding a lot per group. The last group is
+        sent under ``duplicate_of``'s number and date when given (a PS sending a lot twice)."""
+        if not groups:
+            return
+        now = self.now()
+        self.file_counter += 1
+        file_id = self.file_counter
+        lots: list[SentLot] = []
+        for n, invoices in enumerate(groups):
+            if duplicate_of is not None and n == len(groups) - 1:
+                number, lot_date = duplicate_of.number, duplicate_of.lot_date
+            else:
+                self.lot_counter = self.lot_counter % 999 + 1
+                number, lot_date = self.lot_counter, now.date()
+            lots.append(SentLot(number, lot_date, invoices, file_id, now))
+        sent = [dataclasses.replace(x) for x in lots]
+        if self.corrupt_next:
+            self.corrupt_next -= 1
+            sent[0] = dataclasses.replace(sent[0], invoices=_broken(sent[0].invoices))
+        content = b2.build(
+            b2.B2File(
+                "FSE",
+                "PS",
+                self.id,
+                "CP",
+                self.cpam,
+                file_id,
+                now,
+                tuple(b2.Lot(x.number, self.id, self.cpam, x.lot_date, x.invoices) for x in sent),
+            )
+        )
+        for x in lots:
+            self.lots[(file_id, x.number)] = x
+        self.files[file_id] = tuple(lots)
+        for n, x in enumerate(lots):
+            self.log(
+                "lot-sent",
+                file=f"{self.id}/{file_id}",
+                lot=x.ident(self.id),
+                invoices=[i.invoice_number for i in x.invoices],
+                billed=sum(i.totals.billed for i in x.invoices),
+                corrupted=sent[n] != x,
+                duplicate=duplicate_of is not None and n == len(lots) - 1,
+                corrects=corrects[n].ident(self.id) if corrects else None,
+            )
+        await self._upload(_file_name(self.id, file_id), content)
+
+    async def _upload(self, name: str, content: bytes) -> None:
+        try:
+            sealed = self.seal_for(self.cpam, content)
+        except SealError as exc:
+            self.log("file-not-sent", name=name, code=exc.code, reason=exc.detail)
+            return
+        stem = self.archive(name, sealed, content)
+        self.log(
+            "file-sent",
+            name=name,
+            to=self.cpam,
+            archive=stem,
+            evidence={"sha256": hashlib.sha256(content).hexdigest()},
+        )
+        try:
+            await self.client.send(name, sealed)
+        except AlreadyDelivered:
+            self.log("file-already-delivered", name=name)
+        except TransportError as exc:
+            self.outbox[name] = content
+            self.log("upload-failed", name=name, reason=str(exc), retry=exc.retryable)
+        else:
+            self.outbox.pop(name, None)
+
+    # -- reading retour/ ----------------------------------------------------------------------
+
+    async def poll(self) -> None:
+        """Retry failed uploads, process what the caisse sent, re-send lots without ARL."""
+        for name, content in sorted(self.outbox.items()):
+            await self._upload(name, content)
+        try:
+            names = await self.client.list_incoming()
+            for name in names:
+                data = await self.client.receive(name)
+                self._receive(name, data)
+                await self.client.delete(name)
+        except TransportError as exc:
+            self.log("poll-failed", reason=str(exc))
+        await self._resend_overdue()
+
+    def _receive(self, name: str, data: bytes) -> None:
+        try:
+            opened = self.open(data)
+            kind = detect(opened.content).name
+        except SealError as exc:
+            self.archive(name, data, None)
+            self.log("file-refused", name=name, code=exc.code, reason=exc.public_message)
+            return
+        except FormatError as exc:
+            self.archive(name, data, opened.content)
+            self.log("file-refused", name=name, code="format", reason=str(exc))
+            return
+        stem = self.archive(name, data, opened.content)
+        try:
+            if kind == "arl":
+                self._on_arl(name, arl.parse(opened.content), stem)
+            elif kind == "noemie-ps":
+                self._on_return(name, noemie_ps.parse(opened.content), stem)
+            else:
+                self.log("file-refused", name=name, code="unexpected", reason=f"a {kind} file")
+        except FormatError as exc:
+            self.log("file-refused", name=name, code="format", reason=str(exc))
+
+    def _first_time(self, kind: str, sender: str, file_id: int, name: str) -> bool:
+        key = (kind, sender, file_id)
+        if key in self.received:
+            self.log("duplicate-received", name=name, file=f"{sender}/{file_id}", what=kind)
+            return False
+        self.received.add(key)
+        return True
+
+    def _on_arl(self, name: str, ack: arl.Arl, stem: str) -> None:
+        if not self._first_time("arl", ack.sender, _arl_key(ack), name):
+            return
+        ours = self.files.get(ack.file_id, ())
+        file_codes = [a.code for a in ack.anomalies]
+        acks = {x.lot_number: x for x in ack.lots}
+        if not acks and ack.status == "N":
+            # the whole file was refused before its lots could be read
+            acks = {x.number: arl.LotAck(x.number, "N", len(x.invoices), 0) for x in ours}
+        to_correct: list[SentLot] = []
+        for number, lot_ack in sorted(acks.items()):
+            lot = self.lots.get((ack.file_id, number))
+            codes = file_codes + [a.code for a in lot_ack.anomalies]
+            self.log(
+                "arl-received",
+                file=f"{self.id}/{ack.file_id}",
+                lot=lot.ident(self.id) if lot else None,
+                status=lot_ack.status,
+                codes=codes,
+                archive=stem,
+            )
+            if lot is None or lot.status != "sent":
+                continue
+            if lot_ack.status == "P":
+                lot.status = "accepted"
+                self.last_accepted = lot
+            elif lot_ack.status == "D":
+                lot.status = "duplicate"
+            elif all(code.startswith("0001") for code in codes):
+                lot.status = "refused"
+                to_correct.append(lot)
+            else:
+                lot.status = "abandoned"
+                self.log(
+                    "lot-abandoned",
+                    lot=lot.ident(self.id),
+                    codes=codes,
+                    reason="refused for a seal or certificate reason",
+                )
+        self.corrections.extend(to_correct)
+
+    def _on_return(self, name: str, ret: noemie_ps.PsReturn, stem: str) -> None:
+        if not self._first_time("noemie", ret.sender, ret.file_id, name):
+            return
+        self.log("noemie-received", file=f"{ret.sender}/{ret.file_id}", archive=stem)
+        for payee in ret.payees:
+            for day in payee.days:
+                paid_to_ps = 0
+                for lot in day.lots:
+                    for inv in lot.invoices:
+                        paid_to_ps += self._reconcile(inv)
+                for payment in day.payments:
+                    self.log(
+                        "payment-received",
+                        file=f"{ret.sender}/{ret.file_id}",
+                        reference=payment.reference,
+                        amount=payment.amount,
+                        value_date=payment.value_date.isoformat(),
+                    )
+                paid = sum(p.amount if p.direction == "C" else -p.amount for p in day.payments)
+                if paid != paid_to_ps:
+                    self.log(
+                        "payment-mismatch",
+                        file=f"{ret.sender}/{ret.file_id}",
+                        paid=paid,
+                        invoices=paid_to_ps,
+                    )
+
+    def _reconcile(self, inv: noemie_ps.ReturnInvoice) -> int:
+        """Journal what became of one invoice; the amount the caisse pays the PS for it."""
+        ours = self.invoices.get(inv.invoice_number)
+        amo = sum(a.amo_amount for a in inv.acts)
+        deductions = sum(a.deductions for a in inv.acts)
+        codes = [n.code for n in inv.notices]
+        if ours is None:
+            status = "unknown-invoice"
+        elif inv.status == "R":
+            status = "rejected"
+        elif inv.tiers_payant != "O":
+            status = "paid-to-assure"
+        elif amo == ours.totals.amo:
+            status = "paid"
+        else:
+            status = "partially-paid"
+        self.log(
+            "invoice-reconciled",
+            invoice=invoice_ident(self.id, inv.invoice_number),
+            status=status,
+            amo=amo,
+            expected=ours.totals.amo if ours else None,
+            deductions=deductions,
+            codes=codes,
+        )
+        return amo if status in ("paid", "partially-paid") else 0
+
+    async def _resend_overdue(self) -> None:
+        now = self.now()
+        corrections, self.corrections = self.corrections, []
+        if corrections:
+            await self._send([x.invoices for x in corrections], corrects=corrections)
+        overdue: dict[int, list[SentLot]] = {}
+        for lot in self.lots.values():
+            if (
+                lot.status == "sent"
+                and add_jours_ouvres(lot.sent_at, self.behaviour.arl_timeout) <= now
+            ):
+                overdue.setdefault(lot.file_id, []).append(lot)
+        for file_id, lots in sorted(overdue.items()):
+            if any(x.resends >= self.behaviour.max_resends for x in lots):
+                for x in lots:
+                    x.status = "abandoned"
+                    self.log("lot-abandoned", lot=x.ident(self.id), reason="no ARL after resends")
+                continue
+            for x in lots:
+                x.resends += 1
+                x.sent_at = now
+                self.log(
+                    "lot-resent",
+                    lot=x.ident(self.id),
+                    file=f"{self.id}/{file_id}",
+                    reason="no ARL",
+                    attempt=x.resends,
+                )
+            everything = self.files[file_id]
+            content = b2.build(
+                b2.B2File(
+                    "FSE",
+                    "PS",
+                    self.id,
+                    "CP",
+                    self.cpam,
+                    file_id,
+                    everything[0].sent_at,
+                    tuple(
+                        b2.Lot(x.number, self.id, self.cpam, x.lot_date, x.invoices)
+                        for x in everything
+                    ),
+                )
+            )
+            await self._upload(_file_name(self.id, file_id), content)
+
+
+def _arl_key(ack: arl.Arl) -> int:
+    """ARLs are told apart by the file they answer and the instant they were made (a file
+    sent twice gets two ARLs)."""
+    return ack.file_id * 10**12 + int(ack.received_at.timestamp())
+
+
+def _file_name(ps: str, file_id: int) -> str:
+    return f"FSE-{ps}-{file_id:06d}.p7m"
+
+
+def _broken(invoices: tuple[b2.Invoice, ...]) -> tuple[b2.Invoice, ...]:
+    """The same invoices with a wrong NIR key in the first: a broken record, as a buggy
+    billing software would send it."""
+    first = invoices[0]
+    wrong = dataclasses.replace(first, insured_nir_key=(first.insured_nir_key % 97) + 1)
+    return (wrong, *invoices[1:])
