@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,27 @@ def test_only_the_clock_module_reads_the_wall_clock() -> None:
         source = path.read_text(encoding="utf-8")
         for clock in ("datetime.now(", "date.today(", "utcnow(", "time.time(", "time.sleep("):
             assert clock not in source, f"{path.relative_to(SRC)} reads the wall clock: {clock}"
+
+
+def test_nothing_waits_for_real_outside_the_clock_and_the_transport() -> None:
+    """Real waiting belongs to the clock (scaled mode) and to the transport's own network
+    timeouts and backoff; actors and scenarios wait on the simulated clock."""
+    allowed = {SRC / "sim" / "clock.py"} | set((SRC / "sim" / "transport").glob("*.py"))
+    for path in files():
+        if path in allowed:
+            continue
+        source = path.read_text(encoding="utf-8")
+        for wait in ("asyncio.sleep(", "time.monotonic(", "loop.time(", "perf_counter("):
+            assert wait not in source, f"{path.relative_to(SRC)} waits or times for real: {wait}"
+
+
+def test_tests_never_sleep_for_real() -> None:
+    """Tests run on simulated time. Only the transport tests may poll, briefly, for what a real
+    socket does on its own time (a server noticing a dropped connection); yielding to the
+    event loop (``asyncio.sleep(0)``) is not a sleep."""
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        if path.name == "test_architecture.py" or path.name.startswith("test_transport_"):
+            continue
+        source = path.read_text(encoding="utf-8")
+        assert "time.sleep(" not in source, f"{path.name} sleeps for real"
+        assert not re.search(r"asyncio\.sleep\((?!0\))", source), f"{path.name} sleeps for real"

@@ -637,7 +637,7 @@ def _arl_anomaly(anomaly: Anomaly, content: bytes) -> arl.ArlAnomaly:
             head = b2.FRAMING.split(content)[anomaly.record - 1].text[:2]
         except (FormatError, IndexError):
             head = ""
-        record_type = head if head.isprintable() and head.strip() else None
+        record_type = head.rstrip() if head.isprintable() and head.strip() else None
     return arl.ArlAnomaly(
         code.code,
         code.short_label,

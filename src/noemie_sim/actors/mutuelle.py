@@ -226,12 +226,11 @@ class Mutuelle(Actor):
             self.log("file-not-sent", name=name, code=exc.code, reason=exc.detail)
             return
         stem = self.archive(name, sealed, content)
+        self.log("file-sent", to=cpam, name=name, archive=stem,
+                 evidence={"sha256": hashlib.sha256(content).hexdigest()})  # fmt: skip
         self.log(
             "oc-answer-sent",
             file=f"{cpam}/{file_id}",
-            to=cpam,
-            name=name,
-            archive=stem,
             status=answer.status,
             rejected=len(rejects),
             received=received,

@@ -113,6 +113,7 @@ class Network:
         self.mutuelles: dict[str, Mutuelle] = {}
         self.employers: dict[str, Employer] = {}
         self._hubs: list[SftpHub] = []
+        self._memory_hubs: list[MemoryHub] = []
         self._clients: list[MailboxClient] = []
         self.kernel: Kernel | None = None
 
@@ -206,6 +207,7 @@ class Network:
         partners = sorted(i for i, role in pki.parties().items() if role != "cpam")
         if self.config.transport == "memory":
             memory = MemoryHub(partners)
+            self._memory_hubs.append(memory)
             return memory, memory.client
         hub = SftpHub(
             pki, cpam, self.folder / "hubs" / cpam, self.clock.now, on_event=self._hub_event
@@ -237,7 +239,7 @@ class Network:
     def _hub_event(self, kind: str, **details: Any) -> None:
         """Security events of the SFTP hubs go to the journal (logins and deliveries are the
         actors' own events)."""
-        if kind in ("login-refused", "confinement") and self.kernel is not None:
+        if kind in ("login-refused", "confinement", "sessions-closed") and self.kernel:
             hub = str(details.pop("hub"))
             self.journal.record(hub, kind, **details)
 
@@ -256,11 +258,16 @@ class Network:
         self.clock.at(when, step, label)
 
     def revoke(self, party: str) -> None:
-        """Revoke ``party``'s certificate now (simulated time) and publish the CRL."""
+        """Revoke ``party``'s certificate now (simulated time), publish the CRL, and close
+        the party's open SFTP sessions (new logins are refused by the hubs)."""
         self.pki.revoke(party, self.clock.now())
         assert self.kernel is not None
         self.kernel.pki_changed()
         self.journal.record("network", "certificate-revoked", party=party)
+        for hub in self._hubs:
+            hub.revalidate()
+        for memory in self._memory_hubs:
+            memory.refuse(party, "certificate revoked")
 
     async def run(self) -> RunResult:
         """Run until the configured end; the result's digest is the journal's."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -14,6 +13,7 @@ from noemie_sim.pki.authority import SECTORS, KeyPool, Pki
 from noemie_sim.pki.cms import open_sealed, seal
 from noemie_sim.pki.errors import PkiError, SealError
 from noemie_sim.pki.validation import Purpose, TrustStore, validate
+from noemie_sim.sim.clock import stopwatch
 from noemie_sim.sim.domain import identifiers as ids
 from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
@@ -66,14 +66,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     wanted = [("ps", args.ps), ("cpam", args.cpam), ("oc", args.oc), ("employer", args.employer)]
     parties = [(role, ident) for role, count in wanted for ident in generate_ids(role, count, rng)]
-    started = time.perf_counter()
+    timer = stopwatch()
     try:
         pool = KeyPool(args.key_pool) if args.key_pool else None
         pki = Pki.create(args.dir, at, pool=pool)
         pki.issue_many(parties, at, pool=pool)
     except (PkiError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    elapsed = time.perf_counter() - started
+    elapsed = timer()
     print(
         f"PKI created in {args.dir} at {at.isoformat()} in {elapsed:.1f} s: root, "
         f"{len(SECTORS)} sector CAs, {len(parties)} parties"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +31,13 @@ Step = Callable[[], Awaitable[None]]
 def wall_now() -> datetime:
     """The real current time, UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def stopwatch() -> Callable[[], float]:
+    """A function giving the real seconds elapsed since this call (for progress displays and
+    benchmarks; never for business time)."""
+    started = time.perf_counter()
+    return lambda: time.perf_counter() - started
 
 
 def parse_moment(text: str) -> datetime:

@@ -106,7 +106,7 @@ class Journal:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         if config is not None:
-            if self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone():
+            if self.db.execute("SELECT 1 FROM run WHERE key = 'genesis'").fetchone():
                 raise JournalError(f"{path} already holds a run")
             start = hashlib.sha256(f"{GENESIS}\n{_canonical(config)}".encode()).hexdigest()
             self.db.execute(

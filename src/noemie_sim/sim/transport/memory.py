@@ -16,6 +16,7 @@ class MemoryHub:
         }
         self.max_file_size = max_file_size
         self.down = False  # a hub outage: every client operation fails, retryable
+        self.refused: dict[str, str] = {}  # partner -> why its login is refused
 
     def partners(self) -> list[str]:
         return sorted(self.boxes)
@@ -37,6 +38,10 @@ class MemoryHub:
 
     def post(self, partner: str, name: str, data: bytes) -> None:
         _publish(self._box(partner)[RETOUR], name, data)
+
+    def refuse(self, partner: str, reason: str) -> None:
+        """Refuse every operation of ``partner`` from now on (its login would be refused)."""
+        self.refused[partner] = reason
 
     def client(self, partner: str) -> MemoryClient:
         self._box(partner)
@@ -63,6 +68,8 @@ class MemoryClient:
     def _folder(self, folder: str) -> dict[str, bytes]:
         if self.hub.down:
             raise TransportError("hub unreachable")
+        if self.partner in self.hub.refused:
+            raise Refused(f"login refused for {self.partner}: {self.hub.refused[self.partner]}")
         return self.hub.boxes[self.partner][folder]
 
     async def send(self, name: str, data: bytes) -> None:

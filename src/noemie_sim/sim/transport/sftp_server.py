@@ -83,6 +83,7 @@ class SftpHub:
         self.disk = DiskHub(data, partners)
         self.host_key = _host_key(Path(data) / ".ssh" / "host_key")
         self.sessions: dict[str, int] = {}
+        self.connections: dict[str, set[asyncssh.SSHServerConnection]] = {}
         self._server: asyncssh.SSHAcceptor | None = None
         self.host = "127.0.0.1"
 
@@ -126,15 +127,29 @@ class SftpHub:
             await self._server.wait_closed()
             self._server = None
 
+    def revalidate(self) -> list[str]:
+        """Close the sessions of partners whose certificate no longer allows a login now (a
+        revocation, an expiry): a session opened before does not outlive the certificate.
+        Returns the partners disconnected."""
+        dropped = []
+        for partner, connections in sorted(self.connections.items()):
+            if connections and self.authorized_key(partner, counting=False)[0] is None:
+                for conn in list(connections):
+                    conn.abort()
+                dropped.append(partner)
+                self.event("sessions-closed", partner=partner, reason="certificate refused")
+        return dropped
+
     # -- login --------------------------------------------------------------------------------
 
-    def authorized_key(self, partner: str) -> tuple[str | None, str]:
-        """(the OpenSSH public key line accepted for ``partner`` now, or None; the reason)."""
+    def authorized_key(self, partner: str, *, counting: bool = True) -> tuple[str | None, str]:
+        """(the OpenSSH public key line accepted for ``partner`` now, or None; the reason).
+        ``counting``: a new login, subject to the fault plan and the session limit."""
         if partner not in self.disk.partners():
             return None, "unknown partner"
-        if self.faults.refuse_login(partner):
+        if counting and self.faults.refuse_login(partner):
             return None, "login refused (injected fault)"
-        if self.sessions.get(partner, 0) >= self.limits.max_sessions:
+        if counting and self.sessions.get(partner, 0) >= self.limits.max_sessions:
             return None, f"too many sessions (limit {self.limits.max_sessions})"
         try:
             cert = self.pki.certificate(partner)
@@ -173,6 +188,8 @@ class _SSHServer(asyncssh.SSHServer):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.user is not None:
             self.hub.sessions[self.user] -= 1
+            if self.conn is not None:
+                self.hub.connections.get(self.user, set()).discard(self.conn)
             self.hub.event("logout", partner=self.user)
 
     def begin_auth(self, username: str) -> bool:
@@ -193,6 +210,7 @@ class _SSHServer(asyncssh.SSHServer):
         assert self.conn is not None
         self.user = str(self.conn.get_extra_info("username"))
         self.hub.sessions[self.user] = self.hub.sessions.get(self.user, 0) + 1
+        self.hub.connections.setdefault(self.user, set()).add(self.conn)
         self.hub.event("login", partner=self.user)
 
 

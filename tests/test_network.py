@@ -1,0 +1,339 @@
+"""The network end to end: actors exchanging sealed files over real SFTP on the simulated clock,
+every assertion made from the journal (not from the actors' state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from noemie_sim.actors.network import Network, NetworkConfig, RunResult, run_network
+from noemie_sim.pki.authority import KeyPool
+from noemie_sim.sim.calendar import add_jours_ouvres
+from noemie_sim.sim.domain import codes
+from noemie_sim.sim.domain.population import Contract, PopulationConfig, build
+from noemie_sim.sim.journal import Event, Journal
+
+FULL = NetworkConfig(
+    seed=11,
+    jours_ouvres=10,
+    transport="sftp",
+    population=PopulationConfig(assures=400, caisses=2, practitioners=20, mutuelles=3, employers=2),
+)
+SMALL = NetworkConfig(
+    seed=5,
+    jours_ouvres=3,
+    transport="sftp",
+    population=PopulationConfig(
+        assures=120, caisses=1, practitioners=3, mutuelles=2, employers=1, employees_per_employer=5
+    ),
+)
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
+    """RSA keys shared by every network of the session (generating them is a PKI's cost)."""
+    return KeyPool(tmp_path_factory.mktemp("keys"))
+
+
+def by(events: list[Event], attribute: str) -> dict[str, list[Event]]:
+    grouped: dict[str, list[Event]] = {}
+    for event in events:
+        grouped.setdefault(str(getattr(event, attribute)), []).append(event)
+    return grouped
+
+
+def stream(journal: Journal) -> list[tuple[object, ...]]:
+    """The events without their sequence numbers (comparable across runs)."""
+    return [
+        (e.at, e.actor, e.kind, e.file, e.lot, e.invoice, e.assure, e.oc, e.details)
+        for e in journal.events()
+        if e.kind not in ("run-started", "run-ended")
+    ]
+
+
+# -- the nominal network --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def full_run(tmp_path_factory: pytest.TempPathFactory, keys: KeyPool) -> RunResult:
+    return await run_network(FULL, tmp_path_factory.mktemp("full"), keys=keys)
+
+
+def test_every_lot_gets_exactly_one_arl(full_run: RunResult) -> None:
+    journal = full_run.journal
+    journal.verify()
+    lots = {e.lot for e in journal.events("lot-sent")}
+    assert len(lots) >= 200
+    arls = Counter(e.lot for e in journal.events("arl-sent"))
+    received = Counter(e.lot for e in journal.events("arl-received"))
+    assert arls == dict.fromkeys(lots, 1)
+    assert received == dict.fromkeys(lots, 1)
+    assert {e.details["status"] for e in journal.events("arl-sent")} == {"P"}
+
+
+def test_every_invoice_ends_paid_or_rejected_with_a_code(full_run: RunResult) -> None:
+    journal = full_run.journal
+    billed = {e.invoice: e for e in journal.events("invoice-billed")}
+    settled = by(journal.events("invoice-liquidated"), "invoice")
+    reconciled = by(journal.events("invoice-reconciled"), "invoice")
+    assert len(billed) >= 1000
+    assert set(settled) == set(billed) == set(reconciled)
+    statuses: Counter[str] = Counter()
+    for invoice, sent in billed.items():
+        (cpam,) = settled[str(invoice)]
+        (ps,) = reconciled[str(invoice)]
+        status = cpam.details["status"]
+        statuses[status] += 1
+        assert cpam.details["billed"] == sent.details["billed"]
+        assert ps.details["amo"] == cpam.details["amo"]  # what the PS read is what was paid
+        if status == "rejected":
+            assert cpam.details["code"] in codes.AMO and cpam.details["amo"] == 0
+            assert ps.details["status"] == "rejected" and ps.details["codes"] == [
+                cpam.details["code"]
+            ]
+        else:
+            assert status == "paid" and cpam.details["code"] is None
+            expected = "paid-to-assure" if not sent.details["tiers_payant"] else None
+            assert ps.details["status"] in ((expected,) if expected else ("paid", "partially-paid"))
+            gross = sent.details["amo"]
+            assert cpam.details["amo"] == gross - cpam.details["pf"] - cpam.details["franchise"]
+    assert statuses["paid"] > 10 * statuses["rejected"] > 0
+    # payments: what each PS was paid is what the caisse paid it
+    paid = Counter[str]()
+    for e in journal.events("amo-payment"):
+        paid[e.details["to"]] += e.details["amount"]
+    received = Counter[str]()
+    for e in journal.events("payment-received"):
+        received[e.actor] += e.details["amount"]
+    assert paid == received and sum(paid.values()) > 0
+    assert not journal.events("payment-mismatch")
+
+
+def test_every_decompte_reaches_its_mutuelle_and_the_sums_reconcile(full_run: RunResult) -> None:
+    journal = full_run.journal
+    settled = {e.invoice: e for e in journal.events("invoice-liquidated")}
+    sent = journal.events("decompte-sent")
+    assert len(sent) >= 800
+    outcomes = by(
+        [e for e in journal.events() if e.kind in ("decompte-paid", "decompte-rejected")
+         and e.actor == e.oc],
+        "oc",
+    )  # fmt: skip
+    at_oc: dict[tuple[str, str], list[Event]] = {}
+    for oc, events in outcomes.items():
+        for e in events:
+            at_oc.setdefault((oc, e.details["decompte"]), []).append(e)
+    rejected = 0
+    for dec in sent:
+        cpam = dec.actor
+        (outcome,) = at_oc[(str(dec.oc), f"{cpam}/{dec.details['decompte']}")]
+        invoice = settled[dec.invoice]
+        assert invoice.details["status"] == "paid"
+        if outcome.kind == "decompte-rejected":
+            rejected += 1
+            assert outcome.details["code"] in codes.OC
+            continue
+        # AMO + OC + patient = billed, with the patient keeping at least PF and franchises
+        billed, amo, oc = (
+            invoice.details["billed"],
+            invoice.details["amo"],
+            outcome.details["amount"],
+        )
+        assert (outcome.details["billed"], outcome.details["amo"]) == (billed, amo)
+        patient = billed - amo - oc
+        assert patient >= invoice.details["pf"] + invoice.details["franchise"]
+        assert amo + oc + patient == billed
+    assert 0 < rejected < len(sent) / 10
+    # every answer of a mutuelle reached the caisse
+    answers = Counter((e.actor, e.file) for e in journal.events("oc-answer-sent"))
+    got = Counter((e.oc, e.file) for e in journal.events("oc-answer-received"))
+    assert answers == got and len(answers) >= 40
+    # a rejected "bénéficiaire inconnu" ends the link, and nothing is forwarded after that
+    for end in journal.events("link-deactivated"):
+        later = [e for e in sent if e.assure == end.assure and e.oc == end.oc and e.at > end.at]
+        assert not later
+
+
+def test_decomptes_follow_the_links_of_the_population(full_run: RunResult) -> None:
+    """Independent of the caisse's link register: an assuré with one NOEMIE contract,
+    effective well before the run and never ended, gets every paid invoice forwarded to that
+    mutuelle; nothing is ever forwarded for an assuré without a NOEMIE contract."""
+    journal = full_run.journal
+    population = build(
+        FULL.seed, dataclasses.replace(FULL.population, reference_day=FULL.start.date())
+    )
+    contracts: dict[str, list[Contract]] = {}
+    for c in population.contracts:
+        contracts.setdefault(c.insured_nir, []).append(c)
+    deactivated = {(e.assure, e.oc) for e in journal.events("link-deactivated")}
+    forwarded = {e.invoice: e.oc for e in journal.events("decompte-sent")}
+    checked = 0
+    for e in journal.events("invoice-liquidated"):
+        if e.details["status"] != "paid":
+            continue
+        held = contracts.get(str(e.assure), [])
+        noemie = [c for c in held if c.noemie]
+        if not noemie:
+            assert e.invoice not in forwarded
+        elif (
+            len(held) == 1
+            and held[0].start < FULL.start.date() - timedelta(days=10)
+            and (e.assure, held[0].oc_number) not in deactivated
+        ):
+            assert forwarded.get(e.invoice) == held[0].oc_number
+            checked += 1
+    assert checked >= 500
+
+
+def test_ij_reach_employers_and_are_reconciled(full_run: RunResult) -> None:
+    journal = full_run.journal
+    sent = journal.events("ij-sent")
+    assert sent
+    last_batch = max(e.at for e in sent)
+    seen = {(e.details["leave"], e.details["net"]) for e in journal.events()
+            if e.kind in ("ij-reconciled", "ij-discrepancy")}  # fmt: skip
+    for e in sent:
+        if e.at < last_batch:
+            assert (e.details["leave"], e.details["net"]) in seen
+
+
+async def test_the_same_actors_give_the_same_events_in_memory(
+    full_run: RunResult, tmp_path: Path, keys: KeyPool
+) -> None:
+    """The actors' code is the same over both fabrics: the in-memory run journals the same
+    events, in the same order, at the same simulated times."""
+    memory = await run_network(dataclasses.replace(FULL, transport="memory"), tmp_path, keys=keys)
+    assert stream(memory.journal) == stream(full_run.journal)
+    assert memory.digest != full_run.digest  # the configuration (transport) differs
+    print(f"\nfull run over SFTP: {full_run.counts}")
+
+
+# -- determinism ----------------------------------------------------------------------------
+
+
+async def test_same_seed_same_digest_other_seed_other_digest(tmp_path: Path, keys: KeyPool) -> None:
+    config = dataclasses.replace(SMALL, transport="memory")
+    first = await run_network(config, tmp_path / "a", keys=keys)
+    again = await run_network(config, tmp_path / "b", keys=keys)
+    other = await run_network(dataclasses.replace(config, seed=6), tmp_path / "c")  # fresh keys
+    assert first.digest == again.digest
+    assert other.digest != first.digest
+    assert first.counts["invoices"] > 0 and first.counts == again.counts
+    # the archives hold every exchanged file, sealed and clear, at both ends
+    sent = first.journal.events("file-sent")
+    assert len(sent) == first.counts["files"] > 0
+    for event in sent:
+        stem = tmp_path / "a" / event.details["archive"]
+        assert stem.is_file() and stem.with_name(stem.name + ".clear").is_file()
+    received = [e for e in first.journal.events() if "archive" in e.details]
+    assert len(received) > len(sent)
+
+
+# -- negative paths -------------------------------------------------------------------------
+
+
+def _day(config: NetworkConfig, n: int, at: time) -> datetime:
+    """Time ``at`` on the n-th jour ouvré of the run (0: the first)."""
+    return datetime.combine(
+        add_jours_ouvres(config.start, n).date(), at, tzinfo=config.start.tzinfo
+    )
+
+
+async def test_a_broken_record_gets_a_negative_arl_then_the_ps_sends_it_corrected(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    async with Network(SMALL, tmp_path, keys=keys) as network:
+        ps = next(iter(network.practitioners.values()))
+        network.at(_day(SMALL, 0, time(17)), lambda: setattr(ps, "corrupt_next", 1), "corrupt")
+        result = await network.run()
+    journal = result.journal
+    (broken,) = [e for e in journal.events("lot-sent") if e.details["corrupted"]]
+    (arl,) = journal.events("arl-sent", lot=str(broken.lot))
+    assert arl.details["status"] == "N" and arl.details["codes"] == ["0001 004"]
+    (fix,) = [e for e in journal.events("lot-sent") if e.details["corrects"] == broken.lot]
+    assert fix.details["invoices"] == broken.details["invoices"]
+    (fix_arl,) = journal.events("arl-sent", lot=str(fix.lot))
+    assert fix_arl.details["status"] == "P"
+    for number in broken.details["invoices"]:
+        (settled,) = journal.events("invoice-liquidated", invoice=f"{ps.id}/{number}")
+        assert settled.lot == fix.lot
+
+
+async def test_a_revoked_certificate_is_refused_and_cannot_log_in(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    async with Network(SMALL, tmp_path, keys=keys) as network:
+        ps = next(iter(network.practitioners.values()))
+        # after the PS's upload (18:00), before the caisse reads it (19:00)
+        network.at(_day(SMALL, 0, time(18, 30)), lambda: network.revoke(ps.id), "revoke")
+        result = await network.run()
+    journal = result.journal
+    (revoked,) = journal.events("certificate-revoked")
+    (refused,) = journal.events("file-refused", actor=ps.cpam)
+    assert refused.details["code"] == "revoked" and refused.details["sender"] == ps.id
+    (arl,) = [e for e in journal.events("arl-sent") if e.file == f"{ps.id}/0"]
+    assert arl.details["codes"] == ["0002 003"]
+    undeliverable = journal.events("file-undeliverable", actor=ps.cpam)
+    assert [e.details["to"] for e in undeliverable] == [ps.id]  # nothing sealed for it anymore
+    failures = [e for e in journal.events("upload-failed", actor=ps.id) if e.at > revoked.at]
+    assert failures and all("login refused" in e.details["reason"] for e in failures)
+    assert journal.events("login-refused", actor=ps.cpam)
+    lots = {e.lot for e in journal.events("lot-sent", actor=ps.id)}
+    assert not [e for e in journal.events("invoice-liquidated") if e.lot in lots]
+
+
+async def test_a_duplicate_lot_is_answered_as_such_and_paid_once(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    async with Network(SMALL, tmp_path, keys=keys) as network:
+        ps = next(iter(network.practitioners.values()))
+        network.at(_day(SMALL, 1, time(17)), lambda: setattr(ps, "duplicate_next", 1), "dup")
+        result = await network.run()
+    journal = result.journal
+    (duplicate,) = [e for e in journal.events("lot-sent") if e.details["duplicate"]]
+    arls = journal.events("arl-sent", lot=str(duplicate.lot))
+    assert [a.details["status"] for a in arls] == ["P", "D"]
+    assert arls[1].details["codes"] == ["0003 001"]
+    for number in duplicate.details["invoices"]:
+        assert len(journal.events("invoice-liquidated", invoice=f"{ps.id}/{number}")) == 1
+    paid = sum(
+        e.details["amount"] for e in journal.events("amo-payment") if e.details["to"] == ps.id
+    )
+    tiers_payant = sum(
+        e.details["amo"]
+        for e in journal.events("invoice-liquidated")
+        if e.invoice and e.invoice.startswith(f"{ps.id}/") and e.details["payee"] == "ps"
+    )
+    assert paid == tiers_payant > 0
+
+
+async def test_a_beneficiary_claimed_by_two_mutuelles_gets_nothing_forwarded(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    config = dataclasses.replace(
+        SMALL,
+        population=dataclasses.replace(SMALL.population, double_mutuelle_share=0.3),
+        practitioner=dataclasses.replace(SMALL.practitioner, visits_per_day=(20, 30)),
+    )
+    result = await run_network(config, tmp_path, keys=keys)
+    journal = result.journal
+    # a link blocks when the second mutuelle's link becomes effective (at the start for most)
+    blocked = {str(e.assure): e.at for e in journal.events("link-blocked")}
+    assert len(blocked) >= 3
+
+    def after_block(e: Event) -> bool:
+        return e.assure in blocked and e.at >= blocked[str(e.assure)]
+
+    withheld = journal.events("decompte-withheld")
+    assert withheld and all(after_block(e) for e in withheld)
+    assert not [e for e in journal.events("decompte-sent") if after_block(e)]
+    paid_blocked = [
+        e for e in journal.events("invoice-liquidated")
+        if after_block(e) and e.details["status"] == "paid"
+    ]  # fmt: skip
+    assert {e.invoice for e in paid_blocked} == {e.invoice for e in withheld}
