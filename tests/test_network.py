@@ -337,3 +337,58 @@ async def test_a_beneficiary_claimed_by_two_mutuelles_gets_nothing_forwarded(
         if after_block(e) and e.details["status"] == "paid"
     ]  # fmt: skip
     assert {e.invoice for e in paid_blocked} == {e.invoice for e in withheld}
+
+
+async def test_a_rebilled_invoice_is_rejected_as_already_paid(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    config = dataclasses.replace(SMALL, transport="memory")
+    async with Network(config, tmp_path, keys=keys) as network:
+        ps = next(iter(network.practitioners.values()))
+        network.at(_day(config, 1, time(17)), lambda: setattr(ps, "rebill_next", 1), "rebill")
+        result = await network.run()
+    journal = result.journal
+    (rebilled,) = journal.events("invoice-rebilled")
+    first, second = journal.events("invoice-liquidated", invoice=str(rebilled.invoice))
+    assert first.details["status"] == "paid" and first.details["amo"] > 0
+    assert second.details["status"] == "rejected" and second.details["code"] == "2900 005"
+    assert second.details["amo"] == 0
+    outcomes = [e.details["status"] for e in journal.events("invoice-reconciled")
+                if e.invoice == rebilled.invoice]  # fmt: skip
+    assert outcomes[-1] == "rejected"
+
+
+async def test_a_caisse_down_for_three_days_loses_nothing(tmp_path: Path, keys: KeyPool) -> None:
+    """Files wait in the depots; PS without ARL after 2 jours ouvrés send again (the original
+    still waiting, the resend is taken as delivered); when the caisse comes back every lot gets
+    one ARL and every invoice is settled once."""
+    config = dataclasses.replace(SMALL, jours_ouvres=4)
+    async with Network(config, tmp_path, keys=keys) as network:
+        (cpam,) = network.cpams
+        network.at(
+            _day(config, 0, time(17)),
+            lambda: network.take_down(cpam, timedelta(days=3)),
+            "caisse down",
+        )
+        result = await network.run()
+    journal = result.journal
+    assert journal.events("actor-down")
+    resent = journal.events("lot-resent")
+    assert resent and journal.events("file-already-delivered")
+    lots = {e.lot for e in journal.events("lot-sent")}
+    assert Counter(e.lot for e in journal.events("arl-sent")) == dict.fromkeys(lots, 1)
+    billed = {e.invoice for e in journal.events("invoice-billed")}
+    settled = Counter(e.invoice for e in journal.events("invoice-liquidated"))
+    assert settled == dict.fromkeys(billed, 1)
+
+
+async def test_scaled_time_gives_the_same_events_as_virtual_time(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    config = dataclasses.replace(SMALL, transport="memory", jours_ouvres=1, settle_jours_ouvres=1)
+    virtual = await run_network(config, tmp_path / "v", keys=keys)
+    scaled = await run_network(
+        dataclasses.replace(config, speed=2_000_000.0), tmp_path / "s", keys=keys
+    )
+    assert stream(scaled.journal) == stream(virtual.journal)
+    assert scaled.counts["invoices"] > 0

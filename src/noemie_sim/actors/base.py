@@ -62,6 +62,7 @@ class Actor:
         self.id = ident
         self.rng: random.Random = generator(kernel.seed, ident)
         self._identity: Identity | None = None
+        self.down_until: datetime | None = None  # an outage: its steps do not run until then
 
     @property
     def clock(self) -> Clock:
@@ -103,7 +104,8 @@ class Actor:
         """Run ``step`` at ``at`` on every jour ouvré from now on."""
 
         async def run_and_reschedule() -> None:
-            await step()
+            if self.down_until is None or self.now() >= self.down_until:
+                await step()
             self.clock.at(
                 next_jour_ouvre_at(self.now() + timedelta(minutes=1), at), run_and_reschedule, label
             )

@@ -24,7 +24,7 @@ from typing import Any
 
 from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.sim.calendar import add_jours_ouvres
-from noemie_sim.sim.clock import Clock
+from noemie_sim.sim.clock import Clock, stopwatch
 from noemie_sim.sim.domain.population import Population, PopulationConfig, build
 from noemie_sim.sim.journal import Journal
 from noemie_sim.sim.transport.api import HubSide, MailboxClient
@@ -269,10 +269,22 @@ class Network:
         for memory in self._memory_hubs:
             memory.refuse(party, "certificate revoked")
 
+    def take_down(self, party: str, duration: timedelta) -> None:
+        """Stop ``party``'s actor for ``duration`` from now (a crash, an outage): its steps do
+        not run; files sent to it wait in its mailboxes."""
+        actor = next((a for a in self.actors() if a.id == party), None)
+        if actor is None:
+            raise ValueError(f"no actor {party!r} in this network")
+        actor.down_until = self.clock.now() + duration
+        self.journal.record("network", "actor-down", party=party,
+                            until=actor.down_until.isoformat())  # fmt: skip
+
     async def run(self) -> RunResult:
         """Run until the configured end; the result's digest is the journal's."""
+        timer = stopwatch()
         await self.clock.run_until(self.config.end)
         journal = self.journal
+        journal.set_info("wall_seconds", round(timer(), 3))
         counts = self.counts()
         journal.record("network", "run-ended", steps=self.clock.steps_run, counts=counts)
         journal.commit()

@@ -25,7 +25,8 @@ from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import population as pop
 from noemie_sim.sim.domain.generate import b2_act, patient_of, typical_visit
-from noemie_sim.sim.domain.rules import Counters, liquidate
+from noemie_sim.sim.domain.nomenclature import ACTS
+from noemie_sim.sim.domain.rules import Billed, Counters, liquidate
 from noemie_sim.sim.norms import arl, b2, noemie_ps
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.kinds import detect
@@ -45,6 +46,7 @@ class PractitionerBehaviour:
     arl_timeout: int = 2  # jours ouvrés (R161-47: the ARL is due within 2)
     max_resends: int = 3
     foreign_patient_share: float = 0.02  # patients of another caisse: the CPAM rejects them
+    wrong_act_share: float = 0.005  # an act its specialty may not bill (rule R1): rejected
 
 
 @dataclass
@@ -103,6 +105,7 @@ class Practitioner(Actor):
         # faults a scenario or a test arms: they act on the next file sent
         self.corrupt_next = 0
         self.duplicate_next = 0
+        self.rebill_next = 0  # bill an invoice already paid again, under its number
 
     def start(self) -> None:
         self.every_jour_ouvre(self.behaviour.send_at, self.bill_day, f"{self.id} bills")
@@ -116,6 +119,12 @@ class Practitioner(Actor):
         foreign = self.foreign and rng.random() < self.behaviour.foreign_patient_share
         insured, who = rng.choice(self.foreign if foreign or not self.patients else self.patients)
         acts = typical_visit(self.who.specialty, rng)
+        if rng.random() < self.behaviour.wrong_act_share:
+            acts = (
+                [Billed("AMK", ACTS["AMK"].base())]
+                if self.who.specialty != "26"
+                else [Billed("G", 3000)]
+            )
         settled = liquidate(acts, self.who.specialty, self.id, patient_of(who), day, Counters())
         contracts = [c for c in self.kernel.population.contracts_of(insured.nir) if c.covers(day)]
         self.invoice_counter += 1
@@ -162,6 +171,12 @@ class Practitioner(Actor):
                 care_date=day.isoformat(),
             )
             invoices.append(invoice)
+        if self.rebill_next and self.last_accepted is not None:
+            self.rebill_next -= 1
+            invoices.append(self.last_accepted.invoices[0])
+            self.log(
+                "invoice-rebilled", invoice=invoice_ident(self.id, invoices[-1].invoice_number)
+            )
         size = self.behaviour.lot_size
         groups = [tuple(invoices[i : i + size]) for i in range(0, len(invoices), size)]
         if self.duplicate_next and self.last_accepted is not None:
