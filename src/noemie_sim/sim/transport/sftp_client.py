@@ -27,6 +27,7 @@ _RETRYABLE = (
     asyncssh.ConnectionLost,
     asyncssh.DisconnectError,
     asyncssh.SFTPConnectionLost,
+    asyncssh.SFTPNoConnection,  # "Connection not open": the session died under us
     ConnectionError,
     OSError,
     asyncio.TimeoutError,

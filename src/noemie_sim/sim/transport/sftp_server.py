@@ -122,10 +122,14 @@ class SftpHub:
         return f"[{self.host}]:{self.port} {key}"
 
     async def close(self) -> None:
+        """Stop listening and end every open session (a server going down)."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        for connections in self.connections.values():
+            for conn in list(connections):
+                conn.abort()
 
     def revalidate(self) -> list[str]:
         """Close the sessions of partners whose certificate no longer allows a login now (a
