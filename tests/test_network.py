@@ -164,9 +164,7 @@ def test_decomptes_follow_the_links_of_the_population(full_run: RunResult) -> No
     effective well before the run and never ended, gets every paid invoice forwarded to that
     mutuelle; nothing is ever forwarded for an assuré without a NOEMIE contract."""
     journal = full_run.journal
-    population = build(
-        FULL.seed, dataclasses.replace(FULL.population, reference_day=FULL.start.date())
-    )
+    population = build(FULL.seed, Network(FULL, ".").population_config())
     contracts: dict[str, list[Contract]] = {}
     for c in population.contracts:
         contracts.setdefault(c.insured_nir, []).append(c)

@@ -63,13 +63,16 @@ class Actor:
         self.rng: random.Random = generator(kernel.seed, ident)
         self._identity: Identity | None = None
         self.down_until: datetime | None = None  # an outage: its steps do not run until then
+        self.skew = timedelta(0)  # how far this actor's own clock is off (a fault)
 
     @property
     def clock(self) -> Clock:
         return self.kernel.clock
 
     def now(self) -> datetime:
-        return self.kernel.clock.now()
+        """The time as this actor's own clock reads it: the simulated time, plus its skew
+        (the journal keeps the simulated time)."""
+        return self.kernel.clock.now() + self.skew
 
     @property
     def identity(self) -> Identity:
@@ -101,16 +104,19 @@ class Actor:
     # -- scheduling ---------------------------------------------------------------------------
 
     def every_jour_ouvre(self, at: time, step: Callable[[], Awaitable[None]], label: str) -> None:
-        """Run ``step`` at ``at`` on every jour ouvré from now on."""
+        """Run ``step`` at ``at`` on every jour ouvré from now on, as this actor's own
+        clock reads the time (a skewed actor keeps its hours by a wrong clock)."""
+
+        def schedule(after: datetime) -> None:
+            own = next_jour_ouvre_at(after, at)
+            self.clock.at(own - self.skew, run_and_reschedule, label)
 
         async def run_and_reschedule() -> None:
-            if self.down_until is None or self.now() >= self.down_until:
+            if self.down_until is None or self.clock.now() >= self.down_until:
                 await step()
-            self.clock.at(
-                next_jour_ouvre_at(self.now() + timedelta(minutes=1), at), run_and_reschedule, label
-            )
+            schedule(self.now() + timedelta(minutes=1))
 
-        self.clock.at(next_jour_ouvre_at(self.now(), at), run_and_reschedule, label)
+        schedule(self.now())
 
     def start(self) -> None:
         """Schedule the actor's steps (each actor class adds its own)."""

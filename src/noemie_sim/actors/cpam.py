@@ -204,6 +204,7 @@ class Cpam(Actor):
     def _receive(self, partner: str, name: str, data: bytes) -> None:
         role = self.kernel.pki.role_of(partner)
         digest = hashlib.sha256(data).hexdigest()
+        self.log("file-received", sender=partner, name=name, size=len(data))
         try:
             opened = self.open(data)
             if opened.sender != partner:
@@ -415,6 +416,7 @@ class Cpam(Actor):
         elif inv.invoice_date > today:
             code = "0120 001"
         result = Settlement(ps, lot, inv, code, insured=insured)
+        paid_on = add_jours_ouvres(_midday(today), 1).date() if code is None else None
         if code is None and who is not None:
             billed = [Billed(a.act_code, a.fee_amount, a.coefficient, a.quantity) for a in acts]
             counters = self.counters.setdefault(who.nir, Counters())
@@ -434,6 +436,7 @@ class Cpam(Actor):
             pf=sum(a.pf for a in result.acts),
             franchise=sum(a.franchise for a in result.acts),
             payee="ps" if inv.tiers_payant == "O" else "assure",
+            paid_on=paid_on.isoformat() if paid_on else None,
         )
         return result
 
@@ -529,7 +532,8 @@ class Cpam(Actor):
                 if rng.random() < self.behaviour.sick_leave_rate:
                     attested = employee.monthly_gross
                     if rng.random() < self.behaviour.salary_error_share:
-                        attested += rng.randrange(50_00, 300_00, 100)
+                        # a bonus counted twice, or variable pay left out
+                        attested += rng.choice((1, -1)) * rng.randrange(100_00, 800_00, 100)
                     end = today + timedelta(days=rng.randint(4, 25))
                     leave = Leave(
                         f"AT{self.id[-4:]}{len(self.leaves) + 1:04d}",

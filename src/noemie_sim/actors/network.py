@@ -42,6 +42,15 @@ TRANSPORTS = ("sftp", "memory")
 
 
 @dataclass(frozen=True)
+class PractitionerGroup:
+    """``count`` PS of one specialty sharing a behaviour."""
+
+    count: int
+    specialty: str
+    behaviour: PractitionerBehaviour = field(default_factory=PractitionerBehaviour)
+
+
+@dataclass(frozen=True)
 class NetworkConfig:
     """Everything a run depends on. Same configuration, same journal digest."""
 
@@ -56,6 +65,8 @@ class NetworkConfig:
     cpam: CpamBehaviour = field(default_factory=CpamBehaviour)
     mutuelle: MutuelleBehaviour = field(default_factory=MutuelleBehaviour)
     employer: EmployerBehaviour = field(default_factory=EmployerBehaviour)
+    # when given, they replace the population's practitioners count and specialties
+    practitioner_groups: tuple[PractitionerGroup, ...] = ()
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -103,8 +114,16 @@ class RunResult:
 class Network:
     """A network being built, run and closed (an async context manager)."""
 
-    def __init__(self, config: NetworkConfig, folder: Path | str, *, keys: KeyPool | None = None):
+    def __init__(
+        self,
+        config: NetworkConfig,
+        folder: Path | str,
+        *,
+        keys: KeyPool | None = None,
+        extra_config: dict[str, Any] | None = None,
+    ):
         self.config = config
+        self.extra_config = extra_config or {}
         self.folder = Path(folder)
         self.keys = keys
         self.clock = Clock(config.start, speed=config.speed)
@@ -114,6 +133,7 @@ class Network:
         self.employers: dict[str, Employer] = {}
         self._hubs: list[SftpHub] = []
         self._memory_hubs: list[MemoryHub] = []
+        self._hub_of: dict[str, SftpHub | MemoryHub] = {}
         self._clients: list[MailboxClient] = []
         self.kernel: Kernel | None = None
 
@@ -142,12 +162,11 @@ class Network:
 
     async def build(self) -> None:
         config = self.config
-        population = build(
-            config.seed,
-            dataclasses.replace(config.population, reference_day=config.start.date()),
-        )
+        population = build(config.seed, self.population_config())
         self.folder.mkdir(parents=True, exist_ok=True)
-        journal = Journal(self.folder, self.clock.now, config.as_json())
+        journal = Journal(
+            self.folder, self.clock.now, {"network": config.as_json(), **self.extra_config}
+        )
         pki = self._pki(population)
         self.kernel = Kernel(self.clock, journal, pki, config.seed, population, config.care_until)
         self.clock.after_step = journal.commit
@@ -165,11 +184,11 @@ class Network:
         kernel = self.kernel
         for caisse in population.caisses:
             self.cpams[caisse.organisme] = Cpam(kernel, caisse, hubs[caisse.organisme], config.cpam)
-        for who in population.practitioners:
+        behaviours = [g.behaviour for g in config.practitioner_groups for _ in range(g.count)]
+        for n, who in enumerate(population.practitioners):
             client = self._client(connect[who.caisse], who.ps_number)
-            self.practitioners[who.ps_number] = Practitioner(
-                kernel, who, client, config.practitioner
-            )
+            behaviour = behaviours[n] if behaviours else config.practitioner
+            self.practitioners[who.ps_number] = Practitioner(kernel, who, client, behaviour)
         for m in population.mutuelles:
             clients = {c: self._client(connect[c], m.oc_number) for c in sorted(connect)}
             self.mutuelles[m.oc_number] = Mutuelle(kernel, m, clients, config.mutuelle)
@@ -183,6 +202,18 @@ class Network:
         for actor in self.actors():
             actor.start()
         journal.commit()
+
+    def population_config(self) -> PopulationConfig:
+        """The population of this run: dated at its start, with the practitioner groups."""
+        config = self.config
+        population = dataclasses.replace(config.population, reference_day=config.start.date())
+        if config.practitioner_groups:
+            specialties = tuple(g.specialty for g in config.practitioner_groups
+                                for _ in range(g.count))  # fmt: skip
+            population = dataclasses.replace(
+                population, practitioners=len(specialties), specialties=specialties
+            )
+        return population
 
     def actors(self) -> list[Actor]:
         """Every actor, in the fixed order they were started (the order of same-instant steps)."""
@@ -208,12 +239,14 @@ class Network:
         if self.config.transport == "memory":
             memory = MemoryHub(partners)
             self._memory_hubs.append(memory)
+            self._hub_of[cpam] = memory
             return memory, memory.client
         hub = SftpHub(
             pki, cpam, self.folder / "hubs" / cpam, self.clock.now, on_event=self._hub_event
         )
         await hub.start()
         self._hubs.append(hub)
+        self._hub_of[cpam] = hub
         known_hosts = hub.known_hosts_line()
 
         def connect(partner: str) -> MailboxClient:
@@ -268,6 +301,31 @@ class Network:
             hub.revalidate()
         for memory in self._memory_hubs:
             memory.refuse(party, "certificate revoked")
+
+    def outage(self, cpam: str, duration: timedelta) -> None:
+        """Stop the caisse's hub now for ``duration``: partners' transfers fail (and are
+        retried by them); the caisse itself still works on what it holds."""
+        hub = self._hub_of[cpam]
+        until = self.clock.now() + duration
+        self.journal.record("network", "outage", party=cpam, until=until.isoformat())
+        if isinstance(hub, MemoryHub):
+            hub.down = True
+        else:
+            port = hub.port
+
+            async def stop() -> None:
+                await hub.close()
+
+            self.clock.at(self.clock.now(), stop, f"{cpam} hub stops")
+
+        async def restore() -> None:
+            if isinstance(hub, MemoryHub):
+                hub.down = False
+            else:
+                await hub.start(hub.host, port)
+            self.journal.record("network", "outage-ended", party=cpam)
+
+        self.clock.at(until, restore, f"{cpam} hub back")
 
     def take_down(self, party: str, duration: timedelta) -> None:
         """Stop ``party``'s actor for ``duration`` from now (a crash, an outage): its steps do

@@ -47,6 +47,7 @@ class PractitionerBehaviour:
     max_resends: int = 3
     foreign_patient_share: float = 0.02  # patients of another caisse: the CPAM rejects them
     wrong_act_share: float = 0.005  # an act its specialty may not bill (rule R1): rejected
+    tiers_payant_share: float | None = None  # None: the population's habit
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Practitioner(Actor):
         self.corrupt_next = 0
         self.duplicate_next = 0
         self.rebill_next = 0  # bill an invoice already paid again, under its number
+        self.truncate_next = 0  # the next sealed file loses its second half in transit
 
     def start(self) -> None:
         self.every_jour_ouvre(self.behaviour.send_at, self.bill_day, f"{self.id} bills")
@@ -140,7 +142,7 @@ class Practitioner(Actor):
             managing_caisse=int(insured.caisse[2:5]),
             managing_centre=int(insured.caisse[5:]),
             tiers_payant="O"
-            if who.ald or who.c2s or rng.random() < self.who.tiers_payant_share
+            if who.ald or who.c2s or rng.random() < self._tiers_payant_share
             else "N",
             exemption="4" if who.ald else None,
             oc_number=contracts[0].oc_number if contracts else None,
@@ -148,6 +150,11 @@ class Practitioner(Actor):
             care_pathway="T",
         )
         return insured, who, invoice
+
+    @property
+    def _tiers_payant_share(self) -> float:
+        share = self.behaviour.tiers_payant_share
+        return self.who.tiers_payant_share if share is None else share
 
     async def bill_day(self) -> None:
         """Bill today's visits and send them as one B2 file of lots."""
@@ -254,6 +261,10 @@ class Practitioner(Actor):
             archive=stem,
             evidence={"sha256": hashlib.sha256(content).hexdigest()},
         )
+        if self.truncate_next:
+            self.truncate_next -= 1
+            sealed = sealed[: len(sealed) // 2]
+            self.log("file-truncated", name=name, size=len(sealed))
         try:
             await self.client.send(name, sealed)
         except AlreadyDelivered:
@@ -281,6 +292,7 @@ class Practitioner(Actor):
         await self._resend_overdue()
 
     def _receive(self, name: str, data: bytes) -> None:
+        self.log("file-received", sender=self.cpam, name=name, size=len(data))
         try:
             opened = self.open(data)
             kind = detect(opened.content).name

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from noemie_sim import __version__
 
-from . import cli_norms, cli_pki, cli_transport
+from . import cli_norms, cli_pki, cli_scenarios, cli_transport
 from .cli_common import UsageError
 
 EXTENSIONS = cli_norms.EXTENSIONS
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_norms.register_generate(sub)
     cli_pki.register(sub)
     cli_transport.register(sub)
+    cli_scenarios.register(sub)
     return parser
 
 

@@ -121,6 +121,7 @@ class Journal:
         self._seq: int = row[0] if row else 0
         self._hash: str = row[1] if row else genesis[0]
         self._archived = 0
+        self.listeners: list[Callable[[Event], None]] = []  # told of every event recorded
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -149,6 +150,13 @@ class Journal:
                 None if evidence is None else _canonical(evidence),
             ),
         )
+        if self.listeners:
+            file, lot, invoice, assure, oc = ids
+            event = Event(
+                self._seq, self.now(), actor, kind, file, lot, invoice, assure, oc, fields
+            )
+            for listener in self.listeners:
+                listener(event)
         return self._seq
 
     def archive(self, actor: str, name: str, sealed: bytes | None, clear: bytes | None) -> str:

@@ -1,0 +1,327 @@
+"""``noemie-sim run``, ``report``, ``replay`` and ``demo``: scenarios from the command line.
+
+Exit codes: 0 every SLA and expectation holds (``replay``: the journal is identical), 1 one
+fails (``replay``: it differs), 2 the scenario or the run folder is not valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+
+from noemie_sim.actors.network import Network
+from noemie_sim.pki.authority import KeyPool
+from noemie_sim.sim.domain import codes
+from noemie_sim.sim.journal import Event, JournalError, open_journal
+
+from . import reports
+from .cli_common import UsageError
+from .runner import play, recorded_scenario, report
+from .schema import Scenario, ScenarioError, load
+
+
+def bundled() -> list[str]:
+    """The names of the bundled scenarios."""
+    return sorted(
+        p.name.removesuffix(".toml") for p in _library().iterdir() if p.name.endswith(".toml")
+    )
+
+
+def _library() -> Any:
+    return resources.files("noemie_sim.scenarios") / "library"
+
+
+def find_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """A scenario file, or a bundled scenario by name; UsageError when neither."""
+    try:
+        if Path(name).is_file():
+            return load(name, overrides)
+        if name in bundled():
+            with resources.as_file(_library() / f"{name}.toml") as path:
+                return load(path, overrides)
+    except ScenarioError as exc:
+        raise UsageError(f"invalid scenario: {exc}") from None
+    raise UsageError(f"no scenario file {name!r}, and no bundled one: {', '.join(bundled())}")
+
+
+def key_pool() -> KeyPool:
+    """RSA keys reused across runs (test keys: generating them is most of a PKI's cost)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return KeyPool(cache / "noemie-sim" / "keys")
+
+
+def make_console() -> Console:
+    """The terminal, or 120 columns when the output is a file or a pipe."""
+    screen = Console()
+    return screen if screen.is_terminal else Console(width=120)
+
+
+def _out(args: argparse.Namespace, name: str) -> Path:
+    if args.out:
+        out = Path(args.out)
+        if (out / "journal.sqlite").exists():
+            raise UsageError(f"{out} already holds a run: choose another --out")
+        return out
+    return Path(tempfile.mkdtemp(prefix=f"noemie-sim-{name}-"))
+
+
+def _write_reports(result: dict[str, Any], args: argparse.Namespace) -> None:
+    try:
+        if args.json:
+            reports.write_json(result, args.json)
+        if args.junit:
+            reports.write_junit(result, args.junit)
+        if args.html:
+            reports.write_html(result, args.html)
+    except OSError as exc:
+        raise UsageError(f"cannot write a report: {exc}") from None
+
+
+def _play(
+    scenario: Scenario, out: Path, console: Console, narrate: bool
+) -> tuple[dict[str, Any], float]:
+    narrator = Narrator(console)
+    start, end = scenario.config.start, scenario.config.end
+    total = (end - start).total_seconds()
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[now]}"),
+        console=console, transient=True, disable=narrate or not console.is_terminal,
+    ) as progress:  # fmt: skip
+        task = progress.add_task(scenario.name, total=total, now="")
+
+        def advance(now: datetime) -> None:
+            progress.update(task, completed=(now - start).total_seconds(),
+                            now=now.strftime("%a %d/%m %H:%M"))  # fmt: skip
+
+        try:
+            result = asyncio.run(
+                play(scenario, out, keys=key_pool(), progress=advance,
+                     listener=narrator.tell if narrate else None, on_built=narrator.learn)
+            )  # fmt: skip
+        except ScenarioError as exc:
+            raise UsageError(f"invalid scenario: {exc}") from None
+    wall = result.journal.info("wall_seconds") or 0.0
+    result.journal.close()
+    return report(out), float(wall)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.scale is not None:
+        overrides["scale"] = args.scale
+    scenario = find_scenario(args.scenario, overrides)
+    out = _out(args, scenario.name)
+    console = make_console()
+    console.print(f"running [bold]{scenario.name}[/] (seed {scenario.config.seed}) in {out}")
+    result, wall = _play(scenario, out, console, narrate=False)
+    reports.print_terminal(result, console)
+    console.print(f"run folder {out} ({wall:.1f} s)")
+    _write_reports(result, args)
+    return 0 if result["verdict"] == "pass" else 1
+
+
+def _finished(folder: str) -> dict[str, Any]:
+    try:
+        return report(folder)
+    except (JournalError, ScenarioError) as exc:
+        raise UsageError(f"{folder}: {exc}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    result = _finished(args.run_dir)
+    reports.print_terminal(result, make_console())
+    _write_reports(result, args)
+    return 0 if result["verdict"] == "pass" else 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    try:
+        journal = open_journal(args.run_dir)
+        journal.verify()
+        scenario = recorded_scenario(journal)
+        recorded = journal.digest()
+        journal.db.close()
+    except (JournalError, ScenarioError) as exc:
+        raise UsageError(f"{args.run_dir}: {exc}") from None
+    console = make_console()
+    with tempfile.TemporaryDirectory(prefix="noemie-sim-replay-") as folder:
+        console.print(f"replaying [bold]{scenario.name}[/] (seed {scenario.config.seed})")
+        result = asyncio.run(play(scenario, folder, keys=key_pool()))
+        digest = result.digest
+        result.journal.close()
+    if digest == recorded:
+        console.print(f"[green]identical[/] journal: digest {digest}")
+        return 0
+    console.print(f"[red]different[/] journal: recorded {recorded}, replayed {digest}")
+    return 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    scenario = find_scenario("demo")
+    out = _out(args, "demo")
+    console = make_console()
+    console.rule("noemie-sim demo")
+    console.print(scenario.description.strip())
+    console.rule()
+    result, wall = _play(scenario, out, console, narrate=True)
+    console.rule("summary")
+    reports.print_terminal(result, console)
+    html = out / "report.html"
+    reports.write_html(result, html)
+    console.print(f"HTML report: {html}   (run folder {out}, {wall:.1f} s)")
+    return 0 if result["verdict"] == "pass" else 1
+
+
+class Narrator:
+    """Tells the flows as they happen, in words a newcomer follows."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.names: dict[str, str] = {}
+        self.day = ""
+
+    def learn(self, network: Network) -> None:
+        population = network.kernel.population if network.kernel else None
+        if population is None:
+            return
+        for c in population.caisses:
+            self.names[c.organisme] = f"CPAM {c.name}"
+        for p in population.practitioners:
+            self.names[p.ps_number] = f"Dr {p.last_name.upper()}"
+        for m in population.mutuelles:
+            self.names[m.oc_number] = m.name
+        for e in population.employers:
+            self.names[e.siret] = e.name
+
+    def name(self, ident: object) -> str:
+        return self.names.get(str(ident), str(ident))
+
+    def tell(self, e: Event) -> None:
+        line = self._line(e)
+        if line is None:
+            return
+        day = e.at.strftime("%A %d %B")
+        if day != self.day:
+            self.day = day
+            self.console.rule(day, style="dim")
+        self.console.print(f"[dim]{e.at:%H:%M}[/] {line}")
+
+    def _line(self, e: Event) -> str | None:
+        d, who = e.details, f"[bold]{self.name(e.actor)}[/]"
+        if e.kind == "lot-sent":
+            extra = " [red](with a broken record)[/]" if d.get("corrupted") else ""
+            again = " (corrected)" if d.get("corrects") else ""
+            return (f"{who} sends a lot of {len(d['invoices'])} FSE{again}, "
+                    f"{reports.euros(d['billed'])} billed{extra}")  # fmt: skip
+        if e.kind == "arl-sent":
+            if d["status"] == "P":
+                return f"{who} acknowledges the lot: [green]positive ARL[/]"
+            labels = ", ".join(f"{c} {codes.ARL[c].label}" for c in d["codes"] if c in codes.ARL)
+            word = "duplicate" if d["status"] == "D" else "negative"
+            return f"{who} answers [red]{word} ARL[/]: {labels}"
+        if e.kind == "amo-payment":
+            return (f"{who} pays {self.name(d['to'])} {reports.euros(d['amount'])} "
+                    f"(tiers payant, value date {d['value_date']})")  # fmt: skip
+        if e.kind == "file-sent" and str(d.get("name", "")).startswith(("NOE", "DEC", "IJ")):
+            what = {
+                "NOE": "its NOEMIE return (paid and rejected invoices)",
+                "DEC": "the day's décomptes",
+                "IJ": "a NOEMIE 550 (sick-leave allowances)",
+            }
+            kind = str(d["name"]).split("-")[0]
+            return f"{who} sends {self.name(d['to'])} {what[kind]}"
+        if e.kind == "oc-answer-sent":
+            return (f"{who} acknowledges {d['received']} décomptes, "
+                    f"rejects {d['rejected']}, pays the rest")  # fmt: skip
+        if e.kind == "decompte-rejected" and e.actor == e.oc:
+            return f"{who} rejects a décompte: {d['code']} {codes.OC[d['code']].label}"
+        if e.kind == "invoice-liquidated" and d["status"] == "rejected":
+            return f"{who} rejects invoice {e.invoice}: {d['code']} {codes.AMO[d['code']].label}"
+        if e.kind in (
+            "link-blocked",
+            "link-deactivated",
+            "certificate-revoked",
+            "fault",
+            "actor-down",
+            "outage",
+            "lot-resent",
+            "file-refused",
+            "ij-discrepancy",
+        ):
+            shown = ", ".join(f"{k} {v}" for k, v in d.items() if k not in ("archive", "reason"))
+            about = f" {e.assure}" if e.assure else ""
+            return f"{who} [yellow]{e.kind}[/]{about} {shown}"
+        if e.kind == "sick-leave":
+            employer = self.name(d["employer"])
+            return (
+                f"{who} registers a sick leave of an employee of {employer} "
+                f"({d['start']} to {d['end']}, in subrogation)"
+            )
+        if e.kind == "ij-sent":
+            return (f"{who} pays {self.name(d['employer'])} {reports.euros(d['net'])} of IJ "
+                    f"for {d['start']} to {d['end']}")  # fmt: skip
+        if e.kind == "ij-reconciled":
+            return f"{who} finds the IJ of {reports.euros(d['net'])} right against its payroll"
+        return None
+
+
+def _add_reports(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="F", help="write the JSON report to F")
+    parser.add_argument("--junit", metavar="F", help="write a JUnit XML report to F")
+    parser.add_argument("--html", metavar="F", help="write the HTML report to F")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run a scenario and judge its SLAs and expectations",
+        description="Run a scenario (a TOML file, or a bundled one by name: "
+        + ", ".join(bundled())
+        + "). Exit 0 when every SLA and expectation holds, 1 when one "
+        "fails, 2 when the scenario is invalid.",
+        epilog="example: noemie-sim run nominal-week --html report.html",
+    )
+    run.add_argument("scenario", metavar="SCENARIO")
+    run.add_argument("--seed", type=int, help="replace the scenario's seed")
+    run.add_argument("--scale", type=float, help="replace the scenario's scale (national-day)")
+    run.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    _add_reports(run)
+    run.set_defaults(handler=cmd_run)
+    rep = sub.add_parser(
+        "report",
+        help="the reports of a finished run",
+        description="Rebuild a finished run's reports from its folder (journal checked first).",
+        epilog="example: noemie-sim report RUN_DIR --junit sla.xml",
+    )
+    rep.add_argument("run_dir", metavar="RUN_DIR")
+    _add_reports(rep)
+    rep.set_defaults(handler=cmd_report)
+    replay = sub.add_parser(
+        "replay",
+        help="run a recorded scenario again and compare the journals",
+        description="Re-run the scenario and seed recorded in RUN_DIR; exit 0 when the journal "
+        "digest is identical, 1 when it differs.",
+        epilog="example: noemie-sim replay RUN_DIR",
+    )
+    replay.add_argument("run_dir", metavar="RUN_DIR")
+    replay.set_defaults(handler=cmd_replay)
+    demo = sub.add_parser(
+        "demo",
+        help="a small network, narrated as it runs, with an HTML report",
+        description="The bundled demo scenario: the flows told as they happen, a summary and "
+        "an HTML report in the run folder.",
+        epilog="example: noemie-sim demo --out demo-run",
+    )
+    demo.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    demo.set_defaults(handler=cmd_demo)

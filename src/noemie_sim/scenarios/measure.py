@@ -1,0 +1,315 @@
+"""What a run did, measured from its journal alone: delays per flow against their SLAs, rejects
+by code, money, volumes, and the scenario's expectations.
+
+Pure functions of the journal's events (and of the scenario): a finished run's report can be
+rebuilt at any time from its folder, and two runs with the same journal give the same report.
+Delays are in hours of simulated time; limits in jours ouvrés count business days from the
+start event (a limit of 2 jours ouvrés from Friday 18:00 ends Tuesday 18:00).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from noemie_sim.sim.calendar import add_jours_ouvres, jours_ouvres_between
+from noemie_sim.sim.journal import Event
+
+from .schema import EXPECTATIONS, Duration
+
+PENALTY_FLAT = 100  # cents: tiers payant paid on the 8th or 9th jour ouvré (décret 2016-1069)
+PENALTY_RATE = 10  # %: of the AMO part, paid from the 10th jour ouvré
+
+
+@dataclass
+class Flow:
+    """One SLA's measurements: (start, end or None) per item."""
+
+    name: str
+    limit: Duration
+    items: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+
+    def deadline(self, start: datetime) -> datetime:
+        if self.limit.jours_ouvres:
+            return add_jours_ouvres(start, self.limit.jours_ouvres)
+        return start + timedelta(seconds=self.limit.seconds)
+
+    def result(self, end: datetime) -> dict[str, Any]:
+        delays = sorted((done - start).total_seconds() / 3600 for start, done in self.items if done)
+        breaches = sum(
+            1 for start, done in self.items
+            if (done is not None and done > self.deadline(start))
+            or (done is None and self.deadline(start) < end)
+        )  # fmt: skip
+        pending = sum(
+            1 for start, done in self.items if done is None and self.deadline(start) >= end
+        )
+        return {
+            "name": self.name,
+            "limit": self.limit.text,
+            "count": len(self.items),
+            "done": len(delays),
+            "pending": pending,
+            "p50_hours": _percentile(delays, 50),
+            "p95_hours": _percentile(delays, 95),
+            "max_hours": round(delays[-1], 2) if delays else None,
+            "breaches": breaches,
+            "verdict": "pass" if breaches == 0 else "fail",
+            "histogram": _histogram(delays),
+        }
+
+
+def _percentile(values: list[float], p: int) -> float | None:
+    """Nearest-rank percentile of sorted values."""
+    if not values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(values)))
+    return round(values[rank - 1], 2)
+
+
+def _histogram(delays: list[float], bins: int = 12) -> list[list[float]]:
+    """[[bin start hours, count]...] over 0..max."""
+    if not delays:
+        return []
+    top = max(delays[-1], 1.0)
+    width = top / bins
+    counts = [0] * bins
+    for d in delays:
+        counts[min(bins - 1, int(d / width))] += 1
+    return [[round(i * width, 2), c] for i, c in enumerate(counts)]
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def measure(
+    events: Iterable[Event],
+    sla: dict[str, Duration],
+    expect: dict[str, float | bool],
+    end: datetime,
+) -> dict[str, Any]:
+    """The report's figures (see docs/scenarios.md for the JSON they become)."""
+    events = list(events)
+    kinds: dict[str, list[Event]] = {}
+    for e in events:
+        kinds.setdefault(e.kind, []).append(e)
+
+    def of(kind: str) -> list[Event]:
+        return kinds.get(kind, [])
+
+    flows = {name: Flow(name, limit) for name, limit in sla.items()}
+    # ARL: lot sent -> first ARL for the lot
+    arl_at: dict[str, datetime] = {}
+    for e in of("arl-sent"):
+        if e.lot and e.lot not in arl_at:
+            arl_at[e.lot] = e.at
+    sent_lots: dict[str, Event] = {}
+    for e in of("lot-sent"):
+        sent_lots.setdefault(str(e.lot), e)
+    if "arl" in flows:
+        flows["arl"].items = [(e.at, arl_at.get(lot)) for lot, e in sent_lots.items()]
+    # FSE sent: care day -> the first lot carrying the invoice
+    lot_of_invoice: dict[str, Event] = {}
+    for e in of("lot-sent"):
+        for number in e.details["invoices"]:
+            lot_of_invoice.setdefault(f"{e.actor}/{number}", e)
+    billed = {str(e.invoice): e for e in of("invoice-billed")}
+    if "fse_sent" in flows:
+        flows["fse_sent"].items = [
+            (
+                datetime.combine(date.fromisoformat(e.details["care_date"]), e.at.timetz()),
+                lot_of_invoice[inv].at if inv in lot_of_invoice else None,
+            )
+            for inv, e in billed.items()
+        ]
+    # tiers payant: reception (positive ARL of its lot) -> payment value date
+    settled: dict[str, list[Event]] = {}
+    for e in of("invoice-liquidated"):
+        settled.setdefault(str(e.invoice), []).append(e)
+    penalties = 0
+    late = Counter[str]()
+    tp_items = []
+    for inv, e in billed.items():
+        if not e.details["tiers_payant"] or inv not in lot_of_invoice:
+            continue
+        reception = next((arl_at[lot] for lot in [str(x.lot) for x in settled.get(inv, [])]
+                         if lot in arl_at), None)  # fmt: skip
+        paid = next((x for x in settled.get(inv, []) if x.details["status"] == "paid"), None)
+        if reception is None or (paid is None and inv in settled):
+            continue  # never received, or rejected: no payment is due
+        done = None
+        if paid is not None and paid.details.get("paid_on"):
+            day = date.fromisoformat(paid.details["paid_on"])
+            done = datetime.combine(day, reception.timetz())
+            delay = jours_ouvres_between(reception.date(), day)
+            if delay in (8, 9):
+                penalties += PENALTY_FLAT
+                late["8-9 jours ouvrés"] += 1
+            elif delay >= 10:
+                penalties += round(paid.details["amo"] * PENALTY_RATE / 100)
+                late["10+ jours ouvrés"] += 1
+        tp_items.append((reception, done))
+    if "tiers_payant_payment" in flows:
+        flows["tiers_payant_payment"].items = tp_items
+    # décompte to the OC: AMO settlement -> décompte sent
+    if "decompte_to_oc" in flows:
+        flows["decompte_to_oc"].items = [
+            (settled[str(e.invoice)][0].at, e.at) for e in of("decompte-sent")
+            if str(e.invoice) in settled
+        ]  # fmt: skip
+    # OC payment: décompte sent -> the mutuelle's payment or reject
+    oc_done: dict[str, datetime] = {}
+    for kind in ("decompte-paid", "decompte-rejected"):
+        for e in of(kind):
+            if e.actor == e.oc:
+                oc_done.setdefault(str(e.details["decompte"]), e.at)
+    if "oc_payment" in flows:
+        flows["oc_payment"].items = [
+            (e.at, oc_done.get(f"{e.actor}/{e.details['decompte']}")) for e in of("decompte-sent")
+        ]
+    if "link_activation" in flows:
+        flows["link_activation"].items = [
+            (datetime.combine(date.fromisoformat(e.details["requested"]), e.at.timetz()), e.at)
+            for e in of("link-active")
+        ]
+    sla_results = [flow.result(end) for flow in flows.values()]
+
+    # rejects and refusals
+    amo_rejects = Counter(
+        str(e.details["code"])
+        for e in of("invoice-liquidated")
+        if e.details["status"] == "rejected"
+    )
+    arl_codes = Counter(
+        code for e in of("arl-sent") if e.details["status"] != "P" for code in e.details["codes"]
+    )
+    arl_status = Counter(str(e.details["status"]) for e in of("arl-sent"))
+    oc_rejects = Counter(str(e.details["code"]) for e in of("decompte-rejected") if e.actor == e.oc)
+    refused = Counter(str(e.details.get("code")) for e in of("file-refused"))
+
+    # money, reconciled per invoice
+    oc_paid: dict[str, int] = {}
+    decompte_invoice = {
+        f"{e.actor}/{e.details['decompte']}": str(e.invoice) for e in of("decompte-sent")
+    }
+    for e in of("decompte-paid"):
+        invoice = decompte_invoice.get(str(e.details["decompte"]))
+        if invoice:
+            oc_paid[invoice] = oc_paid.get(invoice, 0) + e.details["amount"]
+    reconciled_amo = {str(e.invoice): e.details["amo"] for e in of("invoice-reconciled")}
+    money = {"billed": 0, "amo": 0, "oc": 0, "patient": 0, "penalties": penalties}
+    unreconciled = []
+    double_payments = 0
+    for inv, e in billed.items():
+        outcomes = settled.get(inv, [])
+        paid_events = [x for x in outcomes if x.details["status"] == "paid"]
+        double_payments += max(0, len(paid_events) - 1)
+        amo = sum(x.details["amo"] for x in paid_events)
+        oc = oc_paid.get(inv, 0)
+        patient = e.details["billed"] - amo - oc
+        money["billed"] += e.details["billed"]
+        money["amo"] += amo
+        money["oc"] += oc
+        money["patient"] += patient
+        deductions = sum(x.details["pf"] + x.details["franchise"] for x in paid_events)
+        if outcomes and (patient < deductions or reconciled_amo.get(inv, amo) != amo):
+            unreconciled.append(inv)
+
+    # files: sent, received, lost in flight
+    receipts = Counter((e.actor, str(e.details.get("name"))) for e in of("file-received"))
+    # a file whose upload failed is undelivered (its sender knows and retries), not lost
+    failed = {(e.actor, str(e.details.get("name"))) for e in of("upload-failed")}
+    lost: list[str] = []
+    undelivered: set[str] = set()
+    for e in of("file-sent"):
+        name = str(e.details.get("name"))
+        if (str(e.details.get("to")), name) in receipts or name in lost:
+            continue
+        if (e.actor, name) in failed:
+            undelivered.add(name)
+        elif add_jours_ouvres(e.at, 1) < end:
+            lost.append(name)
+    by_prefix = Counter(str(e.details.get("name", "")).split("-")[0] for e in of("file-sent"))
+    hourly = Counter(e.at.replace(minute=0, second=0, microsecond=0) for e in of("file-sent"))
+    paid_invoices = sum(1 for inv in billed if any(x.details["status"] == "paid"
+                                                  for x in settled.get(inv, [])))  # fmt: skip
+    figures: dict[str, Any] = {
+        "sla_breaches": sum(r["breaches"] for r in sla_results),
+        "lost_files": len(lost),
+        "undelivered_files": len(undelivered),
+        "double_payments": double_payments,
+        "duplicated_files": sum(1 for n in receipts.values() if n > 1),
+        "negative_arl": arl_status.get("N", 0),
+        "refused_files": sum(refused.values()),
+        "links_blocked": len({e.assure for e in of("link-blocked")}),
+        "ij_discrepancies": len(of("ij-discrepancy")),
+        "reject_rate": round(sum(amo_rejects.values()) / len(billed), 4) if billed else 0.0,
+        "amounts_reconciled": not unreconciled,
+    }
+    expectations = [_check(key, value, figures) for key, value in expect.items()]
+    passed = all(r["verdict"] == "pass" for r in sla_results + expectations)
+    return {
+        "verdict": "pass" if passed else "fail",
+        "counts": {
+            "files": len(of("file-sent")),
+            "lots": len(sent_lots),
+            "invoices": len(billed),
+            "decomptes": len(of("decompte-sent")),
+            "ij": len(of("ij-sent")),
+            "events": len(events),
+        },
+        "files_by_kind": dict(sorted(by_prefix.items())),
+        "sla": sla_results,
+        "rejects": {
+            "amo": dict(sorted(amo_rejects.items())),
+            "arl": dict(sorted(arl_codes.items())),
+            "arl_status": dict(sorted(arl_status.items())),
+            "oc": dict(sorted(oc_rejects.items())),
+            "refused_files": dict(sorted(refused.items())),
+        },
+        "money": money,
+        "late_payments": dict(late),
+        "automation_rate": round(paid_invoices / len(billed), 4) if billed else None,
+        "figures": figures,
+        "expectations": expectations,
+        "unreconciled": unreconciled[:20],
+        "lost": lost[:20],
+        "hourly": [[h.isoformat(), n] for h, n in sorted(hourly.items())],
+        "timeline": _timeline(of("file-sent")),
+    }
+
+
+def _check(key: str, expected: float | bool, figures: dict[str, Any]) -> dict[str, Any]:
+    base = key.removesuffix("_max").removesuffix("_min")
+    actual = figures[base]
+    if key.endswith("_max"):
+        ok = actual <= expected
+    elif key.endswith("_min"):
+        ok = actual >= expected
+    else:
+        ok = actual == expected
+    return {
+        "name": key,
+        "description": EXPECTATIONS[key],
+        "expected": expected,
+        "actual": actual,
+        "verdict": "pass" if ok else "fail",
+    }
+
+
+def _timeline(sent: list[Event], limit: int = 3000) -> list[list[Any]]:
+    """[[time, from, to, kind]...] of the files exchanged (the first ``limit``)."""
+    return [
+        [
+            e.at.isoformat(),
+            e.actor,
+            e.details.get("to"),
+            str(e.details.get("name", "")).split("-")[0],
+        ]
+        for e in sent[:limit]
+    ]

@@ -1,0 +1,143 @@
+"""A run's report in four forms: terminal tables, JSON, JUnit XML and one self-contained HTML
+page whose charts are drawn by the page itself (inline SVG, no network).
+
+All four are written from the report dictionary of :func:`noemie_sim.scenarios.runner.report`
+(its JSON form is the documented, stable one: docs/scenarios.md).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _write(path: Path | str, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def write_json(report: dict[str, Any], path: Path | str) -> None:
+    _write(path, json.dumps(report, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def write_junit(report: dict[str, Any], path: Path | str) -> None:
+    """One test case per SLA and per expectation; failures say measured against expected."""
+    cases = []
+    for sla in report["sla"]:
+        message = None
+        if sla["verdict"] != "pass":
+            message = f"{sla['breaches']} of {sla['count']} beyond {sla['limit']}"
+        cases.append((f"sla.{sla['name']}", message, _sla_line(sla)))
+    for exp in report["expectations"]:
+        message = None
+        if exp["verdict"] != "pass":
+            message = f"{exp['name']}: expected {exp['expected']}, measured {exp['actual']}"
+        cases.append((f"expect.{exp['name']}", message, exp["description"]))
+    suite = ET.Element(
+        "testsuite",
+        name=f"noemie-sim.{report['scenario']}",
+        tests=str(len(cases)),
+        failures=str(sum(1 for _, m, _ in cases if m)),
+        errors="0",
+        time=str(report.get("wall_seconds") or 0),
+    )
+    for name, message, text in cases:
+        case = ET.SubElement(suite, "testcase", classname=report["scenario"], name=name)
+        if message:
+            failure = ET.SubElement(case, "failure", message=message)
+            failure.text = text
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = text
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    _write(path, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n")
+
+
+def _sla_line(sla: dict[str, Any]) -> str:
+    def hours(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} h"
+
+    return (
+        f"{sla['name']}: {sla['done']}/{sla['count']} done, p50 {hours(sla['p50_hours'])}, "
+        f"p95 {hours(sla['p95_hours'])}, max {hours(sla['max_hours'])}, limit {sla['limit']}, "
+        f"{sla['breaches']} breaches, {sla['pending']} pending"
+    )
+
+
+def euros(cents: int) -> str:
+    return f"{cents / 100:,.2f} €".replace(",", " ")
+
+
+def print_terminal(report: dict[str, Any], console: Console) -> None:
+    """The report as tables: flows, SLA verdicts, rejects by code, money, expectations."""
+    counts = report["counts"]
+    flows = Table(title=f"{report['scenario']}: what moved", show_header=True)
+    for column in ("files", "lots", "invoices", "décomptes", "IJ", "events"):
+        flows.add_column(column, justify="right")
+    flows.add_row(*(str(counts[k]) for k in ("files", "lots", "invoices", "decomptes", "ij",
+                                              "events")))  # fmt: skip
+    console.print(flows)
+    sla = Table(title="Delays (simulated time)")
+    for column in ("flow", "limit", "done", "p50", "p95", "max", "breaches", "pending", "verdict"):
+        sla.add_column(column, justify="right" if column not in ("flow", "verdict") else "left")
+    for s in report["sla"]:
+        verdict = "[green]pass[/]" if s["verdict"] == "pass" else "[red]FAIL[/]"
+        sla.add_row(
+            s["name"], s["limit"], f"{s['done']}/{s['count']}", _h(s["p50_hours"]),
+            _h(s["p95_hours"]), _h(s["max_hours"]), str(s["breaches"]), str(s["pending"]), verdict,
+        )  # fmt: skip
+    console.print(sla)
+    rejects = Table(title="Rejects and refusals by code")
+    for column in ("flow", "code", "count"):
+        rejects.add_column(column, justify="right" if column == "count" else "left")
+    for flow, label in (("amo", "caisse → PS"), ("arl", "ARL"), ("oc", "mutuelle"),
+                        ("refused_files", "refused files")):  # fmt: skip
+        for code, count in report["rejects"][flow].items():
+            rejects.add_row(label, code, str(count))
+    if rejects.row_count:
+        console.print(rejects)
+    money = report["money"]
+    cash = Table(title="Money (reconciled per invoice)")
+    for column in ("billed", "AMO", "mutuelles", "patients", "late penalties", "automation"):
+        cash.add_column(column, justify="right")
+    rate = report["automation_rate"]
+    cash.add_row(euros(money["billed"]), euros(money["amo"]), euros(money["oc"]),
+                 euros(money["patient"]), euros(money["penalties"]),
+                 "-" if rate is None else f"{rate:.1%}")  # fmt: skip
+    console.print(cash)
+    if report["expectations"]:
+        expect = Table(title="Expectations")
+        for column in ("expectation", "expected", "measured", "verdict"):
+            expect.add_column(column)
+        for e in report["expectations"]:
+            verdict = "[green]pass[/]" if e["verdict"] == "pass" else "[red]FAIL[/]"
+            expect.add_row(e["name"], str(e["expected"]), str(e["actual"]), verdict)
+        console.print(expect)
+    colour = "green" if report["verdict"] == "pass" else "red"
+    console.print(f"verdict: [{colour}]{report['verdict']}[/]  journal digest {report['digest']}")
+
+
+def _h(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} h"
+
+
+def write_html(report: dict[str, Any], path: Path | str) -> None:
+    """One page, no external resource: the data as JSON in the page, charts drawn by its own
+    script into SVG elements (each chart marks itself rendered: data-rendered="yes")."""
+    data = json.dumps(report, ensure_ascii=False).replace("</", "<\\/")
+    title = html.escape(f"noemie-sim: {report['scenario']}")
+    page = (resources.files("noemie_sim.scenarios") / "report_page.html").read_text("utf-8")
+    _write(path, page.replace("__TITLE__", title).replace("__DATA__", data))

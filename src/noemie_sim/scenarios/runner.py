@@ -1,0 +1,160 @@
+"""Playing a scenario: build its network, schedule its faults, run it, and rebuild its report
+from the journal.
+
+The scenario's own text goes into the journal's configuration (so the chain covers it, and
+``replay`` can run it again from the run folder alone).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from noemie_sim.actors.base import Actor
+from noemie_sim.actors.network import Network, RunResult
+from noemie_sim.actors.practitioner import Practitioner
+from noemie_sim.pki.authority import KeyPool, Pki
+from noemie_sim.pki.errors import PkiError
+from noemie_sim.sim.journal import Event, Journal, open_journal
+
+from .measure import measure
+from .schema import FAULT_KINDS, Fault, Scenario, ScenarioError, fault_moment, parse
+
+ROLE_PREFIX = {"CPAM": "cpam", "PS": "ps", "OC": "oc", "EMP": "employer"}
+
+
+def resolve_target(network: Network, target: str, path: str, role: str) -> Actor:
+    """The actor a fault targets: a party id, or ROLE-N (CPAM-1, PS-3, OC-2, EMP-1: the N-th
+    of that role, from 1)."""
+    groups: dict[str, list[Actor]] = {
+        "cpam": list(network.cpams.values()),
+        "ps": list(network.practitioners.values()),
+        "oc": list(network.mutuelles.values()),
+        "employer": list(network.employers.values()),
+    }
+    actor: Actor | None = None
+    prefix, _, number = target.rpartition("-")
+    if prefix.upper() in ROLE_PREFIX and number.isdigit():
+        members = groups[ROLE_PREFIX[prefix.upper()]]
+        if 1 <= int(number) <= len(members):
+            actor = members[int(number) - 1]
+    else:
+        actor = next((a for a in network.actors() if a.id == target), None)
+    if actor is None:
+        counts = ", ".join(f"{p}-1..{p}-{len(groups[r])}" for p, r in ROLE_PREFIX.items())
+        raise ScenarioError(path, f"a party of this network ({counts}) or its id", target)
+    if role != "any" and actor.role != role:
+        raise ScenarioError(path, f"a {role} for this fault", f"{target} ({actor.role})")
+    return actor
+
+
+def schedule_faults(network: Network, scenario: Scenario) -> None:
+    """Put every fault of the scenario on the network's agenda; ScenarioError for a target
+    that does not exist in this network."""
+    for n, fault in enumerate(scenario.faults, start=1):
+        role = FAULT_KINDS[fault.kind][0]
+        actor = resolve_target(network, fault.target, f"faults[{n}].target", role)
+        when = fault_moment(fault.at, network.config)
+        network.at(when, _action(network, fault, actor), f"{fault.kind} {actor.id}")
+
+
+def _action(network: Network, fault: Fault, actor: Actor) -> Callable[[], None]:
+    duration = timedelta(seconds=fault.duration.seconds) if fault.duration else timedelta(0)
+    if fault.duration and fault.duration.jours_ouvres:
+        duration = timedelta(days=fault.duration.jours_ouvres)  # close enough for an outage
+
+    def act() -> None:
+        kind = fault.kind
+        if kind == "sftp-outage":
+            network.outage(actor.id, duration)
+        elif kind in ("actor-down", "mutuelle-late"):
+            network.take_down(actor.id, duration)
+        elif kind == "revoke-certificate":
+            network.revoke(actor.id)
+        elif kind == "clock-skew":
+            assert fault.offset is not None
+            actor.skew = timedelta(seconds=fault.offset.seconds)
+        else:
+            assert isinstance(actor, Practitioner)
+            attribute = {
+                "corrupt-lot": "corrupt_next",
+                "truncate-file": "truncate_next",
+                "duplicate-lot": "duplicate_next",
+                "rebill-invoice": "rebill_next",
+            }[kind]
+            setattr(actor, attribute, getattr(actor, attribute) + 1)
+
+    return act
+
+
+async def play(
+    scenario: Scenario,
+    folder: Path | str,
+    *,
+    keys: KeyPool | None = None,
+    listener: Callable[[Event], None] | None = None,
+    progress: Callable[[datetime], None] | None = None,
+    on_built: Callable[[Network], None] | None = None,
+) -> RunResult:
+    """Run ``scenario`` in ``folder``; ScenarioError before anything runs if a fault's target
+    is not in the network."""
+    extra = {"scenario": scenario.source, "scenario_name": scenario.name}
+    async with Network(scenario.config, folder, keys=keys, extra_config=extra) as network:
+        schedule_faults(network, scenario)
+        if on_built is not None:
+            on_built(network)
+        if listener is not None:
+            network.journal.listeners.append(listener)
+        if progress is not None:
+            commit = network.clock.after_step
+
+            def after_step() -> None:
+                if commit is not None:
+                    commit()
+                progress(network.clock.now())
+
+            network.clock.after_step = after_step
+        return await network.run()
+
+
+def recorded_scenario(journal: Journal) -> Scenario:
+    """The scenario a run folder's journal recorded (with its seed)."""
+    config = journal.config()
+    source = config.get("scenario")
+    if not isinstance(source, str):
+        raise ScenarioError("journal", "a run made from a scenario", "a run without one")
+    scenario = parse(source)
+    seed = config.get("network", {}).get("seed", scenario.config.seed)
+    return dataclasses.replace(scenario, config=dataclasses.replace(scenario.config, seed=seed))
+
+
+def report(folder: Path | str) -> dict[str, Any]:
+    """The report of a finished run, from its folder alone."""
+    journal = open_journal(folder)
+    try:
+        journal.verify()
+        scenario = recorded_scenario(journal)
+        events = journal.events()
+        figures = measure(events, scenario.sla, scenario.expect, scenario.config.end)
+        try:
+            roles = Pki(Path(folder) / "pki").parties()
+        except PkiError:
+            roles = {}
+        return {
+            "format": "noemie-sim report 1",
+            "roles": roles,
+            "scenario": scenario.name,
+            "description": scenario.description,
+            "seed": scenario.config.seed,
+            "digest": journal.digest(),
+            "start": scenario.config.start.isoformat(),
+            "end": scenario.config.end.isoformat(),
+            "wall_seconds": journal.info("wall_seconds"),
+            "expect_exit": scenario.expect_exit,
+            **figures,
+        }
+    finally:
+        journal.db.close()

@@ -1,0 +1,436 @@
+"""Scenario files: TOML read into a :class:`Scenario`, strictly.
+
+Every key is known and every value checked; the first problem raises :class:`ScenarioError`
+with the key path (``faults[2].duration``), what was expected and what was found. The format
+is documented in docs/scenarios.md; :data:`SPECIALTY_NAMES`, :data:`FAULT_KINDS` and
+:data:`SLA_DEFAULTS` are the vocabularies it uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from noemie_sim.actors.cpam import CpamBehaviour
+from noemie_sim.actors.employer import EmployerBehaviour
+from noemie_sim.actors.mutuelle import MutuelleBehaviour
+from noemie_sim.actors.network import NetworkConfig, PractitionerGroup
+from noemie_sim.actors.practitioner import PractitionerBehaviour
+from noemie_sim.sim.domain.population import PopulationConfig
+
+#: Practitioner kinds a scenario may name, and their specialty codes.
+SPECIALTY_NAMES = {
+    "medecin-generaliste": "01",
+    "cardiologue": "03",
+    "infirmier": "24",
+    "kinesitherapeute": "26",
+}
+
+#: Fault kinds, what they target and whether they last.
+FAULT_KINDS = {
+    "sftp-outage": ("cpam", True, "the caisse's SFTP server stops; partners retry"),
+    "actor-down": ("any", True, "an actor stops working; files wait in its mailboxes"),
+    "mutuelle-late": ("oc", True, "a mutuelle stops answering and paying for a while"),
+    "revoke-certificate": ("any", False, "the party's certificate is revoked"),
+    "corrupt-lot": ("ps", False, "the PS's next file has a broken record"),
+    "truncate-file": ("ps", False, "the PS's next sealed file is cut in half in transit"),
+    "duplicate-lot": ("ps", False, "the PS sends its last accepted lot again"),
+    "rebill-invoice": ("ps", False, "the PS bills an invoice already paid again"),
+    "clock-skew": ("any", False, "the actor's own clock is off by `offset`"),
+}
+
+#: Delay SLAs measured by default (norms.md §8.1, seeds/001 and 002).
+SLA_DEFAULTS = {
+    "arl": "2 jours ouvrés",
+    "fse_sent": "3 jours ouvrés",
+    "tiers_payant_payment": "7 jours ouvrés",
+    "decompte_to_oc": "5 jours ouvrés",
+    "oc_payment": "2 jours ouvrés",  # seeds/001: "moins de 48 heures", over working days
+    "link_activation": "5 jours ouvrés",
+}
+
+#: Figures a scenario may assert in [expect]; numbers are exact unless the key ends in _max.
+EXPECTATIONS = {
+    "sla_breaches": "SLA breaches, all flows",
+    "lost_files": "files sent and never received (in flight at the end excepted)",
+    "double_payments": "invoices paid more than once",
+    "negative_arl_max": "at most this many negative ARL lots",
+    "negative_arl_min": "at least this many negative ARL lots",
+    "refused_files_min": "at least this many files refused on reception",
+    "links_blocked_min": "at least this many links blocked by two mutuelles",
+    "ij_discrepancies_max": "at most this many IJ discrepancies found by employers",
+    "ij_discrepancies_min": "at least this many IJ discrepancies found by employers",
+    "reject_rate_max": "at most this share of invoices rejected by the caisse",
+    "amounts_reconciled": "true: AMO + OC + patient = billed for every invoice",
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run: where (key path), what was expected, what was found."""
+
+    def __init__(self, path: str, expected: str, found: object = None) -> None:
+        where = path or "the scenario"
+        text = f"{where}: expected {expected}"
+        if found is not None:
+            text += f", found {found!r}"
+        super().__init__(text)
+        self.path, self.expected, self.found = path, expected, found
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A delay as scenarios say it: calendar time, or a count of jours ouvrés."""
+
+    seconds: float = 0.0
+    jours_ouvres: int = 0
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_DURATION = re.compile(
+    r"\s*(\d+(?:\.\d+)?)\s*(jours? ouvr[ée]s?|min|h|d|days?|jours?|s)\s*", re.IGNORECASE
+)
+
+
+def parse_duration(text: str, path: str) -> Duration:
+    """ "2 jours ouvrés", "48h", "30min", "3 days", "90s"; ScenarioError otherwise."""
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ScenarioError(path, 'a duration like "2 jours ouvrés", "48h", "30min"', text)
+    amount, unit = float(match.group(1)), match.group(2).lower()
+    if unit.startswith("jour") and "ouvr" in unit:
+        if amount != int(amount):
+            raise ScenarioError(path, "a whole number of jours ouvrés", text)
+        return Duration(jours_ouvres=int(amount), text=text.strip())
+    factor = {"s": 1, "min": 60, "h": 3600}.get(unit, 86400)
+    return Duration(seconds=amount * factor, text=text.strip())
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault injected at ``at`` ("day N HH:MM": the N-th jour ouvré of the run, from 1)."""
+
+    at: str
+    kind: str
+    target: str
+    duration: Duration | None = None
+    offset: Duration | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    config: NetworkConfig
+    faults: tuple[Fault, ...] = ()
+    sla: dict[str, Duration] = field(default_factory=dict)
+    expect: dict[str, float | bool] = field(default_factory=dict)
+    expect_exit: int = 0
+    source: str = ""
+
+
+class _Table:
+    """A TOML table being read: every key taken is checked; :meth:`done` refuses the rest."""
+
+    def __init__(self, data: object, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ScenarioError(path, "a table", data)
+        self.data: dict[str, Any] = data
+        self.path = path
+        self.taken: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, default: object = None) -> Any:
+        self.taken.add(key)
+        return self.data.get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def integer(self, key: str, default: int, low: int = 0, high: int = 10**9) -> int:
+        value = self.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ScenarioError(self._key(key), f"a whole number from {low} to {high}", value)
+        return value
+
+    def number(self, key: str, default: float, low: float = 0.0, high: float = 1.0) -> float:
+        value = self.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not low <= value <= high
+        ):
+            raise ScenarioError(self._key(key), f"a number from {low} to {high}", value)
+        return float(value)
+
+    def text(self, key: str, default: str | None = None, choices: tuple[str, ...] = ()) -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise ScenarioError(self._key(key), "a text", value)
+        if choices and value not in choices:
+            raise ScenarioError(self._key(key), "one of " + ", ".join(choices), value)
+        return value
+
+    def duration(self, key: str, default: str | None = None) -> Duration | None:
+        value = self.get(key, default)
+        return None if value is None else parse_duration(value, self._key(key))
+
+    def pair(self, key: str, default: tuple[int, int]) -> tuple[int, int]:
+        value = self.get(key, list(default))
+        if (
+            not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+            or value[0] > value[1]
+        ):  # fmt: skip
+            raise ScenarioError(self._key(key), "[LOW, HIGH], whole numbers, LOW <= HIGH", value)
+        return (value[0], value[1])
+
+    def table(self, key: str) -> _Table:
+        return _Table(self.get(key, {}), self._key(key))
+
+    def tables(self, key: str) -> list[_Table]:
+        value = self.get(key, [])
+        if not isinstance(value, list):
+            raise ScenarioError(self._key(key), "an array of tables ([[" + key + "]])", value)
+        return [_Table(v, f"{self._key(key)}[{n}]") for n, v in enumerate(value, start=1)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.taken)
+        if unknown:
+            raise ScenarioError(
+                self._key(unknown[0]), "one of " + ", ".join(sorted(self.taken)), "unknown key"
+            )
+
+
+def load(path: Path | str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read a scenario file; ScenarioError (with the file name) when it is not valid.
+    ``overrides`` replaces keys of [scenario] (seed, scale)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(path), "a readable UTF-8 TOML file", str(exc)) from None
+    try:
+        return parse(text, overrides)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path.name}: {exc.path}", exc.expected, exc.found) from None
+
+
+def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """A scenario from TOML text. ``overrides`` replaces [scenario] keys (seed, scale...)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError("", "valid TOML", str(exc)) from None
+    root = _Table(data, "")
+    head = root.table("scenario")
+    for key, value in (overrides or {}).items():
+        head.data[key] = value
+    name = head.text("name")
+    description = head.get("description", "")
+    if not isinstance(description, str):
+        raise ScenarioError("scenario.description", "a text", description)
+    seed = head.integer("seed", 1, 0, 2**63 - 1)
+    start = _start(head.get("start", datetime(2026, 3, 2, 6, 0)))
+    duration = head.duration("duration", "5 jours ouvrés")
+    settle = head.duration("settle", "2 jours ouvrés")
+    assert duration is not None and settle is not None
+    for key, value in (("duration", duration), ("settle", settle)):
+        if value.seconds:
+            raise ScenarioError(f"scenario.{key}", "a number of jours ouvrés", value.text)
+    clock = head.text("clock", "virtual", ("virtual", "scaled"))
+    speed = head.number("speed", 600.0, 1.0, 1e9) if clock == "scaled" else None
+    transport = head.text("transport", "sftp", ("sftp", "memory"))
+    scale = head.number("scale", 1.0, 1e-9, 1.0)
+    expect_exit = head.integer("expect_exit", 0, 0, 1)
+    head.done()
+
+    population = _population(root.table("population"), scale)
+    groups = tuple(_group(t, scale) for t in root.tables("practitioners"))
+    cpam = _cpam(root.table("cpam"))
+    mutuelle = _mutuelle(root.table("mutuelles"))
+    employer = _employer(root.table("employers"))
+    faults = tuple(_fault(t) for t in root.tables("faults"))
+    sla_table = root.table("sla")
+    sla = {}
+    for key in SLA_DEFAULTS:
+        if sla_table.get(key) == "off":
+            continue  # a flow this scenario does not judge
+        value = sla_table.duration(key, SLA_DEFAULTS[key])
+        assert value is not None
+        sla[key] = value
+    sla_table.done()
+    expect = _expect(root.table("expect"))
+    root.done()
+    config = NetworkConfig(
+        seed=seed,
+        start=start,
+        jours_ouvres=duration.jours_ouvres,
+        settle_jours_ouvres=settle.jours_ouvres,
+        speed=speed,
+        transport=transport,
+        population=population,
+        cpam=cpam,
+        mutuelle=mutuelle,
+        employer=employer,
+        practitioner_groups=groups,
+    )
+    if duration.jours_ouvres < 1:
+        raise ScenarioError("scenario.duration", "at least 1 jour ouvré", duration.text)
+    return Scenario(name, description, config, faults, sla, expect, expect_exit, text)
+
+
+def _start(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(6), tzinfo=UTC)
+    raise ScenarioError("scenario.start", "a TOML date-time like 2026-03-02T08:00:00", value)
+
+
+def _scaled(count: int, scale: float) -> int:
+    return max(1, round(count * scale)) if count else 0
+
+
+def _population(t: _Table, scale: float) -> PopulationConfig:
+    d = PopulationConfig()
+    config = PopulationConfig(
+        assures=_scaled(t.integer("assures", d.assures, 1, 10_000_000), scale),
+        caisses=t.integer("caisses", d.caisses, 1, 10),
+        mutuelles=t.integer("mutuelles", d.mutuelles, 0, 8),
+        employers=t.integer("employers", d.employers, 0, 1000),
+        employees_per_employer=t.integer(
+            "employees_per_employer", d.employees_per_employer, 0, 100_000
+        ),
+        ald_share=t.number("ald_share", d.ald_share),
+        c2s_share=t.number("c2s_share", d.c2s_share),
+        tiers_payant_share=t.number("tiers_payant_share", d.tiers_payant_share),
+        mutuelle_share=t.number("mutuelle_share", d.mutuelle_share),
+        noemie_active_share=t.number("noemie_active_share", d.noemie_active_share),
+        double_mutuelle_share=t.number("double_mutuelle_share", d.double_mutuelle_share),
+        rights_closed_share=t.number("rights_closed_share", d.rights_closed_share),
+    )
+    t.done()
+    return config
+
+
+def _group(t: _Table, scale: float) -> PractitionerGroup:
+    d = PractitionerBehaviour()
+    count = _scaled(t.integer("count", 1, 1, 1_000_000), scale)
+    kind = t.text("kind", "medecin-generaliste", tuple(SPECIALTY_NAMES))
+    send_at = t.get("send_at", d.send_at)
+    if not isinstance(send_at, time):
+        raise ScenarioError(f"{t.path}.send_at", "a TOML local time like 18:00:00", send_at)
+    tiers = t.number("tiers_payant_share", -1.0, -1.0, 1.0) if t.has("tiers_payant_share") else None
+    behaviour = PractitionerBehaviour(
+        visits_per_day=t.pair("fse_per_day", d.visits_per_day),
+        lot_size=t.integer("lot_size", d.lot_size, 1, 999),
+        send_at=send_at,
+        arl_timeout=_jours(t, "arl_timeout", d.arl_timeout),
+        foreign_patient_share=t.number("foreign_patient_share", d.foreign_patient_share),
+        wrong_act_share=t.number("wrong_act_share", d.wrong_act_share),
+        tiers_payant_share=tiers if tiers is None or tiers >= 0 else None,
+    )
+    t.done()
+    return PractitionerGroup(count, SPECIALTY_NAMES[kind], behaviour)
+
+
+def _jours(t: _Table, key: str, default: int) -> int:
+    value = t.duration(key, f"{default} jours ouvrés")
+    if value is None or value.seconds:
+        raise ScenarioError(f"{t.path}.{key}", "a number of jours ouvrés", value and value.text)
+    return value.jours_ouvres
+
+
+def _cpam(t: _Table) -> CpamBehaviour:
+    d = CpamBehaviour()
+    config = CpamBehaviour(
+        link_delay=_jours(t, "link_delay", d.link_delay),
+        sick_leave_rate=t.number("sick_leave_rate", d.sick_leave_rate),
+        salary_error_share=t.number("salary_error_share", d.salary_error_share),
+    )
+    t.done()
+    return config
+
+
+def _mutuelle(t: _Table) -> MutuelleBehaviour:
+    d = MutuelleBehaviour()
+    config = MutuelleBehaviour(
+        lost_member_share=t.number("lost_member_share", d.lost_member_share),
+        ended_contract_share=t.number("ended_contract_share", d.ended_contract_share),
+    )
+    t.done()
+    return config
+
+
+def _employer(t: _Table) -> EmployerBehaviour:
+    t.done()
+    return EmployerBehaviour()
+
+
+_AT = re.compile(r"day\s+(\d+)\s+(\d{1,2}):(\d{2})")
+
+
+def fault_moment(at: str, config: NetworkConfig) -> datetime:
+    """When a fault's "day N HH:MM" falls in a run of ``config``."""
+    from noemie_sim.sim.calendar import add_jours_ouvres, is_jour_ouvre
+
+    match = _AT.fullmatch(at.strip())
+    assert match is not None
+    n, hour, minute = (int(g) for g in match.groups())
+    first = config.start
+    while not is_jour_ouvre(first.date()):
+        first += timedelta(days=1)
+    day = add_jours_ouvres(first, n - 1).date()
+    return datetime.combine(day, time(hour, minute), tzinfo=UTC)
+
+
+def _fault(t: _Table) -> Fault:
+    at = t.text("at")
+    match = _AT.fullmatch(at.strip())
+    if match is None or int(match.group(1)) < 1 or int(match.group(2)) > 23:
+        raise ScenarioError(f"{t.path}.at", '"day N HH:MM" (N from 1: the N-th jour ouvré)', at)
+    kind = t.text("kind", None, tuple(FAULT_KINDS))
+    target = t.text("target")
+    _role, lasting, _doc = FAULT_KINDS[kind]
+    duration = t.duration("duration") if lasting or t.has("duration") else None
+    if lasting and duration is None:
+        raise ScenarioError(f"{t.path}.duration", f"a duration: a {kind} lasts", None)
+    offset = t.duration("offset") if kind == "clock-skew" else None
+    if kind == "clock-skew" and offset is None:
+        raise ScenarioError(f"{t.path}.offset", 'how far the clock is off, like "2h"', None)
+    t.done()
+    return Fault(at.strip(), kind, target, duration, offset)
+
+
+def _expect(t: _Table) -> dict[str, float | bool]:
+    result: dict[str, float | bool] = {}
+    for key in EXPECTATIONS:
+        if not t.has(key):
+            t.taken.add(key)
+            continue
+        value = t.get(key)
+        if key == "amounts_reconciled":
+            if not isinstance(value, bool):
+                raise ScenarioError(f"expect.{key}", "true or false", value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ScenarioError(f"expect.{key}", "a number, zero or more", value)
+        result[key] = value
+    t.done()
+    return result
+
+
+def with_overrides(scenario: Scenario, *, seed: int | None = None) -> Scenario:
+    """The same scenario with another seed."""
+    if seed is None:
+        return scenario
+    return dataclasses.replace(scenario, config=dataclasses.replace(scenario.config, seed=seed))
