@@ -59,6 +59,7 @@ EXPECTATIONS = {
     "sla_breaches": "SLA breaches, all flows",
     "lost_files": "files sent and never received (in flight at the end excepted)",
     "double_payments": "invoices paid more than once",
+    "undelivered_files": "files whose upload still failed at the end of the run",
     "negative_arl_max": "at most this many negative ARL lots",
     "negative_arl_min": "at least this many negative ARL lots",
     "refused_files_min": "at least this many files refused on reception",

@@ -1,0 +1,228 @@
+"""Scenario scripts from the command line: every bundled scenario with the exit code it
+declares, replay, reports in every form (the HTML one rendered by headless Chromium), and
+clear errors for invalid scenarios."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from noemie_sim.scenarios.cli import main
+from noemie_sim.scenarios.cli_scenarios import bundled, find_scenario
+from noemie_sim.scenarios.schema import (
+    EXPECTATIONS,
+    FAULT_KINDS,
+    SLA_DEFAULTS,
+    ScenarioError,
+    parse,
+    parse_duration,
+)
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"
+REQUIRED = {"demo", "nominal-week", "negative-arl", "revoked-certificate", "cpam-outage",
+            "double-mutuelle", "employer-ij", "late-mutuelle", "national-day"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _key_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command keeps RSA keys in the user's cache: one per test session here."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_the_bundled_scenarios_are_all_there() -> None:
+    assert set(bundled()) >= REQUIRED
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_every_bundled_scenario_exits_as_it_declares(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = find_scenario(name)
+    args = ["run", name, "--out", str(tmp_path / "run"), "--json", str(tmp_path / "r.json")]
+    if name == "national-day":
+        args += ["--scale", "0.0002"]
+    code = main(args)
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "r.json").read_text())
+    failing = [s["name"] for s in report["sla"] + report["expectations"] if s["verdict"] != "pass"]
+    assert code == scenario.expect_exit, f"{name}: exit {code}, failing {failing}\n{out}"
+    assert report["digest"] in out.replace("\n", "")
+    assert report["counts"]["invoices"] > 0 and report["figures"]["lost_files"] == 0
+    if name == "late-mutuelle":
+        (oc,) = [s for s in report["sla"] if s["name"] == "oc_payment"]
+        assert oc["breaches"] > 0 and failing == ["oc_payment"]
+
+
+def test_demo_narrates_then_replay_confirms_and_reports_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "demo"
+    assert main(["demo", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    for told in ("sends a lot of", "positive ARL", "negative ARL", "NOEMIE return",
+                 "décomptes", "HTML report"):  # fmt: skip
+        assert told in out, told
+    assert (run / "report.html").is_file()
+
+    assert main(["replay", str(run)]) == 0
+    assert "identical" in capsys.readouterr().out
+
+    paths = {kind: tmp_path / f"report.{kind}" for kind in ("json", "junit", "html")}
+    code = main(["report", str(run), "--json", str(paths["json"]), "--junit",
+                 str(paths["junit"]), "--html", str(paths["html"])])  # fmt: skip
+    assert code == 0
+    report = json.loads(paths["json"].read_text())
+    documented = (
+        "format",
+        "scenario",
+        "seed",
+        "digest",
+        "verdict",
+        "counts",
+        "sla",
+        "rejects",
+        "money",
+        "expectations",
+        "figures",
+        "hourly",
+        "timeline",
+        "automation_rate",
+    )
+    for key in documented:
+        assert key in report, key
+    suite = ET.parse(paths["junit"]).getroot().find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert len(cases) == len(report["sla"]) + len(report["expectations"])
+    assert suite.get("failures") == "0"
+    _check_rendered(paths["html"])
+
+    # a journal edited after the run is refused, not replayed
+    db = sqlite3.connect(run / "journal.sqlite")
+    db.execute("UPDATE events SET details = '{}' WHERE seq = 5")
+    db.commit()
+    db.close()
+    assert main(["replay", str(run)]) == 2
+    assert "does not match its hash" in capsys.readouterr().err
+
+
+def _check_rendered(page: Path) -> None:
+    """Load the page in headless Chromium and find its charts drawn by its own script."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run installs it")
+        pytest.skip("chromium is not installed here")
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+         page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    charts = re.search(r'<body data-charts="(\d+)"', dom)
+    assert charts is not None, dom[:500]
+    assert int(charts.group(1)) >= 9  # timeline, hourly, automation, rejects, one per SLA
+    timeline = re.search(r'<svg data-chart="timeline".*?</svg>', dom, re.S)
+    assert timeline is not None and timeline.group(0).count("<line") > 20
+
+
+def test_late_mutuelle_fails_in_junit_with_the_breach(tmp_path: Path) -> None:
+    assert main(["run", "late-mutuelle", "--out", str(tmp_path / "run"), "--junit",
+                 str(tmp_path / "j.xml")]) == 1  # fmt: skip
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert suite is not None
+    failed = {c.get("name"): c.find("failure") for c in suite.findall("testcase")}
+    failure = failed["sla.oc_payment"]
+    assert failure is not None and "beyond 2 jours ouvrés" in str(failure.get("message"))
+    assert failed["expect.lost_files"] is None
+
+
+# -- invalid scenarios ----------------------------------------------------------------------
+
+MINIMAL = """
+[scenario]
+name = "t"
+duration = "1 jour ouvré"
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "what"),
+    [
+        ("[population]\nassure = 10\n", "population.assure", "unknown key"),
+        ("[population]\nassures = -1\n", "population.assures", "a whole number"),
+        ("[population]\nnoemie_active_share = 1.5\n", "population.noemie_active_share", "0.0"),
+        ("[[practitioners]]\nkind = 'dentiste'\n", "practitioners[1].kind", "medecin-generaliste"),
+        ("[[practitioners]]\nfse_per_day = [9, 2]\n", "practitioners[1].fse_per_day", "LOW"),
+        (
+            "[[faults]]\nat = 'tomorrow'\nkind = 'actor-down'\ntarget = 'PS-1'\nduration = '1h'\n",
+            "faults[1].at",
+            "day N HH:MM",
+        ),
+        (
+            "[[faults]]\nat = 'day 1 10:00'\nkind = 'meteor'\ntarget = 'PS-1'\n",
+            "faults[1].kind",
+            "one of",
+        ),
+        (
+            "[[faults]]\nat = 'day 1 10:00'\nkind = 'sftp-outage'\ntarget = 'CPAM-1'\n",
+            "faults[1].duration",
+            "lasts",
+        ),
+        ("[sla]\narl = 'soon'\n", "sla.arl", "a duration"),
+        ("[expect]\nlost_files = 'none'\n", "expect.lost_files", "a number"),
+        ("[expect]\nmiracles = 1\n", "expect.miracles", "unknown key"),
+        ("[scenario2]\n", "scenario2", "unknown key"),
+    ],
+)
+def test_an_invalid_scenario_names_the_key_and_what_was_expected(
+    extra: str, where: str, what: str
+) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse(MINIMAL + extra)
+    assert caught.value.path == where
+    assert what in str(caught.value)
+
+
+def test_the_command_refuses_an_invalid_scenario_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MINIMAL + "[population]\nassures = 'many'\n")
+    assert main(["run", str(bad), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml: population.assures: expected a whole number" in err
+    assert "Traceback" not in err
+    target = tmp_path / "target.toml"
+    target.write_text(MINIMAL + "[[faults]]\nat = 'day 1 10:00'\nkind = 'corrupt-lot'\n"
+                      "target = 'PS-99'\n")  # fmt: skip
+    assert main(["run", str(target), "--out", str(tmp_path / "t")]) == 2
+    assert "faults[1].target" in capsys.readouterr().err
+    not_toml = tmp_path / "x.toml"
+    not_toml.write_text("[scenario\n")
+    assert main(["run", str(not_toml)]) == 2
+    assert "valid TOML" in capsys.readouterr().err
+    assert main(["run", "no-such-scenario"]) == 2
+    assert main(["report", str(tmp_path)]) == 2
+
+
+def test_durations() -> None:
+    assert parse_duration("2 jours ouvrés", "x").jours_ouvres == 2
+    assert parse_duration("48h", "x").seconds == 48 * 3600
+    assert parse_duration("30min", "x").seconds == 1800
+    assert parse_duration("4 days", "x").seconds == 4 * 86400
+    with pytest.raises(ScenarioError):
+        parse_duration("1.5 jours ouvrés", "x")
+
+
+def test_docs_cover_every_fault_sla_and_expectation() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for word in (*FAULT_KINDS, *SLA_DEFAULTS, *EXPECTATIONS):
+        assert f"`{word}`" in text, word
