@@ -204,7 +204,7 @@ class Cpam(Actor):
     def _receive(self, partner: str, name: str, data: bytes) -> None:
         role = self.kernel.pki.role_of(partner)
         digest = hashlib.sha256(data).hexdigest()
-        self.log("file-received", sender=partner, name=name, size=len(data))
+        self.log("file-received", sender=partner, name=name, evidence={"size": len(data)})
         try:
             opened = self.open(data)
             if opened.sender != partner:

@@ -59,7 +59,7 @@ class Employer(Actor):
             self.log("poll-failed", reason=str(exc))
 
     def _receive(self, name: str, data: bytes) -> None:
-        self.log("file-received", sender=self.who.caisse, name=name, size=len(data))
+        self.log("file-received", sender=self.who.caisse, name=name, evidence={"size": len(data)})
         try:
             opened = self.open(data)
         except SealError as exc:

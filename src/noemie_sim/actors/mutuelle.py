@@ -110,7 +110,7 @@ class Mutuelle(Actor):
 
     async def _receive(self, cpam: str, name: str, data: bytes) -> None:
         digest = hashlib.sha256(data).hexdigest()
-        self.log("file-received", sender=cpam, name=name, size=len(data))
+        self.log("file-received", sender=cpam, name=name, evidence={"size": len(data)})
         if (cpam, digest) in self.files_seen:
             self.log("duplicate-received", name=name, sender=cpam)
             return

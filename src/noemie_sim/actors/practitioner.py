@@ -174,6 +174,7 @@ class Practitioner(Actor):
                 oc=invoice.oc_number,
                 billed=totals.billed,
                 amo=totals.amo,
+                lines=len(invoice.lines),
                 tiers_payant=invoice.tiers_payant == "O",
                 care_date=day.isoformat(),
             )
@@ -264,7 +265,7 @@ class Practitioner(Actor):
         if self.truncate_next:
             self.truncate_next -= 1
             sealed = sealed[: len(sealed) // 2]
-            self.log("file-truncated", name=name, size=len(sealed))
+            self.log("file-truncated", name=name, evidence={"size": len(sealed)})
         try:
             await self.client.send(name, sealed)
         except AlreadyDelivered:
@@ -292,7 +293,7 @@ class Practitioner(Actor):
         await self._resend_overdue()
 
     def _receive(self, name: str, data: bytes) -> None:
-        self.log("file-received", sender=self.cpam, name=name, size=len(data))
+        self.log("file-received", sender=self.cpam, name=name, evidence={"size": len(data)})
         try:
             opened = self.open(data)
             kind = detect(opened.content).name

@@ -12,9 +12,10 @@ previous hash and the canonical JSON of everything but the wall-clock time it wa
 The chain starts from the hash of the run's configuration (given at creation). Details must
 be JSON values (str, int, bool, None, lists, dicts with str keys); amounts are integer cents.
 
-*Evidence* (the SHA-256 of sealed files, and of contents that quote them, such as an ARL) is
-kept beside each event but outside the chain: signatures and envelopes are randomized, so
-these digests differ from run to run like the wall-clock time does.
+*Evidence* (the SHA-256 and size of sealed files, and digests of contents that quote them,
+such as an ARL) is kept beside each event but outside the chain: signatures, envelopes and
+certificate serial numbers are random, so these differ from run to run like the wall-clock
+time does. Nothing derived from sealed bytes may go into the details.
 
 Identifier conventions: ``file`` is ``SENDER/FILE_ID`` (the émetteur's file number), ``lot`` is
 ``PS/LOT`` (the lot number in its file), ``invoice`` is ``PS/INVOICE_NUMBER``, ``assure`` is the
