@@ -27,7 +27,9 @@ from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.clock import Clock, stopwatch
 from noemie_sim.sim.domain.population import Population, PopulationConfig, build
 from noemie_sim.sim.journal import Journal
+from noemie_sim.sim.randomness import derived_seed
 from noemie_sim.sim.transport.api import HubSide, MailboxClient
+from noemie_sim.sim.transport.faults import FaultPlan, FaultProxy
 from noemie_sim.sim.transport.memory import MemoryHub
 from noemie_sim.sim.transport.sftp_client import SftpClient
 from noemie_sim.sim.transport.sftp_server import SftpHub
@@ -67,6 +69,8 @@ class NetworkConfig:
     employer: EmployerBehaviour = field(default_factory=EmployerBehaviour)
     # when given, they replace the population's practitioners count and specialties
     practitioner_groups: tuple[PractitionerGroup, ...] = ()
+    standby_hubs: bool = False  # each caisse runs a second SFTP server on the same mailboxes
+    fault_proxies: bool = False  # partners reach each hub through a fault proxy (network faults)
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -134,6 +138,7 @@ class Network:
         self._hubs: list[SftpHub] = []
         self._memory_hubs: list[MemoryHub] = []
         self._hub_of: dict[str, SftpHub | MemoryHub] = {}
+        self._proxies: dict[str, FaultProxy] = {}
         self._clients: list[MailboxClient] = []
         self.kernel: Kernel | None = None
 
@@ -247,19 +252,42 @@ class Network:
         await hub.start()
         self._hubs.append(hub)
         self._hub_of[cpam] = hub
-        known_hosts = hub.known_hosts_line()
+        known_hosts = hub.known_hosts_line() + "\n"
+        address = (hub.host, hub.port)
+        if self.config.fault_proxies:
+            proxy = FaultProxy(hub.port)
+            await proxy.start()
+            self._proxies[cpam] = proxy
+            address = ("127.0.0.1", proxy.port)
+            known_hosts += f"[127.0.0.1]:{proxy.port} {known_hosts.split(' ', 1)[1]}"
+        backups: list[tuple[str, int]] = []
+        if self.config.standby_hubs:
+            # the same mailboxes (same folder, same host key) served by a second server
+            standby = SftpHub(
+                pki, cpam, self.folder / "hubs" / cpam, self.clock.now, on_event=self._hub_event
+            )
+            await standby.start()
+            self._hubs.append(standby)
+            backups.append((standby.host, standby.port))
+            known_hosts += standby.known_hosts_line() + "\n"
 
         def connect(partner: str) -> MailboxClient:
             key = (pki.folder / "parties" / partner / "key.pem").read_bytes()
+
+            def on_event(kind: str, **details: Any) -> None:
+                if kind == "failover":
+                    self.journal.record(partner, "failover", hub=cpam, to=details["to"])
+
             return SftpClient(
-                hub.host,
-                hub.port,
+                *address,
                 partner,
                 key,
                 known_hosts,
                 attempts=3,
                 backoff=0.05,
                 timeout=30.0,
+                backups=backups,
+                on_event=on_event,
             )
 
         return hub.disk, connect
@@ -327,6 +355,41 @@ class Network:
 
         self.clock.at(until, restore, f"{cpam} hub back")
 
+    def network_faults(
+        self, cpam: str, duration: timedelta, *, cut_rate: float, latency: float
+    ) -> None:
+        """For ``duration``, connections to the caisse's hub are cut at random (``cut_rate``
+        of them, mid-transfer) and delayed by ``latency`` seconds per chunk; open ones are
+        reset at the start. Needs ``fault_proxies`` (SFTP only); partners retry."""
+        proxy = self._proxies.get(cpam)
+        if proxy is None:
+            raise ValueError("network faults need the SFTP transport with fault proxies")
+        until = self.clock.now() + duration
+        self.journal.record("network", "network-faults", party=cpam, until=until.isoformat(),
+                            cut_rate=cut_rate, latency=latency)  # fmt: skip
+        seed = derived_seed(self.config.seed, f"network-faults/{cpam}/{self.clock.now()}")
+        proxy.plan = FaultPlan(seed=seed, cut_rate=cut_rate, latency=latency,
+                               cut_min=512, cut_max=16 * 1024)  # fmt: skip
+
+        async def shake() -> None:
+            # reset open connections every half hour: partners' next connections draw toxics
+            if self.clock.now() < until:
+                proxy.set_down(True)
+                proxy.set_down(False)
+                self.clock.after(timedelta(minutes=30), shake, f"{cpam} network shakes")
+
+        self.clock.at(self.clock.now(), shake, f"{cpam} network shakes")
+
+        cuts_before = proxy.cuts
+
+        async def calm() -> None:
+            proxy.plan = FaultPlan()
+            # how many connections were cut depends on SSH's random padding: evidence only
+            self.journal.record("network", "network-faults-ended", party=cpam,
+                                evidence={"connections_cut": proxy.cuts - cuts_before})  # fmt: skip
+
+        self.clock.at(until, calm, f"{cpam} network calm")
+
     def take_down(self, party: str, duration: timedelta) -> None:
         """Stop ``party``'s actor for ``duration`` from now (a crash, an outage): its steps do
         not run; files sent to it wait in its mailboxes."""
@@ -367,6 +430,9 @@ class Network:
         for client in self._clients:
             await client.close()
         self._clients = []
+        for proxy in self._proxies.values():
+            await proxy.close()
+        self._proxies = {}
         for hub in self._hubs:
             await hub.close()
         self._hubs = []

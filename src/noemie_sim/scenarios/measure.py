@@ -79,7 +79,7 @@ def _histogram(delays: list[float], bins: int = 12) -> list[list[float]]:
     width = top / bins
     counts = [0] * bins
     for d in delays:
-        counts[min(bins - 1, int(d / width))] += 1
+        counts[min(bins - 1, max(0, int(d / width)))] += 1  # a skewed clock: negative
     return [[round(i * width, 2), c] for i, c in enumerate(counts)]
 
 
@@ -247,6 +247,8 @@ def measure(
         "negative_arl": arl_status.get("N", 0),
         "refused_files": sum(refused.values()),
         "links_blocked": len({e.assure for e in of("link-blocked")}),
+        "failovers": len(of("failover")),
+        "transfer_failures": len(of("upload-failed")) + len(of("poll-failed")),
         "ij_discrepancies": len(of("ij-discrepancy")),
         "reject_rate": round(sum(amo_rejects.values()) / len(billed), 4) if billed else 0.0,
         "amounts_reconciled": not unreconciled,

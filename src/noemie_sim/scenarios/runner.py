@@ -74,6 +74,9 @@ def _action(network: Network, fault: Fault, actor: Actor) -> Callable[[], None]:
             network.take_down(actor.id, duration)
         elif kind == "revoke-certificate":
             network.revoke(actor.id)
+        elif kind == "network-faults":
+            latency = fault.latency.seconds if fault.latency else 0.0
+            network.network_faults(actor.id, duration, cut_rate=fault.cut_rate, latency=latency)
         elif kind == "clock-skew":
             assert fault.offset is not None
             actor.skew = timedelta(seconds=fault.offset.seconds)

@@ -42,6 +42,7 @@ FAULT_KINDS = {
     "duplicate-lot": ("ps", False, "the PS sends its last accepted lot again"),
     "rebill-invoice": ("ps", False, "the PS bills an invoice already paid again"),
     "clock-skew": ("any", False, "the actor's own clock is off by `offset`"),
+    "network-faults": ("cpam", True, "connections to the caisse's hub are cut and delayed"),
 }
 
 #: Delay SLAs measured by default (norms.md §8.1, seeds/001 and 002).
@@ -63,6 +64,7 @@ EXPECTATIONS = {
     "negative_arl_max": "at most this many negative ARL lots",
     "negative_arl_min": "at least this many negative ARL lots",
     "refused_files_min": "at least this many files refused on reception",
+    "failovers_min": "at least this many switches of a partner to a standby SFTP server",
     "links_blocked_min": "at least this many links blocked by two mutuelles",
     "ij_discrepancies_max": "at most this many IJ discrepancies found by employers",
     "ij_discrepancies_min": "at least this many IJ discrepancies found by employers",
@@ -96,7 +98,7 @@ class Duration:
 
 
 _DURATION = re.compile(
-    r"\s*(\d+(?:\.\d+)?)\s*(jours? ouvr[ée]s?|min|h|d|days?|jours?|s)\s*", re.IGNORECASE
+    r"\s*(\d+(?:\.\d+)?)\s*(jours? ouvr[ée]s?|min|ms|h|d|days?|jours?|s)\s*", re.IGNORECASE
 )
 
 
@@ -110,7 +112,7 @@ def parse_duration(text: str, path: str) -> Duration:
         if amount != int(amount):
             raise ScenarioError(path, "a whole number of jours ouvrés", text)
         return Duration(jours_ouvres=int(amount), text=text.strip())
-    factor = {"s": 1, "min": 60, "h": 3600}.get(unit, 86400)
+    factor = {"ms": 0.001, "s": 1, "min": 60, "h": 3600}.get(unit, 86400)
     return Duration(seconds=amount * factor, text=text.strip())
 
 
@@ -123,6 +125,8 @@ class Fault:
     target: str
     duration: Duration | None = None
     offset: Duration | None = None
+    cut_rate: float = 0.0
+    latency: Duration | None = None
 
 
 @dataclass(frozen=True)
@@ -257,7 +261,11 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
 
     population = _population(root.table("population"), scale)
     groups = tuple(_group(t, scale) for t in root.tables("practitioners"))
-    cpam = _cpam(root.table("cpam"))
+    cpam_table = root.table("cpam")
+    standby = cpam_table.get("standby", False)
+    if not isinstance(standby, bool):
+        raise ScenarioError("cpam.standby", "true or false", standby)
+    cpam = _cpam(cpam_table)
     mutuelle = _mutuelle(root.table("mutuelles"))
     employer = _employer(root.table("employers"))
     faults = tuple(_fault(t) for t in root.tables("faults"))
@@ -284,7 +292,13 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
         mutuelle=mutuelle,
         employer=employer,
         practitioner_groups=groups,
+        standby_hubs=standby,
+        fault_proxies=any(f.kind == "network-faults" for f in faults),
     )
+    for n, fault in enumerate(faults, start=1):
+        if fault.kind == "network-faults" and transport != "sftp":
+            raise ScenarioError(f"faults[{n}].kind", "the sftp transport for network faults",
+                                transport)  # fmt: skip
     if duration.jours_ouvres < 1:
         raise ScenarioError("scenario.duration", "at least 1 jour ouvré", duration.text)
     return Scenario(name, description, config, faults, sla, expect, expect_exit, text)
@@ -409,8 +423,12 @@ def _fault(t: _Table) -> Fault:
     offset = t.duration("offset") if kind == "clock-skew" else None
     if kind == "clock-skew" and offset is None:
         raise ScenarioError(f"{t.path}.offset", 'how far the clock is off, like "2h"', None)
+    cut_rate, latency = 0.0, None
+    if kind == "network-faults":
+        cut_rate = t.number("cut_rate", 0.2, 0.0, 0.9)
+        latency = t.duration("latency", "0s")
     t.done()
-    return Fault(at.strip(), kind, target, duration, offset)
+    return Fault(at.strip(), kind, target, duration, offset, cut_rate, latency)
 
 
 def _expect(t: _Table) -> dict[str, float | bool]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncssh
@@ -40,7 +40,9 @@ class SftpClient:
 
     ``sleep`` waits between attempts (inject the simulation clock's; the backoff doubles from
     ``backoff`` up to ``max_backoff`` seconds). ``on_event(kind, **details)`` hears
-    reconnections and refused remote names.
+    reconnections, failovers and refused remote names. ``backups`` are (host, port) of servers
+    serving the same mailboxes (a standby): when a connection fails the next attempt goes to
+    the next server, in turn; ``known_hosts`` must trust them all.
     """
 
     def __init__(
@@ -57,8 +59,11 @@ class SftpClient:
         timeout: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_event: Callable[..., None] | None = None,
+        backups: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.host, self.port, self.partner = host, port, partner
+        self.endpoints = [(host, port), *backups]
+        self._endpoint = 0
         self._key = asyncssh.import_private_key(key_pem)
         self._known_hosts = asyncssh.import_known_hosts(known_hosts)
         self.attempts, self.backoff, self.max_backoff, self.timeout = (
@@ -85,8 +90,7 @@ class SftpClient:
                 try:
                     conn = await asyncio.wait_for(
                         asyncssh.connect(
-                            self.host,
-                            self.port,
+                            *self.endpoints[self._endpoint],
                             username=self.partner,
                             client_keys=[self._key],
                             known_hosts=self._known_hosts,
@@ -141,6 +145,10 @@ class SftpClient:
                 self._event(
                     "reconnect", operation=what, attempt=attempt + 1, reason=type(exc).__name__
                 )
+                if len(self.endpoints) > 1:
+                    self._endpoint = (self._endpoint + 1) % len(self.endpoints)
+                    host, port = self.endpoints[self._endpoint]
+                    self._event("failover", operation=what, to=f"{host}:{port}")
                 if attempt + 1 < self.attempts:
                     await self._sleep(delay)
                     delay = min(delay * 2, self.max_backoff)
