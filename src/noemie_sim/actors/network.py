@@ -125,9 +125,14 @@ class Network:
         *,
         keys: KeyPool | None = None,
         extra_config: dict[str, Any] | None = None,
+        externals: frozenset[str] = frozenset(),
     ):
         self.config = config
         self.extra_config = extra_config or {}
+        # parties played by real systems: their actor is built (the population knows them,
+        # a mutuelle's links are requested) but never started, and has no client
+        self.externals = externals
+        self.hub_info: dict[str, tuple[str, int, str]] = {}  # caisse -> host, port, known_hosts
         self.folder = Path(folder)
         self.keys = keys
         self.clock = Clock(config.start, speed=config.speed)
@@ -187,6 +192,12 @@ class Network:
         for caisse in population.caisses:
             hubs[caisse.organisme], connect[caisse.organisme] = await self._hub(caisse.organisme)
         kernel = self.kernel
+        roles = pki.parties()
+        for party in sorted(self.externals):
+            if party not in roles:
+                raise ValueError(f"no party {party!r} in this network to leave external")
+            if roles[party] == "cpam":
+                raise ValueError(f"{party} is a caisse: an external caisse is not supported yet")
         for caisse in population.caisses:
             self.cpams[caisse.organisme] = Cpam(kernel, caisse, hubs[caisse.organisme], config.cpam)
         behaviours = [g.behaviour for g in config.practitioner_groups for _ in range(g.count)]
@@ -205,7 +216,10 @@ class Network:
         for cpam in self.cpams.values():
             cpam.announce_link_state()
         for actor in self.actors():
-            actor.start()
+            if actor.id in self.externals:
+                journal.record("network", "external-party", party=actor.id, role=actor.role)
+            else:
+                actor.start()
         journal.commit()
 
     def population_config(self) -> PopulationConfig:
@@ -253,6 +267,7 @@ class Network:
         self._hubs.append(hub)
         self._hub_of[cpam] = hub
         known_hosts = hub.known_hosts_line() + "\n"
+        self.hub_info[cpam] = (hub.host, hub.port, known_hosts)
         address = (hub.host, hub.port)
         if self.config.fault_proxies:
             proxy = FaultProxy(hub.port)
@@ -293,6 +308,8 @@ class Network:
         return hub.disk, connect
 
     def _client(self, connect: Callable[[str], MailboxClient], partner: str) -> MailboxClient:
+        if partner in self.externals:
+            return MemoryHub([partner]).client(partner)  # never used: the actor never runs
         client = connect(partner)
         self._clients.append(client)
         return client

@@ -156,6 +156,16 @@ class Practitioner(Actor):
         share = self.behaviour.tiers_payant_share
         return self.who.tiers_payant_share if share is None else share
 
+    def sample_file(self, file_id: int, visits: int = 3) -> bytes:
+        """A valid B2 file of one lot of ``visits`` FSE this PS could send today to its caisse
+        (for an external PS's connection kit; nothing is journaled)."""
+        day = self.now().date()
+        invoices = tuple(self._visit(day)[2] for _ in range(visits))
+        lot = b2.Lot(1, self.id, self.cpam, day, invoices)
+        return b2.build(
+            b2.B2File("FSE", "PS", self.id, "CP", self.cpam, file_id, self.now(), (lot,))
+        )
+
     async def bill_day(self) -> None:
         """Bill today's visits and send them as one B2 file of lots."""
         if not self.kernel.care_goes_on():

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from noemie_sim import __version__
 
-from . import cli_norms, cli_pki, cli_scenarios, cli_transport
+from . import cli_norms, cli_pki, cli_scenarios, cli_transport, cli_vendors
 from .cli_common import UsageError
 
 EXTENSIONS = cli_norms.EXTENSIONS
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pki.register(sub)
     cli_transport.register(sub)
     cli_scenarios.register(sub)
+    cli_vendors.register(sub)
     return parser
 
 

@@ -22,6 +22,7 @@ from noemie_sim.sim.journal import Event, Journal, open_journal
 
 from .measure import measure
 from .schema import FAULT_KINDS, Fault, Scenario, ScenarioError, fault_moment, parse
+from .vendors import conformance
 
 ROLE_PREFIX = {"CPAM": "cpam", "PS": "ps", "OC": "oc", "EMP": "employer"}
 
@@ -101,11 +102,13 @@ async def play(
     listener: Callable[[Event], None] | None = None,
     progress: Callable[[datetime], None] | None = None,
     on_built: Callable[[Network], None] | None = None,
+    externals: frozenset[str] = frozenset(),
 ) -> RunResult:
     """Run ``scenario`` in ``folder``; ScenarioError before anything runs if a fault's target
     is not in the network."""
     extra = {"scenario": scenario.source, "scenario_name": scenario.name}
-    async with Network(scenario.config, folder, keys=keys, extra_config=extra) as network:
+    network = Network(scenario.config, folder, keys=keys, extra_config=extra, externals=externals)
+    async with network:
         schedule_faults(network, scenario)
         if on_built is not None:
             on_built(network)
@@ -141,7 +144,13 @@ def report(folder: Path | str) -> dict[str, Any]:
         journal.verify()
         scenario = recorded_scenario(journal)
         events = journal.events()
-        figures = measure(events, scenario.sla, scenario.expect, scenario.config.end)
+        end = max((e.at for e in events), default=scenario.config.end)
+        figures = measure(events, scenario.sla, scenario.expect, min(end, scenario.config.end))
+        externals = [
+            conformance(events, e.details["party"], e.details["role"], end)
+            for e in events
+            if e.kind == "external-party"
+        ]
         try:
             roles = Pki(Path(folder) / "pki").parties()
         except PkiError:
@@ -157,6 +166,7 @@ def report(folder: Path | str) -> dict[str, Any]:
             "end": scenario.config.end.isoformat(),
             "wall_seconds": journal.info("wall_seconds"),
             "expect_exit": scenario.expect_exit,
+            "externals": externals,
             **figures,
         }
     finally:

@@ -1,0 +1,117 @@
+"""``noemie-sim serve``: a scenario in scaled time with some parties left to real systems.
+
+Exit codes: 0 every external party conforms, 1 one does not, 2 the command could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import signal
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+
+from noemie_sim.actors.network import Network
+from noemie_sim.sim.domain.population import build
+
+from . import reports
+from .cli_common import UsageError
+from .cli_scenarios import _out, find_scenario, key_pool, make_console
+from .runner import play, report
+from .schema import ScenarioError
+from .vendors import pick_externals, write_kit
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    scenario = find_scenario(args.scenario)
+    config = dataclasses.replace(scenario.config, speed=args.speed, transport="sftp")
+    scenario = dataclasses.replace(scenario, config=config)
+    population = build(config.seed, Network(config, ".").population_config())
+    roles = {c.organisme: "cpam" for c in population.caisses}
+    roles |= {p.ps_number: "ps" for p in population.practitioners}
+    roles |= {m.oc_number: "oc" for m in population.mutuelles}
+    roles |= {e.siret: "employer" for e in population.employers}
+    try:
+        externals = pick_externals(roles, args.external)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if any(roles[p] == "cpam" for p in externals):
+        raise UsageError("an external caisse (the harness as SFTP client) is not supported yet")
+    out = _out(args, "serve")
+    console = make_console()
+
+    def on_built(network: Network) -> None:
+        for party in externals:
+            kit = write_kit(network, party, out / "kits")
+            console.print(f"external {roles[party]} [bold]{party}[/]: connection kit {kit}")
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # platforms without signals
+                loop.add_signal_handler(sig, network.clock.stop)
+        console.print(
+            f"serving {scenario.name} at {args.speed:g}x until {config.end:%a %d/%m %H:%M} "
+            "simulated (Ctrl-C or SIGTERM stops it cleanly)"
+        )
+
+    def show(now: datetime) -> None:
+        del now  # the progress is the journal; nothing to print at each step
+
+    try:
+        result = asyncio.run(
+            play(scenario, out, keys=key_pool(), externals=frozenset(externals),
+                 on_built=on_built, progress=show)
+        )  # fmt: skip
+    except (ScenarioError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    result.journal.close()
+    final = report(out)
+    reports.write_json(final, out / "report.json")
+    reports.write_junit(final, out / "report.xml")
+    reports.write_html(final, out / "report.html")
+    print_conformance(final["externals"], console)
+    console.print(f"reports in {out} (report.json, report.xml, report.html)")
+    return 0 if all(x["verdict"] == "conform" for x in final["externals"]) else 1
+
+
+def print_conformance(externals: list[dict[str, Any]], console: Any) -> None:
+    table = Table(title="Conformance of the external parties")
+    for column in ("party", "role", "verdict", "figures", "why"):
+        table.add_column(column)
+    for x in externals:
+        figures = ", ".join(f"{k} {v}" for k, v in x.items()
+                            if isinstance(v, int) and not isinstance(v, bool))  # fmt: skip
+        colour = "green" if x["verdict"] == "conform" else "red"
+        table.add_row(x["party"], x["role"], f"[{colour}]{x['verdict']}[/]", figures,
+                      "\n".join(x["reasons"]) or "-")  # fmt: skip
+    console.print(table)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="run a scenario with some parties played by real systems",
+        description="Run SCENARIO in scaled time over SFTP on localhost with the --external "
+        "parties left to real systems: each gets a connection kit in DIR/kits/<ID>/ (keys, "
+        "certificates, known_hosts, connection.json, a sample file, a README with the exact "
+        "sftp and openssl commands). Stops at the scenario's end or on Ctrl-C/SIGTERM and "
+        "writes the reports with a conformance verdict per external party. Exit 0 when every "
+        "external party conforms, 1 otherwise.",
+        epilog="example: noemie-sim serve demo --external ps --speed 60 --out serve-run",
+    )
+    serve.add_argument("scenario", metavar="SCENARIO")
+    serve.add_argument(
+        "--external",
+        action="append",
+        required=True,
+        metavar="WHO",
+        help="a party id, or a role (ps, oc, employer): the first party of that role",
+    )
+    serve.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    serve.add_argument(
+        "--speed", type=float, default=60.0, help="simulated seconds per real second (60)"
+    )
+    serve.set_defaults(handler=cmd_serve)

@@ -1,0 +1,202 @@
+"""Real systems in place of simulated parties: connection kits, and the conformance verdict of
+each external party, judged from the journal by the rules the simulated parties follow.
+
+A kit (``kits/<ID>/``) holds everything a vendor's system needs and nothing of noemie-sim's
+code: its key (0600) and certificate, the chain and the root, the certificates of the parties
+it exchanges with (``peers/``), ``known_hosts`` for the caisse's SFTP server, a
+``connection.json``, a valid sample file and a README with the exact ``sftp`` and ``openssl``
+commands.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from noemie_sim.actors.network import Network
+from noemie_sim.actors.practitioner import Practitioner
+from noemie_sim.pki.authority import write_file
+from noemie_sim.sim.calendar import add_jours_ouvres
+from noemie_sim.sim.domain import codes
+from noemie_sim.sim.journal import Event
+from noemie_sim.sim.norms import oc_answer
+
+ROLES = ("ps", "oc", "employer", "cpam")
+
+
+def pick_externals(roles: dict[str, str], wanted: list[str]) -> list[str]:
+    """Party ids for ``wanted`` (ids, or role names: the first party of that role not already
+    picked); ValueError naming what is unknown."""
+    picked: list[str] = []
+    for who in wanted:
+        if who in roles:
+            party = who
+        elif who in ROLES:
+            free = sorted(p for p, r in roles.items() if r == who and p not in picked)
+            if not free:
+                raise ValueError(f"no {who} left to make external")
+            party = free[0]
+        else:
+            raise ValueError(
+                f"{who!r} is neither a party of this network nor a role ({', '.join(ROLES)})"
+            )
+        if party not in picked:
+            picked.append(party)
+    return picked
+
+
+def write_kit(network: Network, party: str, folder: Path) -> Path:
+    """The connection kit of external ``party`` in ``folder/<party>/``; returns that folder."""
+    pki = network.pki
+    role = pki.role_of(party)
+    actor = next(a for a in network.actors() if a.id == party)
+    if role == "oc":
+        caisses = sorted(network.cpams)
+    else:
+        caisses = [str(getattr(actor, "cpam", None) or _caisse_of(network, party))]
+    kit = folder / party
+    kit.mkdir(parents=True, exist_ok=True)
+    home = pki.folder / "parties" / party
+    write_file(kit / "key.pem", (home / "key.pem").read_bytes(), private=True)
+    for name in ("cert.pem", "chain.pem"):
+        shutil.copyfile(home / name, kit / name)
+    shutil.copyfile(pki.folder / "root" / "cert.pem", kit / "root.pem")
+    (kit / "peers").mkdir(exist_ok=True)
+    for caisse in caisses:
+        peer = pki.folder / "parties" / caisse / "cert.pem"
+        shutil.copyfile(peer, kit / "peers" / f"{caisse}.pem")
+    servers = []
+    known_hosts = ""
+    for caisse in caisses:
+        host, port, lines = network.hub_info[caisse]
+        known_hosts += lines
+        servers.append({"caisse": caisse, "host": host, "port": port, "user": party,
+                        "depot": "depot/", "retour": "retour/"})  # fmt: skip
+    (kit / "known_hosts").write_text(known_hosts)
+    (kit / "connection.json").write_text(json.dumps(
+        {"party": party, "role": role, "servers": servers,
+         "names": "upload NAME.part then rename it to NAME; letters, digits, . _ - only"},
+        indent=1,
+    ) + "\n")  # fmt: skip
+    first = servers[0]
+    sample = ""
+    if isinstance(actor, Practitioner):
+        sample = "sample-lot.b2"
+        (kit / sample).write_bytes(actor.sample_file(file_id=1))
+    elif role == "oc":
+        sample = "sample-answer.txt"
+        answer = oc_answer.OcAnswer(party, caisses[0], 1, network.clock.now(), "0" * 64, 0)
+        (kit / sample).write_bytes(oc_answer.build(answer))
+    (kit / "README.md").write_text(_readme(party, role, first, sample))
+    return kit
+
+
+def _caisse_of(network: Network, party: str) -> str:
+    population = network.kernel.population if network.kernel else None
+    assert population is not None
+    for e in population.employers:
+        if e.siret == party:
+            return e.caisse
+    raise ValueError(f"no caisse for {party}")
+
+
+def _readme(party: str, role: str, server: dict[str, Any], sample: str) -> str:
+    """The kit's README: the template of this role with the party's names and port."""
+    template = (resources.files("noemie_sim.scenarios") / "kit_readme.md").read_text("utf-8")
+    duty = template.split(f"<!-- {role} -->")[1].split("<!--")[0].strip()
+    common = template.split("<!-- common -->")[1].strip()
+    text = f"# Connection kit of {party} ({role})\n\n{duty}\n\n{common}\n"
+    for key, value in (("PARTY", party), ("CAISSE", str(server["caisse"])),
+                       ("PORT", str(server["port"])), ("HOST", str(server["host"])),
+                       ("SAMPLE", sample)):  # fmt: skip
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+# -- conformance ------------------------------------------------------------------------------
+
+
+def conformance(events: list[Event], party: str, role: str, end: datetime) -> dict[str, Any]:
+    """What ``party`` did and whether it met its obligations, from the journal."""
+    if role == "ps":
+        return _ps(events, party, end)
+    if role == "oc":
+        return _oc(events, party, end)
+    received = [e for e in events if e.kind == "file-sent" and e.details.get("to") == party]
+    return {"party": party, "role": role, "verdict": "conform", "files_received": len(received),
+            "reasons": [], "note": "an employer owes no answer: nothing else to judge"}  # fmt: skip
+
+
+def _ps(events: list[Event], ps: str, end: datetime) -> dict[str, Any]:
+    sent = [e for e in events if e.kind == "file-received" and e.details.get("sender") == ps]
+    refused = [e for e in events if e.kind == "file-refused" and e.details.get("sender") == ps]
+    acks = [e for e in events if e.kind == "arl-sent" and str(e.file).startswith(f"{ps}/")]
+    reasons = [_refusal(e) for e in refused]
+    outcome: dict[str, list[str]] = {"P": [], "N": [], "D": []}
+    for e in acks:
+        outcome.setdefault(e.details["status"], []).append(str(e.lot or e.file))
+    for e in acks:
+        if e.details["status"] != "N":
+            continue
+        labels = ", ".join(
+            f"{c} {codes.ARL[c].label}" for c in e.details["codes"] if c in codes.ARL
+        )
+        deadline = add_jours_ouvres(e.at, 2)
+        corrected = [a for a in acks if e.at < a.at <= deadline and a.details["status"] == "P"]
+        reasons.append(f"negative ARL for {e.lot or e.file}: {labels}")
+        if not corrected and deadline <= end:
+            reasons.append(
+                f"no corrected lot accepted within 2 jours ouvrés of it ({deadline:%d/%m %H:%M})"
+            )
+    if not sent:
+        reasons.append("sent no file")
+    return {
+        "party": ps,
+        "role": "ps",
+        "verdict": "conform" if not reasons else "not conform",
+        "files_sent": len(sent),
+        "files_refused": len(refused),
+        "lots_positive": len(outcome["P"]),
+        "lots_negative": len(outcome["N"]),
+        "lots_duplicate": len(outcome["D"]),
+        "reasons": reasons,
+    }
+
+
+def _oc(events: list[Event], oc: str, end: datetime) -> dict[str, Any]:
+    decomptes = [e for e in events if e.kind == "file-sent" and e.details.get("to") == oc]
+    answers = [e for e in events if e.kind == "oc-answer-received" and e.oc == oc]
+    refused = [e for e in events if e.kind == "file-refused" and e.details.get("sender") == oc]
+    answered = {str(e.file): e for e in answers}
+    reasons = [_refusal(e) for e in refused]
+    files = {f"{e.actor}/{int(str(e.details['name']).rsplit('-', 1)[1].split('.')[0])}": e
+             for e in decomptes}  # fmt: skip
+    late = 0
+    for ident, sent in files.items():
+        deadline = add_jours_ouvres(sent.at, 2)
+        answer = answered.get(ident)
+        if answer is None and deadline <= end:
+            reasons.append(f"décomptes {ident} not answered within 2 jours ouvrés")
+        elif answer is not None and answer.at > deadline:
+            late += 1
+            reasons.append(f"décomptes {ident} answered late ({answer.at:%d/%m %H:%M})")
+    rejected = sum(int(e.details.get("rejected", 0)) for e in answers)
+    return {
+        "party": oc,
+        "role": "oc",
+        "verdict": "conform" if not reasons else "not conform",
+        "decompte_files": len(files),
+        "answers": len(answers),
+        "answers_refused": len(refused),
+        "decomptes_rejected": rejected,
+        "late": late,
+        "reasons": reasons,
+    }
+
+
+def _refusal(e: Event) -> str:
+    return f"{e.details.get('name')}: refused ({e.details.get('code')}: {e.details.get('reason')})"
