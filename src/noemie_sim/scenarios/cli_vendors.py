@@ -9,18 +9,24 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import signal
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from noemie_sim.actors.network import Network
+from noemie_sim.sim.clock import Clock
 from noemie_sim.sim.domain.population import build
+from noemie_sim.sim.journal import JournalError
+from noemie_sim.sim.transport.sftp_server import SftpHub
 
 from . import reports
 from .cli_common import UsageError
 from .cli_scenarios import _out, find_scenario, key_pool, make_console
+from .replay_traffic import replay_traffic
 from .runner import play, report
 from .schema import ScenarioError
 from .vendors import pick_externals, write_kit
@@ -77,6 +83,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0 if all(x["verdict"] == "conform" for x in final["externals"]) else 1
 
 
+def cmd_replay_traffic(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    ports: dict[str, int] = {}
+    connection = run_dir / "kits" / args.against / "connection.json"
+    if connection.exists():  # the ports of the recorded run: its kit works unchanged
+        for server in json.loads(connection.read_text())["servers"]:
+            ports[server["caisse"]] = server["port"]
+    console = make_console()
+
+    def ready(hubs: dict[str, SftpHub], clock: Clock) -> None:
+        for caisse, hub in hubs.items():
+            console.print(f"caisse {caisse}: sftp -P {hub.port} {args.against}@{hub.host}")
+            console.print(f"  known_hosts: {hub.known_hosts_line()}")
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # platforms without signals
+                loop.add_signal_handler(sig, clock.stop)
+        console.print(f"replaying to {args.against} at {args.speed:g}x (Ctrl-C stops)")
+
+    def told(kind: str, details: dict[str, Any]) -> None:
+        if kind in ("posted", "received", "refused"):
+            console.print(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in details.items()))
+
+    try:
+        folder = asyncio.run(
+            replay_traffic(run_dir, args.against, speed=args.speed, ports=ports,
+                           on_ready=ready, on_event=told)
+        )  # fmt: skip
+    except (JournalError, ValueError, OSError) as exc:
+        raise UsageError(f"{run_dir}: {exc}") from None
+    console.print(f"replay journal in {folder}")
+    return 0
+
+
 def print_conformance(externals: list[dict[str, Any]], console: Any) -> None:
     table = Table(title="Conformance of the external parties")
     for column in ("party", "role", "verdict", "figures", "why"):
@@ -115,3 +155,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--speed", type=float, default=60.0, help="simulated seconds per real second (60)"
     )
     serve.set_defaults(handler=cmd_serve)
+    replay = sub.add_parser(
+        "replay-traffic",
+        help="re-send a recorded run's files to an external system",
+        description="Serve the caisses of RUN_DIR again and put in ID's retour/ every file the "
+        "run sent it, byte for byte, in order and with their relative timing (divided by "
+        "--speed); what ID uploads meanwhile is opened and journaled in RUN_DIR/replays/N/. "
+        "The recorded ports are reused when RUN_DIR holds ID's kit, so the kit works as is.",
+        epilog="example: noemie-sim replay-traffic serve-run --against 751361825 --speed 600",
+    )
+    replay.add_argument("run_dir", metavar="RUN_DIR")
+    replay.add_argument("--against", required=True, metavar="ID", help="the party to replay to")
+    replay.add_argument("--speed", type=float, default=60.0, help="speed-up of time (60)")
+    replay.set_defaults(handler=cmd_replay_traffic)

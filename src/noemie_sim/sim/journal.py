@@ -214,6 +214,12 @@ class Journal:
             query += " WHERE " + " AND ".join(clauses)
         return [_event(row) for row in self.db.execute(query + " ORDER BY seq", params)]
 
+    def events_after(self, seq: int) -> list[Event]:
+        """Events recorded after event number ``seq``, in order."""
+        query = "SELECT seq, at, actor, kind, file, lot, invoice, assure, oc, details FROM events"
+        return [_event(row) for row in self.db.execute(query + " WHERE seq > ? ORDER BY seq",
+                                                       (seq,))]  # fmt: skip
+
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events())
 
