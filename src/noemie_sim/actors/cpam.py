@@ -31,7 +31,7 @@ from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain import population as pop
-from noemie_sim.sim.domain.generate import b2_act, patient_of
+from noemie_sim.sim.domain.generate import b2_act, ij_employee, patient_of
 from noemie_sim.sim.domain.links import LinkRegister
 from noemie_sim.sim.domain.nomenclature import ACTS, may_bill
 from noemie_sim.sim.domain.rules import (
@@ -560,29 +560,7 @@ class Cpam(Actor):
                 if period is None:
                     continue
                 total += period.net
-                line = noemie_550.IjPeriod(
-                    period.start,
-                    period.end,
-                    period.days,
-                    period.daily_base,
-                    period.daily_amount,
-                    period.gross,
-                    period.csg_crds,
-                    period.net,
-                )
-                employees.append(
-                    noemie_550.Employee(
-                        leave.employee.nir,
-                        leave.employee.nir_key,
-                        ascii_upper(leave.employee.last_name, 25),
-                        ascii_upper(leave.employee.first_name, 15),
-                        (
-                            noemie_550.Coverage(
-                                "10", (noemie_550.SickLeave(leave.number, leave.start, (line,)),)
-                            ),
-                        ),
-                    )
-                )
+                employees.append(ij_employee(leave.employee, leave.number, leave.start, period))
                 self.log(
                     "ij-sent",
                     assure=leave.employee.nir,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -230,18 +231,7 @@ class Practitioner(Actor):
         if self.corrupt_next:
             self.corrupt_next -= 1
             sent[0] = dataclasses.replace(sent[0], invoices=_broken(sent[0].invoices))
-        content = b2.build(
-            b2.B2File(
-                "FSE",
-                "PS",
-                self.id,
-                "CP",
-                self.cpam,
-                file_id,
-                now,
-                tuple(b2.Lot(x.number, self.id, self.cpam, x.lot_date, x.invoices) for x in sent),
-            )
-        )
+        content = self._content(file_id, now, sent)
         for x in lots:
             self.lots[(file_id, x.number)] = x
         self.files[file_id] = tuple(lots)
@@ -257,6 +247,15 @@ class Practitioner(Actor):
                 corrects=corrects[n].ident(self.id) if corrects else None,
             )
         await self._upload(_file_name(self.id, file_id), content)
+
+    def _content(self, file_id: int, created: datetime, lots: Sequence[SentLot]) -> bytes:
+        """The B2 file ``file_id`` holding ``lots`` (its bytes as sent)."""
+        return b2.build(
+            b2.B2File(
+                "FSE", "PS", self.id, "CP", self.cpam, file_id, created,
+                tuple(b2.Lot(x.number, self.id, self.cpam, x.lot_date, x.invoices) for x in lots),
+            )
+        )  # fmt: skip
 
     async def _upload(self, name: str, content: bytes) -> None:
         try:
@@ -458,21 +457,7 @@ class Practitioner(Actor):
                     attempt=x.resends,
                 )
             everything = self.files[file_id]
-            content = b2.build(
-                b2.B2File(
-                    "FSE",
-                    "PS",
-                    self.id,
-                    "CP",
-                    self.cpam,
-                    file_id,
-                    everything[0].sent_at,
-                    tuple(
-                        b2.Lot(x.number, self.id, self.cpam, x.lot_date, x.invoices)
-                        for x in everything
-                    ),
-                )
-            )
+            content = self._content(file_id, everything[0].sent_at, everything)
             await self._upload(_file_name(self.id, file_id), content)
 
 

@@ -15,9 +15,17 @@ from datetime import date, datetime, time, timedelta
 
 from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
 
-from . import codes
+from . import codes, rules
 from .nomenclature import ACTS
-from .population import Beneficiary, Contract, Insured, Population, PopulationConfig, Practitioner
+from .population import (
+    Beneficiary,
+    Contract,
+    Employee,
+    Insured,
+    Population,
+    PopulationConfig,
+    Practitioner,
+)
 from .population import build as build_population
 from .rules import GRIDS, Billed, Counters, Liquidated, Patient, ij_for_period, liquidate, oc_part
 from .text import ascii_upper
@@ -394,6 +402,24 @@ def _oc_answer(story: _Story) -> bytes:
     )
 
 
+def ij_employee(
+    employee: Employee, leave_number: str, leave_start: date, period: rules.IjPeriod
+) -> noemie_550.Employee:
+    """The 550 entities of one IJ period of an employee's sick leave (nature 10, maladie)."""
+    line = noemie_550.IjPeriod(
+        period.start, period.end, period.days, period.daily_base, period.daily_amount,
+        period.gross, period.csg_crds, period.net,
+    )  # fmt: skip
+    leave = noemie_550.SickLeave(leave_number, leave_start, (line,))
+    return noemie_550.Employee(
+        employee.nir,
+        employee.nir_key,
+        ascii_upper(employee.last_name, 25),
+        ascii_upper(employee.first_name, 15),
+        (noemie_550.Coverage("10", (leave,)),),
+    )
+
+
 def _noemie_550(story: _Story) -> bytes:
     employer = story.population.employers[0]
     day = story.care_day + timedelta(days=14)
@@ -410,26 +436,7 @@ def _noemie_550(story: _Story) -> bytes:
         if period is None:
             continue
         total += period.net
-        line = noemie_550.IjPeriod(
-            period.start,
-            period.end,
-            period.days,
-            period.daily_base,
-            period.daily_amount,
-            period.gross,
-            period.csg_crds,
-            period.net,
-        )
-        leave = noemie_550.SickLeave(f"AT{n:08d}", leave_start, (line,))
-        employees.append(
-            noemie_550.Employee(
-                employee.nir,
-                employee.nir_key,
-                ascii_upper(employee.last_name, 25),
-                ascii_upper(employee.first_name, 15),
-                (noemie_550.Coverage("10", (leave,)),),
-            )
-        )
+        employees.append(ij_employee(employee, f"AT{n:08d}", leave_start, period))
     movements = (
         noemie_550.Movement(
             f"DET{story.rng.randrange(10**7):07d}", day, "IJ", "00", "VI", 0, total
