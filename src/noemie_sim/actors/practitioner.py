@@ -91,9 +91,9 @@ class Practitioner(Actor):
         self.cpam = who.caisse
         self.client = client
         self.behaviour = behaviour
-        people = kernel.population.beneficiaries()
-        self.patients = [p for p in people if p[0].caisse == who.caisse]
-        self.foreign = [p for p in people if p[0].caisse != who.caisse]
+        population = kernel.population
+        self.patients = population.beneficiaries_of(who.caisse)
+        self.foreign = population.beneficiaries_not_of(who.caisse)
         self.file_counter = 0
         self.lot_counter = 0
         self.invoice_counter = 0

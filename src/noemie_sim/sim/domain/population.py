@@ -13,6 +13,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 
 from faker import Faker
 
@@ -182,8 +183,37 @@ class Population:
     def beneficiaries(self) -> list[tuple[Insured, Beneficiary]]:
         return [(i, b) for i in self.insured for b in i.beneficiaries]
 
+    @cached_property
+    def _beneficiaries_by_caisse(self) -> dict[str, list[tuple[Insured, Beneficiary]]]:
+        index: dict[str, list[tuple[Insured, Beneficiary]]] = {}
+        for pair in self.beneficiaries():
+            index.setdefault(pair[0].caisse, []).append(pair)
+        return index
+
+    def beneficiaries_of(self, caisse: str) -> list[tuple[Insured, Beneficiary]]:
+        """The bénéficiaires whose rights a caisse manages, in population order."""
+        return self._beneficiaries_by_caisse.get(caisse, [])
+
+    @cached_property
+    def _others(self) -> dict[str, list[tuple[Insured, Beneficiary]]]:
+        return {}
+
+    def beneficiaries_not_of(self, caisse: str) -> list[tuple[Insured, Beneficiary]]:
+        """The bénéficiaires of every other caisse, in population order."""
+        if caisse not in self._others:
+            self._others[caisse] = [p for p in self.beneficiaries() if p[0].caisse != caisse]
+        return self._others[caisse]
+
+    @cached_property
+    def _contracts_by_insured(self) -> dict[str, list[Contract]]:
+        index: dict[str, list[Contract]] = {}
+        for contract in self.contracts:
+            index.setdefault(contract.insured_nir, []).append(contract)
+        return index
+
     def contracts_of(self, insured_nir: str) -> list[Contract]:
-        return [c for c in self.contracts if c.insured_nir == insured_nir]
+        """An assuré's contracts, in population order (indexed: called per invoice)."""
+        return list(self._contracts_by_insured.get(insured_nir, []))
 
 
 class _Pools:
