@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from noemie_sim.actors.network import Network
@@ -22,6 +24,7 @@ from noemie_sim.scenarios.vendors import write_kit
 from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import Event
 from noemie_sim.sim.norms import arl, b2, noemie_ps, oc_answer
+from noemie_sim.sim.transport.sftp_server import SftpHub
 
 SCENARIO = """
 [scenario]
@@ -73,13 +76,13 @@ async def sftp(kit: Path, party: str, port: int, *lines: str) -> str:
     )  # fmt: skip
 
 
-async def seal(kit: Path, clear: str, caisse: str, out: str) -> None:
+async def seal(kit: Path, clear: str, caisse: str, out: str, recipient: str = "") -> None:
     """Sign then encrypt with openssl, the kit README's commands."""
     await command("openssl", "cms", "-sign", "-binary", "-nodetach", "-md", "sha256", "-in",
                   clear, "-signer", "cert.pem", "-inkey", "key.pem", "-certfile", "chain.pem",
                   "-outform", "DER", "-out", "signed.der", cwd=kit)  # fmt: skip
     await command("openssl", "cms", "-encrypt", "-binary", "-aes-256-gcm", "-recip",
-                  f"peers/{caisse}.pem", "-keyopt", "rsa_padding_mode:oaep", "-keyopt",
+                  recipient or f"peers/{caisse}.pem", "-keyopt", "rsa_padding_mode:oaep", "-keyopt",
                   "rsa_oaep_md:sha256", "-in", "signed.der", "-outform", "DER", "-out", out,
                   cwd=kit)  # fmt: skip
 
@@ -255,3 +258,69 @@ def test_a_kit_holds_what_its_readme_names(tmp_path: Path, keys: KeyPool) -> Non
             assert b2.validate((kit / "sample-lot.b2").read_bytes(), "FSE") == []
 
     asyncio.run(built())
+
+
+async def test_an_external_caisse_on_its_own_server(tmp_path: Path, keys: KeyPool) -> None:
+    """The caisse is the vendor's: it runs its own SFTP server (here an SFTP server started by
+    the test on the run's PKI, as a vendor's would accept the partners' certified keys), reads
+    the lots, and answers with ARLs it seals with openssl; the simulated PS connect to it as
+    clients, and the caisse's verdict comes from what they journaled."""
+    scenario = parse(SCENARIO)
+    ps, caisse, _oc = _parties(scenario)
+    vendor_data = tmp_path / "vendor"
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    (vendor_data / ".ssh").mkdir(parents=True)
+    (vendor_data / ".ssh" / "host_key").write_bytes(host_key.export_private_key())
+    (vendor_data / ".ssh" / "host_key").chmod(0o600)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    known = f"[127.0.0.1]:{port} {host_key.export_public_key('openssh').decode().strip()}\n"
+    ready, delivered, answered = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    built: dict[str, Network] = {}
+
+    def on_built(network: Network) -> None:
+        built["network"] = network
+        write_kit(network, caisse, tmp_path / "kits")
+        network.journal.listeners.append(
+            lambda e: answered.set() if e.kind == "arl-received" and e.actor == ps else None
+        )
+        ready.set()
+
+    task = asyncio.create_task(
+        play(scenario, tmp_path / "run", keys=keys, externals=frozenset({caisse}),
+             caisse_servers={caisse: ("127.0.0.1", port, known)}, on_built=on_built)
+    )  # fmt: skip
+    await ready.wait()
+    network = built["network"]
+    kit = tmp_path / "kits" / caisse
+    assert f" {ps}\n" in (kit / "authorized_keys").read_text()
+    hub = SftpHub(
+        network.pki, caisse, vendor_data, network.clock.now,
+        on_event=lambda kind, **d: delivered.set() if kind == "delivered" else None,
+    )  # fmt: skip
+    await hub.start(port=port)
+    try:
+        await asyncio.wait_for(delivered.wait(), 60)
+        (name,) = [n for n in hub.disk.list_depot(ps) if n.startswith("FSE-")][:1]
+        sealed = hub.disk.read_depot(ps, name)
+        (kit / "lot.p7m").write_bytes(sealed)
+        lots = b2.parse(await unseal(kit, "lot.p7m"))
+        hub.disk.consume(ps, name)
+        ack = arl.Arl(
+            caisse, ps, lots.file_id, network.clock.now(), hashlib.sha256(sealed).hexdigest(),
+            tuple(arl.LotAck(lot.number, "P", len(lot.invoices),
+                             sum(i.totals.billed for i in lot.invoices)) for lot in lots.lots),
+        )  # fmt: skip
+        (kit / "arl.txt").write_bytes(arl.build(ack))
+        await seal(kit, "arl.txt", caisse, "arl.p7m", recipient=f"partners/{ps}.pem")
+        hub.disk.post(ps, f"ARL-{caisse}-000001.p7m", (kit / "arl.p7m").read_bytes())
+        await asyncio.wait_for(answered.wait(), 60)
+        network.clock.stop()
+        result = await task
+        result.journal.close()
+    finally:
+        await hub.close()
+    verdicts = {v["party"]: v for v in report(tmp_path / "run")["externals"]}
+    assert verdicts[caisse]["verdict"] == "conform", verdicts[caisse]
+    assert verdicts[caisse]["arl_in_time"] >= 1

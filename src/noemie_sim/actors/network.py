@@ -126,6 +126,7 @@ class Network:
         keys: KeyPool | None = None,
         extra_config: dict[str, Any] | None = None,
         externals: frozenset[str] = frozenset(),
+        caisse_servers: dict[str, tuple[str, int, str]] | None = None,
     ):
         self.config = config
         self.extra_config = extra_config or {}
@@ -133,6 +134,8 @@ class Network:
         # a mutuelle's links are requested) but never started, and has no client
         self.externals = externals
         self.hub_info: dict[str, tuple[str, int, str]] = {}  # caisse -> host, port, known_hosts
+        # an external caisse runs its own SFTP server: (host, port, known_hosts text)
+        self.caisse_servers = caisse_servers or {}
         self.folder = Path(folder)
         self.keys = keys
         self.clock = Clock(config.start, speed=config.speed)
@@ -189,17 +192,26 @@ class Network:
         )
         hubs: dict[str, HubSide] = {}
         connect: dict[str, Callable[[str], MailboxClient]] = {}
-        for caisse in population.caisses:
-            hubs[caisse.organisme], connect[caisse.organisme] = await self._hub(caisse.organisme)
-        kernel = self.kernel
         roles = pki.parties()
         for party in sorted(self.externals):
             if party not in roles:
                 raise ValueError(f"no party {party!r} in this network to leave external")
-            if roles[party] == "cpam":
-                raise ValueError(f"{party} is a caisse: an external caisse is not supported yet")
+            if roles[party] == "cpam" and party not in self.caisse_servers:
+                raise ValueError(f"{party} is an external caisse: give the address of its server")
         for caisse in population.caisses:
-            self.cpams[caisse.organisme] = Cpam(kernel, caisse, hubs[caisse.organisme], config.cpam)
+            ident = caisse.organisme
+            if ident in self.externals:
+                connect[ident] = self._external_caisse(ident)
+            else:
+                hubs[ident], connect[ident] = await self._hub(ident)
+        kernel = self.kernel
+        for caisse in population.caisses:
+            if caisse.organisme in hubs:  # an external caisse has no actor here
+                self.cpams[caisse.organisme] = Cpam(
+                    kernel, caisse, hubs[caisse.organisme], config.cpam
+                )
+            else:
+                journal.record("network", "external-party", party=caisse.organisme, role="cpam")
         behaviours = [g.behaviour for g in config.practitioner_groups for _ in range(g.count)]
         for n, who in enumerate(population.practitioners):
             client = self._client(connect[who.caisse], who.ps_number)
@@ -306,6 +318,18 @@ class Network:
             )
 
         return hub.disk, connect
+
+    def _external_caisse(self, cpam: str) -> Callable[[str], MailboxClient]:
+        """Partners of an external caisse connect to its own server, as SFTP clients."""
+        host, port, known_hosts = self.caisse_servers[cpam]
+        self.hub_info[cpam] = (host, port, known_hosts)
+        pki = self.pki
+
+        def connect(partner: str) -> MailboxClient:
+            key = (pki.folder / "parties" / partner / "key.pem").read_bytes()
+            return SftpClient(host, port, partner, key, known_hosts, attempts=3, backoff=0.05)
+
+        return connect
 
     def _client(self, connect: Callable[[str], MailboxClient], partner: str) -> MailboxClient:
         if partner in self.externals:

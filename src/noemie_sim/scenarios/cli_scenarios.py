@@ -225,11 +225,12 @@ class Narrator:
             return (f"{who} sends a lot of {len(d['invoices'])} FSE{again}, "
                     f"{reports.euros(d['billed'])} billed{extra}")  # fmt: skip
         if e.kind == "arl-sent":
+            ps = self.name(str(e.file or "").split("/")[0])
             if d["status"] == "P":
-                return f"{who} acknowledges the lot: [green]positive ARL[/]"
+                return f"{who} acknowledges the lot of {ps}: [green]positive ARL[/]"
             labels = ", ".join(f"{c} {codes.ARL[c].label}" for c in d["codes"] if c in codes.ARL)
             word = "duplicate" if d["status"] == "D" else "negative"
-            return f"{who} answers [red]{word} ARL[/]: {labels}"
+            return f"{who} answers {ps} with a [red]{word} ARL[/]: {labels}"
         if e.kind == "amo-payment":
             return (f"{who} pays {self.name(d['to'])} {reports.euros(d['amount'])} "
                     f"(tiers payant, value date {d['value_date']})")  # fmt: skip
@@ -248,11 +249,13 @@ class Narrator:
             return f"{who} rejects a décompte: {d['code']} {codes.OC[d['code']].label}"
         if e.kind == "invoice-liquidated" and d["status"] == "rejected":
             return f"{who} rejects invoice {e.invoice}: {d['code']} {codes.AMO[d['code']].label}"
+        if e.kind == "fault":
+            kind, _, target = str(d["label"]).partition(" ")
+            return f"[yellow]fault injected[/]: {kind} on {self.name(target)}"
         if e.kind in (
             "link-blocked",
             "link-deactivated",
             "certificate-revoked",
-            "fault",
             "actor-down",
             "outage",
             "lot-resent",

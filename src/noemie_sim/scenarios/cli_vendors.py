@@ -45,8 +45,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         externals = pick_externals(roles, args.external)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if any(roles[p] == "cpam" for p in externals):
-        raise UsageError("an external caisse (the harness as SFTP client) is not supported yet")
+    caisse_servers: dict[str, tuple[str, int, str]] = {}
+    caisses = [p for p in externals if roles[p] == "cpam"]
+    if caisses:
+        if len(caisses) > 1 or not args.caisse_server or not args.caisse_known_hosts:
+            raise UsageError(
+                "one external caisse at a time, with --caisse-server HOST:PORT and "
+                "--caisse-known-hosts FILE (its SFTP server, that the partners connect to)"
+            )
+        host, _, port = args.caisse_server.rpartition(":")
+        try:
+            known = Path(args.caisse_known_hosts).read_text()
+            caisse_servers[caisses[0]] = (host or "127.0.0.1", int(port), known)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--caisse-server/--caisse-known-hosts: {exc}") from None
     out = _out(args, "serve")
     console = make_console()
 
@@ -69,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         result = asyncio.run(
             play(scenario, out, keys=key_pool(), externals=frozenset(externals),
-                 on_built=on_built, progress=show)
+                 on_built=on_built, progress=show, caisse_servers=caisse_servers)
         )  # fmt: skip
     except (ScenarioError, ValueError) as exc:
         raise UsageError(str(exc)) from None
@@ -148,9 +160,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         required=True,
         metavar="WHO",
-        help="a party id, or a role (ps, oc, employer): the first party of that role",
+        help="a party id, or a role (ps, oc, employer, cpam): the first party of that role",
     )
     serve.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    serve.add_argument(
+        "--caisse-server", metavar="HOST:PORT", help="an external caisse's SFTP server"
+    )
+    serve.add_argument(
+        "--caisse-known-hosts", metavar="FILE", help="known_hosts lines for that server"
+    )
     serve.add_argument(
         "--speed", type=float, default=60.0, help="simulated seconds per real second (60)"
     )

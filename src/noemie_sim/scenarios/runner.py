@@ -103,11 +103,15 @@ async def play(
     progress: Callable[[datetime], None] | None = None,
     on_built: Callable[[Network], None] | None = None,
     externals: frozenset[str] = frozenset(),
+    caisse_servers: dict[str, tuple[str, int, str]] | None = None,
 ) -> RunResult:
     """Run ``scenario`` in ``folder``; ScenarioError before anything runs if a fault's target
     is not in the network."""
     extra = {"scenario": scenario.source, "scenario_name": scenario.name}
-    network = Network(scenario.config, folder, keys=keys, extra_config=extra, externals=externals)
+    network = Network(
+        scenario.config, folder, keys=keys, extra_config=extra, externals=externals,
+        caisse_servers=caisse_servers,
+    )  # fmt: skip
     async with network:
         schedule_faults(network, scenario)
         if on_built is not None:

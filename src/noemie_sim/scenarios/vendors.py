@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 from noemie_sim.actors.network import Network
 from noemie_sim.actors.practitioner import Practitioner
 from noemie_sim.pki.authority import write_file
@@ -53,6 +55,8 @@ def write_kit(network: Network, party: str, folder: Path) -> Path:
     """The connection kit of external ``party`` in ``folder/<party>/``; returns that folder."""
     pki = network.pki
     role = pki.role_of(party)
+    if role == "cpam":
+        return _caisse_kit(network, party, folder)
     actor = next(a for a in network.actors() if a.id == party)
     if role == "oc":
         caisses = sorted(network.cpams)
@@ -95,6 +99,48 @@ def write_kit(network: Network, party: str, folder: Path) -> Path:
     return kit
 
 
+def _caisse_kit(network: Network, caisse: str, folder: Path) -> Path:
+    """The kit of an external caisse: its identity, and what its SFTP server needs to let
+    its partners in (their certificates and an authorized_keys file: user = partner id)."""
+    pki = network.pki
+    kit = folder / caisse
+    (kit / "partners").mkdir(parents=True, exist_ok=True)
+    home = pki.folder / "parties" / caisse
+    write_file(kit / "key.pem", (home / "key.pem").read_bytes(), private=True)
+    for name in ("cert.pem", "chain.pem"):
+        shutil.copyfile(home / name, kit / name)
+    shutil.copyfile(pki.folder / "root" / "cert.pem", kit / "root.pem")
+    population = network.kernel.population if network.kernel else None
+    assert population is not None
+    partners = (
+        [(p.ps_number, "ps") for p in population.practitioners if p.caisse == caisse]
+        + [(m.oc_number, "oc") for m in population.mutuelles]
+        + [(e.siret, "employer") for e in population.employers if e.caisse == caisse]
+    )
+    authorized = []
+    for ident, _role in partners:
+        cert = pki.certificate(ident)
+        shutil.copyfile(
+            pki.folder / "parties" / ident / "cert.pem", kit / "partners" / f"{ident}.pem"
+        )
+        line = cert.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        authorized.append(f"{line.decode()} {ident}")
+    (kit / "authorized_keys").write_text("\n".join(authorized) + "\n")
+    host, port, _known = network.hub_info[caisse]
+    (kit / "connection.json").write_text(json.dumps(
+        {"party": caisse, "role": "cpam", "server": {"host": host, "port": port},
+         "partners": [{"id": i, "role": r} for i, r in partners],
+         "mailboxes": "each partner logs in as its id and sees depot/ (what it sends) and "
+                      "retour/ (what it receives)"},
+        indent=1,
+    ) + "\n")  # fmt: skip
+    server = {"caisse": caisse, "port": port, "host": host}
+    (kit / "README.md").write_text(_readme(caisse, "cpam", server, ""))
+    return kit
+
+
 def _caisse_of(network: Network, party: str) -> str:
     population = network.kernel.population if network.kernel else None
     assert population is not None
@@ -109,6 +155,9 @@ def _readme(party: str, role: str, server: dict[str, Any], sample: str) -> str:
     template = (resources.files("noemie_sim.scenarios") / "kit_readme.md").read_text("utf-8")
     duty = template.split(f"<!-- {role} -->")[1].split("<!--")[0].strip()
     common = template.split("<!-- common -->")[1].strip()
+    if role == "cpam":  # a caisse serves; it seals for its partners
+        common = common[common.index("## Seal") :].replace("peers/{CAISSE}.pem", "partners/ID.pem")
+        common = common.replace("for the caisse", "for a partner").replace("{CAISSE}", "ID")
     text = f"# Connection kit of {party} ({role})\n\n{duty}\n\n{common}\n"
     for key, value in (("PARTY", party), ("CAISSE", str(server["caisse"])),
                        ("PORT", str(server["port"])), ("HOST", str(server["host"])),
@@ -126,6 +175,8 @@ def conformance(events: list[Event], party: str, role: str, end: datetime) -> di
         return _ps(events, party, end)
     if role == "oc":
         return _oc(events, party, end)
+    if role == "cpam":
+        return _cpam(events, party, end)
     received = [e for e in events if e.kind == "file-sent" and e.details.get("to") == party]
     return {"party": party, "role": role, "verdict": "conform", "files_received": len(received),
             "reasons": [], "note": "an employer owes no answer: nothing else to judge"}  # fmt: skip
@@ -194,6 +245,51 @@ def _oc(events: list[Event], oc: str, end: datetime) -> dict[str, Any]:
         "answers_refused": len(refused),
         "decomptes_rejected": rejected,
         "late": late,
+        "reasons": reasons,
+    }
+
+
+def _cpam(events: list[Event], cpam: str, end: datetime) -> dict[str, Any]:
+    """An external caisse, judged by what its partners journaled: an ARL for every lot file
+    within 2 jours ouvrés, files its partners could open, a NOEMIE return for the PS whose
+    lots it accepted within 7 jours ouvrés."""
+    lot_files = [e for e in events if e.kind == "file-sent" and e.details.get("to") == cpam
+                 and str(e.details.get("name", "")).startswith("FSE-")]  # fmt: skip
+    arls: dict[str, Event] = {}
+    for e in events:
+        if e.kind == "arl-received" and e.file:
+            arls.setdefault(str(e.file), e)
+    from_caisse = {(e.actor, e.details.get("name")) for e in events
+                   if e.kind == "file-received" and e.details.get("sender") == cpam}  # fmt: skip
+    refused = [e for e in events if e.kind == "file-refused"
+               and (e.actor, e.details.get("name")) in from_caisse]  # fmt: skip
+    reasons = [f"{e.actor} could not use {e.details.get('name')}: {e.details.get('code')} "
+               f"({e.details.get('reason')})" for e in refused]  # fmt: skip
+    answered = 0
+    for sent in lot_files:
+        number = int(str(sent.details["name"]).rsplit("-", 1)[1].split(".")[0])
+        ident = f"{sent.actor}/{number}"
+        deadline = add_jours_ouvres(sent.at, 2)
+        ack = arls.get(ident)
+        if ack is not None and ack.at <= deadline:
+            answered += 1
+        elif ack is not None:
+            reasons.append(f"ARL for {ident} late ({ack.at:%d/%m %H:%M})")
+        elif deadline <= end:
+            reasons.append(f"no ARL for {ident} within 2 jours ouvrés")
+    returns = {e.actor for e in events if e.kind == "noemie-received"
+               and str(e.file or "").startswith(f"{cpam}/")}  # fmt: skip
+    for ps in sorted({str(a.actor) for a in arls.values() if a.details["status"] == "P"}):
+        first = min(a.at for a in arls.values() if a.actor == ps and a.details["status"] == "P")
+        if ps not in returns and add_jours_ouvres(first, 7) <= end:
+            reasons.append(f"no NOEMIE return to {ps} within 7 jours ouvrés of an accepted lot")
+    return {
+        "party": cpam,
+        "role": "cpam",
+        "verdict": "conform" if not reasons else "not conform",
+        "lot_files": len(lot_files),
+        "arl_in_time": answered,
+        "files_refused_by_partners": len(refused),
         "reasons": reasons,
     }
 
