@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from noemie_sim.actors.network import Network, NetworkConfig, RunResult, run_network
+from noemie_sim.actors.network import Network, NetworkConfig, RunResult, population_of, run_network
 from noemie_sim.pki.authority import KeyPool
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
@@ -164,7 +164,7 @@ def test_decomptes_follow_the_links_of_the_population(full_run: RunResult) -> No
     effective well before the run and never ended, gets every paid invoice forwarded to that
     mutuelle; nothing is ever forwarded for an assuré without a NOEMIE contract."""
     journal = full_run.journal
-    population = build(FULL.seed, Network(FULL, ".").population_config())
+    population = build(FULL.seed, population_of(FULL))
     contracts: dict[str, list[Contract]] = {}
     for c in population.contracts:
         contracts.setdefault(c.insured_nir, []).append(c)

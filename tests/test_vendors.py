@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from noemie_sim.actors.network import Network
+from noemie_sim.actors.network import Network, population_of
 from noemie_sim.pki.authority import KeyPool
 from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.runner import play, report
@@ -146,7 +146,7 @@ class Served:
 
 
 def _parties(scenario: Scenario) -> tuple[str, str, str]:
-    population = build(scenario.config.seed, Network(scenario.config, ".").population_config())
+    population = build(scenario.config.seed, population_of(scenario.config))
     return (population.practitioners[0].ps_number, population.caisses[0].organisme,
             population.mutuelles[0].oc_number)  # fmt: skip
 

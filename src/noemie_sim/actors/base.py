@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from cryptography import x509
+
 from noemie_sim.pki.authority import Identity, Pki
 from noemie_sim.pki.cms import Opened, open_sealed, seal
 from noemie_sim.pki.validation import TrustStore
@@ -38,14 +40,31 @@ class Kernel:
     population: Population
     care_until: datetime | None = None  # no new care (visits, sick leaves) from then on
     _trust: TrustStore | None = field(default=None, repr=False)
+    _roles: dict[str, str] | None = field(default=None, repr=False)
+    _certificates: dict[str, x509.Certificate] = field(default_factory=dict, repr=False)
 
     def trust(self) -> TrustStore:
         if self._trust is None:
             self._trust = TrustStore.load(self.pki)
         return self._trust
 
+    def role_of(self, ident: str) -> str:
+        """A party's role, read from the PKI folder once (files are received by the thousand)."""
+        if self._roles is None:
+            self._roles = self.pki.parties()
+        return self._roles[ident]
+
+    def certificate(self, ident: str) -> x509.Certificate:
+        """A party's current certificate, read from the PKI folder once."""
+        if ident not in self._certificates:
+            self._certificates[ident] = self.pki.certificate(ident)
+        return self._certificates[ident]
+
     def pki_changed(self) -> None:
+        """Forget what was read from the PKI folder (a revocation, a renewal)."""
         self._trust = None
+        self._roles = None
+        self._certificates.clear()
 
     def care_goes_on(self) -> bool:
         """False once the run's care period is over (it then only settles what is in flight)."""
@@ -93,7 +112,7 @@ class Actor:
     def seal_for(self, recipient: str, content: bytes) -> bytes:
         """``content`` signed by this actor and encrypted for ``recipient``, whose certificate
         must be valid now (SealError otherwise)."""
-        cert = self.kernel.pki.certificate(recipient)
+        cert = self.kernel.certificate(recipient)
         return seal(content, self.identity, cert, self.kernel.trust(), self.now())
 
     def open(self, data: bytes) -> Opened:

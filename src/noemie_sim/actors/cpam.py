@@ -202,7 +202,7 @@ class Cpam(Actor):
                 self.hub.consume(partner, name)
 
     def _receive(self, partner: str, name: str, data: bytes) -> None:
-        role = self.kernel.pki.role_of(partner)
+        role = self.kernel.role_of(partner)
         digest = hashlib.sha256(data).hexdigest()
         self.log("file-received", sender=partner, name=name, evidence={"size": len(data)})
         try:

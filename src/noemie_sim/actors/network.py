@@ -107,6 +107,18 @@ def _jsonable(value: object) -> object:
     return value
 
 
+def population_of(config: NetworkConfig) -> PopulationConfig:
+    """The population of a run: dated at its start, with its practitioner groups."""
+    population = dataclasses.replace(config.population, reference_day=config.start.date())
+    if config.practitioner_groups:
+        specialties = tuple(g.specialty for g in config.practitioner_groups
+                            for _ in range(g.count))  # fmt: skip
+        population = dataclasses.replace(
+            population, practitioners=len(specialties), specialties=specialties
+        )
+    return population
+
+
 @dataclass
 class RunResult:
     folder: Path
@@ -144,7 +156,6 @@ class Network:
         self.mutuelles: dict[str, Mutuelle] = {}
         self.employers: dict[str, Employer] = {}
         self._hubs: list[SftpHub] = []
-        self._memory_hubs: list[MemoryHub] = []
         self._hub_of: dict[str, SftpHub | MemoryHub] = {}
         self._proxies: dict[str, FaultProxy] = {}
         self._clients: list[MailboxClient] = []
@@ -175,7 +186,7 @@ class Network:
 
     async def build(self) -> None:
         config = self.config
-        population = build(config.seed, self.population_config())
+        population = build(config.seed, population_of(config))
         self.folder.mkdir(parents=True, exist_ok=True)
         journal = Journal(
             self.folder, self.clock.now, {"network": config.as_json(), **self.extra_config}
@@ -234,18 +245,6 @@ class Network:
                 actor.start()
         journal.commit()
 
-    def population_config(self) -> PopulationConfig:
-        """The population of this run: dated at its start, with the practitioner groups."""
-        config = self.config
-        population = dataclasses.replace(config.population, reference_day=config.start.date())
-        if config.practitioner_groups:
-            specialties = tuple(g.specialty for g in config.practitioner_groups
-                                for _ in range(g.count))  # fmt: skip
-            population = dataclasses.replace(
-                population, practitioners=len(specialties), specialties=specialties
-            )
-        return population
-
     def actors(self) -> list[Actor]:
         """Every actor, in the fixed order they were started (the order of same-instant steps)."""
         return [*self.cpams.values(), *self.practitioners.values(), *self.mutuelles.values(),
@@ -269,7 +268,6 @@ class Network:
         partners = sorted(i for i, role in pki.parties().items() if role != "cpam")
         if self.config.transport == "memory":
             memory = MemoryHub(partners)
-            self._memory_hubs.append(memory)
             self._hub_of[cpam] = memory
             return memory, memory.client
         hub = SftpHub(
@@ -366,10 +364,11 @@ class Network:
         assert self.kernel is not None
         self.kernel.pki_changed()
         self.journal.record("network", "certificate-revoked", party=party)
-        for hub in self._hubs:
-            hub.revalidate()
-        for memory in self._memory_hubs:
-            memory.refuse(party, "certificate revoked")
+        for sftp_hub in self._hubs:  # primaries and standbys
+            sftp_hub.revalidate()
+        for hub in self._hub_of.values():
+            if isinstance(hub, MemoryHub):
+                hub.refuse(party, "certificate revoked")
 
     def outage(self, cpam: str, duration: timedelta) -> None:
         """Stop the caisse's hub now for ``duration``: partners' transfers fail (and are

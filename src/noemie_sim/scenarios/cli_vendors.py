@@ -19,7 +19,6 @@ from rich.table import Table
 
 from noemie_sim.actors.network import Network
 from noemie_sim.sim.clock import Clock
-from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
@@ -29,18 +28,14 @@ from .cli_scenarios import _out, find_scenario, key_pool, make_console
 from .replay_traffic import replay_traffic
 from .runner import play, report
 from .schema import ScenarioError
-from .vendors import pick_externals, write_kit
+from .vendors import party_roles, pick_externals, write_kit
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     scenario = find_scenario(args.scenario)
     config = dataclasses.replace(scenario.config, speed=args.speed, transport="sftp")
     scenario = dataclasses.replace(scenario, config=config)
-    population = build(config.seed, Network(config, ".").population_config())
-    roles = {c.organisme: "cpam" for c in population.caisses}
-    roles |= {p.ps_number: "ps" for p in population.practitioners}
-    roles |= {m.oc_number: "oc" for m in population.mutuelles}
-    roles |= {e.siret: "employer" for e in population.employers}
+    roles = party_roles(config)
     try:
         externals = pick_externals(roles, args.external)
     except ValueError as exc:

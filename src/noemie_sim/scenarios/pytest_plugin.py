@@ -34,13 +34,12 @@ import pytest_asyncio
 
 from noemie_sim.actors.network import Network
 from noemie_sim.pki.authority import KeyPool, Pki
-from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import Event, Journal
 
 from .cli_common import UsageError
 from .cli_scenarios import find_scenario
 from .runner import schedule_faults
-from .vendors import conformance, pick_externals, write_kit
+from .vendors import conformance, party_roles, pick_externals, write_kit
 
 
 class Harness:
@@ -142,11 +141,7 @@ async def noemie_network(
         except UsageError as exc:
             raise ValueError(str(exc)) from None
         config = dataclasses.replace(chosen.config, speed=None, transport="sftp")
-        population = build(config.seed, Network(config, ".").population_config())
-        roles = {c.organisme: "cpam" for c in population.caisses}
-        roles |= {p.ps_number: "ps" for p in population.practitioners}
-        roles |= {m.oc_number: "oc" for m in population.mutuelles}
-        roles |= {e.siret: "employer" for e in population.employers}
+        roles = party_roles(config)
         externals = pick_externals(roles, list(external or []))
         folder = tmp_path / f"network-{len(opened) + 1}"
         network = Network(

@@ -19,15 +19,26 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from noemie_sim.actors.network import Network
+from noemie_sim.actors.network import Network, NetworkConfig, population_of
 from noemie_sim.actors.practitioner import Practitioner
 from noemie_sim.pki.authority import write_file
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
+from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import Event
 from noemie_sim.sim.norms import oc_answer
 
 ROLES = ("ps", "oc", "employer", "cpam")
+
+
+def party_roles(config: NetworkConfig) -> dict[str, str]:
+    """Party id -> role of the network ``config`` builds (its population, without a PKI)."""
+    population = build(config.seed, population_of(config))
+    roles = {c.organisme: "cpam" for c in population.caisses}
+    roles |= {p.ps_number: "ps" for p in population.practitioners}
+    roles |= {m.oc_number: "oc" for m in population.mutuelles}
+    roles |= {e.siret: "employer" for e in population.employers}
+    return roles
 
 
 def pick_externals(roles: dict[str, str], wanted: list[str]) -> list[str]:
