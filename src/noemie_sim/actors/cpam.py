@@ -271,7 +271,7 @@ class Cpam(Actor):
                 status = "N"
             elif key in self.lots_seen:
                 status = "D"
-                found = [_file_anomaly(codes.ARL["0003 001"])]
+                found = [_file_anomaly(codes.ARL[arl.DUPLICATE_CODE])]
             else:
                 status = "P"
                 self.lots_seen.add(key)

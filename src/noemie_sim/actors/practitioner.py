@@ -25,12 +25,12 @@ from datetime import date, datetime, time
 from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import population as pop
-from noemie_sim.sim.domain.generate import b2_act, patient_of, typical_visit
+from noemie_sim.sim.domain.generate import fse_invoice, typical_visit
 from noemie_sim.sim.domain.nomenclature import ACTS
-from noemie_sim.sim.domain.rules import Billed, Counters, liquidate
+from noemie_sim.sim.domain.rules import Billed
 from noemie_sim.sim.norms import arl, b2, noemie_ps
 from noemie_sim.sim.norms.errors import FormatError
-from noemie_sim.sim.norms.kinds import detect
+from noemie_sim.sim.norms.kinds import KINDS, detect
 from noemie_sim.sim.transport.api import AlreadyDelivered, MailboxClient, TransportError
 
 from .base import Actor, Kernel
@@ -109,6 +109,7 @@ class Practitioner(Actor):
         self.duplicate_next = 0
         self.rebill_next = 0  # bill an invoice already paid again, under its number
         self.truncate_next = 0  # the next sealed file loses its second half in transit
+        self.corrupted_names: set[str] = set()  # files broken on purpose by a corrupt-lot fault
 
     def start(self) -> None:
         self.every_jour_ouvre(self.behaviour.send_at, self.bill_day, f"{self.id} bills")
@@ -128,28 +129,12 @@ class Practitioner(Actor):
                 if self.who.specialty != "26"
                 else [Billed("G", 3000)]
             )
-        settled = liquidate(acts, self.who.specialty, self.id, patient_of(who), day, Counters())
-        contracts = [c for c in self.kernel.population.contracts_of(insured.nir) if c.covers(day)]
+        tiers_payant = who.ald or who.c2s or rng.random() < self._tiers_payant_share
         self.invoice_counter += 1
-        invoice = b2.Invoice(
-            invoice_number=self.invoice_counter,
-            insured_nir=insured.nir,
-            insured_nir_key=insured.nir_key,
-            beneficiary_nir=who.nir,
-            beneficiary_nir_key=who.nir_key,
-            birth_date=who.birth_date,
-            invoice_date=day,
-            lines=tuple(b2_act(s, self.who, day, s.amo_gross) for s in settled),
-            managing_caisse=int(insured.caisse[2:5]),
-            managing_centre=int(insured.caisse[5:]),
-            tiers_payant="O"
-            if who.ald or who.c2s or rng.random() < self._tiers_payant_share
-            else "N",
-            exemption="4" if who.ald else None,
-            oc_number=contracts[0].oc_number if contracts else None,
-            oc_contract_type="01" if contracts else None,
-            care_pathway="T",
-        )
+        invoice = fse_invoice(
+            self.kernel.population, self.who, insured, who, day, self.invoice_counter, acts,
+            tiers_payant,
+        )  # fmt: skip
         return insured, who, invoice
 
     @property
@@ -246,7 +231,10 @@ class Practitioner(Actor):
                 duplicate=duplicate_of is not None and n == len(lots) - 1,
                 corrects=corrects[n].ident(self.id) if corrects else None,
             )
-        await self._upload(_file_name(self.id, file_id), content)
+        name = _file_name(self.id, file_id)
+        if sent != lots:
+            self.corrupted_names.add(name)
+        await self._upload(name, content)
 
     def _content(self, file_id: int, created: datetime, lots: Sequence[SentLot]) -> bytes:
         """The B2 file ``file_id`` holding ``lots`` (its bytes as sent)."""
@@ -264,12 +252,15 @@ class Practitioner(Actor):
             self.log("file-not-sent", name=name, code=exc.code, reason=exc.detail)
             return
         stem = self.archive(name, sealed, content)
+        # a file broken on purpose says so: the self-consistency check knows it from the journal
+        fault = {"fault": "corrupt-lot"} if name in self.corrupted_names else {}
         self.log(
             "file-sent",
             name=name,
             to=self.cpam,
             archive=stem,
             evidence={"sha256": hashlib.sha256(content).hexdigest()},
+            **fault,
         )
         if self.truncate_next:
             self.truncate_next -= 1
@@ -316,6 +307,11 @@ class Practitioner(Actor):
             return
         stem = self.archive(name, data, opened.content)
         try:
+            if kind in ("arl", "noemie-ps"):
+                # the network's law: a file is processed only if `validate` accepts it
+                anomalies = KINDS[kind].validate(opened.content)
+                if anomalies:
+                    raise FormatError(anomalies[0])
             if kind == "arl":
                 self._on_arl(name, arl.parse(opened.content), stem)
             elif kind == "noemie-ps":

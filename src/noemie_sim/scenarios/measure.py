@@ -201,7 +201,11 @@ def measure(
         invoice = decompte_invoice.get(str(e.details["decompte"]))
         if invoice:
             oc_paid[invoice] = oc_paid.get(invoice, 0) + e.details["amount"]
-    reconciled_amo = {str(e.invoice): e.details["amo"] for e in of("invoice-reconciled")}
+    # what the PS read, summed over every return naming the invoice (a rebilled invoice is
+    # read twice: paid once, then rejected 2900 005 with nothing paid)
+    reconciled_amo: dict[str, int] = {}
+    for e in of("invoice-reconciled"):
+        reconciled_amo[str(e.invoice)] = reconciled_amo.get(str(e.invoice), 0) + e.details["amo"]
     money = {"billed": 0, "amo": 0, "oc": 0, "patient": 0, "penalties": penalties}
     unreconciled = []
     double_payments = 0
@@ -254,9 +258,7 @@ def measure(
         "amounts_reconciled": not unreconciled,
     }
     expectations = [_check(key, value, figures) for key, value in expect.items()]
-    passed = all(r["verdict"] == "pass" for r in sla_results + expectations)
     return {
-        "verdict": "pass" if passed else "fail",
         "counts": {
             "files": len(of("file-sent")),
             "lots": len(sent_lots),

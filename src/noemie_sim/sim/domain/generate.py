@@ -96,36 +96,10 @@ class _Story:
         """The invoice as the PS sends it: AMO part before PF and franchises."""
         insured, who = patient
         acts = self.billed()
-        settled = liquidate(
-            acts, self.ps.specialty, self.ps.ps_number, patient_of(who), self.care_day, Counters()
+        tiers_payant = self.rng.random() < self.ps.tiers_payant_share or who.ald or who.c2s
+        return fse_invoice(
+            self.population, self.ps, insured, who, self.care_day, number, acts, tiers_payant
         )
-        contract = self._contract(insured)
-        return b2.Invoice(
-            invoice_number=number,
-            insured_nir=insured.nir,
-            insured_nir_key=insured.nir_key,
-            beneficiary_nir=who.nir,
-            beneficiary_nir_key=who.nir_key,
-            birth_date=who.birth_date,
-            invoice_date=self.care_day,
-            lines=tuple(b2_act(s, self.ps, self.care_day, s.amo_gross) for s in settled),
-            managing_caisse=int(insured.caisse[2:5]),
-            managing_centre=int(insured.caisse[5:]),
-            tiers_payant="O"
-            if self.rng.random() < self.ps.tiers_payant_share or who.ald or who.c2s
-            else "N",
-            insurance_nature="10",
-            exemption="4" if who.ald else None,
-            oc_number=contract.oc_number if contract else None,
-            oc_contract_type="01" if contract else None,
-            care_pathway="T",
-        )
-
-    def _contract(self, insured: Insured) -> Contract | None:
-        contracts = [
-            c for c in self.population.contracts_of(insured.nir) if c.covers(self.care_day)
-        ]
-        return contracts[0] if contracts else None
 
     def invoices(self) -> list[b2.Invoice]:
         return [self.fse(1000 + n, p) for n, p in enumerate(self.patients)]
@@ -148,6 +122,84 @@ class _Story:
             datetime.combine(self.care_day, time(18, 30)),
             self.lots(self.invoices()),
         )
+
+
+def fse_invoice(
+    population: Population,
+    ps: Practitioner,
+    insured: Insured,
+    who: Beneficiary,
+    day: date,
+    number: int,
+    acts: list[Billed],
+    tiers_payant: bool,
+) -> b2.Invoice:
+    """Invoice ``number`` of ``ps`` for bénéficiaire ``who`` of ``insured``: ``acts`` on
+    ``day`` with the AMO part before PF and franchises (the caisse deducts them), the
+    mutuelle of a contract covering that day, in tiers payant when asked."""
+    settled = liquidate(acts, ps.specialty, ps.ps_number, patient_of(who), day, Counters())
+    contracts: list[Contract] = [c for c in population.contracts_of(insured.nir) if c.covers(day)]
+    return b2.Invoice(
+        invoice_number=number,
+        insured_nir=insured.nir,
+        insured_nir_key=insured.nir_key,
+        beneficiary_nir=who.nir,
+        beneficiary_nir_key=who.nir_key,
+        birth_date=who.birth_date,
+        invoice_date=day,
+        lines=tuple(b2_act(s, ps, day, s.amo_gross) for s in settled),
+        managing_caisse=int(insured.caisse[2:5]),
+        managing_centre=int(insured.caisse[5:]),
+        tiers_payant="O" if tiers_payant else "N",
+        insurance_nature="10",
+        exemption="4" if who.ald else None,
+        oc_number=contracts[0].oc_number if contracts else None,
+        oc_contract_type="01" if contracts else None,
+        care_pathway="T",
+    )
+
+
+#: How ``fresh_fse_file`` numbers invoices: invoice k (from 1) of file N is N x this + k, so
+#: that every new file number gives new invoice numbers (docs/vendors.md, numbering rules).
+INVOICES_PER_FILE = 100
+
+
+def fresh_fse_file(
+    population: Population,
+    ps_number: str,
+    file_id: int,
+    lot_number: int,
+    created: datetime,
+    count: int,
+    rng: random.Random,
+) -> bytes:
+    """A B2 file ``file_id`` of one lot ``lot_number`` of ``count`` FSE of PS ``ps_number``
+    for assurés of its own caisse (open rights), dated ``created``, for that caisse."""
+    ps = next((p for p in population.practitioners if p.ps_number == ps_number), None)
+    if ps is None:
+        raise ValueError(f"{ps_number} is not a practitioner of this population")
+    if not 1 <= count < INVOICES_PER_FILE:
+        raise ValueError(f"count is 1 to {INVOICES_PER_FILE - 1}")
+    if not 1 <= file_id <= 9_999_999 or not 1 <= lot_number <= 999:
+        raise ValueError("the file number is 1 to 9999999 and the lot number 1 to 999")
+    day = created.date()
+    patients = [
+        (insured, who)
+        for insured, who in population.beneficiaries()
+        if insured.caisse == ps.caisse
+        and (insured.rights_until is None or insured.rights_until >= day)
+    ]
+    if not patients:
+        raise ValueError(f"the caisse {ps.caisse} of {ps_number} has no assuré with open rights")
+    invoices = []
+    for k in range(1, count + 1):
+        insured, who = rng.choice(patients)
+        acts = typical_visit(ps.specialty, rng)
+        tiers_payant = who.ald or who.c2s or rng.random() < ps.tiers_payant_share
+        number = file_id * INVOICES_PER_FILE + k
+        invoices.append(fse_invoice(population, ps, insured, who, day, number, acts, tiers_payant))
+    lot = b2.Lot(lot_number, ps_number, ps.caisse, day, tuple(invoices))
+    return b2.build(b2.B2File("FSE", "PS", ps_number, "CP", ps.caisse, file_id, created, (lot,)))
 
 
 def patient_of(who: Beneficiary) -> Patient:

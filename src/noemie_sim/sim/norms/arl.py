@@ -10,8 +10,9 @@ Structure: A0 (A2)* (A1 (A2)*)* A9 — the file header with its file-level anoma
 format failure of the whole file), then per lot its status and anomalies, then the trailer.
 
 Statuses: P positif, N négatif (re-emit), D doublon (already received: answered, not processed
-again). The file status is derived: N when the file or any lot has an anomaly, D when every lot
-is a duplicate, else P.
+again). A lot is P with no anomaly, D with exactly the one anomaly :data:`DUPLICATE_CODE` ("lot
+déjà reçu", which says why it was not processed), N with any other. The file status is
+derived: N when the file or any lot has an anomaly, D when every lot is a duplicate, else P.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from .model import Checker, Cursor, from_record, to_record
 
 FRAMING = FIXED_128
 STATUSES = ("P", "N", "D")
+#: The anomaly a duplicate (D) lot carries, and only it (codes.ARL, project convention).
+DUPLICATE_CODE = "0003 001"
 
 
 def _record(code: str, name: str, label: str, *fields_: Field) -> RecordLayout:
@@ -136,6 +139,13 @@ class Arl:
         return self.status == "P"
 
 
+def lot_status(anomaly_codes: list[str]) -> str:
+    """P with no anomaly, D with only the duplicate notice, N otherwise."""
+    if not anomaly_codes:
+        return "P"
+    return "D" if anomaly_codes == [DUPLICATE_CODE] else "N"
+
+
 def file_status(file_anomalies: object, lot_statuses: list[str]) -> str:
     """N when the file or a lot has anomalies, D when every lot is a duplicate, else P."""
     if file_anomalies or "N" in lot_statuses:
@@ -226,14 +236,14 @@ def validate(data: bytes) -> list[Anomaly]:
         check.equal(
             lot, "anomaly_count", len(anomalies), rec["anomaly_count"], "lot anomaly count is wrong"
         )
-        if (rec["status"] == "N") != bool(anomalies):
-            check.fail(
-                lot,
-                "status",
-                "a lot is negative exactly when it has anomalies",
-                "N" if anomalies else "P or D",
-                rec["status"],
-            )
+        check.equal(
+            lot,
+            "status",
+            lot_status([records[a].string("code") for a in anomalies]),
+            rec["status"],
+            "a lot is P without anomaly, D with only the duplicate notice "
+            f"{DUPLICATE_CODE}, N otherwise",
+        )
         for a in anomalies:
             check.equal(a, "lot", rec["lot"], records[a]["lot"], "anomaly carries another lot")
     check.equal(head, "lot_count", len(lots), records[head]["lot_count"], "lot count is wrong")

@@ -402,7 +402,12 @@ def _invoice(records: list[Record], index: int, children: list[noemie.Node]) -> 
 
 def validate(data: bytes) -> list[Anomaly]:
     """Every anomaly: the generic NOEMIE checks, NIR keys, invoice status consistent with its
-    notices and amounts, and the day's payments equal to the AMO amount it paid."""
+    notices and amounts, and the day's payments equal to what the caisse owes the PS that day.
+
+    The caisse pays the PS only for its *tiers payant* invoices (``tiers_payant`` O): the AMO
+    part of the others goes to the assuré, who paid the PS. So the day's net 250 movements
+    equal the AMO amounts of its tiers payant invoices (norms.md §8.1: tiers payant payment
+    to the PS), and a day without any such amount needs no 250."""
     return noemie.validate(REF, data, _checks)
 
 
@@ -410,37 +415,40 @@ def _checks(check: Checker, tree: Tree) -> None:
     records = check.records
     for payee in tree.items:
         for day in payee.children:
-            paid = moved = 0
+            owed = moved = 0
             movements: list[int] = []
-            for node in day.walk():
+            for node in day.children:
                 rec = records[node.index]
-                if rec.code in _ACTS:
-                    paid += rec.number("amo_amount")
-                elif rec.code == "250":
+                if rec.code == "250":
                     sign = 1 if rec["direction"] == "C" else -1
                     moved += sign * rec.number("amount")
                     movements.append(node.index)
-                elif rec.code == "100":
-                    _check_invoice(check, node)
-            if movements and moved != paid:
+                    continue
+                for invoice in node.children:
+                    paid = _check_invoice(check, invoice)
+                    if records[invoice.index]["tiers_payant"] == "O":
+                        owed += paid
+            if movements and moved != owed:
                 check.fail(
                     movements[0],
                     "amount",
-                    "the day's net payments differ from the AMO amount it paid",
-                    f"net {paid} cents",
+                    "the day's net payments differ from the AMO amount of its tiers payant "
+                    "invoices",
+                    f"net {owed} cents",
                     f"net {moved} cents",
                 )
-            elif not movements and paid:
+            elif not movements and owed:
                 check.fail(
                     day.index,
                     "accounting_date",
-                    "AMO amounts paid with no 250 movement",
-                    f"a 250 NOP-MFI of {paid} cents",
+                    "AMO amounts owed to the PS (tiers payant) with no 250 movement",
+                    f"a 250 NOP-MFI of {owed} cents",
                     "none",
                 )
 
 
-def _check_invoice(check: Checker, inv: noemie.Node) -> None:
+def _check_invoice(check: Checker, inv: noemie.Node) -> int:
+    """Check one invoice; return the AMO amount its acts pay."""
     records = check.records
     head = records[inv.index]
     rejected = any(
@@ -481,3 +489,4 @@ def _check_invoice(check: Checker, inv: noemie.Node) -> None:
         check.fail(
             inv.index, "status", "an invoice rejected in full must have status R", "R", status
         )
+    return paid
