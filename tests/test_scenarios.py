@@ -26,6 +26,8 @@ from noemie_sim.scenarios.schema import (
     parse_duration,
 )
 
+from .consistency import invalid_files
+
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"
 REQUIRED = {"demo", "nominal-week", "negative-arl", "revoked-certificate", "cpam-outage",
             "double-mutuelle", "employer-ij", "late-mutuelle", "national-day"}  # fmt: skip
@@ -56,6 +58,8 @@ def test_every_bundled_scenario_exits_as_it_declares(
     assert code == scenario.expect_exit, f"{name}: exit {code}, failing {failing}\n{out}"
     assert report["digest"] in out.replace("\n", "")
     assert report["counts"]["invoices"] > 0 and report["figures"]["lost_files"] == 0
+    checked, refused = invalid_files(tmp_path / "run")  # the network agrees with `validate`
+    assert checked > 0 and not refused, refused[:5]
     if name == "flaky-network":  # the faults did cut connections, and nothing was lost
         db = sqlite3.connect(tmp_path / "run" / "journal.sqlite")
         (evidence,) = db.execute(
@@ -110,8 +114,10 @@ def test_demo_narrates_then_replay_confirms_and_reports_render(
     suite = ET.parse(paths["junit"]).getroot().find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
-    assert len(cases) == len(report["sla"]) + len(report["expectations"])
-    assert suite.get("failures") == "0"
+    # one case per check: the run's completeness, each SLA, each expectation
+    assert len(cases) == 1 + len(report["sla"]) + len(report["expectations"])
+    assert [c.get("name") for c in cases] == [c["name"] for c in report["checks"]]
+    assert suite.get("failures") == "0" and report["verdict"] == "pass"
     _check_rendered(paths["html"])
 
     # a journal edited after the run is refused, not replayed
@@ -186,7 +192,7 @@ duration = "1 jour ouvré"
             "lasts",
         ),
         ("[sla]\narl = 'soon'\n", "sla.arl", "a duration"),
-        ("[expect]\nlost_files = 'none'\n", "expect.lost_files", "a number"),
+        ("[expect]\nlost_files = 'none'\n", "expect.lost_files", "a whole number"),
         ("[expect]\nmiracles = 1\n", "expect.miracles", "unknown key"),
         ("[scenario2]\n", "scenario2", "unknown key"),
     ],

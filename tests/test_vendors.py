@@ -11,6 +11,7 @@ import socket
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import asyncssh
 import pytest
@@ -104,6 +105,7 @@ class Served:
         self.network: Network | None = None
         self.ready = asyncio.Event()
         self.waiting: list[tuple[Callable[[Event], bool], asyncio.Event]] = []
+        self.task: asyncio.Task[object] | None = None
 
     def _built(self, network: Network) -> None:
         self.network = network
@@ -117,16 +119,23 @@ class Served:
                 flag.set()
 
     async def event(self, wanted: Callable[[Event], bool]) -> None:
-        """Until the journal records an event ``wanted`` accepts (or the run ends)."""
+        """Until the journal records an event ``wanted`` accepts; fails if the run ends first.
+        No wall-clock timeout: a loaded machine only makes the wait longer."""
         flag = asyncio.Event()
         self.waiting.append((wanted, flag))
-        await asyncio.wait_for(flag.wait(), 120)
+        assert self.task is not None
+        heard = asyncio.ensure_future(flag.wait())
+        await asyncio.wait([heard, self.task], return_when=asyncio.FIRST_COMPLETED)
+        if not flag.is_set():
+            heard.cancel()
+            raise AssertionError("the run ended before the awaited event")
 
     def start(self) -> asyncio.Task[object]:
-        return asyncio.create_task(
+        self.task = asyncio.create_task(
             play(self.scenario, self.folder, keys=self.keys, externals=frozenset({self.party}),
                  on_built=self._built)
         )  # fmt: skip
+        return self.task
 
     @property
     def kit(self) -> Path:
@@ -143,6 +152,25 @@ class Served:
         result.journal.close()  # type: ignore[attr-defined]
         (verdict,) = report(self.folder)["externals"]
         return dict(verdict)
+
+
+def _not_conform_everywhere(run: Path, party: str) -> None:
+    """One verdict everywhere: a vendor's "not conform" fails `report` (exit 1), is a failing
+    JUnit test case naming the check and its reason, and shows in the HTML page."""
+    junit, page = run / "v.xml", run / "v.html"
+    assert main(["report", str(run), "--junit", str(junit), "--html", str(page)]) == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    failures = {
+        str(c.get("name")): str(f.get("message"))
+        for c in suite.findall("testcase")
+        if (f := c.find("failure")) is not None
+    }
+    assert f"conformance.{party}.lots-accepted" in failures, failures
+    assert "0001 004" in failures[f"conformance.{party}.lots-accepted"]
+    assert suite.get("failures") == str(len(failures))
+    html = page.read_text()
+    assert "not conform" in html and f"conformance.{party}.lots-accepted" in html
 
 
 def _parties(scenario: Scenario) -> tuple[str, str, str]:
@@ -183,6 +211,7 @@ async def test_an_external_ps_with_openssh_and_openssl(
         verdict = await served.stop(task)
         assert verdict["verdict"] == "not conform"
         assert "negative ARL" in str(verdict["reasons"]) and "0001 004" in str(verdict["reasons"])
+        _not_conform_everywhere(tmp_path, ps)
         return
     assert ack.status == "P"
     returned = served.event(lambda e: e.kind == "file-sent" and e.details.get("to") == ps)

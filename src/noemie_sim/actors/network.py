@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from noemie_sim.pki import attest
 from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.clock import Clock, stopwatch
@@ -160,6 +161,7 @@ class Network:
         self._proxies: dict[str, FaultProxy] = {}
         self._clients: list[MailboxClient] = []
         self.kernel: Kernel | None = None
+        self.harness: attest.Harness | None = None
 
     async def __aenter__(self) -> Network:
         try:
@@ -192,6 +194,8 @@ class Network:
             self.folder, self.clock.now, {"network": config.as_json(), **self.extra_config}
         )
         pki = self._pki(population)
+        # the harness's journal seal: a key of this process only, certified by the root
+        self.harness = attest.harness_identity(pki, config.start)
         self.kernel = Kernel(self.clock, journal, pki, config.seed, population, config.care_until)
         self.clock.after_step = journal.commit
         journal.record(
@@ -447,8 +451,15 @@ class Network:
         journal = self.journal
         journal.set_info("wall_seconds", round(timer(), 3))
         counts = self.counts()
-        journal.record("network", "run-ended", steps=self.clock.steps_run, counts=counts)
-        journal.commit()
+        harness = self.harness
+        now = self.clock.now()
+        journal.close_run(
+            (lambda data: attest.sign(harness, data)) if harness else None,
+            steps=self.clock.steps_run,
+            counts=counts,
+            # a run stopped before its end (serve, Ctrl-C) still closes its journal
+            reached_end=now >= self.config.end,
+        )
         return RunResult(self.folder, journal, journal.digest(), counts)
 
     def counts(self) -> dict[str, int]:

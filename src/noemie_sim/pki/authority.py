@@ -31,6 +31,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import PkiError
@@ -431,21 +432,40 @@ def _ca_cert(
 def _party_cert(
     ident: str, role: str, key: rsa.RSAPrivateKey, ca: _Ca, at: datetime, days: int
 ) -> x509.Certificate:
-    public = key.public_key()
+    subject, until = _name(ident, SECTORS[role]), at + timedelta(days=days)
+    usages = [SEAL_EKU, ExtendedKeyUsageOID.CLIENT_AUTH]
+    return end_entity_certificate(
+        subject, key.public_key(), ca.cert, ca.key, at, until, usages, key_encipherment=True
+    )
+
+
+def end_entity_certificate(
+    subject: x509.Name,
+    public: CertificatePublicKeyTypes,
+    issuer: x509.Certificate,
+    issuer_key: rsa.RSAPrivateKey,
+    not_before: datetime,
+    not_after: datetime,
+    usages: list[x509.ObjectIdentifier],
+    *,
+    key_encipherment: bool,
+) -> x509.Certificate:
+    """A certificate that is not a CA: digitalSignature and contentCommitment (plus
+    keyEncipherment when asked), the extended key ``usages`` given, signed by ``issuer``."""
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(ident, SECTORS[role]))
-        .issuer_name(ca.cert.subject)
+        .subject_name(subject)
+        .issuer_name(issuer.subject)
         .public_key(public)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(at)
-        .not_valid_after(at + timedelta(days=days))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
                 content_commitment=True,
-                key_encipherment=True,
+                key_encipherment=key_encipherment,
                 data_encipherment=False,
                 key_agreement=False,
                 key_cert_sign=False,
@@ -455,14 +475,13 @@ def _party_cert(
             ),
             critical=True,
         )
-        .add_extension(
-            x509.ExtendedKeyUsage([SEAL_EKU, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
         )
-        .sign(ca.key, hashes.SHA256())
+        .sign(issuer_key, hashes.SHA256())
     )
 
 

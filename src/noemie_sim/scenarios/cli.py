@@ -1,16 +1,22 @@
 """The ``noemie-sim`` command.
 
-Exit codes, the same for every subcommand: 0 success (the file is valid, the operation done),
-1 the input was read but is refused (anomalies or the reason are printed), 2 the command could
-not run (a file cannot be read or written, bad arguments). A user never sees a traceback for
-bad input.
+Exit codes, the same for every subcommand: 0 success (the file is valid, the run passed, the
+operation done), 1 a check failed (anomalies, a refusal, an SLA, expectation or conformance
+check: the reason is printed), 2 bad input (a file cannot be read or written, bad arguments,
+an invalid scenario or run folder), 3 the run is incomplete or the harness itself failed. A
+user never sees a traceback: an internal error prints one line naming the log file that holds
+it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from noemie_sim import __version__
 
@@ -49,9 +55,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"noemie-sim {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(f"noemie-sim {args.command}: interrupted (incomplete)", file=sys.stderr)
+        return INTERNAL_ERROR
+    except Exception as exc:  # the harness failed: one line here, the traceback in a log
+        log = _log_traceback(args.command)
+        print(f"noemie-sim {args.command}: internal error ({type(exc).__name__}: {exc}); "
+              f"the traceback is in {log}", file=sys.stderr)  # fmt: skip
+        return INTERNAL_ERROR
     return code
+
+
+#: exit code of an incomplete run (interrupted, killed) and of an internal error
+INTERNAL_ERROR = 3
+
+
+def _log_traceback(command: str) -> Path:
+    """Write the current exception's traceback to a new log file; its path."""
+    folder = Path(os.environ.get("NOEMIE_SIM_LOG_DIR") or Path(tempfile.gettempdir()))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f"noemie-sim-{command}-", suffix=".log", dir=folder)
+    except OSError:
+        fd, name = tempfile.mkstemp(prefix=f"noemie-sim-{command}-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as log:
+        log.write(traceback.format_exc())
+    return Path(name)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""``noemie-sim run``, ``report``, ``replay`` and ``demo``: scenarios from the command line.
+"""``noemie-sim run``, ``report``, ``verify``, ``replay`` and ``demo``: scenarios from the
+command line.
 
-Exit codes: 0 every SLA and expectation holds (``replay``: the journal is identical), 1 one
-fails (``replay``: it differs), 2 the scenario or the run folder is not valid.
+Exit codes (verdict.py): 0 pass (``replay``: the journal is identical; ``verify``: intact and
+complete), 1 an SLA, expectation or conformance check failed (``replay``: the journal differs;
+``verify``: the journal or its manifest was tampered with), 2 the scenario, the run folder or
+an argument is not valid, 3 the run is incomplete (killed, stopped, its tail cut).
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from noemie_sim.actors.network import Network
 from noemie_sim.pki.authority import KeyPool
 from noemie_sim.sim.domain import codes
-from noemie_sim.sim.journal import Event, JournalError, open_journal
+from noemie_sim.sim.journal import Event, JournalError, check_run, open_journal
 
 from . import reports
 from .cli_common import UsageError
 from .runner import play, recorded_scenario, report
 from .schema import Scenario, ScenarioError, load
+from .verdict import EXIT_CODES
 
 
 def bundled() -> list[str]:
@@ -128,33 +133,66 @@ def cmd_run(args: argparse.Namespace) -> int:
     reports.print_terminal(result, console)
     console.print(f"run folder {out} ({wall:.1f} s)")
     _write_reports(result, args)
-    return 0 if result["verdict"] == "pass" else 1
+    return int(result["exit_code"])
 
 
 def _finished(folder: str) -> dict[str, Any]:
     try:
-        return report(folder)
+        return report(folder, _root(folder, None))
     except (JournalError, ScenarioError) as exc:
         raise UsageError(f"{folder}: {exc}") from None
+
+
+def _root(folder: str, path: str | None) -> x509.Certificate | None:
+    """The root certificate to check a run's manifest with: ``--root`` or the run's own."""
+    where = Path(path) if path else Path(folder) / "pki" / "root" / "cert.pem"
+    try:
+        return x509.load_pem_x509_certificate(where.read_bytes())
+    except (OSError, ValueError) as exc:
+        if path is None and not where.exists():
+            return None  # the run has no PKI folder: check_run says what that means
+        raise UsageError(f"cannot read the root certificate {where}: {exc}") from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     result = _finished(args.run_dir)
     reports.print_terminal(result, make_console())
     _write_reports(result, args)
-    return 0 if result["verdict"] == "pass" else 1
+    return int(result["exit_code"])
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    try:
+        check = check_run(args.run_dir, _root(args.run_dir, args.root))
+    except JournalError as exc:
+        raise UsageError(f"{args.run_dir}: {exc}") from None
+    console = make_console()
+    colour = {"complete": "green", "incomplete": "yellow"}.get(check.state, "red")
+    console.print(f"{args.run_dir}: [{colour}]{check.state}[/] ({check.events} events, "
+                  f"digest {check.digest})")  # fmt: skip
+    for problem in check.problems:
+        console.print(f"  - {problem}")
+    if check.complete:
+        console.print("  chain, end of the run and the manifest's signature check out")
+    return {"complete": 0, "tampered": 1}.get(check.state, EXIT_CODES["incomplete"])
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     try:
+        check = check_run(args.run_dir, _root(args.run_dir, None))
+        if check.state == "tampered":
+            raise JournalError("; ".join(check.problems))
         journal = open_journal(args.run_dir)
-        journal.verify()
         scenario = recorded_scenario(journal)
         recorded = journal.digest()
         journal.db.close()
     except (JournalError, ScenarioError) as exc:
         raise UsageError(f"{args.run_dir}: {exc}") from None
     console = make_console()
+    if not check.complete:
+        console.print(f"{args.run_dir} is [yellow]incomplete[/]: " + "; ".join(check.problems))
+        console.print("its journal cannot be compared with a replay")
+        return EXIT_CODES["incomplete"]
     with tempfile.TemporaryDirectory(prefix="noemie-sim-replay-") as folder:
         console.print(f"replaying [bold]{scenario.name}[/] (seed {scenario.config.seed})")
         result = asyncio.run(play(scenario, folder, keys=key_pool()))
@@ -180,7 +218,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     html = out / "report.html"
     reports.write_html(result, html)
     console.print(f"HTML report: {html}   (run folder {out}, {wall:.1f} s)")
-    return 0 if result["verdict"] == "pass" else 1
+    return int(result["exit_code"])
 
 
 class Narrator:
@@ -291,8 +329,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run a scenario and judge its SLAs and expectations",
         description="Run a scenario (a TOML file, or a bundled one by name: "
         + ", ".join(bundled())
-        + "). Exit 0 when every SLA and expectation holds, 1 when one "
-        "fails, 2 when the scenario is invalid.",
+        + "). Exit 0 pass: every SLA and expectation holds; 1 one fails; 2 the scenario "
+        "or an argument is invalid; 3 the run did not complete or the harness failed.",
         epilog="example: noemie-sim run nominal-week --html report.html",
     )
     run.add_argument("scenario", metavar="SCENARIO")
@@ -304,17 +342,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep = sub.add_parser(
         "report",
         help="the reports of a finished run",
-        description="Rebuild a finished run's reports from its folder (journal checked first).",
+        description="Rebuild a run's reports and verdict from its folder (journal and manifest "
+        "checked first). Exit 0 pass; 1 an SLA, expectation or conformance check failed; 2 the "
+        "folder is not a run or its journal was tampered with; 3 the run is incomplete "
+        "(killed, or its journal's tail cut): never a pass.",
         epilog="example: noemie-sim report RUN_DIR --junit sla.xml",
     )
     rep.add_argument("run_dir", metavar="RUN_DIR")
     _add_reports(rep)
     rep.set_defaults(handler=cmd_report)
+    ver = sub.add_parser(
+        "verify",
+        help="check a run folder: journal chain, end of the run, signed manifest",
+        description="Check that RUN_DIR's journal is whole and untouched: every row against "
+        "its hash chain, the run-ended event, the manifest's event count and final digest, and "
+        "the manifest's signature by the harness under the root certificate (the run's "
+        "pki/root/cert.pem, or --root). Says what is wrong and at which event. Exit 0 intact "
+        "and complete, 1 tampered with, 2 not a run folder, 3 incomplete.",
+        epilog="example: noemie-sim verify RUN_DIR --root trusted-root.pem",
+    )
+    ver.add_argument("run_dir", metavar="RUN_DIR")
+    ver.add_argument("--root", metavar="CERT", help="the root certificate to trust (PEM)")
+    ver.set_defaults(handler=cmd_verify)
     replay = sub.add_parser(
         "replay",
         help="run a recorded scenario again and compare the journals",
         description="Re-run the scenario and seed recorded in RUN_DIR; exit 0 when the journal "
-        "digest is identical, 1 when it differs.",
+        "digest is identical, 1 when it differs, 2 when RUN_DIR is not a run or was tampered "
+        "with, 3 when the recorded run is incomplete.",
         epilog="example: noemie-sim replay RUN_DIR",
     )
     replay.add_argument("run_dir", metavar="RUN_DIR")

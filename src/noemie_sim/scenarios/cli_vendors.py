@@ -1,6 +1,7 @@
 """``noemie-sim serve``: a scenario in scaled time with some parties left to real systems.
 
-Exit codes: 0 every external party conforms, 1 one does not, 2 the command could not run.
+Exit codes (verdict.py): 0 pass, 1 an external party does not conform (or an SLA or
+expectation failed), 2 the command could not run, 3 the run did not end cleanly.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.live import Live
 from rich.table import Table
 
 from noemie_sim.actors.network import Network
 from noemie_sim.sim.clock import Clock
-from noemie_sim.sim.journal import JournalError
+from noemie_sim.sim.journal import Event, JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
 from . import reports
@@ -70,24 +72,80 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "simulated (Ctrl-C or SIGTERM stops it cleanly)"
         )
 
-    def show(now: datetime) -> None:
-        del now  # the progress is the journal; nothing to print at each step
+    watch = ServeProgress(externals, roles)
+    clock: list[Clock] = []
 
-    try:
-        result = asyncio.run(
-            play(scenario, out, keys=key_pool(), externals=frozenset(externals),
-                 on_built=on_built, progress=show, caisse_servers=caisse_servers)
-        )  # fmt: skip
-    except (ScenarioError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    def built(network: Network) -> None:
+        on_built(network)
+        clock.append(network.clock)
+
+    def show(now: datetime) -> None:
+        watch.now = now
+        watch.next_step = clock[0].next_step() if clock else None
+        live.update(watch.table())
+
+    with Live(watch.table(), console=console, refresh_per_second=4,
+              transient=not console.is_terminal) as live:  # fmt: skip
+        try:
+            result = asyncio.run(
+                play(scenario, out, keys=key_pool(), externals=frozenset(externals),
+                     on_built=built, progress=show, caisse_servers=caisse_servers,
+                     listener=watch.tell)
+            )  # fmt: skip
+        except (ScenarioError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
     result.journal.close()
     final = report(out)
     reports.write_json(final, out / "report.json")
     reports.write_junit(final, out / "report.xml")
     reports.write_html(final, out / "report.html")
-    print_conformance(final["externals"], console)
+    reports.print_conformance(final["externals"], console)
+    reports.print_verdict(final, console)
     console.print(f"reports in {out} (report.json, report.xml, report.html)")
-    return 0 if all(x["verdict"] == "conform" for x in final["externals"]) else 1
+    return int(final["exit_code"])
+
+
+class ServeProgress:
+    """What ``serve`` shows while it runs, from the journal's events as they are recorded:
+    per external party, the files it sent and was sent, its refused files, the ARL statuses
+    of its lots; the simulated time and the next scheduled step."""
+
+    def __init__(self, externals: list[str], roles: dict[str, str]) -> None:
+        self.roles = roles
+        self.parties = {p: {"sent": 0, "received": 0, "refused": 0, "P": 0, "N": 0, "D": 0}
+                        for p in externals}  # fmt: skip
+        self.now: datetime | None = None
+        self.next_step: tuple[datetime, str] | None = None
+        self.last: str = ""
+
+    def tell(self, e: Event) -> None:
+        sender = e.details.get("sender")
+        if e.kind == "file-received" and sender in self.parties:
+            self.parties[str(sender)]["sent"] += 1
+            self.last = f"{e.at:%d/%m %H:%M} {sender} → {e.actor}: {e.details.get('name')}"
+        elif e.kind == "file-refused" and sender in self.parties:
+            self.parties[str(sender)]["refused"] += 1
+            self.last = f"{e.at:%d/%m %H:%M} refused from {sender}: {e.details.get('code')}"
+        elif e.kind == "file-sent" and e.details.get("to") in self.parties:
+            self.parties[str(e.details["to"])]["received"] += 1
+        elif e.kind == "arl-sent":
+            party = str(e.file or "").split("/")[0]
+            if party in self.parties:
+                status = str(e.details.get("status"))
+                self.parties[party][status] = self.parties[party].get(status, 0) + 1
+
+    def table(self) -> Table:
+        now = f"{self.now:%a %d/%m %H:%M}" if self.now else "starting"
+        after = (f"next: {self.next_step[1]} at {self.next_step[0]:%a %d/%m %H:%M}"
+                 if self.next_step else "")  # fmt: skip
+        table = Table(title=f"serving — simulated {now}  {after}", caption=self.last or None)
+        for column in ("party", "role", "files sent", "refused", "files received",
+                       "ARL P / N / D"):  # fmt: skip
+            table.add_column(column)
+        for party, n in self.parties.items():
+            table.add_row(party, self.roles.get(party, "?"), str(n["sent"]), str(n["refused"]),
+                          str(n["received"]), f"{n['P']} / {n['N']} / {n['D']}")  # fmt: skip
+        return table
 
 
 def cmd_replay_traffic(args: argparse.Namespace) -> int:
@@ -124,19 +182,6 @@ def cmd_replay_traffic(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_conformance(externals: list[dict[str, Any]], console: Any) -> None:
-    table = Table(title="Conformance of the external parties")
-    for column in ("party", "role", "verdict", "figures", "why"):
-        table.add_column(column)
-    for x in externals:
-        figures = ", ".join(f"{k} {v}" for k, v in x.items()
-                            if isinstance(v, int) and not isinstance(v, bool))  # fmt: skip
-        colour = "green" if x["verdict"] == "conform" else "red"
-        table.add_row(x["party"], x["role"], f"[{colour}]{x['verdict']}[/]", figures,
-                      "\n".join(x["reasons"]) or "-")  # fmt: skip
-    console.print(table)
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser(
         "serve",
@@ -145,8 +190,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "parties left to real systems: each gets a connection kit in DIR/kits/<ID>/ (keys, "
         "certificates, known_hosts, connection.json, a sample file, a README with the exact "
         "sftp and openssl commands). Stops at the scenario's end or on Ctrl-C/SIGTERM and "
-        "writes the reports with a conformance verdict per external party. Exit 0 when every "
-        "external party conforms, 1 otherwise.",
+        "writes the reports with a conformance verdict per external party. Exit 0 pass (every "
+        "external party conforms, every SLA holds), 1 a check failed, 2 bad input, 3 the run "
+        "did not end cleanly.",
         epilog="example: noemie-sim serve demo --external ps --speed 60 --out serve-run",
     )
     serve.add_argument("scenario", metavar="SCENARIO")

@@ -32,34 +32,36 @@ def write_json(report: dict[str, Any], path: Path | str) -> None:
 
 
 def write_junit(report: dict[str, Any], path: Path | str) -> None:
-    """One test case per SLA and per expectation; failures say measured against expected."""
-    cases = []
-    for sla in report["sla"]:
-        message = None
-        if sla["verdict"] != "pass":
-            message = f"{sla['breaches']} of {sla['count']} beyond {sla['limit']}"
-        cases.append((f"sla.{sla['name']}", message, _sla_line(sla)))
-    for exp in report["expectations"]:
-        message = None
-        if exp["verdict"] != "pass":
-            message = f"{exp['name']}: expected {exp['expected']}, measured {exp['actual']}"
-        cases.append((f"expect.{exp['name']}", message, exp["description"]))
+    """One test case per check of the verdict (verdict.py): the run's completeness, each SLA,
+    each expectation and each check of each external party. A failed check is a ``failure``
+    with its reason, so that a CI reading the file fails exactly when the verdict does; a
+    check not judged is ``skipped`` with why."""
+    checks = report["checks"]
     suite = ET.Element(
         "testsuite",
         name=f"noemie-sim.{report['scenario']}",
-        tests=str(len(cases)),
-        failures=str(sum(1 for _, m, _ in cases if m)),
+        tests=str(len(checks)),
+        failures=str(sum(1 for c in checks if not c["passed"])),
+        skipped=str(sum(1 for c in checks if c.get("skipped"))),
         errors="0",
         time=str(report.get("wall_seconds") or 0),
     )
-    for name, message, text in cases:
-        case = ET.SubElement(suite, "testcase", classname=report["scenario"], name=name)
-        if message:
-            failure = ET.SubElement(case, "failure", message=message)
-            failure.text = text
+    ET.SubElement(ET.SubElement(suite, "properties"), "property", name="verdict",
+                  value=report["verdict"])  # fmt: skip
+    for check in checks:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"{report['scenario']}.{check['group']}",
+            name=check["name"],
+        )  # fmt: skip
+        text = f"{check['description']}: {check['message']}"
+        if check["group"] == "sla":
+            text = _sla_line(next(s for s in report["sla"] if f"sla.{s['name']}" == check["name"]))
+        if check.get("skipped"):
+            ET.SubElement(case, "skipped", message=check["message"])
+        elif not check["passed"]:
+            ET.SubElement(case, "failure", message=check["message"]).text = text
         else:
-            out = ET.SubElement(case, "system-out")
-            out.text = text
+            ET.SubElement(case, "system-out").text = text
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)
@@ -126,8 +128,34 @@ def print_terminal(report: dict[str, Any], console: Console) -> None:
             verdict = "[green]pass[/]" if e["verdict"] == "pass" else "[red]FAIL[/]"
             expect.add_row(e["name"], str(e["expected"]), str(e["actual"]), verdict)
         console.print(expect)
-    colour = "green" if report["verdict"] == "pass" else "red"
-    console.print(f"verdict: [{colour}]{report['verdict']}[/]  journal digest {report['digest']}")
+    if report["externals"]:
+        print_conformance(report["externals"], console)
+    print_verdict(report, console)
+
+
+def print_conformance(externals: list[dict[str, Any]], console: Console) -> None:
+    """Each external party: its verdict, its figures and every check that failed, with why."""
+    table = Table(title="Conformance of the external parties")
+    for column in ("party", "role", "verdict", "figures", "why"):
+        table.add_column(column)
+    for x in externals:
+        figures = ", ".join(f"{k} {v}" for k, v in x.items()
+                            if isinstance(v, int) and not isinstance(v, bool))  # fmt: skip
+        colour = "green" if x["verdict"] == "conform" else "red"
+        why = [f"{c['name']}: {r}" for c in x["checks"] for r in c["reasons"]]
+        table.add_row(x["party"], x["role"], f"[{colour}]{x['verdict']}[/]", figures,
+                      "\n".join(why) or "-")  # fmt: skip
+    console.print(table)
+
+
+def print_verdict(report: dict[str, Any], console: Console) -> None:
+    """The verdict line, after the failed checks and what made a run incomplete."""
+    for check in report["checks"]:
+        if not check["passed"]:
+            console.print(f"[red]✗[/] {check['name']}: {check['message']}")
+    colour = {"pass": "green", "incomplete": "yellow"}.get(report["verdict"], "red")
+    console.print(f"verdict: [{colour}]{report['verdict']}[/] (exit {report['exit_code']})  "
+                  f"journal digest {report['digest']}")  # fmt: skip
 
 
 def _h(value: float | None) -> str:

@@ -13,16 +13,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
 from noemie_sim.actors.base import Actor
 from noemie_sim.actors.network import Network, RunResult
 from noemie_sim.actors.practitioner import Practitioner
 from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.pki.errors import PkiError
-from noemie_sim.sim.journal import Event, Journal, open_journal
+from noemie_sim.sim.journal import Event, Journal, JournalError, check_run, open_journal
 
 from .measure import measure
 from .schema import FAULT_KINDS, Fault, Scenario, ScenarioError, fault_moment, parse
 from .vendors import conformance
+from .verdict import decide
 
 ROLE_PREFIX = {"CPAM": "cpam", "PS": "ps", "OC": "oc", "EMP": "employer"}
 
@@ -141,13 +144,19 @@ def recorded_scenario(journal: Journal) -> Scenario:
     return dataclasses.replace(scenario, config=dataclasses.replace(scenario.config, seed=seed))
 
 
-def report(folder: Path | str) -> dict[str, Any]:
-    """The report of a finished run, from its folder alone."""
+def report(folder: Path | str, root: x509.Certificate | None = None) -> dict[str, Any]:
+    """The report of a run, from its folder alone, with its verdict (verdict.py). A run that
+    did not end (killed, or its journal's tail cut) is reported from the events it has, as
+    ``incomplete``. JournalError when the folder holds no readable journal, or one whose rows
+    or manifest were tampered with (nothing in it can be trusted)."""
+    check = check_run(folder, root)
+    if check.state == "tampered":
+        raise JournalError("; ".join(check.problems))
     journal = open_journal(folder)
     try:
-        journal.verify()
         scenario = recorded_scenario(journal)
         events = journal.events()
+        ended = next((e for e in reversed(events) if e.kind == "run-ended"), None)
         end = max((e.at for e in events), default=scenario.config.end)
         figures = measure(events, scenario.sla, scenario.expect, min(end, scenario.config.end))
         externals = [
@@ -155,23 +164,32 @@ def report(folder: Path | str) -> dict[str, Any]:
             for e in events
             if e.kind == "external-party"
         ]
+        run = {
+            "state": check.state,
+            "problems": check.problems,
+            "events": check.events,
+            "reached_end": bool(ended.details.get("reached_end", True)) if ended else False,
+            "ended_at": ended.at.isoformat() if ended else None,
+        }
         try:
             roles = Pki(Path(folder) / "pki").parties()
         except PkiError:
             roles = {}
         return {
-            "format": "noemie-sim report 1",
+            "format": "noemie-sim report 2",
             "roles": roles,
             "scenario": scenario.name,
             "description": scenario.description,
             "seed": scenario.config.seed,
-            "digest": journal.digest(),
+            "digest": check.digest,
             "start": scenario.config.start.isoformat(),
             "end": scenario.config.end.isoformat(),
             "wall_seconds": journal.info("wall_seconds"),
             "expect_exit": scenario.expect_exit,
             "externals": externals,
+            "run": run,
             **figures,
+            **decide(run, figures["sla"], figures["expectations"], externals),
         }
     finally:
         journal.db.close()

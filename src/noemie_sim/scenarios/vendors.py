@@ -178,10 +178,26 @@ def _readme(party: str, role: str, server: dict[str, Any], sample: str) -> str:
 
 
 # -- conformance ------------------------------------------------------------------------------
+#
+# Each external party is judged by named checks, each with the reasons it failed (empty when it
+# passed). The party conforms when every check passes. The run's verdict (verdict.py) turns
+# every check into one test case of the reports.
+
+
+def _judged(party: str, role: str, checks: list[tuple[str, str, list[str]]],
+            **figures: Any) -> dict[str, Any]:  # fmt: skip
+    listed: list[dict[str, Any]] = [
+        {"name": name, "description": what, "passed": not why, "reasons": why}
+        for name, what, why in checks
+    ]
+    reasons = [r for _name, _what, why in checks for r in why]
+    return {"party": party, "role": role, "verdict": "conform" if not reasons else "not conform",
+            **figures, "checks": listed, "reasons": reasons}  # fmt: skip
 
 
 def conformance(events: list[Event], party: str, role: str, end: datetime) -> dict[str, Any]:
-    """What ``party`` did and whether it met its obligations, from the journal."""
+    """What ``party`` did and whether it met its obligations, from the journal: its figures,
+    its checks (name, description, passed, reasons) and its verdict."""
     if role == "ps":
         return _ps(events, party, end)
     if role == "oc":
@@ -189,18 +205,18 @@ def conformance(events: list[Event], party: str, role: str, end: datetime) -> di
     if role == "cpam":
         return _cpam(events, party, end)
     received = [e for e in events if e.kind == "file-sent" and e.details.get("to") == party]
-    return {"party": party, "role": role, "verdict": "conform", "files_received": len(received),
-            "reasons": [], "note": "an employer owes no answer: nothing else to judge"}  # fmt: skip
+    return _judged(party, role, [("no-obligation", "an employer owes no answer: nothing else "
+                                  "to judge", [])], files_received=len(received))  # fmt: skip
 
 
 def _ps(events: list[Event], ps: str, end: datetime) -> dict[str, Any]:
     sent = [e for e in events if e.kind == "file-received" and e.details.get("sender") == ps]
     refused = [e for e in events if e.kind == "file-refused" and e.details.get("sender") == ps]
     acks = [e for e in events if e.kind == "arl-sent" and str(e.file).startswith(f"{ps}/")]
-    reasons = [_refusal(e) for e in refused]
     outcome: dict[str, list[str]] = {"P": [], "N": [], "D": []}
     for e in acks:
         outcome.setdefault(e.details["status"], []).append(str(e.lot or e.file))
+    negative, uncorrected = [], []
     for e in acks:
         if e.details["status"] != "N":
             continue
@@ -209,24 +225,23 @@ def _ps(events: list[Event], ps: str, end: datetime) -> dict[str, Any]:
         )
         deadline = add_jours_ouvres(e.at, 2)
         corrected = [a for a in acks if e.at < a.at <= deadline and a.details["status"] == "P"]
-        reasons.append(f"negative ARL for {e.lot or e.file}: {labels}")
+        negative.append(f"negative ARL for {e.lot or e.file}: {labels}")
         if not corrected and deadline <= end:
-            reasons.append(
-                f"no corrected lot accepted within 2 jours ouvrés of it ({deadline:%d/%m %H:%M})"
+            uncorrected.append(
+                f"no corrected lot accepted within 2 jours ouvrés of the negative ARL for "
+                f"{e.lot or e.file} ({deadline:%d/%m %H:%M})"
             )
-    if not sent:
-        reasons.append("sent no file")
-    return {
-        "party": ps,
-        "role": "ps",
-        "verdict": "conform" if not reasons else "not conform",
-        "files_sent": len(sent),
-        "files_refused": len(refused),
-        "lots_positive": len(outcome["P"]),
-        "lots_negative": len(outcome["N"]),
-        "lots_duplicate": len(outcome["D"]),
-        "reasons": reasons,
-    }
+    checks = [
+        ("sends-files", "sent at least one file to its caisse", [] if sent else ["sent no file"]),
+        ("files-readable", "every file opened by the caisse (seal, certificate, format)",
+         [_refusal(e) for e in refused]),
+        ("lots-accepted", "every lot answered by a positive ARL", negative),
+        ("corrections-in-time", "a corrected lot accepted within 2 jours ouvrés of each "
+         "negative ARL (R161-47)", uncorrected),
+    ]  # fmt: skip
+    return _judged(ps, "ps", checks, files_sent=len(sent), files_refused=len(refused),
+                   lots_positive=len(outcome["P"]), lots_negative=len(outcome["N"]),
+                   lots_duplicate=len(outcome["D"]))  # fmt: skip
 
 
 def _oc(events: list[Event], oc: str, end: datetime) -> dict[str, Any]:
@@ -234,30 +249,26 @@ def _oc(events: list[Event], oc: str, end: datetime) -> dict[str, Any]:
     answers = [e for e in events if e.kind == "oc-answer-received" and e.oc == oc]
     refused = [e for e in events if e.kind == "file-refused" and e.details.get("sender") == oc]
     answered = {str(e.file): e for e in answers}
-    reasons = [_refusal(e) for e in refused]
     files = {f"{e.actor}/{int(str(e.details['name']).rsplit('-', 1)[1].split('.')[0])}": e
              for e in decomptes}  # fmt: skip
-    late = 0
+    missing, late = [], []
     for ident, sent in files.items():
         deadline = add_jours_ouvres(sent.at, 2)
         answer = answered.get(ident)
         if answer is None and deadline <= end:
-            reasons.append(f"décomptes {ident} not answered within 2 jours ouvrés")
+            missing.append(f"décomptes {ident} not answered within 2 jours ouvrés")
         elif answer is not None and answer.at > deadline:
-            late += 1
-            reasons.append(f"décomptes {ident} answered late ({answer.at:%d/%m %H:%M})")
+            late.append(f"décomptes {ident} answered late ({answer.at:%d/%m %H:%M})")
     rejected = sum(int(e.details.get("rejected", 0)) for e in answers)
-    return {
-        "party": oc,
-        "role": "oc",
-        "verdict": "conform" if not reasons else "not conform",
-        "decompte_files": len(files),
-        "answers": len(answers),
-        "answers_refused": len(refused),
-        "decomptes_rejected": rejected,
-        "late": late,
-        "reasons": reasons,
-    }
+    checks = [
+        ("answers-readable", "every answer opened by the caisse (seal, certificate, format)",
+         [_refusal(e) for e in refused]),
+        ("answers-in-time", "every décompte file answered within 2 jours ouvrés",
+         missing + late),
+    ]  # fmt: skip
+    return _judged(oc, "oc", checks, decompte_files=len(files), answers=len(answers),
+                   answers_refused=len(refused), decomptes_rejected=rejected,
+                   late=len(late))  # fmt: skip
 
 
 def _cpam(events: list[Event], cpam: str, end: datetime) -> dict[str, Any]:
@@ -274,9 +285,9 @@ def _cpam(events: list[Event], cpam: str, end: datetime) -> dict[str, Any]:
                    if e.kind == "file-received" and e.details.get("sender") == cpam}  # fmt: skip
     refused = [e for e in events if e.kind == "file-refused"
                and (e.actor, e.details.get("name")) in from_caisse]  # fmt: skip
-    reasons = [f"{e.actor} could not use {e.details.get('name')}: {e.details.get('code')} "
-               f"({e.details.get('reason')})" for e in refused]  # fmt: skip
-    answered = 0
+    unreadable = [f"{e.actor} could not use {e.details.get('name')}: {e.details.get('code')} "
+                  f"({e.details.get('reason')})" for e in refused]  # fmt: skip
+    answered, arl_late = 0, []
     for sent in lot_files:
         number = int(str(sent.details["name"]).rsplit("-", 1)[1].split(".")[0])
         ident = f"{sent.actor}/{number}"
@@ -285,24 +296,24 @@ def _cpam(events: list[Event], cpam: str, end: datetime) -> dict[str, Any]:
         if ack is not None and ack.at <= deadline:
             answered += 1
         elif ack is not None:
-            reasons.append(f"ARL for {ident} late ({ack.at:%d/%m %H:%M})")
+            arl_late.append(f"ARL for {ident} late ({ack.at:%d/%m %H:%M})")
         elif deadline <= end:
-            reasons.append(f"no ARL for {ident} within 2 jours ouvrés")
+            arl_late.append(f"no ARL for {ident} within 2 jours ouvrés")
     returns = {e.actor for e in events if e.kind == "noemie-received"
                and str(e.file or "").startswith(f"{cpam}/")}  # fmt: skip
+    no_return = []
     for ps in sorted({str(a.actor) for a in arls.values() if a.details["status"] == "P"}):
         first = min(a.at for a in arls.values() if a.actor == ps and a.details["status"] == "P")
         if ps not in returns and add_jours_ouvres(first, 7) <= end:
-            reasons.append(f"no NOEMIE return to {ps} within 7 jours ouvrés of an accepted lot")
-    return {
-        "party": cpam,
-        "role": "cpam",
-        "verdict": "conform" if not reasons else "not conform",
-        "lot_files": len(lot_files),
-        "arl_in_time": answered,
-        "files_refused_by_partners": len(refused),
-        "reasons": reasons,
-    }
+            no_return.append(f"no NOEMIE return to {ps} within 7 jours ouvrés of an accepted lot")
+    checks = [
+        ("files-readable", "every file opened by its partners", unreadable),
+        ("arl-in-time", "an ARL for every lot file within 2 jours ouvrés", arl_late),
+        ("returns-in-time", "a NOEMIE return within 7 jours ouvrés of an accepted lot",
+         no_return),
+    ]  # fmt: skip
+    return _judged(cpam, "cpam", checks, lot_files=len(lot_files), arl_in_time=answered,
+                   files_refused_by_partners=len(refused))  # fmt: skip
 
 
 def _refusal(e: Event) -> str:

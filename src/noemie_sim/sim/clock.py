@@ -91,6 +91,10 @@ class Clock:
     def next_time(self) -> datetime | None:
         return self._agenda[0][0] if self._agenda else None
 
+    def next_step(self) -> tuple[datetime, str] | None:
+        """The time and label of the next step on the agenda (for progress displays)."""
+        return (self._agenda[0][0], self._agenda[0][2]) if self._agenda else None
+
     def stopping(self) -> bool:
         return self._stopping
 

@@ -17,6 +17,14 @@ such as an ARL) is kept beside each event but outside the chain: signatures, env
 certificate serial numbers are random, so these differ from run to run like the wall-clock
 time does. Nothing derived from sealed bytes may go into the details.
 
+A run that ends closes its journal (:meth:`Journal.close_run`): a ``run-ended`` event, then a
+manifest beside the journal (``manifest.json``) holding the genesis, the event count and the
+final digest, signed by the harness under the PKI's root (:mod:`noemie_sim.pki.attest`), and
+``manifest.rows``, 4 bytes of each event's hash (its SHA-256 is in the signed manifest) so that
+an edit re-hashed end to end is located to its row. :func:`check_run` says whether a run folder
+is complete and untouched, and if not, what is wrong and where: a run killed half way has no
+manifest, a journal whose tail was cut has fewer events than its manifest.
+
 Identifier conventions: ``file`` is ``SENDER/FILE_ID`` (the émetteur's file number), ``lot`` is
 ``PS/LOT`` (the lot number in its file), ``invoice`` is ``PS/INVOICE_NUMBER``, ``assure`` is the
 assuré's NIR, ``oc`` is the OC number.
@@ -29,14 +37,23 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
+from noemie_sim.pki import attest
+from noemie_sim.pki.errors import PkiError
+
 from .clock import wall_now
 
 GENESIS = "noemie-sim journal v1"
+MANIFEST = "manifest.json"
+ROWS = "manifest.rows"
+MANIFEST_FORMAT = "noemie-sim run manifest 1"
+ROW_PREFIX = 4  # bytes of each event's hash kept in manifest.rows
 IDS = ("file", "lot", "invoice", "assure", "oc")
 
 _SCHEMA = """
@@ -102,6 +119,16 @@ class Journal:
             raise JournalError(f"no journal in {self.folder}")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
+        try:
+            self._prepare(path, config)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise JournalError(f"{path} is not a readable journal ({exc})") from None
+        self._archived = 0
+        self._prefixes = bytearray()  # ROW_PREFIX bytes of each event's hash, in order
+        self.listeners: list[Callable[[Event], None]] = []  # told of every event recorded
+
+    def _prepare(self, path: Path, config: dict[str, Any] | None) -> None:
         # WAL: a commit per clock step survives a crash of the process without an fsync each
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -121,8 +148,6 @@ class Journal:
             raise JournalError(f"{path} has no run configuration")
         self._seq: int = row[0] if row else 0
         self._hash: str = row[1] if row else genesis[0]
-        self._archived = 0
-        self.listeners: list[Callable[[Event], None]] = []  # told of every event recorded
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -137,6 +162,7 @@ class Journal:
         at = self.now().isoformat()
         row: list[object] = [self._seq, at, actor, kind, *ids, fields]
         self._hash = chain_hash(self._hash, row)
+        self._prefixes += bytes.fromhex(self._hash[: 2 * ROW_PREFIX])
         self.db.execute(
             "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -178,6 +204,40 @@ class Journal:
 
     def commit(self) -> None:
         self.db.commit()
+
+    def close_run(
+        self, sign: Callable[[bytes], dict[str, str]] | None = None, **details: Any
+    ) -> dict[str, Any]:
+        """End the run: record ``run-ended`` (with ``details``, the event count and digest
+        before it), commit, and write the manifest signed by ``sign`` (a function of the
+        canonical manifest bytes, see :func:`noemie_sim.pki.attest.sign`). Returns the
+        manifest. Nothing may be recorded after it."""
+        self.record(
+            "network", "run-ended", **details, events_before=self._seq, digest_before=self._hash
+        )
+        self.db.commit()
+        body = self._manifest_body(bytes(self._prefixes))
+        manifest: dict[str, Any] = dict(body)
+        if sign is not None:
+            manifest["seal"] = sign(_canonical(body).encode())
+        _write_atomic(self.folder / ROWS, bytes(self._prefixes))
+        _write_atomic(self.folder / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
+        return manifest
+
+    def _manifest_body(self, prefixes: bytes) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "genesis": self.genesis(),
+            "events": self._seq,
+            "digest": self._hash,
+            "ended_at": self.now().isoformat(),
+            "rows_sha256": hashlib.sha256(prefixes).hexdigest(),
+        }
+
+    def genesis(self) -> str:
+        """The hash the chain starts from (that of the run's configuration)."""
+        row = self.db.execute("SELECT value FROM run WHERE key = 'genesis'").fetchone()
+        return str(row[0])
 
     def close(self) -> None:
         self.db.commit()
@@ -229,22 +289,163 @@ class Journal:
     def verify(self) -> None:
         """Recompute the chain from the configuration; JournalError at the first row that does
         not match (edited, inserted or removed)."""
-        genesis = self.db.execute("SELECT value FROM run WHERE key = 'genesis'").fetchone()[0]
+        walk = self.walk_chain()
+        if walk.problem:
+            raise JournalError(walk.problem)
+
+    def walk_chain(self) -> ChainWalk:
+        """The chain recomputed row by row: every row's hash, and the first problem."""
+        walk = ChainWalk()
         expected = hashlib.sha256(f"{GENESIS}\n{_canonical(self.config())}".encode()).hexdigest()
-        if genesis != expected:
-            raise JournalError("the run configuration was changed after the run")
-        previous = genesis
+        previous = self.genesis()
+        if previous != expected:
+            walk.problem = "the run configuration was changed after the run"
+            return walk
         rows = self.db.execute(
             "SELECT seq, at, actor, kind, file, lot, invoice, assure, oc, details, hash "
             "FROM events ORDER BY seq"
         )
-        for seq, row in enumerate(rows, start=1):
-            if row[0] != seq:
-                raise JournalError(f"event {seq} is missing (found {row[0]})")
-            details = json.loads(row[9])
-            previous = chain_hash(previous, [*row[:9], details])
-            if previous != row[10]:
-                raise JournalError(f"event {seq} ({row[3]}) does not match its hash")
+        try:
+            for seq, row in enumerate(rows, start=1):
+                if row[0] != seq:
+                    walk.problem = f"event {seq} is missing (found {row[0]} after {seq - 1})"
+                    return walk
+                previous = chain_hash(previous, [*row[:9], json.loads(row[9])])
+                walk.hashes.append(previous)
+                walk.kinds.append(str(row[3]))
+                if previous != row[10]:
+                    walk.problem = f"event {seq} ({row[3]}) does not match its hash"
+                    return walk
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            walk.problem = f"the journal cannot be read past event {len(walk.hashes)}: {exc}"
+        return walk
+
+
+@dataclass
+class ChainWalk:
+    """What :meth:`Journal.walk_chain` found: the recomputed hash and kind of each event
+    that matched, and the first problem (None when the whole chain holds)."""
+
+    hashes: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+
+@dataclass
+class RunCheck:
+    """Whether a run folder is complete and untouched (:func:`check_run`).
+
+    ``state`` is ``complete`` (the run ended, its journal matches its signed manifest),
+    ``incomplete`` (it never ended: no run-ended event or no manifest, or its tail was cut) or
+    ``tampered`` (a row, the manifest or its signature does not match). ``problems`` say what
+    and where, one sentence each."""
+
+    state: str
+    problems: list[str]
+    events: int
+    digest: str
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.state == "complete"
+
+
+def check_run(folder: Path | str, root: x509.Certificate | None = None) -> RunCheck:
+    """Check a run folder: the journal's chain, its end, its manifest and the manifest's
+    signature under ``root`` (default: the run's own ``pki/root/cert.pem``). JournalError
+    when the folder holds no readable journal."""
+    folder = Path(folder)
+    journal = open_journal(folder)
+    try:
+        return _check(journal, folder, root)
+    finally:
+        journal.db.close()
+
+
+def _check(journal: Journal, folder: Path, root: x509.Certificate | None) -> RunCheck:
+    walk = journal.walk_chain()
+    count, digest = len(walk.hashes), (walk.hashes[-1] if walk.hashes else journal.genesis())
+    if walk.problem:
+        return RunCheck("tampered", [walk.problem], count, digest)
+    problems: list[str] = []
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+            raise ValueError("not a manifest of this format")
+    except FileNotFoundError:
+        ended = bool(walk.kinds) and walk.kinds[-1] == "run-ended"
+        why = "its manifest was removed" if ended else "it has no run-ended event"
+        return RunCheck(
+            "incomplete",
+            [f"the run never ended: no {MANIFEST} ({why}; a killed or still running run)"],
+            count,
+            digest,
+        )
+    except (OSError, ValueError) as exc:
+        return RunCheck("tampered", [f"{MANIFEST} cannot be read: {exc}"], count, digest)
+    body = {k: manifest.get(k) for k in ("format", "genesis", "events", "digest", "ended_at",
+                                         "rows_sha256")}  # fmt: skip
+    problems += _check_seal(manifest, body, folder, root)
+    expected = manifest.get("events")
+    if not isinstance(expected, int) or manifest.get("genesis") != journal.genesis():
+        problems.append(f"{MANIFEST} belongs to another run")
+        return RunCheck("tampered", problems, count, digest, manifest)
+    if count < expected:
+        problems.append(
+            f"the journal's tail was cut: it ends at event {count} "
+            f"({walk.kinds[-1] if walk.kinds else 'none'}), the run ended at event {expected}"
+        )
+        return RunCheck("incomplete", problems, count, digest, manifest)
+    if count > expected:
+        problems.append(
+            f"events {expected + 1} to {count} were added after the run ended (event {expected})"
+        )
+    elif digest != manifest.get("digest"):
+        problems.append(_locate_edit(walk, folder, body))
+    elif walk.kinds[-1] != "run-ended":
+        problems.append(f"event {count} is a {walk.kinds[-1]}, not the run-ended event")
+    return RunCheck("tampered" if problems else "complete", problems, count, digest, manifest)
+
+
+def _check_seal(
+    manifest: dict[str, Any], body: dict[str, Any], folder: Path, root: x509.Certificate | None
+) -> list[str]:
+    seal = manifest.get("seal")
+    if not isinstance(seal, dict):
+        return [f"{MANIFEST} is not signed"]
+    try:
+        if root is None:
+            root = x509.load_pem_x509_certificate((folder / "pki/root/cert.pem").read_bytes())
+        ended = datetime.fromisoformat(str(body["ended_at"]))
+        attest.verify(seal, _canonical(body).encode(), root, ended)
+    except (OSError, ValueError) as exc:
+        return [f"the manifest's signature cannot be checked: {exc}"]
+    except PkiError as exc:
+        return [f"the manifest's signature is refused: {exc}"]
+    return []
+
+
+def _locate_edit(walk: ChainWalk, folder: Path, body: dict[str, Any]) -> str:
+    """The first event whose hash differs from the signed record of the run."""
+    try:
+        prefixes = (folder / ROWS).read_bytes()
+    except OSError:
+        prefixes = b""
+    if hashlib.sha256(prefixes).hexdigest() != body.get("rows_sha256"):
+        return (
+            "the journal's final digest differs from the signed manifest (and manifest.rows "
+            "does not match it either: the edited row cannot be located)"
+        )
+    for n, digest in enumerate(walk.hashes):
+        if prefixes[n * ROW_PREFIX : (n + 1) * ROW_PREFIX] != bytes.fromhex(
+            digest[: 2 * ROW_PREFIX]
+        ):
+            return (
+                f"event {n + 1} ({walk.kinds[n]}) differs from the signed record of the run: "
+                "it was edited and the chain re-hashed after it"
+            )
+    return "the journal's final digest differs from the signed manifest"
 
 
 def _event(row: tuple[Any, ...]) -> Event:
