@@ -9,6 +9,7 @@ is documented in docs/scenarios.md; :data:`SPECIALTY_NAMES`, :data:`FAULT_KINDS`
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -55,6 +56,20 @@ SLA_DEFAULTS = {
     "link_activation": "5 jours ouvrés",
 }
 
+#: Ranges of the values a scenario gives (docs/scenarios.md lists them): whatever is outside
+#: is refused with its key path, before anything runs.
+START_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2099, 12, 31, 23, 59, tzinfo=UTC))
+DURATION_JOURS = (1, 260)  # [scenario] duration: a year of jours ouvrés at most
+SETTLE_JOURS = (0, 60)
+DAY = 86400.0
+#: (shortest, longest) calendar durations in seconds, and the most jours ouvrés, per use
+SLA_LIMITS = (60.0, 60 * DAY, 60)
+FAULT_DURATION_LIMITS = (1.0, 365 * DAY, 260)
+OFFSET_LIMITS = (1.0, 3650 * DAY, 0)  # a clock skew of up to ten years (certificate expiry)
+LATENCY_LIMITS = (0.0, 600.0, 0)
+ARL_TIMEOUT_JOURS = (1, 30)
+LINK_DELAY_JOURS = (0, 60)
+EXPECT_COUNT_MAX = 10**9
 #: Figures a scenario may assert in [expect]; numbers are exact unless the key ends in _max.
 EXPECTATIONS = {
     "sla_breaches": "SLA breaches, all flows",
@@ -68,7 +83,7 @@ EXPECTATIONS = {
     "links_blocked_min": "at least this many links blocked by two mutuelles",
     "ij_discrepancies_max": "at most this many IJ discrepancies found by employers",
     "ij_discrepancies_min": "at least this many IJ discrepancies found by employers",
-    "reject_rate_max": "at most this share of invoices rejected by the caisse",
+    "reject_rate_max": "at most this share of invoices rejected by the caisse (0 to 1)",
     "amounts_reconciled": "true: AMO + OC + patient = billed for every invoice",
 }
 
@@ -92,6 +107,7 @@ class Duration:
     seconds: float = 0.0
     jours_ouvres: int = 0
     text: str = ""
+    business: bool = False  # counted in jours ouvrés (then ``seconds`` is 0)
 
     def __str__(self) -> str:
         return self.text
@@ -109,11 +125,36 @@ def parse_duration(text: str, path: str) -> Duration:
         raise ScenarioError(path, 'a duration like "2 jours ouvrés", "48h", "30min"', text)
     amount, unit = float(match.group(1)), match.group(2).lower()
     if unit.startswith("jour") and "ouvr" in unit:
+        if amount > 10**6:  # also keeps int() below from an infinite float
+            raise ScenarioError(path, "at most 1000000 jours ouvrés", text)
         if amount != int(amount):
             raise ScenarioError(path, "a whole number of jours ouvrés", text)
-        return Duration(jours_ouvres=int(amount), text=text.strip())
+        return Duration(jours_ouvres=int(amount), text=text.strip(), business=True)
     factor = {"ms": 0.001, "s": 1, "min": 60, "h": 3600}.get(unit, 86400)
     return Duration(seconds=amount * factor, text=text.strip())
+
+
+def bounded(duration: Duration, path: str, limits: tuple[float, float, int]) -> Duration:
+    """``duration`` if within ``limits`` (shortest and longest calendar duration in seconds,
+    most jours ouvrés, 0 when jours ouvrés are not allowed); ScenarioError otherwise."""
+    low, high, jours = limits
+    if duration.business:
+        if not jours:
+            raise ScenarioError(path, "a calendar duration (s, min, h, days), not jours ouvrés",
+                                duration.text)  # fmt: skip
+        if not 1 <= duration.jours_ouvres <= jours:
+            raise ScenarioError(path, f"from 1 to {jours} jours ouvrés", duration.text)
+        return duration
+    if not low <= duration.seconds <= high:
+        raise ScenarioError(path, f"a duration from {_span(low)} to {_span(high)}", duration.text)
+    return duration
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("days", DAY), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
 
 
 @dataclass(frozen=True)
@@ -185,18 +226,33 @@ class _Table:
             raise ScenarioError(self._key(key), "one of " + ", ".join(choices), value)
         return value
 
-    def duration(self, key: str, default: str | None = None) -> Duration | None:
+    def duration(
+        self, key: str, default: str | None, limits: tuple[float, float, int]
+    ) -> Duration | None:
         value = self.get(key, default)
-        return None if value is None else parse_duration(value, self._key(key))
+        if value is None:
+            return None
+        return bounded(parse_duration(value, self._key(key)), self._key(key), limits)
 
-    def pair(self, key: str, default: tuple[int, int]) -> tuple[int, int]:
+    def jours(self, key: str, default: int, low: int, high: int) -> int:
+        """A count of jours ouvrés, written "N jours ouvrés", from ``low`` to ``high``."""
+        value = self.get(key, f"{default} jours ouvrés")
+        duration = parse_duration(value, self._key(key))
+        if not duration.business or not low <= duration.jours_ouvres <= high:
+            raise ScenarioError(self._key(key), f"from {low} to {high} jours ouvrés", value)
+        return duration.jours_ouvres
+
+    def pair(self, key: str, default: tuple[int, int], high: int) -> tuple[int, int]:
         value = self.get(key, list(default))
         if (
             not isinstance(value, list) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= high
+                       for v in value)
             or value[0] > value[1]
         ):  # fmt: skip
-            raise ScenarioError(self._key(key), "[LOW, HIGH], whole numbers, LOW <= HIGH", value)
+            raise ScenarioError(
+                self._key(key), f"[LOW, HIGH], whole numbers from 0 to {high}, LOW <= HIGH", value
+            )
         return (value[0], value[1])
 
     def table(self, key: str) -> _Table:
@@ -211,8 +267,12 @@ class _Table:
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.taken)
         if unknown:
+            close = difflib.get_close_matches(unknown[0], sorted(self.taken), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
             raise ScenarioError(
-                self._key(unknown[0]), "one of " + ", ".join(sorted(self.taken)), "unknown key"
+                self._key(unknown[0]),
+                f"a known key{hint} among " + ", ".join(sorted(self.taken)),
+                "unknown key",
             )
 
 
@@ -227,7 +287,8 @@ def load(path: Path | str, overrides: dict[str, Any] | None = None) -> Scenario:
     try:
         return parse(text, overrides)
     except ScenarioError as exc:
-        raise ScenarioError(f"{path.name}: {exc.path}", exc.expected, exc.found) from None
+        where = f"{path.name}: {exc.path}" if exc.path else path.name
+        raise ScenarioError(where, exc.expected, exc.found) from None
 
 
 def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -236,6 +297,8 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError("", "valid TOML", str(exc)) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ScenarioError("", "valid TOML", "arrays or tables nested too deep") from None
     root = _Table(data, "")
     head = root.table("scenario")
     for key, value in (overrides or {}).items():
@@ -246,12 +309,8 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
         raise ScenarioError("scenario.description", "a text", description)
     seed = head.integer("seed", 1, 0, 2**63 - 1)
     start = _start(head.get("start", datetime(2026, 3, 2, 6, 0)))
-    duration = head.duration("duration", "5 jours ouvrés")
-    settle = head.duration("settle", "2 jours ouvrés")
-    assert duration is not None and settle is not None
-    for key, value in (("duration", duration), ("settle", settle)):
-        if value.seconds:
-            raise ScenarioError(f"scenario.{key}", "a number of jours ouvrés", value.text)
+    duration = head.jours("duration", 5, *DURATION_JOURS)
+    settle = head.jours("settle", 2, *SETTLE_JOURS)
     clock = head.text("clock", "virtual", ("virtual", "scaled"))
     speed = head.number("speed", 600.0, 1.0, 1e9) if clock == "scaled" else None
     transport = head.text("transport", "sftp", ("sftp", "memory"))
@@ -274,7 +333,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
     for key in SLA_DEFAULTS:
         if sla_table.get(key) == "off":
             continue  # a flow this scenario does not judge
-        value = sla_table.duration(key, SLA_DEFAULTS[key])
+        value = sla_table.duration(key, SLA_DEFAULTS[key], SLA_LIMITS)
         assert value is not None
         sla[key] = value
     sla_table.done()
@@ -283,8 +342,8 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
     config = NetworkConfig(
         seed=seed,
         start=start,
-        jours_ouvres=duration.jours_ouvres,
-        settle_jours_ouvres=settle.jours_ouvres,
+        jours_ouvres=duration,
+        settle_jours_ouvres=settle,
         speed=speed,
         transport=transport,
         population=population,
@@ -299,17 +358,30 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
         if fault.kind == "network-faults" and transport != "sftp":
             raise ScenarioError(f"faults[{n}].kind", "the sftp transport for network faults",
                                 transport)  # fmt: skip
-    if duration.jours_ouvres < 1:
-        raise ScenarioError("scenario.duration", "at least 1 jour ouvré", duration.text)
+    for n, fault in enumerate(faults, start=1):
+        moment = fault_moment(fault.at, config)
+        if moment >= config.end:
+            last = duration + settle
+            raise ScenarioError(f"faults[{n}].at", f"a moment of the run: day 1 to day {last} "
+                                f"(it ends {config.end:%Y-%m-%d %H:%M})", fault.at)  # fmt: skip
     return Scenario(name, description, config, faults, sla, expect, expect_exit, text)
 
 
 def _start(value: object) -> datetime:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime.combine(value, time(6), tzinfo=UTC)
-    raise ScenarioError("scenario.start", "a TOML date-time like 2026-03-02T08:00:00", value)
+        try:
+            moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            moment = START_RANGE[1] + timedelta(days=1)
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(6), tzinfo=UTC)
+    else:
+        raise ScenarioError("scenario.start", "a TOML date-time like 2026-03-02T08:00:00", value)
+    low, high = START_RANGE
+    if not low <= moment <= high:
+        raise ScenarioError("scenario.start", f"a date-time from {low:%Y-%m-%d} to {high:%Y-%m-%d}",
+                            str(value))  # fmt: skip
+    return moment
 
 
 def _scaled(count: int, scale: float) -> int:
@@ -324,7 +396,7 @@ def _population(t: _Table, scale: float) -> PopulationConfig:
         mutuelles=t.integer("mutuelles", d.mutuelles, 0, 8),
         employers=t.integer("employers", d.employers, 0, 1000),
         employees_per_employer=t.integer(
-            "employees_per_employer", d.employees_per_employer, 0, 100_000
+            "employees_per_employer", d.employees_per_employer, 0, 10_000
         ),
         ald_share=t.number("ald_share", d.ald_share),
         c2s_share=t.number("c2s_share", d.c2s_share),
@@ -347,10 +419,10 @@ def _group(t: _Table, scale: float) -> PractitionerGroup:
         raise ScenarioError(f"{t.path}.send_at", "a TOML local time like 18:00:00", send_at)
     tiers = t.number("tiers_payant_share", -1.0, -1.0, 1.0) if t.has("tiers_payant_share") else None
     behaviour = PractitionerBehaviour(
-        visits_per_day=t.pair("fse_per_day", d.visits_per_day),
+        visits_per_day=t.pair("fse_per_day", d.visits_per_day, 1000),
         lot_size=t.integer("lot_size", d.lot_size, 1, 999),
         send_at=send_at,
-        arl_timeout=_jours(t, "arl_timeout", d.arl_timeout),
+        arl_timeout=t.jours("arl_timeout", d.arl_timeout, *ARL_TIMEOUT_JOURS),
         foreign_patient_share=t.number("foreign_patient_share", d.foreign_patient_share),
         wrong_act_share=t.number("wrong_act_share", d.wrong_act_share),
         tiers_payant_share=tiers if tiers is None or tiers >= 0 else None,
@@ -359,17 +431,10 @@ def _group(t: _Table, scale: float) -> PractitionerGroup:
     return PractitionerGroup(count, SPECIALTY_NAMES[kind], behaviour)
 
 
-def _jours(t: _Table, key: str, default: int) -> int:
-    value = t.duration(key, f"{default} jours ouvrés")
-    if value is None or value.seconds:
-        raise ScenarioError(f"{t.path}.{key}", "a number of jours ouvrés", value and value.text)
-    return value.jours_ouvres
-
-
 def _cpam(t: _Table) -> CpamBehaviour:
     d = CpamBehaviour()
     config = CpamBehaviour(
-        link_delay=_jours(t, "link_delay", d.link_delay),
+        link_delay=t.jours("link_delay", d.link_delay, *LINK_DELAY_JOURS),
         sick_leave_rate=t.number("sick_leave_rate", d.sick_leave_rate),
         salary_error_share=t.number("salary_error_share", d.salary_error_share),
     )
@@ -412,21 +477,28 @@ def fault_moment(at: str, config: NetworkConfig) -> datetime:
 def _fault(t: _Table) -> Fault:
     at = t.text("at")
     match = _AT.fullmatch(at.strip())
-    if match is None or int(match.group(1)) < 1 or int(match.group(2)) > 23:
+    if (
+        match is None
+        or not 1 <= int(match.group(1)) <= DURATION_JOURS[1] + SETTLE_JOURS[1]
+        or int(match.group(2)) > 23
+        or int(match.group(3)) > 59
+    ):
         raise ScenarioError(f"{t.path}.at", '"day N HH:MM" (N from 1: the N-th jour ouvré)', at)
     kind = t.text("kind", None, tuple(FAULT_KINDS))
     target = t.text("target")
     _role, lasting, _doc = FAULT_KINDS[kind]
-    duration = t.duration("duration") if lasting or t.has("duration") else None
+    duration = None
+    if lasting or t.has("duration"):
+        duration = t.duration("duration", None, FAULT_DURATION_LIMITS)
     if lasting and duration is None:
         raise ScenarioError(f"{t.path}.duration", f"a duration: a {kind} lasts", None)
-    offset = t.duration("offset") if kind == "clock-skew" else None
+    offset = t.duration("offset", None, OFFSET_LIMITS) if kind == "clock-skew" else None
     if kind == "clock-skew" and offset is None:
         raise ScenarioError(f"{t.path}.offset", 'how far the clock is off, like "2h"', None)
     cut_rate, latency = 0.0, None
     if kind == "network-faults":
         cut_rate = t.number("cut_rate", 0.2, 0.0, 0.9)
-        latency = t.duration("latency", "0s")
+        latency = t.duration("latency", "0s", LATENCY_LIMITS)
     t.done()
     return Fault(at.strip(), kind, target, duration, offset, cut_rate, latency)
 
@@ -441,8 +513,16 @@ def _expect(t: _Table) -> dict[str, float | bool]:
         if key == "amounts_reconciled":
             if not isinstance(value, bool):
                 raise ScenarioError(f"expect.{key}", "true or false", value)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ScenarioError(f"expect.{key}", "a number, zero or more", value)
+        elif key.startswith("reject_rate"):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 <= value <= 1
+            ):
+                raise ScenarioError(f"expect.{key}", "a share from 0 to 1", value)
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
+            raise ScenarioError(f"expect.{key}", f"a whole number from 0 to {EXPECT_COUNT_MAX}",
+                                value)  # fmt: skip
         result[key] = value
     t.done()
     return result
