@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -219,7 +220,7 @@ def test_open_garbage_and_usage_errors(
         "--at",
         AT,
     )
-    assert code == 1 and "refused: malformed" in out
+    assert code == 1 and "refused: not-cms" in out  # a plain file, said as such
     code, _, err = run(
         capsys,
         "open",
@@ -237,3 +238,21 @@ def test_open_garbage_and_usage_errors(
     code, out, _ = run(capsys, "pki", "show", str(pki.folder), "--at", "2026-03-03")
     assert code == 0 and out.count(" valid") == 5
     assert run(capsys, "pki", "crl", str(pki.folder), "--at", T0.isoformat())[0] == 0
+
+
+def test_seal_refuses_a_sender_whose_certificate_is_refused(
+    fresh_pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A revoked party cannot seal, even with its key at hand (fail closed)."""
+    lot = tmp_path / "lot.b2"
+    lot.write_bytes(samples.b2_lot())
+    fresh_pki.revoke(PS, T0 + timedelta(hours=1))
+    later = (T0 + timedelta(hours=2)).isoformat()
+    code, out, _ = run(capsys, "seal", str(lot), "--pki", str(fresh_pki.folder), "--from", PS,
+                       "--to", CPAM, "--out", str(tmp_path / "x.p7m"), "--at", later)  # fmt: skip
+    assert code == 1 and f"cannot seal as {PS}" in out and "revoked" in out
+    assert not (tmp_path / "x.p7m").exists()
+    before = (T0 + timedelta(minutes=30)).isoformat()
+    code, _, _ = run(capsys, "seal", str(lot), "--pki", str(fresh_pki.folder), "--from", PS,
+                     "--to", CPAM, "--out", str(tmp_path / "y.p7m"), "--at", before)  # fmt: skip
+    assert code == 0

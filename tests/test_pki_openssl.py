@@ -15,6 +15,7 @@ import pytest
 from noemie_sim.pki.authority import Pki
 from noemie_sim.pki.validation import TrustStore
 from noemie_sim.scenarios.cli import main
+from noemie_sim.sim.domain import codes
 from noemie_sim.sim.norms import samples
 
 from .pki_helpers import CPAM, PARTIES, PS, T0
@@ -239,3 +240,56 @@ def test_openssl_default_envelope_is_opened_as_legacy(
     )
     assert code == 0
     assert "legacy envelope" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("made_as", "code", "arl_code"),
+    [
+        ("plain", "not-cms", "0002 006"),
+        ("signed-only", "not-encrypted", "0002 008"),
+        ("encrypted-only", "not-signed", "0002 007"),
+        ("for-someone-else", "wrong-recipient", "0002 005"),
+        ("bad-signature", "tampered", "0002 002"),
+    ],
+)
+def test_each_way_a_file_is_not_sealed_gets_its_own_reason(
+    pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str], made_as: str, code: str,
+    arl_code: str,
+) -> None:  # fmt: skip
+    """Files made by openssl (an independent peer) the ways a vendor gets sealing wrong: each
+    refusal names what happened, and maps to its own ARL anomaly code."""
+    lot = tmp_path / "lot.b2"
+    lot.write_bytes(samples.b2_lot())
+    home = pki.folder / "parties" / PS
+    cpam_cert = pki.folder / "parties" / CPAM / "cert.pem"
+    signed, sealed = tmp_path / "signed.der", tmp_path / "sealed.der"
+    openssl("cms", "-sign", "-binary", "-nodetach", "-md", "sha256", "-in", lot, "-signer",
+            home / "cert.pem", "-inkey", home / "key.pem", "-outform", "DER",
+            "-out", signed)  # fmt: skip
+
+    def encrypt(recipient: Path, content: Path) -> None:
+        openssl("cms", "-encrypt", "-binary", "-aes-256-gcm", "-recip", recipient, "-keyopt",
+                "rsa_padding_mode:oaep", "-in", content, "-outform", "DER",
+                "-out", sealed)  # fmt: skip
+
+    if made_as == "plain":
+        sealed = lot
+    elif made_as == "signed-only":
+        sealed = signed
+    elif made_as == "encrypted-only":
+        encrypt(cpam_cert, lot)
+    elif made_as == "for-someone-else":
+        encrypt(home / "cert.pem", signed)
+    else:  # one byte of the signed content changed, then encrypted properly
+        data = bytearray(signed.read_bytes())
+        at = bytes(data).index(samples.b2_lot()[:40]) + 5
+        data[at] ^= 1
+        signed.write_bytes(bytes(data))
+        encrypt(cpam_cert, signed)
+    out = tmp_path / "out.b2"
+    assert main(["open", str(sealed), "--pki", str(pki.folder), "--as", CPAM, "--out", str(out),
+                 "--at", AT.isoformat()]) == 1  # fmt: skip
+    printed = capsys.readouterr().out
+    assert f"refused: {code}:" in printed, printed
+    assert codes.arl_for_seal_error(code).code == arl_code
+    assert not out.exists()

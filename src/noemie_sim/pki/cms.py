@@ -39,6 +39,9 @@ from .authority import Identity, party_id
 from .errors import (
     BadSignature,
     Malformed,
+    NotCms,
+    NotEncrypted,
+    NotSigned,
     SenderMismatch,
     Tampered,
     Undecryptable,
@@ -384,7 +387,11 @@ def decrypt(der: bytes, me: Identity) -> tuple[bytes, bool]:
     v1.5) scheme. Every failure after the recipient lookup is the same Undecryptable."""
     if len(der) > MAX_SEALED_BYTES:
         raise Malformed(f"sealed file of {len(der)} bytes exceeds {MAX_SEALED_BYTES}")
+    if not _starts_as_cms(der):
+        raise NotCms("the file does not start as a CMS structure: a plain file")
     check_der(der)
+    if _content_type(der) == "signed_data":
+        raise NotEncrypted("a SignedData, not an envelope: the file was not encrypted")
     env = _read_envelope(der, me.cert)
     try:
         if env.oaep is not None:
@@ -410,6 +417,38 @@ def decrypt(der: bytes, me: Identity) -> tuple[bytes, bool]:
         return unpadder.update(padded) + unpadder.finalize(), True
     except (InvalidTag, ValueError):
         raise Undecryptable("content decryption failed") from None
+
+
+_SEQUENCE = 0x30  # the DER tag every CMS ContentInfo starts with
+#: DER of the start of the OIDs of the CMS content types (PKCS #7, S/MIME: 1.2.840.113549.1)
+_PKCS_ARC = bytes.fromhex("2a864886f70d01")
+
+
+def _starts_as_cms(data: bytes) -> bool:
+    """Whether ``data`` starts like a ContentInfo, as far as it goes: a SEQUENCE whose first
+    element is an OID of the PKCS arc. A damaged or truncated sealed file still does (it is
+    Malformed); a plain file does not (a B2 file starts with "0", the SEQUENCE tag, so the tag
+    alone does not tell)."""
+    if not data:
+        return True  # empty: check_der says so
+    if data[0] != _SEQUENCE:
+        return False
+    if len(data) < 2:
+        return True
+    first = data[1]
+    start = 2 + (first & 0x7F if first & 0x80 else 0)
+    oid = data[start : start + 2 + len(_PKCS_ARC)]
+    if not oid:
+        return True
+    return oid[0] == 0x06 and oid[2:] == _PKCS_ARC[: max(0, len(oid) - 2)]
+
+
+def _content_type(der: bytes) -> str | None:
+    """The content type of a DER ContentInfo, None when it is not one."""
+    try:
+        return str(cms.ContentInfo.load(der, strict=True)["content_type"].native)
+    except _ASN1_ERRORS:
+        return None
 
 
 def _read_envelope(der: bytes, cert: x509.Certificate) -> _Envelope:
@@ -530,6 +569,8 @@ def open_sealed(
     the file is addressed to ``me``. Raises a :class:`SealError` subclass on any failure."""
     digest = hashlib.sha256(data).hexdigest()
     inner, legacy = decrypt(data, me)
+    if not _starts_as_cms(inner) or _content_type(inner) != "signed_data":
+        raise NotSigned("the envelope holds no SignedData: the file was not signed")
     signed = verify(inner)
     validate(signed.signer, trust, at, Purpose.SIGN, untrusted=signed.certificates)
     sender = party_id(signed.signer)

@@ -33,6 +33,28 @@ class Malformed(SealError):
     code = "malformed"
 
 
+class NotCms(SealError):
+    """Not a CMS file at all: a plain file, sent without being signed nor encrypted."""
+
+    code = "not-cms"
+    public_message = "not a sealed file: neither signed nor encrypted"
+
+
+class NotEncrypted(SealError):
+    """A CMS SignedData where an envelope was expected: signed, but not encrypted."""
+
+    code = "not-encrypted"
+    public_message = "signed but not encrypted"
+
+
+class NotSigned(SealError):
+    """An envelope that decrypted to something other than a SignedData: encrypted, but not
+    signed (said only after a successful decryption, so it reveals nothing of the key)."""
+
+    code = "not-signed"
+    public_message = "encrypted but not signed"
+
+
 class Undecryptable(SealError):
     """Decryption failed: no key, wrong key transport result, padding or GCM tag failure.
     Deliberately one class: the peer must not learn which step failed."""

@@ -185,16 +185,22 @@ def cmd_seal(args: argparse.Namespace) -> int:
                 f"not {args.sender} -> {args.recipient}: refused"
             )
             return 1
+    at = moment(args)
     try:
-        sealed = seal(
-            content,
-            pki.identity(args.sender),
-            pki.certificate(args.recipient),
-            TrustStore.load(pki),
-            moment(args),
-        )
+        trust = TrustStore.load(pki)
+        sender = pki.identity(args.sender)
+        recipient = pki.certificate(args.recipient)
     except PkiError as exc:
         raise UsageError(str(exc)) from None
+    try:
+        # fail closed: a revoked or expired party cannot seal, even with its key at hand
+        validate(sender.cert, trust, at, Purpose.SIGN, untrusted=sender.chain)
+    except SealError as exc:
+        print(f"cannot seal as {args.sender}: its certificate is refused at {at.isoformat()}: "
+              f"{exc.code}: {exc.detail}")  # fmt: skip
+        return 1
+    try:
+        sealed = seal(content, sender, recipient, trust, at)
     except SealError as exc:
         print(f"cannot seal for {args.recipient}: {exc.code}: {exc.detail}")
         return 1

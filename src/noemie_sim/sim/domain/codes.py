@@ -61,7 +61,8 @@ AMO = {
     )
 }
 
-#: ARL anomalies: why a file or a lot is refused (ARL-ANO records).
+#: ARL anomalies: why a file or a lot is refused (ARL-ANO records). A file that cannot be
+#: opened gets the code of the exact reason (one per pki error code, :data:`SEAL_TO_ARL`).
 ARL = {
     c.code: c
     for c in (
@@ -69,11 +70,22 @@ ARL = {
         Code("0001 002", "Enregistrement non conforme", T),
         Code("0001 003", "Total ou compteur de contrôle erroné", T),
         Code("0001 004", "Clé de contrôle erronée", T),
-        Code("0002 001", "Fichier illisible: déchiffrement impossible", T),
-        Code("0002 002", "Signature invalide", T),
-        Code("0002 003", "Certificat du signataire refusé", T),
+        Code("0002 001", "Fichier illisible: déchiffrement impossible (clé du destinataire)", T),
+        Code("0002 002", "Signature invalide ou contenu modifié", T),
+        Code("0002 003", "Certificat du signataire révoqué", T),
         Code("0002 004", "Signataire différent de l'émetteur déclaré", T),
         Code("0002 005", "Fichier adressé à un autre destinataire", T),
+        Code("0002 006", "Fichier non scellé: ni signé ni chiffré", T),
+        Code("0002 007", "Fichier chiffré mais non signé", T),
+        Code("0002 008", "Fichier signé mais non chiffré", T),
+        Code("0002 009", "Structure CMS invalide ou fichier tronqué", T),
+        Code("0002 010", "Algorithme ou taille de clé non accepté", T),
+        Code("0002 011", "Certificat du signataire expiré", T),
+        Code("0002 012", "Certificat du signataire pas encore valide", T),
+        Code("0002 013", "Aucune liste de révocation valide pour le certificat du signataire", T),
+        Code("0002 014", "Certificat du signataire émis par une autorité inconnue", T),
+        Code("0002 015", "Certificat du signataire non autorisé pour cet usage", T),
+        Code("0002 016", "Certificat du signataire refusé", T),
         Code("0003 001", "Lot déjà reçu", A),
         Code("0003 002", "Lot transmis par avance: dates de soins futures", A),
     )
@@ -93,16 +105,25 @@ OC = {
 
 #: Which ARL anomaly a refused seal produces (pki error code -> ARL code).
 SEAL_TO_ARL = {
-    "malformed": "0002 001",
+    "not-cms": "0002 006",
+    "not-signed": "0002 007",
+    "not-encrypted": "0002 008",
+    "malformed": "0002 009",
     "undecryptable": "0002 001",
     "wrong-recipient": "0002 005",
     "bad-signature": "0002 002",
     "tampered": "0002 002",
-    "weak-algorithm": "0002 002",
+    "weak-algorithm": "0002 010",
     "sender-mismatch": "0002 004",
+    "revoked": "0002 003",
+    "expired": "0002 011",
+    "not-yet-valid": "0002 012",
+    "no-valid-crl": "0002 013",
+    "unknown-issuer": "0002 014",
+    "wrong-usage": "0002 015",
 }
-#: Certificate failures (expired, revoked, unknown issuer...) all map to this ARL code.
-CERTIFICATE_ARL = "0002 003"
+#: Any other certificate failure maps to this ARL code.
+CERTIFICATE_ARL = "0002 016"
 
 
 def arl_for_seal_error(code: str) -> Code:
