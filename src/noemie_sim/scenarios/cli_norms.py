@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from noemie_sim.pki.errors import PkiError
 from noemie_sim.sim.domain.generate import generate
 from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
 
-from .cli_common import UsageError, read_file, write_output
+from .cli_common import UsageError, add_at, moment, read_file, write_output
+from .fresh import fresh_file
 
 KIND_NAMES = ", ".join(kinds.KINDS)
 #: File name extension of each kind when samples are written.
@@ -113,17 +115,37 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    recipient = None
     try:
-        data = generate(args.kind, args.seed, args.count)
+        if args.sender is not None:
+            if args.pki is None:
+                raise UsageError("--from needs --pki DIR (the run's pki/ folder, or a PKI)")
+            data, recipient = _fresh(args)
+        elif args.pki or args.lot or args.file or args.to:
+            raise UsageError("--pki, --lot, --file and --to go with --from ID")
+        else:
+            data = generate(args.kind, args.seed, 10 if args.count is None else args.count)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     write_output(args.out, data)
     anomalies = kinds.KINDS[args.kind].validate(data)
+    told = f" from {args.sender} to {recipient}, ready to seal" if recipient else ""
     print(
-        f"{args.out}: {args.kind}, {len(data)} bytes, seed {args.seed}"
+        f"{args.out}: {args.kind}, {len(data)} bytes, seed {args.seed}{told}"
         + ("" if not anomalies else f", {len(anomalies)} anomalies (a defect: please report)")
     )
     return 1 if anomalies else 0
+
+
+def _fresh(args: argparse.Namespace) -> tuple[bytes, str]:
+    at = moment(args) if args.at else None
+    try:
+        return fresh_file(
+            args.kind, args.sender, Path(args.pki), file_id=args.file or 1, lot_number=args.lot,
+            to=args.to, at=at, count=3 if args.count is None else args.count, seed=args.seed,
+        )  # fmt: skip
+    except PkiError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def register_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -139,5 +161,21 @@ def register_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("kind", choices=list(kinds.KINDS), metavar="KIND", help=KIND_NAMES)
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--count", type=int, default=10, help="invoices or IJ lines (1-5000)")
+    p.add_argument(
+        "--count", type=int, help="invoices or IJ lines (1-5000, default 10; with --from: 3)"
+    )
+    fresh = p.add_argument_group(
+        "a fresh file for a kit identity",
+        "With --from ID and --pki DIR (a run's pki/ folder): a new valid file that party sends, "
+        "for the caisse it belongs to, ready to seal: b2 for a PS (one lot of --count FSE, "
+        "default 3, for assurés of its caisse; invoices numbered FILE x 100 + k), oc-answer for "
+        "a mutuelle (the acknowledgement of décompte file --file of caisse --to). Numbering "
+        "rules: docs/vendors.md.",
+    )
+    fresh.add_argument("--from", dest="sender", metavar="ID", help="the sending party")
+    fresh.add_argument("--pki", metavar="DIR", help="the run's pki/ folder")
+    fresh.add_argument("--file", type=int, metavar="N", help="file number (default 1)")
+    fresh.add_argument("--lot", type=int, metavar="N", help="lot number (default: N mod 999)")
+    fresh.add_argument("--to", metavar="ID", help="the caisse answered (oc-answer)")
+    add_at(fresh, "the file's date (default: the run's simulated now)")
     p.set_defaults(handler=cmd_generate)
