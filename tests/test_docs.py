@@ -1,5 +1,6 @@
 """Generated documentation stays in step with the code."""
 
+import re
 from pathlib import Path
 
 from noemie_sim.sim.norms.doc import render
@@ -19,3 +20,11 @@ def test_docs_norms_marks_every_field_documented_or_convention() -> None:
     assert all(r.rstrip(" |").split("| ")[-1].strip() for r in data_rows)
     assert sum("convention" in r for r in data_rows) > 0
     assert sum("RSF-ACE 2023" in r for r in data_rows) > 40
+
+
+def test_every_rule_of_the_security_page_names_a_test_that_exists() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    named = set(re.findall(r"\b(test_\w+)\b(?!\.py)", page))  # tests, not test files
+    sources = "".join(p.read_text() for p in Path(__file__).resolve().parent.glob("test_*.py"))
+    assert len(named) >= 10
+    assert {n for n in named if f"def {n}(" not in sources} == set()

@@ -13,10 +13,12 @@ import pytest
 
 from noemie_sim.actors.network import Network, NetworkConfig, RunResult, population_of, run_network
 from noemie_sim.pki.authority import KeyPool
+from noemie_sim.pki.cms import MAX_SEALED_BYTES
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain.population import Contract, PopulationConfig, build
 from noemie_sim.sim.journal import Event, Journal
+from noemie_sim.sim.transport.memory import MemoryHub
 
 FULL = NetworkConfig(
     seed=11,
@@ -392,3 +394,26 @@ async def test_scaled_time_gives_the_same_events_as_virtual_time(
     )
     assert stream(scaled.journal) == stream(virtual.journal)
     assert scaled.counts["invoices"] > 0
+
+
+async def test_an_oversize_depot_file_is_refused_without_being_read(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    """A file larger than any sealed file may be (a partner past its limits, a hub of another
+    make) gets a negative ARL naming its size; the caisse never reads it into memory."""
+    config = dataclasses.replace(SMALL, transport="memory", jours_ouvres=1)
+    async with Network(config, tmp_path, keys=keys) as network:
+        ps = next(iter(network.practitioners.values()))
+        hub = network._hub_of[ps.cpam]
+        assert isinstance(hub, MemoryHub)
+
+        def plant() -> None:
+            hub._box(ps.id)["depot"]["FSE-BIG.p7m"] = bytes(MAX_SEALED_BYTES + 1)
+
+        network.at(_day(config, 0, time(12, 30)), plant, "an oversize file")
+        result = await network.run()
+    journal = result.journal
+    (refused,) = [e for e in journal.events("file-refused") if e.details["code"] == "oversize"]
+    assert refused.details["name"] == "FSE-BIG.p7m" and refused.details["sender"] == ps.id
+    (arl,) = [e for e in journal.events("arl-sent") if e.file == f"{ps.id}/0"]
+    assert arl.details["codes"] == ["0001 005"]

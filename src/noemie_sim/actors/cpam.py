@@ -27,6 +27,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from noemie_sim.pki.cms import MAX_SEALED_BYTES
 from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
@@ -196,10 +197,20 @@ class Cpam(Actor):
     async def poll(self) -> None:
         for partner in self.hub.partners():
             for name in self.hub.list_depot(partner):
-                data = self.hub.read_depot(partner, name)
-                self._receive(partner, name, data)
+                size = self.hub.depot_size(partner, name)
+                if size > MAX_SEALED_BYTES:
+                    self._refuse_oversize(partner, name, size)  # never read into memory
+                else:
+                    self._receive(partner, name, self.hub.read_depot(partner, name))
                 self.kernel.journal.commit()
                 self.hub.consume(partner, name)
+
+    def _refuse_oversize(self, partner: str, name: str, size: int) -> None:
+        self.log("file-received", sender=partner, name=name, evidence={"size": size})
+        reason = f"{size} bytes, more than {MAX_SEALED_BYTES}"
+        self.log("file-refused", sender=partner, name=name, code="oversize", reason=reason)
+        if self.kernel.role_of(partner) == "ps":
+            self._answer_lots(partner, 0, "0" * 64, [], [_file_anomaly(codes.ARL["0001 005"])])
 
     def _receive(self, partner: str, name: str, data: bytes) -> None:
         role = self.kernel.role_of(partner)

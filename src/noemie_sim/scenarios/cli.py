@@ -11,6 +11,7 @@ it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -54,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"noemie-sim {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, output incomplete
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return INTERNAL_ERROR
     except KeyboardInterrupt:
         print(f"noemie-sim {args.command}: interrupted (incomplete)", file=sys.stderr)
         return INTERNAL_ERROR

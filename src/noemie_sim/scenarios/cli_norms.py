@@ -14,6 +14,8 @@ from .cli_common import UsageError, add_at, moment, read_file, write_output
 from .fresh import fresh_file
 
 KIND_NAMES = ", ".join(kinds.KINDS)
+#: Anomalies listed by validate; the count says how many there are in all.
+MAX_LISTED = 1000
 #: File name extension of each kind when samples are written.
 EXTENSIONS = {
     "b2": "b2",
@@ -37,8 +39,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.file}: valid {kind.name} ({kind.title})")
         return 0
     print(f"{args.file}: not a valid {kind.name}, {len(anomalies)} anomalie(s)")
-    for a in anomalies:
+    for a in anomalies[:MAX_LISTED]:
         print(f"  - {a.describe()}")
+    if len(anomalies) > MAX_LISTED:
+        print(f"  ... and {len(anomalies) - MAX_LISTED} more (listing stopped at {MAX_LISTED})")
     return 1
 
 

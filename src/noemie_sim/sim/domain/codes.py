@@ -70,6 +70,7 @@ ARL = {
         Code("0001 002", "Enregistrement non conforme", T),
         Code("0001 003", "Total ou compteur de contrôle erroné", T),
         Code("0001 004", "Clé de contrôle erronée", T),
+        Code("0001 005", "Fichier trop volumineux: refusé sans être lu", T),
         Code("0002 001", "Fichier illisible: déchiffrement impossible (clé du destinataire)", T),
         Code("0002 002", "Signature invalide ou contenu modifié", T),
         Code("0002 003", "Certificat du signataire révoqué", T),

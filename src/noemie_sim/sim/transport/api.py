@@ -64,6 +64,9 @@ class HubSide(Protocol):
     def list_depot(self, partner: str) -> list[str]:
         """Final names waiting in ``partner``'s ``depot/``, sorted."""
 
+    def depot_size(self, partner: str, name: str) -> int:
+        """The size of ``depot/name`` in bytes, known before reading it."""
+
     def read_depot(self, partner: str, name: str) -> bytes: ...
 
     def consume(self, partner: str, name: str) -> None:

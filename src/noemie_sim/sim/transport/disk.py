@@ -7,36 +7,91 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from .api import AlreadyDelivered, Refused
-from .names import DEPOT, FOLDERS, RETOUR, check_name, is_final, part_name
+from .names import DEPOT, FOLDERS, PART, RETOUR, check_name, is_final, part_name
 
 
 class DiskHub:
-    """Mailboxes under ``root``, one per partner, created on demand."""
+    """Mailboxes under ``root``, one per partner, created on demand.
 
-    def __init__(self, root: Path | str, partners: list[str]) -> None:
+    With ``now`` (the hub's clock), :meth:`sweep_parts` removes the ``.part`` files of a
+    partner that have not grown for ``part_max_age`` of that clock (abandoned uploads), and
+    tells ``on_event("part-removed", ...)``; ``list_depot`` sweeps the partner it lists."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        partners: list[str],
+        *,
+        now: Callable[[], datetime] | None = None,
+        part_max_age: timedelta = timedelta(hours=24),
+        on_event: Callable[..., None] | None = None,
+    ) -> None:
         self.root = Path(root)
         self._partners = sorted(partners)
+        self._known = set(self._partners)
+        self.now = now
+        self.part_max_age = part_max_age
+        self.on_event = on_event
+        self._parts: dict[tuple[str, str], tuple[datetime, int]] = {}  # seen at, size then
         for partner in self._partners:
             check_name(partner)
             for folder in FOLDERS:
-                (self.root / partner / folder).mkdir(parents=True, exist_ok=True)
+                (self.root / partner / folder).mkdir(parents=True, exist_ok=True, mode=0o750)
 
     def partners(self) -> list[str]:
         return list(self._partners)
 
     def folder(self, partner: str, which: str) -> Path:
-        if partner not in self._partners:
+        if partner not in self._known:
             raise Refused(f"no mailbox for {partner!r}")
         return self.root / partner / which
 
     def list_depot(self, partner: str) -> list[str]:
         folder = self.folder(partner, DEPOT)
-        return sorted(
-            n for n in os.listdir(folder) if is_final(n) and not (folder / n).is_symlink()
-        )
+        names = os.listdir(folder)
+        if self.now is not None and any(n.endswith(PART) for n in names):
+            self.sweep_parts(partner)
+        return sorted(n for n in names if is_final(n) and not (folder / n).is_symlink())
+
+    def depot_size(self, partner: str, name: str) -> int:
+        """The size in bytes of ``depot/name`` (the caisse checks it before reading)."""
+        return (self.folder(partner, DEPOT) / check_name(name)).stat().st_size
+
+    def depot_bytes(self, partner: str) -> int:
+        """Bytes held in ``partner``'s depot/, ``.part`` files included (the quota)."""
+        with os.scandir(self.folder(partner, DEPOT)) as entries:
+            return sum(e.stat(follow_symlinks=False).st_size for e in entries if e.is_file())
+
+    def sweep_parts(self, partner: str) -> list[str]:
+        """Remove ``partner``'s ``.part`` files that did not grow for ``part_max_age`` of the
+        hub's clock (an upload abandoned); the names removed."""
+        if self.now is None:
+            return []
+        now, folder, removed = self.now(), self.folder(partner, DEPOT), []
+        for name in os.listdir(folder):
+            if not name.endswith(PART):
+                continue
+            try:
+                size = (folder / name).lstat().st_size
+            except FileNotFoundError:
+                continue
+            seen, before = self._parts.get((partner, name), (now, -1))
+            if size != before:
+                self._parts[(partner, name)] = (now, size)
+            elif now - seen >= self.part_max_age:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(folder / name)
+                self._parts.pop((partner, name), None)
+                removed.append(name)
+                if self.on_event is not None:
+                    self.on_event("part-removed", partner=partner, name=name, size=size,
+                                  idle_since=seen.isoformat())  # fmt: skip
+        return removed
 
     def read_depot(self, partner: str, name: str) -> bytes:
         return (self.folder(partner, DEPOT) / check_name(name)).read_bytes()
@@ -53,7 +108,8 @@ def publish(folder: Path, name: str, data: bytes) -> None:
     """Write ``folder/name.part``, flush it to disk, then link it to ``folder/name`` (atomic and
     no-clobber, like OpenSSH's race-free rename) and remove the ``.part``."""
     part = folder / part_name(name)
-    with open(part, "wb") as out:
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())

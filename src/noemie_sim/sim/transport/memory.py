@@ -30,6 +30,9 @@ class MemoryHub:
     def list_depot(self, partner: str) -> list[str]:
         return sorted(n for n in self._box(partner)[DEPOT] if is_final(n))
 
+    def depot_size(self, partner: str, name: str) -> int:
+        return len(self._box(partner)[DEPOT][name])
+
     def read_depot(self, partner: str, name: str) -> bytes:
         return self._box(partner)[DEPOT][check_name(name)]
 

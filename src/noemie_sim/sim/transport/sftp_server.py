@@ -3,19 +3,39 @@
 Login: the user name is the partner's ID; public key only. The key accepted is the key of the
 partner's current certificate in the PKI folder, which must be valid for login at the hub's
 (simulated) time, CRLs included: the folder is read again at each login, so a revocation
-written by another process takes effect at the next login without a restart. Every refusal is
-reported as an event.
+written by another process takes effect at the next login without a restart. The per-partner
+session limit is taken atomically when a login completes. Every refusal (unknown user, wrong
+key, certificate refused, too many sessions) is reported as an event, at most
+:attr:`Limits.refusals_per_minute` per partner and minute of hub time (the rest are counted
+and told with the next one), so that a flood cannot fill a disk.
+
+Sessions end with their certificate: before every operation the partner's certificate is
+checked again at the hub's time, against the PKI folder as it is now (its CRLs and state file
+are re-read only when they changed on disk), so a session opened before a revocation or an
+expiry fails its next operation, on a standalone hub as in a network.
 
 Confinement, at every operation (not only by path normalisation): each path is split into at
 most ``folder/name``; ``..``, backslashes, NUL, invalid or overlong names are refused; the
 mapped path is resolved (symlinks followed) and must stay inside the partner's mailbox, which
-defeats links planted inside it and prefix-sibling folders. ``symlink``, ``link``, ``mkdir``,
-``rmdir`` and ``setstat`` are refused.
+defeats links planted inside it and prefix-sibling folders.
+
+Operations are allow-listed (:data:`ALLOWED`): reading attributes, listing, opening, reading
+and writing files, removing, renaming, fsync. Everything else asyncssh's server could do is
+refused, whatever request or extension carries it: setstat, fsetstat, lsetstat@openssh.com
+(modes, owners, times, sizes), mkdir, rmdir, symlink, link and hardlink@openssh.com, readlink,
+locks, statvfs@openssh.com and fstatvfs@openssh.com. The attributes a client sends with open
+are ignored: files are created 0640, owned by the hub's user. Attributes read back carry size,
+permissions and modification time only (no owner ids).
 
 Policy: a partner writes only ``depot/NAME.part``, publishes it only by renaming it to
-``depot/NAME`` (atomic, no-clobber: link then unlink, as OpenSSH does), reads and removes only
-final names in ``retour/``, and removes its own ``.part`` files. Listings never show ``.part``
-names. An interrupted upload fires close() too (stack-notes §4): only the rename counts.
+``depot/NAME`` (atomic, no-clobber: link then unlink, as OpenSSH does), reads (read-only open:
+no write, append, create, truncate or exclusive flag) and removes only final names in
+``retour/``, and removes its own ``.part`` files. Listings never show ``.part`` names. An
+interrupted upload fires close() too (stack-notes §4): only the rename counts. Sizes are
+enforced on the bytes actually held, appends and sparse writes included: per file
+(:attr:`Limits.max_file_size`) and per partner over its whole ``depot/``, ``.part`` files
+included (:attr:`Limits.depot_quota`); ``.part`` files left untouched longer than
+:attr:`Limits.part_max_age` are removed (:meth:`DiskHub.sweep_parts`).
 """
 
 from __future__ import annotations
@@ -23,7 +43,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +62,30 @@ EventSink = Callable[..., None]
 
 @dataclass
 class Limits:
-    max_file_size: int = 64 * 1024 * 1024
-    max_open_files: int = 16
-    max_sessions: int = 8
+    """What one partner may hold and open on a hub."""
+
+    max_file_size: int = 64 * 1024 * 1024  #: bytes of one file, as held on disk
+    depot_quota: int = 256 * 1024 * 1024  #: bytes of a partner's depot/, .part files included
+    max_open_files: int = 16  #: per session
+    max_sessions: int = 8  #: per partner, over all its connections
+    part_max_age: timedelta = timedelta(hours=24)  #: hub time an untouched .part is kept
+    refusals_per_minute: int = 10  #: refusal events told per partner and minute of hub time
+
+
+#: The asyncssh server operations a partner may use; every other public method of
+#: :class:`asyncssh.SFTPServer` is refused (an allow-list: an operation a new asyncssh version
+#: adds is refused until it is reviewed and listed here).
+ALLOWED = frozenset(
+    {
+        "map_path", "reverse_map_path", "format_user", "format_group", "format_longname",
+        "convert_attrs",
+        "open", "open56", "close", "read", "write", "fsync", "lstat", "stat", "fstat",
+        "scandir", "realpath", "remove", "rename", "posix_rename", "exit",
+        "channel", "connection", "env", "logger",
+    }
+)  # fmt: skip
+#: Mode of every file a partner creates, whatever attributes it sends.
+FILE_MODE = 0o640
 
 
 @dataclass
@@ -80,16 +121,38 @@ class SftpHub:
         self.faults = faults or ServerFaults()
         self._on_event = on_event
         partners = sorted(i for i, role in pki.parties().items() if role != "cpam")
-        self.disk = DiskHub(data, partners)
+        self.disk = DiskHub(
+            data, partners, now=now, part_max_age=self.limits.part_max_age, on_event=self.event
+        )
         self.host_key = _host_key(Path(data) / ".ssh" / "host_key")
         self.sessions: dict[str, int] = {}
         self.connections: dict[str, set[asyncssh.SSHServerConnection]] = {}
         self._server: asyncssh.SSHAcceptor | None = None
         self.host = "127.0.0.1"
+        self._refusals: dict[str, tuple[datetime, int, int]] = {}  # key: minute, told, hidden
+        self._pki_seen: tuple[int, ...] = ()  # mtimes of the PKI's state and CRL files
+        self._trust: TrustStore | None = None
+        self._allowed: dict[str, datetime] = {}  # partner -> checked valid until (hub time)
 
     def event(self, kind: str, **details: Any) -> None:
         if self._on_event is not None:
             self._on_event(kind, hub=self.cpam, **details)
+
+    def refusal(self, partner: str, reason: str) -> None:
+        """Report a refused login, at most ``refusals_per_minute`` per partner and minute of
+        hub time; the refusals not told are counted in the next one told. Unknown user names
+        share one counter (a flood of random names cannot grow it)."""
+        key = partner if partner in self.disk.partners() else "(unknown user)"
+        minute = self.now().replace(second=0, microsecond=0)
+        start, told, hidden = self._refusals.get(key, (minute, 0, 0))
+        if start != minute:
+            start, told = minute, 0
+        if told >= self.limits.refusals_per_minute:
+            self._refusals[key] = (start, told, hidden + 1)
+            return
+        self._refusals[key] = (start, told + 1, 0)
+        extra = {"not_told_before": hidden} if hidden else {}
+        self.event("login-refused", partner=partner[:64], reason=reason, **extra)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -135,14 +198,59 @@ class SftpHub:
         """Close the sessions of partners whose certificate no longer allows a login now (a
         revocation, an expiry): a session opened before does not outlive the certificate.
         Returns the partners disconnected."""
+        self._allowed.clear()
         dropped = []
         for partner, connections in sorted(self.connections.items()):
             if connections and self.authorized_key(partner, counting=False)[0] is None:
-                for conn in list(connections):
-                    conn.abort()
+                self.end_sessions(partner, "certificate refused")
                 dropped.append(partner)
-                self.event("sessions-closed", partner=partner, reason="certificate refused")
         return dropped
+
+    def end_sessions(self, partner: str, reason: str) -> None:
+        for conn in list(self.connections.get(partner, ())):
+            conn.abort()
+        self.event("sessions-closed", partner=partner, reason=reason)
+
+    def still_allowed(self, partner: str) -> bool:
+        """Whether ``partner``'s certificate still allows it in, now: checked against the PKI
+        folder as it is on disk, re-validated only when the folder's state or CRLs changed or
+        the last result's validity ran out (the cost of an operation is then a few stat()s)."""
+        seen = self._pki_fingerprint()
+        if seen != self._pki_seen:
+            self._pki_seen, self._trust = seen, None
+            self._allowed.clear()
+        now = self.now()
+        until = self._allowed.get(partner)
+        if until is not None and now < until:
+            return True
+        line, _reason = self.authorized_key(partner, counting=False)
+        if line is None:
+            self._allowed.pop(partner, None)
+            return False
+        # the result holds until the certificate or a CRL it was checked against runs out
+        updates = [c.next_update_utc for c in self._trust_store().crls]
+        ends = [u for u in updates if u is not None] + [
+            self.pki.certificate(partner).not_valid_after_utc
+        ]
+        self._allowed[partner] = min(ends)
+        return True
+
+    def _pki_fingerprint(self) -> tuple[int, ...]:
+        folder = self.pki.folder
+        files = [folder / "pki.json", folder / "root" / "crl.pem"]
+        files += sorted((folder / "ca").glob("*/crl.pem"))
+        stamps = []
+        for path in files:
+            try:
+                stamps.append(path.stat().st_mtime_ns)
+            except OSError:
+                stamps.append(-1)
+        return tuple(stamps)
+
+    def _trust_store(self) -> TrustStore:
+        if self._trust is None:
+            self._trust = TrustStore.load(self.pki)
+        return self._trust
 
     # -- login --------------------------------------------------------------------------------
 
@@ -157,7 +265,10 @@ class SftpHub:
             return None, f"too many sessions (limit {self.limits.max_sessions})"
         try:
             cert = self.pki.certificate(partner)
-            validate(cert, TrustStore.load(self.pki), self.now(), Purpose.LOGIN)
+            # a login reads the folder afresh; a session's re-checks use the store as of the
+            # folder's last change (still_allowed)
+            trust = TrustStore.load(self.pki) if counting else self._trust_store()
+            validate(cert, trust, self.now(), Purpose.LOGIN)
         except SealError as exc:
             return None, f"certificate refused: {exc.code}: {exc.detail}"
         except (PkiError, OSError, ValueError) as exc:
@@ -183,7 +294,8 @@ def _host_key(path: Path) -> asyncssh.SSHKey:
 class _SSHServer(asyncssh.SSHServer):
     def __init__(self, hub: SftpHub) -> None:
         self.hub = hub
-        self.user: str | None = None
+        self.user: str | None = None  # set once the login completed and was counted
+        self.tried: str | None = None  # the last user name a login was attempted for
         self.conn: asyncssh.SSHServerConnection | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -195,15 +307,20 @@ class _SSHServer(asyncssh.SSHServer):
             if self.conn is not None:
                 self.hub.connections.get(self.user, set()).discard(self.conn)
             self.hub.event("logout", partner=self.user)
+        elif self.tried is not None and self.tried in self.hub.disk.partners():
+            # a login that began with a valid certificate but never completed: a wrong key,
+            # or a client that gave up
+            self.hub.refusal(self.tried, "authentication failed (wrong key or abandoned)")
 
     def begin_auth(self, username: str) -> bool:
+        self.tried = username
         line, reason = self.hub.authorized_key(username)
+        assert self.conn is not None
         if line is None:
-            self.hub.event("login-refused", partner=username, reason=reason)
-            assert self.conn is not None
+            self.tried = None  # told now, not again when the connection ends
+            self.hub.refusal(username, reason)
             self.conn.set_authorized_keys(asyncssh.import_authorized_keys(""))
         else:
-            assert self.conn is not None
             self.conn.set_authorized_keys(asyncssh.import_authorized_keys(line + "\n"))
         return True  # authentication is always required
 
@@ -212,10 +329,19 @@ class _SSHServer(asyncssh.SSHServer):
 
     def auth_completed(self) -> None:
         assert self.conn is not None
-        self.user = str(self.conn.get_extra_info("username"))
-        self.hub.sessions[self.user] = self.hub.sessions.get(self.user, 0) + 1
-        self.hub.connections.setdefault(self.user, set()).add(self.conn)
-        self.hub.event("login", partner=self.user)
+        user = str(self.conn.get_extra_info("username"))
+        limit = self.hub.limits.max_sessions
+        # checked and counted in one synchronous step: parallel logins cannot all pass a check
+        # made at their start and be counted at their end
+        if self.hub.sessions.get(user, 0) >= limit:
+            self.tried = None
+            self.hub.refusal(user, f"too many sessions (limit {limit})")
+            self.conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "too many sessions")
+            return
+        self.user = user
+        self.hub.sessions[user] = self.hub.sessions.get(user, 0) + 1
+        self.hub.connections.setdefault(user, set()).add(self.conn)
+        self.hub.event("login", partner=user)
 
 
 class _MailboxSFTP(asyncssh.SFTPServer):
@@ -227,6 +353,13 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         self.mailbox = os.path.realpath(hub.disk.root / self.partner)
         super().__init__(chan, chroot=self.mailbox.encode())
         self.open_files = 0
+        hub.disk.sweep_parts(self.partner)
+
+    def _guard(self) -> None:
+        """Before every operation: the partner's certificate still allows it in, now."""
+        if not self.hub.still_allowed(self.partner):
+            self.hub.end_sessions(self.partner, "certificate refused")
+            raise asyncssh.SFTPPermissionDenied("certificate no longer valid: session ended")
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -251,6 +384,7 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         return parts
 
     def map_path(self, path: bytes) -> bytes:
+        self._guard()
         parts = self._parts(path)
         mapped = os.path.join(self.mailbox, *parts)
         real = os.path.realpath(mapped)
@@ -270,40 +404,87 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         folder, _, name = relative.partition("/")
         return folder, name, local
 
+    # -- attributes: read only, and only what a partner needs ---------------------------------
+
+    @staticmethod
+    def _shown(attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:
+        return asyncssh.SFTPAttrs(
+            type=attrs.type, size=attrs.size, permissions=attrs.permissions, mtime=attrs.mtime
+        )
+
+    def stat(self, path: bytes) -> asyncssh.SFTPAttrs:
+        return self._shown(asyncssh.SFTPAttrs.from_local(os.stat(self.map_path(path))))
+
+    def lstat(self, path: bytes) -> asyncssh.SFTPAttrs:
+        return self._shown(asyncssh.SFTPAttrs.from_local(os.lstat(self.map_path(path))))
+
+    def fstat(self, file_obj: object) -> asyncssh.SFTPAttrs:
+        self._guard()
+        return self._shown(asyncssh.SFTPAttrs.from_local(os.fstat(_fd(file_obj))))
+
     # -- files --------------------------------------------------------------------------------
 
-    def _check_open(self, path: bytes, writing: bool) -> None:
+    def _check_open(self, path: bytes, writing: bool, changes: bool) -> None:
+        """``writing``: the open may write; ``changes``: it may create, truncate or append."""
         folder, name, _local = self._where(path)
-        if writing and not (folder == DEPOT and name.endswith(PART)):
-            raise asyncssh.SFTPPermissionDenied("write only depot/NAME.part, then rename it")
-        if not writing and not (folder == RETOUR and is_final(name)):
+        if writing or changes:
+            if not (folder == DEPOT and name.endswith(PART)):
+                raise asyncssh.SFTPPermissionDenied("write only depot/NAME.part, then rename it")
+        elif not (folder == RETOUR and is_final(name)):
             raise asyncssh.SFTPPermissionDenied("read only final files in retour/")
         if self.open_files >= self.hub.limits.max_open_files:
             limit = self.hub.limits.max_open_files
             raise asyncssh.SFTPFailure(f"too many open files (limit {limit})")
 
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
-        writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT))
-        self._check_open(path, writing)
-        file_obj = super().open(path, pflags, attrs)
+        writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND))
+        changes = bool(
+            pflags & (asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC | asyncssh.FXF_EXCL
+                      | asyncssh.FXF_APPEND)
+        )  # fmt: skip
+        self._check_open(path, writing, changes)
+        # the client's attributes are ignored: no setuid bit, no world access
+        file_obj = super().open(path, pflags, asyncssh.SFTPAttrs(permissions=FILE_MODE))
         self.open_files += 1
         return file_obj
 
     def open56(
         self, path: bytes, desired_access: int, flags: int, attrs: asyncssh.SFTPAttrs
     ) -> object:
-        # anything but "open existing" may create or truncate: that is writing too
-        creates = flags & asyncssh.FXF_ACCESS_DISPOSITION != asyncssh.FXF_OPEN_EXISTING
-        writing = bool(desired_access & (asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA))
-        self._check_open(path, writing or creates)
-        file_obj = super().open56(path, desired_access, flags, attrs)
+        # anything but "open existing" may create or truncate; appending changes the file too
+        changes = flags & asyncssh.FXF_ACCESS_DISPOSITION != asyncssh.FXF_OPEN_EXISTING or bool(
+            flags & ~asyncssh.FXF_ACCESS_DISPOSITION
+        )
+        writing = bool(desired_access & ~(asyncssh.ACE4_READ_DATA | asyncssh.ACE4_READ_ATTRIBUTES))
+        self._check_open(path, writing, changes)
+        file_obj = super().open56(
+            path, desired_access, flags, asyncssh.SFTPAttrs(permissions=FILE_MODE)
+        )
         self.open_files += 1
         return file_obj
 
+    def read(self, file_obj: object, offset: int, size: int) -> bytes:
+        self._guard()
+        data = super().read(file_obj, offset, size)
+        assert isinstance(data, bytes)  # the default implementation is synchronous
+        return data
+
     def write(self, file_obj: object, offset: int, data: bytes) -> int:
-        if offset + len(data) > self.hub.limits.max_file_size:
-            limit = self.hub.limits.max_file_size
-            raise asyncssh.SFTPFailure(f"file too large (limit {limit} bytes)")
+        """Write unless the bytes held would pass the file limit or the partner's quota: the
+        size is what the file will hold (an append goes to its end whatever the offset, a
+        write past the end holds the hole too)."""
+        self._guard()
+        held = os.fstat(_fd(file_obj)).st_size
+        appending = "a" in str(getattr(file_obj, "mode", ""))
+        end = (held if appending else offset) + len(data)
+        after = max(held, end)
+        limits = self.hub.limits
+        if after > limits.max_file_size:
+            raise asyncssh.SFTPFailure(f"file too large (limit {limits.max_file_size} bytes)")
+        if after > held and self.hub.disk.depot_bytes(self.partner) + after - held > (
+            limits.depot_quota
+        ):
+            raise asyncssh.SFTPFailure(f"depot quota exceeded ({limits.depot_quota} bytes)")
         written = super().write(file_obj, offset, data)
         assert isinstance(written, int)  # the default implementation is synchronous
         return written
@@ -312,6 +493,10 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         # Also called when a client dies mid-upload: it never counts as a delivery.
         self.open_files -= 1
         super().close(file_obj)
+
+    def fsync(self, file_obj: object) -> None:
+        self._guard()
+        super().fsync(file_obj)
 
     def rename(self, oldpath: bytes, newpath: bytes) -> None:
         self._publish(oldpath, newpath)
@@ -353,11 +538,23 @@ class _MailboxSFTP(asyncssh.SFTPServer):
             if os.path.islink(os.path.join(local.decode(), entry)):
                 continue  # links cannot be made through the protocol: this one was planted
             if entry in FOLDERS if at_root else is_final(entry):
-                yield await self._to_sftpname(path, entry.encode())
+                yield await self._to_sftpname(path, entry.encode())  # attrs from our lstat
 
-    # -- refused operations -------------------------------------------------------------------
+    # -- everything else is refused -----------------------------------------------------------
 
     def _refuse(self, *_args: object) -> None:
         raise asyncssh.SFTPPermissionDenied("operation not allowed in a mailbox")
 
-    symlink = link = readlink = mkdir = rmdir = setstat = fsetstat = _refuse  # type: ignore[assignment]
+
+def _fd(file_obj: object) -> int:
+    fileno = getattr(file_obj, "fileno", None)
+    if fileno is None:
+        raise asyncssh.SFTPFailure("not a file")
+    return int(fileno())
+
+
+# The allow-list, applied: every public operation of asyncssh's server that is not in ALLOWED
+# is refused on the mailbox server, including the ones a future asyncssh version adds.
+for _name in dir(asyncssh.SFTPServer):
+    if not _name.startswith("_") and _name not in ALLOWED:
+        setattr(_MailboxSFTP, _name, _MailboxSFTP._refuse)
