@@ -4,7 +4,8 @@
 
 Every operation of a partner's session re-checks its certificate against the PKI folder
 (a few stat() calls while the folder is unchanged) and every write checks the bytes held and
-the partner's depot quota. Rows: complete deliveries (NAME.part written, renamed to NAME) by
+the partner's depot quota (a scan of its depot/, which the caisse empties as it reads). Rows:
+complete deliveries (NAME.part written, renamed to NAME) by
 our client to our hub with the checks, then the same hub with the checks switched off in this
 process only (the comparison), as files/s, min/median/max of --runs runs, and the ratio.
 A JSON line per figure follows, for scripts.
@@ -47,6 +48,8 @@ async def deliveries(hub: SftpHub, key: bytes, files: int, tag: str) -> float:
     await asyncio.gather(*(one(n) for n in range(files)))
     elapsed = time.perf_counter() - start
     await client.close()
+    for name in hub.disk.list_depot(PS):  # the caisse consumes what was delivered
+        hub.disk.consume(PS, name)
     return files / elapsed
 
 

@@ -128,10 +128,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = find_scenario(args.scenario, overrides)
     out = _out(args, scenario.name)
     console = make_console()
-    console.print(f"running [bold]{scenario.name}[/] (seed {scenario.config.seed}) in {out}")
+    console.print(
+        f"running [bold]{scenario.name}[/] (seed {scenario.config.seed}) in {out}", soft_wrap=True
+    )  # a path is never wrapped
     result, wall = _play(scenario, out, console, narrate=False)
     reports.print_terminal(result, console)
-    console.print(f"run folder {out} ({wall:.1f} s)")
+    console.print(f"run folder {out} ({wall:.1f} s)", soft_wrap=True)  # a path is never wrapped
     _write_reports(result, args)
     return int(result["exit_code"])
 
@@ -217,7 +219,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     reports.print_terminal(result, console)
     html = out / "report.html"
     reports.write_html(result, html)
-    console.print(f"HTML report: {html}   (run folder {out}, {wall:.1f} s)")
+    console.print(
+        f"HTML report: {html}   (run folder {out}, {wall:.1f} s)", soft_wrap=True
+    )  # a path is never wrapped
     return int(result["exit_code"])
 
 

@@ -62,7 +62,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def on_built(network: Network) -> None:
         for party in externals:
             kit = write_kit(network, party, out / "kits")
-            console.print(f"external {roles[party]} [bold]{party}[/]: connection kit {kit}")
+            console.print(
+                f"external {roles[party]} [bold]{party}[/]: connection kit {kit}", soft_wrap=True
+            )  # a path is never wrapped
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # platforms without signals
@@ -101,7 +103,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     reports.write_html(final, out / "report.html")
     reports.print_conformance(final["externals"], console)
     reports.print_verdict(final, console)
-    console.print(f"reports in {out} (report.json, report.xml, report.html)")
+    console.print(
+        f"reports in {out} (report.json, report.xml, report.html)", soft_wrap=True
+    )  # a path is never wrapped
     return int(final["exit_code"])
 
 
@@ -178,7 +182,7 @@ def cmd_replay_traffic(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except (JournalError, ValueError, OSError) as exc:
         raise UsageError(f"{run_dir}: {exc}") from None
-    console.print(f"replay journal in {folder}")
+    console.print(f"replay journal in {folder}", soft_wrap=True)  # a path is never wrapped
     return 0
 
 
