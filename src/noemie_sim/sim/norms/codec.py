@@ -100,6 +100,13 @@ class RecordLayout:
     _compiled_patterns: dict[str, re.Pattern[str]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # the compiled form of the table: one regular expression for a whole well-formed record,
+    # and one generated function that converts all its data fields (see :meth:`scan`)
+    _shape: list[re.Pattern[str]] = field(default_factory=list, compare=False, repr=False)
+    _convert: list[Callable[[str], dict[str, Value]]] = field(
+        default_factory=list, compare=False, repr=False
+    )
+    _data: list[tuple[Field, ...]] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for f in self.fields:
@@ -108,6 +115,9 @@ class RecordLayout:
             self._codecs.append((f, start, start + f.length, _decoder(f)))
             if f.pattern:
                 self._compiled_patterns[f.name] = re.compile(f.pattern)
+        self._data.append(tuple(f for f in self.fields if f.is_data))
+        self._shape.append(re.compile("".join(_shape(f) for f in self.fields), re.ASCII))
+        self._convert.append(_compile_converter(self.fields, self._compiled_patterns))
 
     def field(self, name: str) -> Field:
         """The field called ``name``; KeyError names the layout when there is none."""
@@ -122,7 +132,7 @@ class RecordLayout:
     @property
     def data_fields(self) -> tuple[Field, ...]:
         """Fields that carry values, in position order."""
-        return tuple(f for f in self.fields if f.is_data)
+        return self._data[0]
 
     def record(self, **values: Value) -> Record:
         """A record of this layout; every data field must be given (None for a blank optional)."""
@@ -211,7 +221,26 @@ class RecordLayout:
     def scan(
         self, text: str, index: int = 0, offset: int = -1, *, stop_at_first: bool = False
     ) -> tuple[dict[str, Value], list[Anomaly]]:
-        """Decode every field, collecting one anomaly per bad field instead of stopping."""
+        """Decode every field, collecting one anomaly per bad field instead of stopping.
+
+        A record whose characters all have their field's shape (one regular expression for
+        the whole record: constants, blank fillers, digits, printable text) is converted field
+        by field with no further character checks; anything else, or a value that the shape
+        allows but the field does not (a blank mandatory text, a choice, a pattern, a date that
+        is not in the calendar), takes the field-by-field path that names every anomaly. Both
+        paths give the same values for a valid record."""
+        if self._shape[0].fullmatch(text) is not None:
+            try:
+                return self._convert[0](text), []
+            except (_FieldError, ValueError):
+                pass  # the field-by-field path says exactly what is wrong
+        return self.scan_fields(text, index, offset, stop_at_first=stop_at_first)
+
+    def scan_fields(
+        self, text: str, index: int = 0, offset: int = -1, *, stop_at_first: bool = False
+    ) -> tuple[dict[str, Value], list[Anomaly]]:
+        """:meth:`scan` field by field, every character checked: the reference the compiled
+        path must agree with (tests/test_norms_properties.py)."""
         anomalies: list[Anomaly] = []
         if len(text) != self.length:
             anomalies.append(
@@ -255,7 +284,7 @@ class RecordLayout:
         return values, anomalies
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """A decoded (or to-be-encoded) record: its layout and the typed value of each data field."""
 
@@ -285,6 +314,95 @@ class _FieldError(Exception):
         super().__init__(message)
         self.expected = expected
         self.message = message
+
+
+#: Printable ASCII without "@": the characters a text field may hold (see :func:`_printable`).
+_TEXT_CLASS = r"[\x20-\x3f\x41-\x7e]"
+
+
+def _shape(f: Field) -> str:
+    """The regular expression of the characters a valid value of ``f`` can have."""
+    if f.kind is Kind.CONST:
+        return re.escape(f.const)
+    if f.kind is Kind.FILLER:
+        return f" {{{f.length}}}"
+    if f.kind is Kind.TEXT:
+        return f"{_TEXT_CLASS}{{{f.length}}}"
+    digits = f"[0-9]{{{f.length}}}"
+    return f"(?:{digits}| {{{f.length}}})" if f.optional else digits
+
+
+def _compile_converter(
+    fields: Sequence[Field], patterns: Mapping[str, re.Pattern[str]]
+) -> Callable[[str], dict[str, Value]]:
+    """One function, generated from the table, that converts the data fields of a record whose
+    characters already have their shape (:func:`_shape`) to their values: slices at constant
+    positions, ``int`` for numbers, right-stripped text; _FieldError for what the shape
+    cannot tell (a blank mandatory text, a value outside its choices or pattern, a date not in
+    the calendar), which sends the record to the field-by-field path."""
+    env: dict[str, object] = {
+        "_blank": _blank_mandatory,
+        "_allowed": _allowed,
+        "date": date,
+        "datetime": datetime,
+    }
+    items = []
+    for n, f in enumerate(fields):
+        if not f.is_data:
+            continue
+        raw = f"t[{f.start - 1}:{f.end}]"
+        if f.kind in (Kind.NUMERIC, Kind.AMOUNT):
+            value = (
+                f"(None if {raw} == {' ' * f.length!r} else int({raw}))"
+                if f.optional
+                else (f"int({raw})")
+            )
+        elif f.kind is Kind.TEXT:
+            value = f"({raw}.rstrip(' ') or {'None' if f.optional else '_blank()'})"
+            if f.choices or f.name in patterns:
+                env[f"c{n}"] = (frozenset(f.choices), patterns.get(f.name))
+                value = f"_allowed({value}, c{n})"
+        else:  # dates: date() checks the calendar (ValueError sends to the slow path)
+            value = _date_expression(f)
+            if f.optional:
+                value = f"(None if {raw} == {' ' * f.length!r} else {value})"
+        items.append(f"{f.name!r}: {value}")
+    source = "def convert(t):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, "<record layout>", "exec"), env)  # generated from the table only
+    return env["convert"]  # type: ignore[return-value]
+
+
+def _date_expression(f: Field) -> str:
+    """Python code building the date (or datetime) of field ``f`` from record text ``t``."""
+
+    def part(at: int, width: int) -> str:
+        return f"int(t[{f.start - 1 + at}:{f.start - 1 + at + width}])"
+
+    if f.kind is Kind.TIMESTAMP:
+        spans = ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2))
+        return "datetime(" + ", ".join(part(at, width) for at, width in spans) + ")"
+    if f.kind is Kind.DATE8:
+        return f"date({part(0, 4)}, {part(4, 2)}, {part(6, 2)})"
+    day, month, yy = (
+        (part(0, 2), part(2, 2), part(4, 2))
+        if f.kind is Kind.DATE_DMY
+        else (part(4, 2), part(2, 2), part(0, 2))
+    )
+    return f"date((2000 if {yy} < {f.pivot} else 1900) + {yy}, {month}, {day})"
+
+
+def _blank_mandatory() -> Value:
+    raise _FieldError("a value")
+
+
+def _allowed(value: Value, rule: tuple[frozenset[str], re.Pattern[str] | None]) -> Value:
+    choices, pattern = rule
+    if value is not None and (
+        (choices and value not in choices)
+        or (pattern is not None and not pattern.fullmatch(str(value)))
+    ):
+        raise _FieldError("an allowed value")
+    return value
 
 
 def _printable(text: str) -> bool:
@@ -469,7 +587,7 @@ def const(name: str, start: int, value: str, label: str, doc: str = "") -> Field
 # -- framings -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawRecord:
     """One framed record before field decoding: its 1-based index, byte offset and text."""
 
@@ -510,6 +628,10 @@ class FixedFraming(Framing):
             stride = n + 1
         separator = data[n:stride]
         records: list[RawRecord] = []
+        try:  # one decode for the whole file; a non-ASCII byte is then located per record
+            whole: str | None = bytes(data).decode("ascii")
+        except UnicodeDecodeError:
+            whole = None
         for index, offset in enumerate(range(0, len(data), stride), start=1):
             chunk = data[offset : offset + stride]
             body, end = chunk[:n], chunk[n:]
@@ -535,7 +657,8 @@ class FixedFraming(Framing):
                         offset=offset + n,
                     )
                 )
-            records.append(RawRecord(index, offset, _ascii(body, index, offset)))
+            text = whole[offset : offset + n] if whole is not None else _ascii(body, index, offset)
+            records.append(RawRecord(index, offset, text))
         if not records:
             raise FormatError(Anomaly("empty file", expected="at least one record", found=""))
         return records

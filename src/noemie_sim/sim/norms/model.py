@@ -8,6 +8,7 @@ counts, sequence numbers) or split across records.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -26,9 +27,14 @@ def to_record(lay: RecordLayout, obj: object | None = None, **given: Value) -> R
     return Record(lay, values)
 
 
+@functools.cache
+def _attributes(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def from_record(cls: type[T], record: Record, **extra: Any) -> T:
     """An instance of dataclass ``cls`` from the record fields that share its attribute names."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = _attributes(cls)  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {k: v for k, v in record.values.items() if k in names}
     kwargs.update(extra)
     return cls(**kwargs)
