@@ -317,6 +317,7 @@ class Network:
                 timeout=30.0,
                 backups=backups,
                 on_event=on_event,
+                key_checked=True,  # made by this run's PKI
             )
 
         return hub.disk, connect
@@ -329,7 +330,9 @@ class Network:
 
         def connect(partner: str) -> MailboxClient:
             key = (pki.folder / "parties" / partner / "key.pem").read_bytes()
-            return SftpClient(host, port, partner, key, known_hosts, attempts=3, backoff=0.05)
+            return SftpClient(
+                host, port, partner, key, known_hosts, attempts=3, backoff=0.05, key_checked=True
+            )
 
         return connect
 

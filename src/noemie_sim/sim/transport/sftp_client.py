@@ -42,7 +42,9 @@ class SftpClient:
     ``backoff`` up to ``max_backoff`` seconds). ``on_event(kind, **details)`` hears
     reconnections, failovers and refused remote names. ``backups`` are (host, port) of servers
     serving the same mailboxes (a standby): when a connection fails the next attempt goes to
-    the next server, in turn; ``known_hosts`` must trust them all.
+    the next server, in turn; ``known_hosts`` must trust them all. ``key_checked``: the key
+    comes from the run's own PKI, which made it, so its RSA consistency check (as costly as
+    generating the key) is skipped; keys from anywhere else are checked.
     """
 
     def __init__(
@@ -60,11 +62,12 @@ class SftpClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_event: Callable[..., None] | None = None,
         backups: Sequence[tuple[str, int]] = (),
+        key_checked: bool = False,
     ) -> None:
         self.host, self.port, self.partner = host, port, partner
         self.endpoints = [(host, port), *backups]
         self._endpoint = 0
-        self._key = asyncssh.import_private_key(key_pem)
+        self._key = asyncssh.import_private_key(key_pem, unsafe_skip_rsa_key_validation=key_checked)
         self._known_hosts = asyncssh.import_known_hosts(known_hosts)
         self.attempts, self.backoff, self.max_backoff, self.timeout = (
             attempts,
