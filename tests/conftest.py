@@ -1,10 +1,10 @@
 """Test configuration: Hypothesis profiles and the shared PKI fixtures.
 
-The default profile is what CI runs. ``HYPOTHESIS_PROFILE=quick`` cuts example counts for a fast
-local loop; the fuzz tests' 10 000 examples per parser then become 500.
+Profiles (``HYPOTHESIS_PROFILE``, see tests/fuzz.py): ``default`` for the README's test
+command (the format fuzzers run 2 000 inputs per parser), ``large`` for CI's second pass over
+the property tests (10 000 per parser), ``quick`` for a fast local loop (500).
 """
 
-import os
 import shutil
 from pathlib import Path
 
@@ -14,15 +14,17 @@ from hypothesis import HealthCheck, settings
 from noemie_sim.pki.authority import Pki
 from noemie_sim.pki.validation import TrustStore
 
+from .fuzz import PROFILE
 from .pki_helpers import PARTIES, T0
 
-settings.register_profile(
-    "ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+for _name in ("default", "large", "ci"):  # "ci": the former name of the default
+    settings.register_profile(
+        _name, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    )
 settings.register_profile(
     "quick", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(PROFILE)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from noemie_sim.scenarios import cli_norms
 from noemie_sim.scenarios.cli import build_parser, main
-from noemie_sim.sim.norms import KINDS, samples
+from noemie_sim.sim.domain.generate import generate
+from noemie_sim.sim.norms import KINDS, kinds, samples
 
 RECORD = 128
 
@@ -128,3 +130,23 @@ def test_installed_entry_point_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Type 2 — Facture / assuré" in done.stdout
+
+
+def test_validate_and_explain_stop_listing_and_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_norms, "MAX_LISTED", 3)
+    monkeypatch.setattr(kinds, "EXPLAIN_ANOMALIES", 2)
+    monkeypatch.setattr(kinds, "EXPLAIN_RECORDS", 5)
+    data = bytearray(generate("b2", 3, 20))
+    for i in range(0, len(data), 128):  # every Type 2's NIR key made wrong
+        if data[i : i + 2] == b"2 ":
+            data[i + 24 : i + 26] = b"%02d" % (int(data[i + 24 : i + 26]) % 97 + 1)
+    path = tmp_path / "lot.b2"
+    path.write_bytes(bytes(data))
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 1 and "20 anomalie(s)" in out
+    assert out.count("  - ") == 3 and "... and 17 more (listing stopped at 3)" in out
+    code, out, _ = run(capsys, "explain", str(path))
+    assert code == 1 and out.count("  - ") == 2 and "... and 18 more (listing stopped at 2)" in out
+    assert "more records not shown" in out and "#6 " not in out

@@ -231,10 +231,17 @@ def _level(record: Record) -> str:
     return f" (niveau {f.const if f.kind is Kind.CONST else format(record.number('level'), '02d')})"
 
 
+#: Records and anomalies ``explain`` shows at most; the lines say how many more there are.
+EXPLAIN_RECORDS = 2000
+EXPLAIN_ANOMALIES = 1000
+
+
 def explain(data: bytes, kind: FileKind) -> tuple[list[str], list[Anomaly]]:
     """The file as an indented tree of records with labelled fields, followed by the result of
     the control checks. Returns the lines and the anomalies (empty when the file is valid); when
-    the file cannot be decoded at all, the lines are empty."""
+    the file cannot be decoded at all, the lines are empty. The tree stops after
+    :data:`EXPLAIN_RECORDS` records and the list after :data:`EXPLAIN_ANOMALIES` anomalies,
+    saying so."""
     anomalies = kind.validate(data)
     try:
         records = decode_records(data, kind.framing, kind.layouts)
@@ -243,6 +250,9 @@ def explain(data: bytes, kind: FileKind) -> tuple[list[str], list[Anomaly]]:
         return [], anomalies
     lines = [f"{kind.name}: {kind.title}", f"{len(records)} records, {len(data)} bytes", ""]
     for index, (record, depth) in enumerate(zip(records, depths, strict=True), start=1):
+        if index > EXPLAIN_RECORDS:
+            lines.append(f"... {len(records) - EXPLAIN_RECORDS} more records not shown")
+            break
         lay = record.layout
         pad = "  " * depth
         code = "" if lay.name.endswith(lay.code.strip()) else f"{lay.code.strip()} "
@@ -265,7 +275,10 @@ def explain(data: bytes, kind: FileKind) -> tuple[list[str], list[Anomaly]]:
     )
     if anomalies:
         lines.append(f"Contrôles ({counted}): {len(anomalies)} anomalie(s)")
-        lines.extend(f"  - {a.describe()}" for a in anomalies)
+        lines.extend(f"  - {a.describe()}" for a in anomalies[:EXPLAIN_ANOMALIES])
+        if len(anomalies) > EXPLAIN_ANOMALIES:
+            hidden = len(anomalies) - EXPLAIN_ANOMALIES
+            lines.append(f"  ... and {hidden} more (listing stopped at {EXPLAIN_ANOMALIES})")
     else:
         lines.append(f"Contrôles ({counted}): comptes et totaux cohérents, clés valides.")
     return lines, anomalies
