@@ -50,7 +50,7 @@ from typing import Any
 import asyncssh
 from cryptography.hazmat.primitives import serialization
 
-from noemie_sim.pki.authority import Pki
+from noemie_sim.pki.authority import SECTORS, Pki
 from noemie_sim.pki.errors import PkiError, SealError
 from noemie_sim.pki.validation import Purpose, TrustStore, validate
 
@@ -131,6 +131,7 @@ class SftpHub:
         self.host = "127.0.0.1"
         self._refusals: dict[str, tuple[datetime, int, int]] = {}  # key: minute, told, hidden
         self._pki_seen: tuple[int, ...] = ()  # mtimes of the PKI's state and CRL files
+        self._pki_files: list[bytes] = []
         self._trust: TrustStore | None = None
         self._allowed: dict[str, datetime] = {}  # partner -> checked valid until (hub time)
 
@@ -236,13 +237,17 @@ class SftpHub:
         return True
 
     def _pki_fingerprint(self) -> tuple[int, ...]:
-        folder = self.pki.folder
-        files = [folder / "pki.json", folder / "root" / "crl.pem"]
-        files += sorted((folder / "ca").glob("*/crl.pem"))
+        """Modification times of the PKI's state file and CRLs (the files a revocation, a
+        renewal or a new CRL rewrites)."""
+        if not self._pki_files:
+            folder = self.pki.folder
+            files = [folder / "pki.json", folder / "root" / "crl.pem"]
+            files += [folder / "ca" / sector / "crl.pem" for sector in SECTORS]
+            self._pki_files = [os.fsencode(path) for path in files]
         stamps = []
-        for path in files:
+        for path in self._pki_files:
             try:
-                stamps.append(path.stat().st_mtime_ns)
+                stamps.append(os.stat(path).st_mtime_ns)
             except OSError:
                 stamps.append(-1)
         return tuple(stamps)
