@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noemie_sim.sim.norms import KINDS, FormatError, kinds
+from noemie_sim.sim.norms import KINDS, FormatError, b2, kinds
 from noemie_sim.sim.norms.codec import MAX_FILE_BYTES
 
 from .fuzz import examples
@@ -137,5 +137,24 @@ def test_the_compiled_path_agrees_with_the_field_by_field_reference(name: str) -
             assert lay.scan(raw.text, raw.index, raw.offset) == lay.scan_fields(
                 raw.text, raw.index, raw.offset
             )
+
+    run()
+
+
+@pytest.mark.parametrize("name", ["b2", "decompte"])
+def test_one_read_says_what_validate_parse_and_lot_spans_say(name: str) -> None:
+    sample = KINDS[name].sample()
+
+    @settings(max_examples=FUZZ_EXAMPLES // 10)
+    @given(mutated(sample))
+    def run(data: bytes) -> None:
+        read = b2.read(data)
+        assert read.anomalies == b2.validate(data)
+        try:
+            parsed = b2.parse(data)
+        except FormatError as exc:
+            assert read.file is None and read.anomalies[0] == exc.anomaly
+            return
+        assert read.file == parsed and read.spans == b2.lot_spans(data)
 
     run()

@@ -257,14 +257,13 @@ class Cpam(Actor):
                 self._answer_lots(partner, 0, digest, [], [_file_anomaly(codes.ARL["0001 001"])])
 
     def _on_lot_file(self, ps: str, content: bytes, digest: str, stem: str) -> None:
-        anomalies = b2.validate(content, "FSE")
-        try:
-            parsed = b2.parse(content)
-            spans = b2.lot_spans(content)
-        except FormatError as exc:
-            self.log("lot-file-unreadable", sender=ps, reason=str(exc), archive=stem)
+        read = b2.read(content, "FSE")  # one decoding: anomalies, the lots and their spans
+        anomalies, parsed, spans = read.anomalies, read.file, read.spans
+        if parsed is None:
+            error = FormatError(anomalies[0])
+            self.log("lot-file-unreadable", sender=ps, reason=str(error), archive=stem)
             self._answer_lots(
-                ps, b2.declared_file_id(content), digest, [], [_arl_anomaly(exc.anomaly, content)]
+                ps, b2.declared_file_id(content), digest, [], [_arl_anomaly(anomalies[0], content)]
             )
             return
         file_ident = f"{ps}/{parsed.file_id}"

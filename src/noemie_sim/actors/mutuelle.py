@@ -127,10 +127,10 @@ class Mutuelle(Actor):
             kind = detect(opened.content).name
             if kind != "decompte":
                 raise FormatError(Anomaly(f"a {kind} file, not décomptes", record=1))
-            anomalies = b2.validate(opened.content, "DEC")
-            if anomalies:
-                raise FormatError(anomalies[0])
-            decomptes = b2.parse(opened.content)
+            read = b2.read(opened.content, "DEC")  # one decoding
+            if read.anomalies or read.file is None:
+                raise FormatError(read.anomalies[0])
+            decomptes = read.file
         except FormatError as exc:
             self.log("file-refused", sender=cpam, name=name, code="format", reason=str(exc))
             file_id = b2.declared_file_id(opened.content)

@@ -696,6 +696,33 @@ def from_records(records: Sequence[Record], tree: FileNode) -> B2File:
 # -- validation -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Read:
+    """A file decoded once (:func:`read`): every anomaly; the typed file and the span of each
+    lot (lot number, first and last record, from 1) when its records and their order are
+    readable, None and [] otherwise."""
+
+    anomalies: list[Anomaly]
+    file: B2File | None
+    spans: list[tuple[int, int, int]]
+
+
+def read(data: bytes, nature: str | None = None) -> Read:
+    """What :func:`validate`, :func:`parse` and :func:`lot_spans` say of ``data``, from one
+    decoding: a receiver checks and reads a file without decoding it three times. ``file``
+    is None exactly when :func:`parse` would raise (then ``anomalies[0]`` is its error)."""
+    scan = scan_records(data, FRAMING, LAYOUTS)
+    if scan.anomalies:
+        return Read(scan.anomalies, None, [])
+    records = scan.records
+    try:
+        tree = structure(records)
+    except FormatError as exc:
+        return Read([exc.anomaly], None, [])
+    spans = [(records[lot.head].number("lot"), lot.head + 1, lot.end + 1) for lot in tree.lots]
+    return Read(_checks(records, tree, nature), from_records(records, tree), spans)
+
+
 def validate(data: bytes, nature: str | None = None) -> list[Anomaly]:
     """Every anomaly of the file: field formats, record order, sequence and lot numbers, NIR
     and n° AM keys, duplicate invoice numbers, Type 5 and trailer totals, and for a décompte
@@ -708,6 +735,11 @@ def validate(data: bytes, nature: str | None = None) -> list[Anomaly]:
         tree = structure(records)
     except FormatError as exc:
         return [exc.anomaly]
+    return _checks(records, tree, nature)
+
+
+def _checks(records: list[Record], tree: FileNode, nature: str | None) -> list[Anomaly]:
+    """The checks of :func:`validate` on records whose fields and order are readable."""
     check = Checker(records)
     header = records[tree.head]
     if nature is not None:
