@@ -67,6 +67,8 @@ def test_every_bundled_scenario_exits_as_it_declares(
         ).fetchone()
         db.close()
         assert json.loads(evidence)["connections_cut"] > 0
+        # cut connections (their count depends on SSH padding) leave the chain reproducible
+        assert main(["replay", str(tmp_path / "run")]) == 0
     if name == "cpam-outage":
         assert report["figures"]["failovers"] > 0
     if name == "late-mutuelle":

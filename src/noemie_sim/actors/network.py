@@ -345,10 +345,16 @@ class Network:
 
     def _hub_event(self, kind: str, **details: Any) -> None:
         """Security events of the SFTP hubs go to the journal (logins and deliveries are the
-        actors' own events)."""
-        if kind in ("login-refused", "confinement", "sessions-closed") and self.kernel:
-            hub = str(details.pop("hub"))
-            self.journal.record(hub, kind, **details)
+        actors' own events). Not the logins that never completed, nor the removal of stale
+        .part files: here every partner holds its right key, so both come only from
+        connections cut by network faults, whose count depends on SSH padding (random), and
+        the chain must be the same for the same seed."""
+        if kind not in ("login-refused", "confinement", "sessions-closed") or not self.kernel:
+            return
+        if str(details.get("reason", "")).startswith("authentication failed"):
+            return
+        hub = str(details.pop("hub"))
+        self.journal.record(hub, kind, **details)
 
     # -- running ------------------------------------------------------------------------------
 

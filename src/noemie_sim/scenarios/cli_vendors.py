@@ -142,7 +142,8 @@ class ServeProgress:
         now = f"{self.now:%a %d/%m %H:%M}" if self.now else "starting"
         after = (f"next: {self.next_step[1]} at {self.next_step[0]:%a %d/%m %H:%M}"
                  if self.next_step else "")  # fmt: skip
-        table = Table(title=f"serving — simulated {now}  {after}", caption=self.last or None)
+        caption = "\n".join(line for line in (after, self.last) if line) or None
+        table = Table(title=f"serving — simulated {now}", caption=caption)
         for column in ("party", "role", "files sent", "refused", "files received",
                        "ARL P / N / D"):  # fmt: skip
             table.add_column(column)

@@ -58,9 +58,10 @@ def fresh_file(
     role = roles[party]
     if FRESH_KINDS.get(role) != kind:
         sends = FRESH_KINDS.get(role)
+        who = f"{party} is a party of role {role}"
         raise ValueError(
-            f"{party} is a {role}: it sends {sends} files" if sends
-            else f"{party} is a {role}: generate --from makes b2 (PS) and oc-answer (OC) files"
+            f"{who}: it sends {sends} files" if sends
+            else f"{who}: generate --from makes b2 (PS) and oc-answer (OC) files"
         )  # fmt: skip
     if not 1 <= file_id <= 9_999_999:
         raise ValueError("the file number is 1 to 9999999")

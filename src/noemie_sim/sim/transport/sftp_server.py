@@ -129,7 +129,7 @@ class SftpHub:
         self.connections: dict[str, set[asyncssh.SSHServerConnection]] = {}
         self._server: asyncssh.SSHAcceptor | None = None
         self.host = "127.0.0.1"
-        self._refusals: dict[str, tuple[datetime, int, int]] = {}  # key: minute, told, hidden
+        self._refusals: dict[str, tuple[datetime, int, int]] = {}  # minute, told, not told
         self._pki_seen: tuple[int, ...] = ()  # mtimes of the PKI's state and CRL files
         self._pki_files: list[bytes] = []
         self._trust: TrustStore | None = None
@@ -140,10 +140,14 @@ class SftpHub:
             self._on_event(kind, hub=self.cpam, **details)
 
     def refusal(self, partner: str, reason: str) -> None:
-        """Report a refused login, at most ``refusals_per_minute`` per partner and minute of
-        hub time; the refusals not told are counted in the next one told. Unknown user names
-        share one counter (a flood of random names cannot grow it)."""
-        key = partner if partner in self.disk.partners() else "(unknown user)"
+        """Report a refused login, at most ``refusals_per_minute`` per partner, kind (failed
+        authentication, or the hub's decision) and minute of hub time; the refusals not told
+        are counted in the next one told. Unknown user names share one counter (a flood of
+        random names cannot grow it)."""
+        who = partner if partner in self.disk.partners() else "(unknown user)"
+        # failed authentications count apart from the hub's own decisions (certificate,
+        # limit): the network journals only the latter, whose counts must be reproducible
+        key = f"{who} {'auth' if reason.startswith('authentication failed') else 'decision'}"
         minute = self.now().replace(second=0, microsecond=0)
         start, told, hidden = self._refusals.get(key, (minute, 0, 0))
         if start != minute:
