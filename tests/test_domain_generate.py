@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from noemie_sim.scenarios.cli import main
 from noemie_sim.sim.domain.generate import KINDS, generate
+from noemie_sim.sim.domain.rules import ij_ceiling
 from noemie_sim.sim.norms import KINDS as FORMATS
 from noemie_sim.sim.norms import b2, noemie_550, noemie_ps
 
@@ -51,7 +52,7 @@ def test_generated_amounts_follow_the_rules() -> None:
     for employee in ij.employers[0].days[0].employees:
         period = employee.coverages[0].leaves[0].periods[0]
         assert (
-            period.daily_amount <= 4147
+            period.daily_amount <= ij_ceiling(employee.coverages[0].leaves[0].stop_start)
             and (period.period_start - employee.coverages[0].leaves[0].stop_start).days >= 3
         )
 

@@ -5,13 +5,14 @@ from datetime import date, timedelta
 import pytest
 
 from noemie_sim.sim.domain import codes
-from noemie_sim.sim.domain.nomenclature import ACTS, billable, may_bill
+from noemie_sim.sim.domain.nomenclature import ACTS, billable, may_bill, price_at
 from noemie_sim.sim.domain.rules import (
     GRIDS,
     Billed,
     Counters,
     Grid,
     Patient,
+    ij_ceiling,
     ij_for_period,
     liquidate,
     oc_part,
@@ -43,11 +44,13 @@ def test_who_may_bill_what() -> None:
 
 
 def test_worked_example_of_norms_8_2() -> None:
-    """Spécialiste OPTAM, 45 € billed, BR 30 €, 70 %, PF 1 € (before 15/05/2024): AMO 20 €,
-    ticket modérateur 9 €, dépassement 15 €."""
+    """The SNDS worked example's arithmetic (norms.md §8.2: AMO = BR x 70 % - PF, ticket
+    modérateur = BR - gross AMO, dépassement = billed - BR) with the G tariff of 1/3/2024,
+    26.50 € (1/11/2023), and PF 1 € (before 15/05/2024): 45 € billed, AMO 17.55 €, ticket
+    modérateur 7.95 €, dépassement 18.50 €."""
     [act] = liquidate([Billed("G", 4500)], "01", "991086265", ADULT, date(2024, 3, 1), Counters())
-    assert (act.base, act.rate, act.amo_gross, act.pf, act.amo) == (3000, 70, 2100, 100, 2000)
-    assert (act.ticket_moderateur, act.depassement, act.patient_share) == (900, 1500, 2500)
+    assert (act.base, act.rate, act.amo_gross, act.pf, act.amo) == (2650, 70, 1855, 100, 1755)
+    assert (act.ticket_moderateur, act.depassement, act.patient_share) == (795, 1850, 2745)
 
 
 def test_participation_forfaitaire_2_euros_four_acts_a_day_and_yearly_cap() -> None:
@@ -119,3 +122,52 @@ def test_code_tables_have_categories_and_sources() -> None:
     assert set(codes.OC) == {"BI01", "CR01", "DI01", "FN01", "DB01"}
     assert codes.arl_for_seal_error("revoked").code == "0002 003"
     assert codes.AMO["0250 050"].short_label == "ASSURE ABSENT DU REFERENTIEL DE LA CAISSE"
+
+
+@pytest.mark.parametrize(
+    ("day", "cents"),
+    [(date(2023, 6, 1), 2500), (date(2023, 12, 1), 2650), (date(2025, 6, 1), 3000)],
+)
+def test_the_g_tariff_is_the_one_of_the_care_date(day: date, cents: int) -> None:
+    """G: 25 € from 1/5/2017, 26.50 € from 1/11/2023 (règlement arbitral), 30 € from
+    22/12/2024 (norms.md §8.3, [PRESS] x4). Liquidation uses the tariff of the care date."""
+    assert price_at("G", day) == cents
+    (act,) = liquidate([Billed("G", cents)], "01", "751306713", ADULT, day, Counters())
+    assert act.base == cents and act.amo_gross == cents * 70 // 100
+    assert act.pf == (100 if day < date(2024, 5, 15) else 200)  # PF 1 € then 2 € (norms §8.2)
+
+
+def test_tariffs_without_a_known_history_say_so_by_convention() -> None:
+    """IFD 2.50 € then 2.75 € from 28/08/2023 (avenant 10); COE 47.50 €, 54 € from 22/12/2024,
+    60 € from 1/7/2025; an act with no known former tariff keeps its oldest known one."""
+    assert price_at("IFD", date(2023, 8, 27)) == 250 and price_at("IFD", date(2023, 8, 28)) == 275
+    assert [price_at("COE", date(y, m, 1)) for y, m in ((2024, 6), (2025, 1), (2025, 7))] == [
+        4750, 5400, 6000,
+    ]  # fmt: skip
+    assert price_at("MD", date(2020, 1, 1)) == 1000
+    with pytest.raises(KeyError, match="no act 'XYZ'"):
+        price_at("XYZ", date(2025, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("leave_start", "ceiling"),
+    [
+        (date(2025, 3, 15), 5331),  # 1.8 SMIC (11.88 €/h): 53.31 €
+        (date(2025, 4, 15), 4147),  # 1.4 SMIC from 1/4/2025 (décret 2025-160): 41.47 €
+        (date(2026, 1, 15), 4147),  # the SMIC of the month before: still 11.88 €/h
+        (date(2026, 2, 1), 4195),  # SMIC 12.02 €/h from 1/1/2026: 41.95 €
+    ],
+)
+def test_the_ij_ceiling_follows_the_smic_in_force(leave_start: date, ceiling: int) -> None:
+    """The IJ maladie ceiling is half the daily base (3 months / 91.25) of 1.8 SMIC until
+    31/03/2025, 1.4 SMIC after, with the monthly SMIC (hourly x 35 x 52 / 12) in force on the
+    last day of the month before the leave (ameli, service-public; figures of the fidelity
+    issue: 53.31 €, 41.47 €, 41.95 €)."""
+    assert ij_ceiling(leave_start) == ceiling
+    high = ij_for_period(leave_start, leave_start, leave_start + timedelta(days=5), 3 * 900_000)
+    assert high is not None and high.daily_amount == ceiling
+
+
+def test_ij_ceiling_in_june_2024() -> None:
+    """1.8 SMIC at 11.65 €/h (1/1/2024): 52.28 €, as docs/rules.md says."""
+    assert ij_ceiling(date(2024, 6, 1)) == 5228

@@ -122,12 +122,12 @@ class Practitioner(Actor):
         rng = self.rng
         foreign = self.foreign and rng.random() < self.behaviour.foreign_patient_share
         insured, who = rng.choice(self.foreign if foreign or not self.patients else self.patients)
-        acts = typical_visit(self.who.specialty, rng)
+        acts = typical_visit(self.who.specialty, rng, day)
         if rng.random() < self.behaviour.wrong_act_share:
             acts = (
-                [Billed("AMK", ACTS["AMK"].base())]
+                [Billed("AMK", ACTS["AMK"].base(None, 1, day))]
                 if self.who.specialty != "26"
-                else [Billed("G", 3000)]
+                else [Billed("G", ACTS["G"].base(None, 1, day))]
             )
         tiers_payant = who.ald or who.c2s or rng.random() < self._tiers_payant_share
         self.invoice_counter += 1

@@ -157,9 +157,9 @@ def register_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         "generate",
         help="generate a realistic file of a kind from a synthetic population",
         description="Build a seeded synthetic population (Faker fr_FR) and generate a file of "
-        "KIND whose identifiers are valid and whose amounts follow the 2025 rules (tariffs, AMO "
-        "rates, participation forfaitaire, franchises, mutuelle grids, IJ). The same seed gives "
-        "the same file.",
+        "KIND whose identifiers are valid and whose amounts follow the rules of the care date "
+        "(tariffs, AMO rates, participation forfaitaire, franchises, mutuelle grids, IJ). The "
+        "same seed gives the same file.",
         epilog="example: noemie-sim generate b2 --out lot.b2 --seed 7 --count 40",
     )
     p.add_argument("kind", choices=list(kinds.KINDS), metavar="KIND", help=KIND_NAMES)

@@ -54,21 +54,30 @@ def generate(kind: str, seed: int = 1, count: int = 10) -> bytes:
     return _GENERATORS[kind](story)
 
 
-def typical_visit(specialty: str, rng: random.Random) -> list[Billed]:
-    """The acts of one visit to a PS of ``specialty``, with usual fees: a consultation (or a
-    home visit) for a généraliste, a consultation and an ECG for a cardiologue, a nursing act
-    and its travel fee for an infirmier, a session for a kinésithérapeute."""
+def typical_visit(specialty: str, rng: random.Random, day: date | None = None) -> list[Billed]:
+    """The acts of one visit on ``day`` to a PS of ``specialty``, with usual fees (the tariffs
+    of that day; today's when no day is given): a consultation (or a home visit) for a
+    généraliste, a consultation (sometimes with a dépassement of 20 €) and an ECG for a
+    cardiologue, a nursing act and its travel fee for an infirmier, a session for a
+    kinésithérapeute."""
+
+    def fee(code: str, coefficient: int | None = None) -> int:
+        return ACTS[code].base(coefficient, 1, day)
+
     if specialty == "01":
         acts = (
-            [Billed("G", 3000)] if rng.random() < 0.8 else [Billed("VG", 3000), Billed("MD", 1000)]
+            [Billed("G", fee("G"))]
+            if rng.random() < 0.8
+            else [Billed("VG", fee("VG")), Billed("MD", fee("MD"))]
         )
     elif specialty == "03":
-        acts = [Billed("APC", rng.choice((6000, 6000, 8000))), Billed("ADE", 1452)]
+        apc = fee("APC")
+        acts = [Billed("APC", rng.choice((apc, apc, apc + 2000))), Billed("ADE", fee("ADE"))]
     elif specialty == "24":
         coefficient = rng.choice((100, 200, 300))
-        acts = [Billed("AMI", ACTS["AMI"].base(coefficient), coefficient), Billed("IFD", 275)]
+        acts = [Billed("AMI", fee("AMI", coefficient), coefficient), Billed("IFD", fee("IFD"))]
     else:
-        acts = [Billed("AMK", ACTS["AMK"].base())]
+        acts = [Billed("AMK", fee("AMK"))]
     return acts
 
 
@@ -90,7 +99,7 @@ class _Story:
 
     def billed(self) -> list[Billed]:
         """The acts of one visit to this PS, with its usual fees."""
-        return typical_visit(self.ps.specialty, self.rng)
+        return typical_visit(self.ps.specialty, self.rng, self.care_day)
 
     def fse(self, number: int, patient: tuple[Insured, Beneficiary]) -> b2.Invoice:
         """The invoice as the PS sends it: AMO part before PF and franchises."""
@@ -194,7 +203,7 @@ def fresh_fse_file(
     invoices = []
     for k in range(1, count + 1):
         insured, who = rng.choice(patients)
-        acts = typical_visit(ps.specialty, rng)
+        acts = typical_visit(ps.specialty, rng, day)
         tiers_payant = who.ald or who.c2s or rng.random() < ps.tiers_payant_share
         number = file_id * INVOICES_PER_FILE + k
         invoices.append(fse_invoice(population, ps, insured, who, day, number, acts, tiers_payant))
@@ -212,16 +221,17 @@ def b2_act(
 ) -> b2.ProfessionalAct:
     """The B2 Type 4 line of a settled act, with the AMO (and AMC) amounts given."""
     act = ACTS[settled.code]
+    tariff = act.tariff_at(day)
     return b2.ProfessionalAct(
         care_date=day,
         act_code=settled.code,
-        unit_price=act.tariff,
+        unit_price=tariff,
         base=settled.base,
         rate=settled.rate,
         amo_amount=amo,
         fee_amount=settled.fee,
         amc_amount=amc,
-        coefficient=settled.base * 100 // act.tariff if act.tariff else 100,
+        coefficient=settled.base * 100 // tariff if tariff else 100,
         specialty=ps.specialty,
         ccam=b2.CcamDetail(act.ccam) if act.ccam else None,
     )

@@ -1,7 +1,12 @@
-"""Acts a PS may bill, with 2025 tariffs, and the specialties that may bill them.
+"""Acts a PS may bill, with their tariffs at each date, and the specialties that may bill them.
 
-Sources (norms.md §8.3): G/GS 30 € (22/12/2024), APC 60 € (22/12/2024), COE 60 € (1/7/2025),
-MD 10 €, AMI 3.15 € and IFD 2.75 € (avenant 10, 28/08/2023) are [PRESS] with several sources.
+Tariffs are looked up at the care date (:func:`price_at`). Sources (norms.md §8.3): G/GS
+25 € (1/5/2017) → 26.50 € (1/11/2023, règlement arbitral) → 30 € (22/12/2024); APC 56.50 € →
+60 € (22/12/2024); COE 47.50 € → 54 € (22/12/2024) → 60 € (1/7/2025); IFD 2.50 € → 2.75 €
+(avenant 10, 28/08/2023); MD 10 €, AMI 3.15 € — [PRESS] with several sources. Where the start
+of a former tariff is not known it applies to every earlier date; where no former tariff is
+known (VG, MD, AMI, AMK, the CCAM act) the oldest known one applies before its date: both are
+project conventions, said as such in docs/norms.md.
 AMK 2.15 € per coefficient unit is derived from the ameli table crawled 24/09/2024 (kiné séance
 16.13 € = AMK 7.5). The CCAM tariff (DEQP003 ECG 14.52 €) is a modelling value, labelled as such.
 Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
@@ -64,14 +69,35 @@ class Act:
     franchise: bool = False  # paramedical acts (norms.md §8.2)
     since: date = date(2024, 12, 22)
     source: str = "[PRESS]"
+    #: former tariffs, oldest first: (first day, or None when unknown; cents). ``tariff``
+    #: applies from ``since``.
+    history: tuple[tuple[date | None, int], ...] = ()
 
-    def base(self, coefficient: int | None = None, quantity: int = 1) -> int:
-        """Base de remboursement in cents: tariff x coefficient x quantity."""
+    def tariff_at(self, day: date) -> int:
+        """The tariff in force on ``day`` (conventions for unknown history: module docstring)."""
+        if day >= self.since:
+            return self.tariff
+        for start, cents in reversed(self.history):
+            if start is None or day >= start:
+                return cents
+        return self.history[0][1] if self.history else self.tariff
+
+    def base(
+        self, coefficient: int | None = None, quantity: int = 1, day: date | None = None
+    ) -> int:
+        """Base de remboursement in cents: the tariff (on ``day``, or the current one) x
+        coefficient x quantity."""
         coef = self.default_coefficient if coefficient is None else coefficient
-        return half_up(self.tariff * coef * quantity, 100)
+        tariff = self.tariff if day is None else self.tariff_at(day)
+        return half_up(tariff * coef * quantity, 100)
 
 
 _DOCTORS = frozenset({"01", "03"})
+#: G and GS: C + MMG since 1/5/2017 (norms.md §8.3)
+_G_HISTORY: tuple[tuple[date | None, int], ...] = (
+    (date(2017, 5, 1), 2500),
+    (date(2023, 11, 1), 2650),
+)
 ACTS = {
     a.code: a
     for a in (
@@ -81,6 +107,7 @@ ACTS = {
             3000,
             frozenset({"01"}),
             participation_forfaitaire=True,
+            history=_G_HISTORY,
         ),
         Act(
             "GS",
@@ -88,6 +115,7 @@ ACTS = {
             3000,
             frozenset({"01"}),
             participation_forfaitaire=True,
+            history=_G_HISTORY,
         ),
         Act(
             "VG",
@@ -103,6 +131,7 @@ ACTS = {
             6000,
             frozenset({"03"}),
             participation_forfaitaire=True,
+            history=((None, 5650),),
         ),
         Act(
             "COE",
@@ -111,6 +140,7 @@ ACTS = {
             frozenset({"01"}),
             participation_forfaitaire=True,
             since=date(2025, 7, 1),
+            history=((None, 4750), (date(2024, 12, 22), 5400)),
         ),
         Act(
             "ADE",
@@ -136,6 +166,7 @@ ACTS = {
             275,
             frozenset({"24"}),
             since=date(2023, 8, 28),
+            history=((None, 250),),
         ),
         Act(
             "AMK",
@@ -148,6 +179,16 @@ ACTS = {
         ),
     )
 }
+
+
+def price_at(code: str, day: date) -> int:
+    """The tariff of act ``code`` in force on ``day``, in cents (for one unit of coefficient
+    1.00 for a key letter). KeyError naming the code when the act is not in the table."""
+    try:
+        act = ACTS[code]
+    except KeyError:
+        raise KeyError(f"no act {code!r} in the nomenclature") from None
+    return act.tariff_at(day)
 
 
 def may_bill(specialty: str, code: str) -> bool:

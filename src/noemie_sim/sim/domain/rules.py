@@ -13,8 +13,9 @@ Sources (norms.md §8.2, §6):
   year; same exemptions [PRESS].
 * a contrat responsable covers the ticket modérateur but never the PF nor the franchises;
   the mutuelle never pays more than the real cost.
-* IJ maladie: 50 % of the daily base salary (3 months' gross / 91.25), at most 41.47 €/day for
-  leaves starting from 1 April 2025 (53.31 € before), from the 4th day (3 waiting days);
+* IJ maladie: 50 % of the daily base salary (3 months' gross / 91.25), at most half the daily
+  base of 1.4 SMIC for leaves starting from 1 April 2025 (1.8 SMIC before), the SMIC of the
+  month before the leave (:func:`ij_ceiling`), from the 4th day (3 waiting days);
   CSG 6.2 % + CRDS 0.5 % withheld [DOC ameli / PRESS].
 """
 
@@ -136,7 +137,7 @@ def liquidate(
     result = []
     for billed in acts:
         act = ACTS[billed.code]
-        base = act.base(billed.coefficient, billed.quantity)
+        base = act.base(billed.coefficient, billed.quantity, day)  # the tariff of the care date
         amo_gross = min(half_up(base * rate, 100), billed.fee)
         pf = franchise = 0
         if not exempt and act.participation_forfaitaire:
@@ -224,8 +225,37 @@ def daily_base(gross_three_months: int) -> int:
     return half_up(gross_three_months * 100, 9125)
 
 
+#: SMIC horaire brut in cents, from each date (décrets de revalorisation; service-public.fr).
+#: The 1/1/2026 value is the one the 41.95 € ceiling for leaves from February 2026 implies
+#: (the fidelity issue's figure), labelled as such in docs/norms.md.
+SMIC_HOURLY: tuple[tuple[date, int], ...] = (
+    (date(2023, 1, 1), 1127),
+    (date(2023, 5, 1), 1152),
+    (date(2024, 1, 1), 1165),
+    (date(2024, 11, 1), 1188),
+    (date(2026, 1, 1), 1202),
+)
+
+
+def smic_hourly(day: date) -> int:
+    """The SMIC horaire brut in force on ``day``, in cents (the oldest known before 2023)."""
+    found = SMIC_HOURLY[0][1]
+    for start, cents in SMIC_HOURLY:
+        if day >= start:
+            found = cents
+    return found
+
+
 def ij_ceiling(leave_start: date) -> int:
-    return 4147 if leave_start >= IJ_CEILING_CHANGE else 5331
+    """The most a day of IJ maladie pays, in cents, for a leave starting on ``leave_start``:
+    half the daily base of a salary of 1.8 SMIC (leaves until 31/03/2025), 1.4 SMIC (from
+    1/4/2025, décret 2025-160), the SMIC being the one in force on the last day of the month
+    before the leave; the monthly SMIC is the hourly one x 35 h x 52 / 12 (1 801.80 € in 2025).
+    2025: 53.31 € then 41.47 €; leaves from February 2026: 41.95 €."""
+    smic = smic_hourly(leave_start.replace(day=1) - timedelta(days=1))
+    tenths = 14 if leave_start >= IJ_CEILING_CHANGE else 18  # 1.4 or 1.8 SMIC
+    # smic x 35 x 52 / 12 (monthly) x tenths / 10 x 3 / 91.25 / 2, rounded half up once
+    return half_up(smic * 35 * 52 * tenths * 3 * 100, 12 * 10 * 9125 * 2)
 
 
 def ij_for_period(
