@@ -16,41 +16,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import tempfile
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
+
+from bench_transport import CPAM, PS, SIZE, T0, our_client
 
 from noemie_sim.pki.authority import Pki
 from noemie_sim.sim.transport import sftp_server
-from noemie_sim.sim.transport.sftp_client import SftpClient
 from noemie_sim.sim.transport.sftp_server import SftpHub
-
-T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
-PS, CPAM = "991086265", "017510000"
-SIZE = 10 * 1024
 
 
 async def deliveries(hub: SftpHub, key: bytes, files: int, tag: str) -> float:
-    """Files/s of ``files`` deliveries by one client, 8 at a time."""
-    client = SftpClient("127.0.0.1", hub.port, PS, key, hub.known_hosts_line())
-    payload = os.urandom(SIZE)
-    await client.send(f"warm{tag}.b2", payload)
-    gate = asyncio.Semaphore(8)
-
-    async def one(n: int) -> None:
-        async with gate:
-            await client.send(f"{tag}{n:05d}.b2", payload)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(one(n) for n in range(files)))
-    elapsed = time.perf_counter() - start
-    await client.close()
-    for name in hub.disk.list_depot(PS):  # the caisse consumes what was delivered
+    """Files/s of ``files`` deliveries by one client, 8 at a time, then the depot emptied as
+    the caisse empties it (the quota check scans what is waiting there)."""
+    rate = await our_client(hub, key, files, 8, tag)
+    for name in hub.disk.list_depot(PS):
         hub.disk.consume(PS, name)
-    return files / elapsed
+    return rate
 
 
 async def main() -> None:

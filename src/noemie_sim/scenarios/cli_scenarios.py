@@ -140,20 +140,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _finished(folder: str) -> dict[str, Any]:
     try:
-        return report(folder, _root(folder, None))
+        return report(folder)
     except (JournalError, ScenarioError) as exc:
         raise UsageError(f"{folder}: {exc}") from None
 
 
-def _root(folder: str, path: str | None) -> x509.Certificate | None:
-    """The root certificate to check a run's manifest with: ``--root`` or the run's own."""
-    where = Path(path) if path else Path(folder) / "pki" / "root" / "cert.pem"
+def _root(path: str | None) -> x509.Certificate | None:
+    """The root certificate given with ``--root``; None: the run's own (check_run's default)."""
+    if path is None:
+        return None
     try:
-        return x509.load_pem_x509_certificate(where.read_bytes())
+        return x509.load_pem_x509_certificate(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
-        if path is None and not where.exists():
-            return None  # the run has no PKI folder: check_run says what that means
-        raise UsageError(f"cannot read the root certificate {where}: {exc}") from None
+        raise UsageError(f"cannot read the root certificate {path}: {exc}") from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -165,7 +164,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
-        check = check_run(args.run_dir, _root(args.run_dir, args.root))
+        check = check_run(args.run_dir, _root(args.root))
     except JournalError as exc:
         raise UsageError(f"{args.run_dir}: {exc}") from None
     console = make_console()
@@ -181,7 +180,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     try:
-        check = check_run(args.run_dir, _root(args.run_dir, None))
+        check = check_run(args.run_dir)
         if check.state == "tampered":
             raise JournalError("; ".join(check.problems))
         journal = open_journal(args.run_dir)

@@ -74,9 +74,7 @@ def fresh_file(
                 scenario = recorded_scenario(journal)
             except ScenarioError:
                 scenario = None
-            last = journal.db.execute("SELECT at FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-            if at is None and last is not None:
-                at = datetime.fromisoformat(last[0])
+            at = at or journal.last_time()
         finally:
             journal.db.close()
     at = at or wall_now()

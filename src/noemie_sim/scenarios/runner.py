@@ -20,7 +20,7 @@ from noemie_sim.actors.network import Network, RunResult
 from noemie_sim.actors.practitioner import Practitioner
 from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.pki.errors import PkiError
-from noemie_sim.sim.journal import Event, Journal, JournalError, check_run, open_journal
+from noemie_sim.sim.journal import Event, Journal, JournalError, check_journal, open_journal
 
 from .measure import measure
 from .schema import FAULT_KINDS, Fault, Scenario, ScenarioError, fault_moment, parse
@@ -149,11 +149,11 @@ def report(folder: Path | str, root: x509.Certificate | None = None) -> dict[str
     did not end (killed, or its journal's tail cut) is reported from the events it has, as
     ``incomplete``. JournalError when the folder holds no readable journal, or one whose rows
     or manifest were tampered with (nothing in it can be trusted)."""
-    check = check_run(folder, root)
-    if check.state == "tampered":
-        raise JournalError("; ".join(check.problems))
     journal = open_journal(folder)
     try:
+        check = check_journal(journal, root)
+        if check.state == "tampered":
+            raise JournalError("; ".join(check.problems))
         scenario = recorded_scenario(journal)
         events = journal.events()
         ended = next((e for e in reversed(events) if e.kind == "run-ended"), None)

@@ -45,6 +45,7 @@ from typing import Any
 from cryptography import x509
 
 from noemie_sim.pki import attest
+from noemie_sim.pki.authority import Pki
 from noemie_sim.pki.errors import PkiError
 
 from .clock import wall_now
@@ -286,6 +287,11 @@ class Journal:
     def count(self) -> int:
         return self._seq
 
+    def last_time(self) -> datetime | None:
+        """The simulated time of the last event recorded (None before any)."""
+        row = self.db.execute("SELECT at FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
+
     def verify(self) -> None:
         """Recompute the chain from the configuration; JournalError at the first row that does
         not match (edited, inserted or removed)."""
@@ -358,12 +364,14 @@ def check_run(folder: Path | str, root: x509.Certificate | None = None) -> RunCh
     folder = Path(folder)
     journal = open_journal(folder)
     try:
-        return _check(journal, folder, root)
+        return check_journal(journal, root)
     finally:
         journal.db.close()
 
 
-def _check(journal: Journal, folder: Path, root: x509.Certificate | None) -> RunCheck:
+def check_journal(journal: Journal, root: x509.Certificate | None = None) -> RunCheck:
+    """:func:`check_run` on a journal already open (its folder holds the manifest)."""
+    folder = journal.folder
     walk = journal.walk_chain()
     count, digest = len(walk.hashes), (walk.hashes[-1] if walk.hashes else journal.genesis())
     if walk.problem:
@@ -415,12 +423,13 @@ def _check_seal(
     if not isinstance(seal, dict):
         return [f"{MANIFEST} is not signed"]
     try:
-        if root is None:
-            root = x509.load_pem_x509_certificate((folder / "pki/root/cert.pem").read_bytes())
+        if root is None:  # the run's own root, from the PKI folder beside its journal
+            root = Pki(folder / "pki").root()
         ended = datetime.fromisoformat(str(body["ended_at"]))
-        attest.verify(seal, _canonical(body).encode(), root, ended)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, PkiError) as exc:
         return [f"the manifest's signature cannot be checked: {exc}"]
+    try:
+        attest.verify(seal, _canonical(body).encode(), root, ended)
     except PkiError as exc:
         return [f"the manifest's signature is refused: {exc}"]
     return []

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from noemie_sim.pki.authority import SECTORS, Pki
@@ -228,15 +229,13 @@ class SftpHub:
         until = self._allowed.get(partner)
         if until is not None and now < until:
             return True
-        line, _reason = self.authorized_key(partner, counting=False)
-        if line is None:
+        cert, _reason = self._certificate_for_login(partner, counting=False)
+        if cert is None:
             self._allowed.pop(partner, None)
             return False
         # the result holds until the certificate or a CRL it was checked against runs out
         updates = [c.next_update_utc for c in self._trust_store().crls]
-        ends = [u for u in updates if u is not None] + [
-            self.pki.certificate(partner).not_valid_after_utc
-        ]
+        ends = [u for u in updates if u is not None] + [cert.not_valid_after_utc]
         self._allowed[partner] = min(ends)
         return True
 
@@ -266,6 +265,18 @@ class SftpHub:
     def authorized_key(self, partner: str, *, counting: bool = True) -> tuple[str | None, str]:
         """(the OpenSSH public key line accepted for ``partner`` now, or None; the reason).
         ``counting``: a new login, subject to the fault plan and the session limit."""
+        cert, reason = self._certificate_for_login(partner, counting=counting)
+        if cert is None:
+            return None, reason
+        line = cert.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        return line.decode(), reason
+
+    def _certificate_for_login(
+        self, partner: str, *, counting: bool
+    ) -> tuple[x509.Certificate | None, str]:
+        """(``partner``'s certificate if it may log in now, else None; the reason)."""
         if partner not in self.disk.partners():
             return None, "unknown partner"
         if counting and self.faults.refuse_login(partner):
@@ -282,10 +293,7 @@ class SftpHub:
             return None, f"certificate refused: {exc.code}: {exc.detail}"
         except (PkiError, OSError, ValueError) as exc:
             return None, f"PKI folder unreadable: {exc}"
-        line = cert.public_key().public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-        )
-        return line.decode(), "certificate valid"
+        return cert, "certificate valid"
 
 
 def _host_key(path: Path) -> asyncssh.SSHKey:
