@@ -46,6 +46,10 @@ class DiskHub:
     def partners(self) -> list[str]:
         return list(self._partners)
 
+    def has(self, partner: str) -> bool:
+        """Whether ``partner`` has a mailbox here (a set lookup: asked at every login)."""
+        return partner in self._known
+
     def folder(self, partner: str, which: str) -> Path:
         if partner not in self._known:
             raise Refused(f"no mailbox for {partner!r}")

@@ -145,7 +145,7 @@ class SftpHub:
         authentication, or the hub's decision) and minute of hub time; the refusals not told
         are counted in the next one told. Unknown user names share one counter (a flood of
         random names cannot grow it)."""
-        who = partner if partner in self.disk.partners() else "(unknown user)"
+        who = partner if self.disk.has(partner) else "(unknown user)"
         # failed authentications count apart from the hub's own decisions (certificate,
         # limit): the network journals only the latter, whose counts must be reproducible
         key = f"{who} {'auth' if reason.startswith('authentication failed') else 'decision'}"
@@ -277,7 +277,7 @@ class SftpHub:
         self, partner: str, *, counting: bool
     ) -> tuple[x509.Certificate | None, str]:
         """(``partner``'s certificate if it may log in now, else None; the reason)."""
-        if partner not in self.disk.partners():
+        if not self.disk.has(partner):
             return None, "unknown partner"
         if counting and self.faults.refuse_login(partner):
             return None, "login refused (injected fault)"
@@ -324,7 +324,7 @@ class _SSHServer(asyncssh.SSHServer):
             if self.conn is not None:
                 self.hub.connections.get(self.user, set()).discard(self.conn)
             self.hub.event("logout", partner=self.user)
-        elif self.tried is not None and self.tried in self.hub.disk.partners():
+        elif self.tried is not None and self.hub.disk.has(self.tried):
             # a login that began with a valid certificate but never completed: a wrong key,
             # or a client that gave up
             self.hub.refusal(self.tried, "authentication failed (wrong key or abandoned)")
