@@ -59,8 +59,8 @@ def test_every_sample_is_valid_detected_and_parses(name: str) -> None:
     assert kinds.detect(data) is kind
     assert kind.validate(data) == []
     kind.parse(data)
-    lines, anomalies = kinds.explain(data, kind)
-    assert anomalies == []
+    lines, found = kinds.explain(data, kind)
+    assert found.total == 0 and found.kept == []
     assert "cohérents" in lines[-1]
 
 

@@ -34,15 +34,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except FormatError as exc:
         print(f"{args.file}: not valid\n  - {exc.anomaly.describe()}")
         return 1
-    anomalies = kind.validate(data)
-    if not anomalies:
+    found = kind.findings(data, MAX_LISTED)
+    if not found.total:
         print(f"{args.file}: valid {kind.name} ({kind.title})")
         return 0
-    print(f"{args.file}: not a valid {kind.name}, {len(anomalies)} anomalie(s)")
-    for a in anomalies[:MAX_LISTED]:
+    print(f"{args.file}: not a valid {kind.name}, {found.total} anomalie(s)")
+    for a in found.kept:
         print(f"  - {a.describe()}")
-    if len(anomalies) > MAX_LISTED:
-        print(f"  ... and {len(anomalies) - MAX_LISTED} more (listing stopped at {MAX_LISTED})")
+    if found.total > len(found.kept):
+        print(f"  ... and {found.total - len(found.kept)} more (listing stopped at {MAX_LISTED})")
     return 1
 
 
@@ -58,12 +58,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except FormatError as exc:
         print(f"{source}: not a file noemie-sim knows\n  - {exc.anomaly.describe()}")
         return 1
-    lines, anomalies = kinds.explain(data, kind)
+    lines, found = kinds.explain(data, kind)
     if not lines:
         print(f"{source}: cannot be decoded as {kind.name}")
-        lines = [f"  - {a.describe()}" for a in anomalies]
+        lines = [f"  - {a.describe()}" for a in found.kept]
+        if found.total > len(found.kept):
+            lines.append(f"  ... and {found.total - len(found.kept)} more")
     print("\n".join(lines))
-    return 1 if anomalies else 0
+    return 1 if found.total else 0
 
 
 def cmd_samples(args: argparse.Namespace) -> int:

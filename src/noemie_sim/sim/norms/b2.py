@@ -18,7 +18,8 @@ or 3, 3F, 3H (établissement lines).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -28,18 +29,18 @@ from .codec import (
     Kind,
     Record,
     RecordLayout,
+    RecordStream,
     amount,
     decode_records,
     encode_records,
     num,
     record_128,
-    scan_records,
     text,
     when,
 )
-from .errors import Anomaly, FormatError
+from .errors import Anomaly, Findings, FormatError
 from .keys import luhn_valid, nir_key
-from .model import Checker, Cursor, from_record, to_record
+from .model import Checker, Cursor, Window, from_record, to_record
 
 RSF = "RSF-ACE 2023 (norms.md §2.2)"
 NIR_PATTERN = r"[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}"
@@ -603,6 +604,15 @@ def structure(records: Sequence[Record]) -> FileNode:
     record."""
     cur = Cursor(records, NAMES)
     root = FileNode(cur.take("0 ")[0] - 1)
+    root.lots.extend(_lots(cur))
+    root.end = cur.take("9 ")[0] - 1
+    cur.end()
+    return root
+
+
+def _lots(cur: Cursor) -> Iterator[LotNode]:
+    """The lots of a file whose header ``cur`` has taken, each as soon as its trailer is read
+    (a reader in bounded memory checks it and releases its records)."""
     while True:
         lot = LotNode(cur.take("1 ")[0] - 1)
         while True:
@@ -618,12 +628,9 @@ def structure(records: Sequence[Record]) -> FileNode:
             if cur.peek() != "2 ":
                 break
         lot.end = cur.take("8 ")[0] - 1
-        root.lots.append(lot)
+        yield lot
         if cur.peek() != "1 ":
-            break
-    root.end = cur.take("9 ")[0] - 1
-    cur.end()
-    return root
+            return
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -711,50 +718,97 @@ def read(data: bytes, nature: str | None = None) -> Read:
     """What :func:`validate`, :func:`parse` and :func:`lot_spans` say of ``data``, from one
     decoding: a receiver checks and reads a file without decoding it three times. ``file``
     is None exactly when :func:`parse` would raise (then ``anomalies[0]`` is its error)."""
-    scan = scan_records(data, FRAMING, LAYOUTS)
-    if scan.anomalies:
-        return Read(scan.anomalies, None, [])
-    records = scan.records
-    try:
-        tree = structure(records)
-    except FormatError as exc:
-        return Read([exc.anomaly], None, [])
+    walk = _Walk(data, nature, None, keep=True)
+    if walk.tree is None:
+        return Read(walk.findings.kept, None, [])
+    records, tree = walk.records, walk.tree
     spans = [(records[lot.head].number("lot"), lot.head + 1, lot.end + 1) for lot in tree.lots]
-    return Read(_checks(records, tree, nature), from_records(records, tree), spans)
+    return Read(walk.findings.kept, from_records(records, tree), spans)
 
 
 def validate(data: bytes, nature: str | None = None) -> list[Anomaly]:
     """Every anomaly of the file: field formats, record order, sequence and lot numbers, NIR
     and n° AM keys, duplicate invoice numbers, Type 5 and trailer totals, and for a décompte
     file the OC number of each invoice. An empty list means the file is valid."""
-    scan = scan_records(data, FRAMING, LAYOUTS)
-    if scan.anomalies:
-        return scan.anomalies
-    records = scan.records
-    try:
-        tree = structure(records)
-    except FormatError as exc:
-        return [exc.anomaly]
-    return _checks(records, tree, nature)
+    return check(data, nature).kept
 
 
-def _checks(records: list[Record], tree: FileNode, nature: str | None) -> list[Anomaly]:
-    """The checks of :func:`validate` on records whose fields and order are readable."""
-    check = Checker(records)
-    header = records[tree.head]
-    if nature is not None:
-        check.equal(tree.head, "nature", nature, header["nature"], "wrong file nature")
-    for i, rec in enumerate(records):
-        check.equal(i, "seq", i + 1, rec["seq"], "sequence number out of order")
-    for i in (tree.head, tree.end):
-        check.equal(i, "lot", 0, records[i]["lot"], "a file record must carry lot 000")
-    seen_lots: set[int] = set()
-    seen_invoices: set[int] = set()
-    file_totals = [0, 0, 0]
-    for lot in tree.lots:
+def check(data: bytes, nature: str | None = None, limit: int | None = None) -> Findings:
+    """:func:`validate` in bounded memory: the records are decoded and checked one lot at a
+    time and only the first ``limit`` anomalies are kept (all are counted). Field anomalies,
+    when there are any, are all that is said; else the first misplaced record alone; else the
+    anomalies of the checks."""
+    return _Walk(data, nature, limit, keep=False).findings
+
+
+class _Walk:
+    """One pass over a file: decode each record, follow the record order, check each lot as
+    soon as its trailer is read. With ``keep`` the records and the tree stay (for
+    :func:`read`); without, each lot's records are released once checked."""
+
+    def __init__(self, data: bytes, nature: str | None, limit: int | None, *, keep: bool) -> None:
+        stream = RecordStream(data, FRAMING, LAYOUTS, Findings(limit))
+        window = Window(stream)
+        cur = Cursor(window, NAMES)
+        check = Checker(window, Findings(limit))
+        self.records: list[Record] = []
+        self.tree: FileNode | None = None
+        try:
+            root = FileNode(cur.take("0 ")[0] - 1)
+            header = window[root.head]
+            if keep:
+                self.records.append(header)
+            if nature is not None:
+                check.equal(root.head, "nature", nature, header["nature"], "wrong file nature")
+            check.equal(root.head, "seq", 1, header["seq"], "sequence number out of order")
+            check.equal(root.head, "lot", 0, header["lot"], "a file record must carry lot 000")
+            lots = _LotChecks(check, header)
+            for lot in _lots(cur):
+                lots.lot(lot)
+                if keep:
+                    self.records.extend(window[i] for i in range(lot.head, lot.end + 1))
+                    root.lots.append(lot)
+                else:
+                    root.lots.append(LotNode(lot.head, end=lot.end))  # its invoices released
+                window.release_before(lot.end + 1)
+            root.end = cur.take("9 ")[0] - 1
+            cur.end()
+            lots.end(root)
+            if keep:
+                self.records.append(window[root.end])
+            self.tree = root
+        except FormatError as exc:  # the first misplaced record is all that is said
+            check.findings.clear()
+            check.findings.add(exc.anomaly)
+        stream.finish()
+        if stream.findings.total:
+            self.tree = None
+            self.findings = stream.findings
+        else:
+            self.findings = check.findings
+
+
+class _LotChecks:
+    """The checks of :func:`validate` on each lot as it comes, and on the file's trailer."""
+
+    def __init__(self, check: Checker, header: Record) -> None:
+        self.check = check
+        self.header = header
+        self.seen_lots: set[int] = set()
+        self.seen_invoices: set[int] = set()
+        self.file_totals = [0, 0, 0]
+
+    def lot(self, lot: LotNode) -> None:
+        check, records = self.check, self.check.records
         lot_head = records[lot.head]
         number = lot_head.number("lot")
-        if number == 0 or number in seen_lots:
+        for i in range(lot.head, lot.end + 1):
+            values = records[i].values
+            if values["seq"] != i + 1:
+                check.fail(i, "seq", "sequence number out of order", i + 1, values["seq"])
+            if values["lot"] != number:
+                check.fail(i, "lot", "record carries another lot's number", number, values["lot"])
+        if number == 0 or number in self.seen_lots:
             check.fail(
                 lot.head,
                 "lot",
@@ -762,9 +816,7 @@ def _checks(records: list[Record], tree: FileNode, nature: str | None) -> list[A
                 "a lot number 001-999 not used before in the file",
                 number,
             )
-        seen_lots.add(number)
-        for i in range(lot.head, lot.end + 1):
-            check.equal(i, "lot", number, records[i]["lot"], "record carries another lot's number")
+        self.seen_lots.add(number)
         if not luhn_valid(lot_head.string("ps_number")):
             check.fail(
                 lot.head,
@@ -775,7 +827,7 @@ def _checks(records: list[Record], tree: FileNode, nature: str | None) -> list[A
             )
         lot_totals = [0, 0, 0]
         for inv in lot.invoices:
-            totals = _check_invoice(check, inv, header, seen_invoices)
+            totals = _check_invoice(check, inv, self.header, self.seen_invoices)
             for k, v in enumerate((totals.billed, totals.amo, totals.amc)):
                 lot_totals[k] += v
         trailer = records[lot.end]
@@ -795,18 +847,31 @@ def _checks(records: list[Record], tree: FileNode, nature: str | None) -> list[A
         )
         for k, name in enumerate(_TRAILER_TOTALS):
             check.equal(lot.end, name, lot_totals[k], trailer[name], "lot trailer total is wrong")
-            file_totals[k] += lot_totals[k]
-    end = records[tree.end]
-    check.equal(tree.end, "lot_count", len(tree.lots), end["lot_count"], "file lot count is wrong")
-    check.equal(
-        tree.end, "record_count", len(records), end["record_count"], "file record count is wrong"
-    )
-    for k, name in enumerate(_TRAILER_TOTALS):
-        check.equal(tree.end, name, file_totals[k], end[name], "file trailer total is wrong")
-    return check.found
+            self.file_totals[k] += lot_totals[k]
+
+    def end(self, tree: FileNode) -> None:
+        check = self.check
+        end = check.records[tree.end]
+        check.equal(tree.end, "seq", tree.end + 1, end["seq"], "sequence number out of order")
+        check.equal(tree.end, "lot", 0, end["lot"], "a file record must carry lot 000")
+        check.equal(tree.end, "lot_count", len(tree.lots), end["lot_count"],
+                    "file lot count is wrong")  # fmt: skip
+        check.equal(
+            tree.end,
+            "record_count",
+            tree.end + 1,
+            end["record_count"],
+            "file record count is wrong",
+        )
+        for k, name in enumerate(_TRAILER_TOTALS):
+            check.equal(
+                tree.end, name, self.file_totals[k], end[name], "file trailer total is wrong"
+            )
 
 
 _TOTAL_FIELDS = [f.name for f in INVOICE_END.data_fields if f.name.startswith("total_")]
+_TOTALS_OF = operator.attrgetter(*_TOTAL_FIELDS)
+_NIR_FIELDS = ((0, "insured_nir", "insured_nir_key"), (1, "beneficiary_nir", "beneficiary_nir_key"))
 _TRAILER_TOTALS = ("total_billed", "total_amo", "total_amc")
 
 
@@ -817,14 +882,12 @@ def _check_invoice(
     from its lines (what the trailers must add up)."""
     records = check.records
     head = records[inv.head]
-    for i, nir_field, key_field in (
-        (inv.head, "insured_nir", "insured_nir_key"),
-        (inv.beneficiary, "beneficiary_nir", "beneficiary_nir_key"),
-    ):
-        rec = records[i]
-        check.equal(
-            i, key_field, nir_key(rec.string(nir_field)), rec[key_field], "NIR key is wrong"
-        )
+    for i, nir_field, key_field in _NIR_FIELDS:
+        at = inv.head if i == 0 else inv.beneficiary
+        values = records[at].values
+        key = nir_key(values[nir_field])  # type: ignore[arg-type]  # the layout's pattern
+        if key != values[key_field]:
+            check.fail(at, key_field, "NIR key is wrong", key, values[key_field])
     number = head.number("invoice_number")
     if number == 0 or number in seen_invoices:
         check.fail(
@@ -875,8 +938,8 @@ def _check_invoice(
     check.equal(
         inv.end, "line_count", len(inv.lines), end["line_count"], "Type 5 line count is wrong"
     )
-    for name in _TOTAL_FIELDS:
-        check.equal(
-            inv.end, name, getattr(totals, name), end[name], "Type 5 control total is wrong"
-        )
+    declared = end.values
+    for name, computed in zip(_TOTAL_FIELDS, _TOTALS_OF(totals), strict=True):
+        if computed != declared[name]:
+            check.fail(inv.end, name, "Type 5 control total is wrong", computed, declared[name])
     return totals

@@ -19,16 +19,19 @@ blank optional field.
 
 from __future__ import annotations
 
+import functools
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
+from typing import ClassVar, TypeVar
 
-from .errors import Anomaly, FormatError, shorten
+from .errors import Anomaly, Findings, FormatError, shorten
 
 Value = int | str | date | datetime | None
+T = TypeVar("T")
 
 #: No file of the network is larger than this; bigger inputs are refused before any parsing.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -106,7 +109,12 @@ class RecordLayout:
     _convert: list[Callable[[str], dict[str, Value]]] = field(
         default_factory=list, compare=False, repr=False
     )
+    _encode: list[Callable[[Mapping[str, Value]], str | None]] = field(
+        default_factory=list, compare=False, repr=False
+    )
     _data: list[tuple[Field, ...]] = field(default_factory=list, compare=False, repr=False)
+    #: what other modules derive from the table once (see :meth:`memo`)
+    _memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for f in self.fields:
@@ -118,6 +126,7 @@ class RecordLayout:
         self._data.append(tuple(f for f in self.fields if f.is_data))
         self._shape.append(re.compile("".join(_shape(f) for f in self.fields), re.ASCII))
         self._convert.append(_compile_converter(self.fields, self._compiled_patterns))
+        self._encode.append(_compile_encoder(self.fields, self._compiled_patterns))
 
     def field(self, name: str) -> Field:
         """The field called ``name``; KeyError names the layout when there is none."""
@@ -125,6 +134,15 @@ class RecordLayout:
             return self._by_name[name]
         except KeyError:
             raise KeyError(f"{self.name} has no field {name!r}") from None
+
+    def memo(self, key: object, make: Callable[[], T]) -> T:
+        """``make()`` computed once per layout and ``key``: derived tables (readers, name
+        sets) cached on the layout itself, since hashing a layout hashes its whole table."""
+        try:
+            return self._memo[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._memo[key] = make()
+            return value
 
     def has(self, name: str) -> bool:
         return name in self._by_name
@@ -146,7 +164,19 @@ class RecordLayout:
 
     def encode(self, record: Record, index: int = 0) -> str:
         """The record as text of exactly ``self.length`` characters; FormatError if a value does
-        not fit its field (too long, negative, wrong type, not ASCII, not allowed)."""
+        not fit its field (too long, negative, wrong type, not ASCII, not allowed).
+
+        The compiled encoder (:func:`_compile_encoder`) formats values whose types and ranges
+        it has checked; the result must then have the record's shape (printable text, no
+        ``@``). Anything else takes :meth:`encode_fields`, which names the field at fault."""
+        text = self._encode[0](record.values)
+        if text is not None and self._shape[0].fullmatch(text) is not None:
+            return text
+        return self.encode_fields(record, index)
+
+    def encode_fields(self, record: Record, index: int = 0) -> str:
+        """:meth:`encode` field by field: the reference the compiled encoder must agree with
+        (tests/test_norms_properties.py)."""
         parts: list[str] = []
         for f in self.fields:
             if f.kind is Kind.CONST:
@@ -284,9 +314,11 @@ class RecordLayout:
         return values, anomalies
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
-    """A decoded (or to-be-encoded) record: its layout and the typed value of each data field."""
+    """A decoded (or to-be-encoded) record: its layout and the typed value of each data field.
+    A value: nothing changes a record once made. (Not frozen: a frozen dataclass costs twice
+    as much to create, and a file has hundreds of thousands of records.)"""
 
     layout: RecordLayout
     values: Mapping[str, Value]
@@ -327,7 +359,12 @@ def _shape(f: Field) -> str:
     if f.kind is Kind.FILLER:
         return f" {{{f.length}}}"
     if f.kind is Kind.TEXT:
-        return f"{_TEXT_CLASS}{{{f.length}}}"
+        blank = f" {{{f.length}}}"
+        if f.choices:
+            padded = [re.escape(c.ljust(f.length)) for c in f.choices if len(c) <= f.length]
+            return "(?:" + "|".join(padded + ([blank] if f.optional else [])) + ")"
+        text = f"{_TEXT_CLASS}{{{f.length}}}"
+        return text if f.optional else f"(?!{blank}){text}"
     digits = f"[0-9]{{{f.length}}}"
     return f"(?:{digits}| {{{f.length}}})" if f.optional else digits
 
@@ -336,16 +373,12 @@ def _compile_converter(
     fields: Sequence[Field], patterns: Mapping[str, re.Pattern[str]]
 ) -> Callable[[str], dict[str, Value]]:
     """One function, generated from the table, that converts the data fields of a record whose
-    characters already have their shape (:func:`_shape`) to their values: slices at constant
-    positions, ``int`` for numbers, right-stripped text; _FieldError for what the shape
-    cannot tell (a blank mandatory text, a value outside its choices or pattern, a date not in
-    the calendar), which sends the record to the field-by-field path."""
-    env: dict[str, object] = {
-        "_blank": _blank_mandatory,
-        "_allowed": _allowed,
-        "date": date,
-        "datetime": datetime,
-    }
+    characters already have their shape (:func:`_shape`: digits, printable text, a mandatory
+    text not blank, a value among the field's choices) to their values: slices at constant
+    positions, ``int`` for numbers, right-stripped text, dates through a cache (a file holds few
+    distinct dates). _FieldError or ValueError for what the shape cannot tell (a pattern, a date
+    not in the calendar) sends the record to the field-by-field path."""
+    env: dict[str, object] = {"_matching": _matching}
     items = []
     for n, f in enumerate(fields):
         if not f.is_data:
@@ -358,51 +391,139 @@ def _compile_converter(
                 else (f"int({raw})")
             )
         elif f.kind is Kind.TEXT:
-            value = f"({raw}.rstrip(' ') or {'None' if f.optional else '_blank()'})"
-            if f.choices or f.name in patterns:
-                env[f"c{n}"] = (frozenset(f.choices), patterns.get(f.name))
-                value = f"_allowed({value}, c{n})"
-        else:  # dates: date() checks the calendar (ValueError sends to the slow path)
-            value = _date_expression(f)
-            if f.optional:
-                value = f"(None if {raw} == {' ' * f.length!r} else {value})"
+            value = f"({raw}.rstrip(' ') or None)" if f.optional else f"{raw}.rstrip(' ')"
+            if f.name in patterns:
+                env[f"p{n}"] = patterns[f.name].fullmatch
+                value = f"_matching({value}, p{n})"
+        else:  # the cache builds each date once; date() checks the calendar (ValueError)
+            env[f"d{n}"] = _date_cache(f.kind, f.pivot, f.length)
+            value = f"d{n}[{raw}]"
         items.append(f"{f.name!r}: {value}")
     source = "def convert(t):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(source, "<record layout>", "exec"), env)  # generated from the table only
     return env["convert"]  # type: ignore[return-value]
 
 
-def _date_expression(f: Field) -> str:
-    """Python code building the date (or datetime) of field ``f`` from record text ``t``."""
+def _compile_encoder(
+    fields: Sequence[Field], patterns: Mapping[str, re.Pattern[str]]
+) -> Callable[[Mapping[str, Value]], str | None]:
+    """One function, generated from the table, that formats a record's values when each has
+    its field's exact type (``int`` not ``bool``, ``date`` not ``datetime``) and fits it: a
+    number from 0 to 10**length - 1, a text of 1 to length characters without trailing space,
+    among its choices and matching its pattern, a two-digit year in its century. It returns
+    None for anything else. It does not look at the characters of texts: the caller checks
+    the whole record against its shape."""
+    env: dict[str, object] = {"date": date, "datetime": datetime}
+    body = []  # read the values
+    checks = []  # then check them
+    formats = []  # then format the optional ones
+    parts = []
+    for n, f in enumerate(fields):
+        if f.kind is Kind.CONST:
+            env[f"k{n}"] = f.const  # by name: a constant may hold any character
+            parts.append(f"{{k{n}}}")
+            continue
+        if f.kind is Kind.FILLER:
+            parts.append(" " * f.length)
+            continue
+        x = f"x{n}"
+        body.append(f"    {x} = v[{f.name!r}]")
+        length = f.length
+        if f.kind in (Kind.NUMERIC, Kind.AMOUNT):
+            check = f"type({x}) is int and 0 <= {x} < {10**length}"
+            formatted = f"{x}:0{length}d"
+        elif f.kind is Kind.TEXT:
+            check = f"type({x}) is str and 0 < len({x}) <= {length} and {x}[-1] != ' '"
+            if f.choices:
+                env[f"c{n}"] = frozenset(f.choices)
+                check += f" and {x} in c{n}"
+            if f.name in patterns:
+                env[f"p{n}"] = patterns[f.name].fullmatch
+                check += f" and p{n}({x}) is not None"
+            formatted = f"{x}:<{length}"
+        elif f.kind is Kind.TIMESTAMP:
+            check = f"type({x}) is datetime"
+            formatted = "}{".join(
+                f"{x}.{a}:0{w}d"
+                for a, w in (("year", 4), ("month", 2), ("day", 2), ("hour", 2), ("minute", 2),
+                             ("second", 2))
+            )  # fmt: skip
+        elif f.kind is Kind.DATE8:
+            check = f"type({x}) is date"
+            formatted = f"{x}.year:04d}}{{{x}.month:02d}}{{{x}.day:02d"
+        else:
+            check = (
+                f"type({x}) is date and {x}.year // 100 * 100"
+                f" == (2000 if {x}.year % 100 < {f.pivot} else 1900)"
+            )
+            dmy = ("day", "month", "year % 100")
+            order = dmy if f.kind is Kind.DATE_DMY else dmy[::-1]
+            formatted = "}{".join(f"{x}.{a}:02d" for a in order)
+        if f.optional:
+            formats.append(f"    s{n} = {' ' * length!r} if {x} is None else f'{{{formatted}}}'")
+            checks.append(f"({x} is None or {check})")
+            parts.append(f"{{s{n}}}")
+        else:
+            checks.append(f"({check})")
+            parts.append(f"{{{formatted}}}")
+    source = "def encode(v):\n" + "\n".join(body) + "\n"
+    source += "    if not (" + " and ".join(checks or ["True"]) + "):\n        return None\n"
+    source += "".join(line + "\n" for line in formats)
+    source += '    return f"' + "".join(parts) + '"\n'
+    exec(compile(source, "<record layout>", "exec"), env)  # generated from the table only
+    return env["encode"]  # type: ignore[return-value]
 
-    def part(at: int, width: int) -> str:
-        return f"int(t[{f.start - 1 + at}:{f.start - 1 + at + width}])"
 
-    if f.kind is Kind.TIMESTAMP:
-        spans = ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2))
-        return "datetime(" + ", ".join(part(at, width) for at, width in spans) + ")"
-    if f.kind is Kind.DATE8:
-        return f"date({part(0, 4)}, {part(4, 2)}, {part(6, 2)})"
-    day, month, yy = (
-        (part(0, 2), part(2, 2), part(4, 2))
-        if f.kind is Kind.DATE_DMY
-        else (part(4, 2), part(2, 2), part(0, 2))
-    )
-    return f"date((2000 if {yy} < {f.pivot} else 1900) + {yy}, {month}, {day})"
-
-
-def _blank_mandatory() -> Value:
-    raise _FieldError("a value")
-
-
-def _allowed(value: Value, rule: tuple[frozenset[str], re.Pattern[str] | None]) -> Value:
-    choices, pattern = rule
-    if value is not None and (
-        (choices and value not in choices)
-        or (pattern is not None and not pattern.fullmatch(str(value)))
-    ):
-        raise _FieldError("an allowed value")
+def _matching(value: str | None, fullmatch: Callable[[str], object]) -> str | None:
+    if value is not None and fullmatch(value) is None:
+        raise _FieldError("a value matching the field's pattern")
     return value
+
+
+class _DateCache(dict[str, Value]):
+    """The value of a date field's characters, computed once: blank is None (the shape lets
+    blanks through only for optional fields), anything else through :func:`_date_value`, whose
+    ValueError on a date outside the calendar propagates and is not cached. Bounded: a file
+    with more distinct dates than :attr:`LIMIT` clears it and starts again (a century has
+    36 525 days: birth dates of a whole population fit)."""
+
+    LIMIT = 40_000
+
+    def __init__(self, kind: Kind, pivot: int, length: int) -> None:
+        super().__init__({" " * length: None})
+        self.kind = kind
+        self.pivot = pivot
+
+    def __missing__(self, raw: str) -> Value:
+        value = _date_value(self.kind, self.pivot, raw)
+        if len(self) >= self.LIMIT:
+            self.clear()
+            self[" " * len(raw)] = None
+        self[raw] = value
+        return value
+
+
+@functools.cache
+def _date_cache(kind: Kind, pivot: int, length: int) -> _DateCache:
+    """One cache per kind of date field, shared by every layout (dates are immutable)."""
+    return _DateCache(kind, pivot, length)
+
+
+def _date_value(kind: Kind, pivot: int, raw: str) -> date | datetime:
+    """The date (or datetime) written ``raw`` (digits only) in a field of ``kind``; ValueError
+    when it is not in the calendar."""
+    if kind is Kind.TIMESTAMP:
+        return datetime(
+            int(raw[0:4]), int(raw[4:6]), int(raw[6:8]),
+            int(raw[8:10]), int(raw[10:12]), int(raw[12:14]),
+        )  # fmt: skip
+    if kind is Kind.DATE8:
+        return date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
+    if kind is Kind.DATE_DMY:
+        day, month, yy = int(raw[0:2]), int(raw[2:4]), int(raw[4:6])
+    else:
+        yy, month, day = int(raw[0:2]), int(raw[2:4]), int(raw[4:6])
+    return date((2000 if yy < pivot else 1900) + yy, month, day)
 
 
 def _printable(text: str) -> bool:
@@ -473,22 +594,7 @@ def _decoder(f: Field) -> Callable[[str], Value]:
         if not (raw.isascii() and raw.isdigit()):
             raise _FieldError(picture, "not a date")
         try:
-            if f.kind is Kind.TIMESTAMP:
-                return datetime(
-                    int(raw[0:4]),
-                    int(raw[4:6]),
-                    int(raw[6:8]),
-                    int(raw[8:10]),
-                    int(raw[10:12]),
-                    int(raw[12:14]),
-                )
-            if f.kind is Kind.DATE8:
-                return date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
-            if f.kind is Kind.DATE_DMY:
-                day, month, yy = int(raw[0:2]), int(raw[2:4]), int(raw[4:6])
-            else:
-                yy, month, day = int(raw[0:2]), int(raw[2:4]), int(raw[4:6])
-            return date((2000 if yy < f.pivot else 1900) + yy, month, day)
+            return _date_value(f.kind, f.pivot, raw)
         except ValueError:
             raise _FieldError(f"a calendar date {picture}", "not a calendar date") from None
 
@@ -587,9 +693,10 @@ def const(name: str, start: int, value: str, label: str, doc: str = "") -> Field
 # -- framings -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RawRecord:
-    """One framed record before field decoding: its 1-based index, byte offset and text."""
+    """One framed record before field decoding: its 1-based index, byte offset and text.
+    (Not frozen: a frozen dataclass costs twice as much to create, once per record.)"""
 
     index: int
     offset: int
@@ -601,9 +708,14 @@ class Framing(ABC):
 
     code_length: int
 
-    @abstractmethod
     def split(self, data: bytes) -> list[RawRecord]:
         """Records with their index and offset; FormatError on truncation or non-ASCII bytes."""
+        return list(self.records(data))
+
+    @abstractmethod
+    def records(self, data: bytes) -> Iterator[RawRecord]:
+        """:meth:`split` one record at a time: the FormatError comes when the reader reaches
+        the bad record (or the end of an empty file)."""
 
     @abstractmethod
     def join(self, texts: Iterable[str]) -> bytes:
@@ -617,8 +729,10 @@ class FixedFraming(Framing):
 
     record_length: int = 128
     code_length: int = 2
+    #: records decoded to text at a time on the common path
+    BLOCK_RECORDS: ClassVar[int] = 2048
 
-    def split(self, data: bytes) -> list[RawRecord]:
+    def records(self, data: bytes) -> Iterator[RawRecord]:
         check_size(data)
         n = self.record_length
         stride = n
@@ -627,11 +741,19 @@ class FixedFraming(Framing):
         elif len(data) > n and data[n : n + 1] == b"\n":
             stride = n + 1
         separator = data[n:stride]
-        records: list[RawRecord] = []
-        try:  # one decode for the whole file; a non-ASCII byte is then located per record
-            whole: str | None = bytes(data).decode("ascii")
-        except UnicodeDecodeError:
-            whole = None
+        data = bytes(data)  # a copy only when given a bytearray or memoryview
+        if data and data.isascii() and self._well_framed(data, stride, separator):
+            # the common case, every record whole and every line end the same: a block of
+            # records decoded at a time (not the whole file: its text would double its cost)
+            block_size = stride * self.BLOCK_RECORDS
+            index = 0
+            for start in range(0, len(data), block_size):
+                block = data[start : start + block_size].decode("ascii")
+                for offset in range(0, len(block), stride):
+                    index += 1
+                    yield RawRecord(index, start + offset, block[offset : offset + n])
+            return
+        index = 0
         for index, offset in enumerate(range(0, len(data), stride), start=1):
             chunk = data[offset : offset + stride]
             body, end = chunk[:n], chunk[n:]
@@ -657,11 +779,22 @@ class FixedFraming(Framing):
                         offset=offset + n,
                     )
                 )
-            text = whole[offset : offset + n] if whole is not None else _ascii(body, index, offset)
-            records.append(RawRecord(index, offset, text))
-        if not records:
+            yield RawRecord(index, offset, _ascii(body, index, offset))
+        if index == 0:
             raise FormatError(Anomaly("empty file", expected="at least one record", found=""))
-        return records
+
+    def _well_framed(self, data: bytes, stride: int, separator: bytes) -> bool:
+        """True when every record is whole and followed by ``separator`` (the last one may
+        lack it): what the slow path of :meth:`records` would find, checked in bulk."""
+        n = self.record_length
+        size = len(data)
+        if size % stride not in (0, n) or (size % stride == n and stride == n):
+            return size % stride == 0
+        count = (size + stride - 1) // stride
+        return all(
+            data[n + k :: stride] == separator[k : k + 1] * (count - (size % stride == n))
+            for k in range(len(separator))
+        )
 
     def join(self, texts: Iterable[str]) -> bytes:
         return "".join(texts).encode("ascii")
@@ -675,10 +808,9 @@ class DelimitedFraming(Framing):
     delimiter: str = "@"
     code_length: int = 3
 
-    def split(self, data: bytes) -> list[RawRecord]:
+    def records(self, data: bytes) -> Iterator[RawRecord]:
         check_size(data)
         delim = self.delimiter.encode("ascii")
-        records: list[RawRecord] = []
         position = 0
         index = 0
         while position < len(data):
@@ -694,15 +826,14 @@ class DelimitedFraming(Framing):
                         offset=position,
                     )
                 )
-            records.append(RawRecord(index, position, _ascii(data[position:end], index, position)))
+            yield RawRecord(index, position, _ascii(data[position:end], index, position))
             position = end + 1
             if data[position : position + 2] == b"\r\n":
                 position += 2
             elif data[position : position + 1] == b"\n":
                 position += 1
-        if not records:
+        if index == 0:
             raise FormatError(Anomaly("empty file", expected="at least one entity", found=""))
-        return records
 
     def join(self, texts: Iterable[str]) -> bytes:
         return "".join(t + self.delimiter for t in texts).encode("ascii")
@@ -749,37 +880,121 @@ class Scan:
     anomalies: list[Anomaly]
 
 
+class RecordStream:
+    """The records of a file decoded one at a time, for readers that check records as they
+    come and keep only what they need: the memory a big file costs is its bytes, not its
+    decoded records.
+
+    Iterating yields each record while every record so far decodes; it stops at the first
+    that does not (a field anomaly, an unknown record type, a framing error). :meth:`finish`
+    then reads the rest of the file for its anomalies. :attr:`findings` ends as
+    :func:`scan_records` would say: every field anomaly of the file, or the framing error
+    alone, since nothing after a framing error can be located reliably."""
+
+    def __init__(
+        self,
+        data: bytes,
+        framing: Framing,
+        layouts: Mapping[str, RecordLayout],
+        findings: Findings | None = None,
+    ) -> None:
+        self.framing = framing
+        self.layouts = layouts
+        self.findings = Findings() if findings is None else findings
+        #: records framed so far (the index of the last one read)
+        self.count = 0
+        self._raws = framing.records(data)
+        self._broken = not self.findings.readable
+
+    @property
+    def readable(self) -> bool:
+        """False once a record failed to decode or the framing failed."""
+        return not self._broken
+
+    def __iter__(self) -> Iterator[Record]:
+        code_length = self.framing.code_length
+        # the compiled path of RecordLayout.scan, looked up once per record type
+        compiled = {
+            code: (lay, lay._shape[0].fullmatch, lay._convert[0])
+            for code, lay in self.layouts.items()
+        }
+        try:
+            for raw in self._raws:
+                self.count = raw.index
+                text = raw.text
+                found = compiled.get(text[:code_length])
+                if found is not None and found[1](text) is not None:
+                    try:
+                        yield Record(found[0], found[2](text))
+                        continue
+                    except (_FieldError, ValueError):
+                        pass
+                self._broken, self.findings.readable = True, False
+                self._scan(raw, self.layouts.get(text[:code_length]))
+                return
+        except FormatError as exc:
+            self._framing_failed(exc)
+
+    def finish(self, *, fields: bool = True) -> Findings:
+        """Read the records not yet read: their field anomalies (none when ``fields`` is
+        False, for a reader that stops at the first problem) and any framing error."""
+        try:
+            for raw in self._raws:
+                self.count = raw.index
+                if fields:
+                    self._scan(raw, self.layouts.get(raw.text[: self.framing.code_length]))
+        except FormatError as exc:
+            self._framing_failed(exc)
+        return self.findings
+
+    def _scan(self, raw: RawRecord, lay: RecordLayout | None) -> None:
+        if lay is None:
+            self.findings.add(_unknown_type(raw, self.layouts, self.framing.code_length))
+            return
+        _, found = lay.scan(raw.text, raw.index, raw.offset)
+        self.findings.extend(found)
+
+    def codes(self) -> Iterator[str]:
+        """The type of each record not yet read, framed but not decoded: for a reader who
+        already knows from :attr:`findings` whether the records decode. A framing error ends
+        it and is recorded as :meth:`finish` would."""
+        code_length = self.framing.code_length
+        try:
+            for raw in self._raws:
+                self.count = raw.index
+                yield raw.text[:code_length]
+        except FormatError as exc:
+            self._framing_failed(exc)
+
+    def _framing_failed(self, exc: FormatError) -> None:
+        self._broken, self.findings.readable = True, False
+        self.findings.clear()
+        self.findings.add(exc.anomaly)
+
+
 def decode_records(
     data: bytes, framing: Framing, layouts: Mapping[str, RecordLayout]
 ) -> list[Record]:
-    """Frame and decode a whole file, raising FormatError at the first problem."""
-    records: list[Record] = []
-    for raw in framing.split(data):
-        records.append(_layout_for(raw, framing, layouts).decode(raw.text, raw.index, raw.offset))
-    return records
+    """Frame and decode a whole file, raising FormatError at the first problem (a framing
+    error anywhere first, since it makes the file unreadable)."""
+    stream = RecordStream(data, framing, layouts)
+    records = list(stream)
+    if stream.readable:
+        return records
+    first = stream.findings.kept[0]
+    framing_failed = stream.finish(fields=False).kept[0] is not first
+    if framing_failed:
+        raise FormatError(stream.findings.kept[0])
+    # the first anomaly of the first bad record: what a stop-at-first decode finds
+    raise FormatError(first)
 
 
 def scan_records(data: bytes, framing: Framing, layouts: Mapping[str, RecordLayout]) -> Scan:
     """Frame and decode a whole file, collecting every field anomaly. Framing errors (truncation,
     bad bytes) stop the scan since nothing after them can be located reliably."""
-    try:
-        raws = framing.split(data)
-    except FormatError as exc:
-        return Scan([], [exc.anomaly])
-    records: list[Record] = []
-    anomalies: list[Anomaly] = []
-    for raw in raws:
-        try:
-            lay = _layout_for(raw, framing, layouts)
-        except FormatError as exc:
-            anomalies.append(exc.anomaly)
-            continue
-        values, found = lay.scan(raw.text, raw.index, raw.offset)
-        if found:
-            anomalies.extend(found)
-        else:
-            records.append(Record(lay, values))
-    return Scan(records, anomalies)
+    stream = RecordStream(data, framing, layouts)
+    records = list(stream)
+    return Scan(records, stream.finish().kept)
 
 
 def encode_records(records: Iterable[Record], framing: Framing) -> bytes:
@@ -787,20 +1002,12 @@ def encode_records(records: Iterable[Record], framing: Framing) -> bytes:
     return framing.join(r.layout.encode(r, i) for i, r in enumerate(records, start=1))
 
 
-def _layout_for(
-    raw: RawRecord, framing: Framing, layouts: Mapping[str, RecordLayout]
-) -> RecordLayout:
-    code = raw.text[: framing.code_length]
-    lay = layouts.get(code)
-    if lay is None:
-        raise FormatError(
-            Anomaly(
-                "unknown record type",
-                record=raw.index,
-                position=1,
-                expected=" or ".join(repr(c) for c in layouts),
-                found=shorten(code),
-                offset=raw.offset,
-            )
-        )
-    return lay
+def _unknown_type(raw: RawRecord, layouts: Mapping[str, RecordLayout], code_length: int) -> Anomaly:
+    return Anomaly(
+        "unknown record type",
+        record=raw.index,
+        position=1,
+        expected=" or ".join(repr(c) for c in layouts),
+        found=shorten(raw.text[:code_length]),
+        offset=raw.offset,
+    )

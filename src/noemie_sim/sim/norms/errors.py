@@ -52,6 +52,34 @@ class FormatError(ValueError):
         self.anomaly = anomaly
 
 
+class Findings:
+    """The anomalies found in one file: the first ``limit`` kept (all when ``limit`` is None),
+    every one counted, so that a file with a million anomalies costs a bounded memory and
+    still says how many it has."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be positive")
+        self.limit = limit
+        self.kept: list[Anomaly] = []
+        self.total = 0
+        #: False when a record could not be decoded (the anomalies are then the fields')
+        self.readable = True
+
+    def add(self, anomaly: Anomaly) -> None:
+        self.total += 1
+        if self.limit is None or len(self.kept) < self.limit:
+            self.kept.append(anomaly)
+
+    def extend(self, anomalies: list[Anomaly]) -> None:
+        for anomaly in anomalies:
+            self.add(anomaly)
+
+    def clear(self) -> None:
+        self.kept.clear()
+        self.total = 0
+
+
 def shorten(text: str, limit: int = 40) -> str:
     """What we quote of a found value in a message: enough to recognise it, never megabytes."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

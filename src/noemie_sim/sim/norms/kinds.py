@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from . import arl, b2, noemie, noemie_550, noemie_ps, oc_answer, samples
-from .codec import Framing, Kind, Record, RecordLayout, decode_records
-from .errors import Anomaly, FormatError, shorten
+from .codec import Framing, Kind, Record, RecordLayout, RecordStream
+from .errors import Anomaly, Findings, FormatError, shorten
 
 
 @dataclass(frozen=True)
@@ -30,29 +30,47 @@ class FileKind:
     sample: Callable[[], bytes]
     #: record codes holding control counts or totals, reported by explain
     controls: tuple[str, ...]
-    #: depth of each record in the explained tree, from the decoded records
-    outline: Callable[[list[Record]], list[int]]
+    #: the depth in the explained tree of each record, given one at a time in file order
+    outline: Callable[[], Callable[[Record], int]]
+    #: validate keeping the first ``limit`` anomalies and counting them all; in bounded
+    #: memory for the kinds whose files can be big (B2: lots of FSE and décomptes)
+    check: Callable[[bytes, int | None], Findings] | None = None
+
+    def findings(self, data: bytes, limit: int | None = None) -> Findings:
+        """What :attr:`validate` says of ``data``, the first ``limit`` anomalies kept."""
+        if self.check is not None:
+            return self.check(data, limit)
+        found = Findings(limit)
+        found.extend(self.validate(data))
+        return found
 
 
-def _depths(table: Mapping[str, int]) -> Callable[[list[Record]], list[int]]:
-    return lambda records: [table[r.code] for r in records]
+def _depths(table: Mapping[str, int]) -> Callable[[], Callable[[Record], int]]:
+    return lambda: lambda record: table[record.layout.code]
 
 
-def _noemie_depths(ref: noemie.Reference) -> Callable[[list[Record]], list[int]]:
-    def outline(records: list[Record]) -> list[int]:
-        tree = noemie.structure(ref, records)
-        depths = [0] * len(records)
+def _noemie_depths(ref: noemie.Reference) -> Callable[[], Callable[[Record], int]]:
+    """Depths from the entity codes alone: a group opens a level that its 990 closes (the
+    990 at the depth of its group), the header and trailer at 0. Misplaced entities are the
+    validator's business; the outline only has to stay readable."""
 
-        def mark(node: noemie.Node, depth: int) -> None:
-            depths[node.index] = depth
-            if node.control >= 0:
-                depths[node.control] = depth
-            for child in node.children:
-                mark(child, depth + 1)
+    def outline() -> Callable[[Record], int]:
+        open_groups = 0
 
-        for item in tree.items:
-            mark(item, 1)
-        return depths
+        def depth(record: Record) -> int:
+            nonlocal open_groups
+            code = record.layout.code
+            if code in ("000", "999"):
+                return 0
+            if code == "990":
+                open_groups = max(0, open_groups - 1)
+                return open_groups + 1
+            at = open_groups + 1
+            if code in ref.groups:
+                open_groups += 1
+            return at
+
+        return depth
 
     return outline
 
@@ -85,6 +103,7 @@ KINDS: dict[str, FileKind] = {
             samples.b2_lot,
             ("5 ", "8 ", "9 "),
             _depths(_B2_DEPTHS),
+            lambda d, limit: b2.check(d, "FSE", limit),
         ),
         FileKind(
             "arl",
@@ -107,6 +126,7 @@ KINDS: dict[str, FileKind] = {
             samples.noemie_ps_return,
             ("990", "999"),
             _noemie_depths(noemie_ps.REF),
+            noemie_ps.check,
         ),
         FileKind(
             "decompte",
@@ -118,6 +138,7 @@ KINDS: dict[str, FileKind] = {
             samples.decompte,
             ("5 ", "8 ", "9 "),
             _depths(_B2_DEPTHS),
+            lambda d, limit: b2.check(d, "DEC", limit),
         ),
         FileKind(
             "oc-answer",
@@ -140,6 +161,7 @@ KINDS: dict[str, FileKind] = {
             samples.noemie_550_sample,
             ("990", "999"),
             _noemie_depths(noemie_550.REF),
+            noemie_550.check,
         ),
     )
 }
@@ -236,49 +258,67 @@ EXPLAIN_RECORDS = 2000
 EXPLAIN_ANOMALIES = 1000
 
 
-def explain(data: bytes, kind: FileKind) -> tuple[list[str], list[Anomaly]]:
+def explain(data: bytes, kind: FileKind) -> tuple[list[str], Findings]:
     """The file as an indented tree of records with labelled fields, followed by the result of
-    the control checks. Returns the lines and the anomalies (empty when the file is valid); when
+    the control checks. Returns the lines and the findings (none when the file is valid); when
     the file cannot be decoded at all, the lines are empty. The tree stops after
     :data:`EXPLAIN_RECORDS` records and the list after :data:`EXPLAIN_ANOMALIES` anomalies,
-    saying so."""
-    anomalies = kind.validate(data)
-    try:
-        records = decode_records(data, kind.framing, kind.layouts)
-        depths = kind.outline(records)
-    except FormatError:
-        return [], anomalies
-    lines = [f"{kind.name}: {kind.title}", f"{len(records)} records, {len(data)} bytes", ""]
-    for index, (record, depth) in enumerate(zip(records, depths, strict=True), start=1):
-        if index > EXPLAIN_RECORDS:
-            lines.append(f"... {len(records) - EXPLAIN_RECORDS} more records not shown")
+    saying so; records past the tree are decoded and counted, not kept."""
+    findings = kind.findings(data, EXPLAIN_ANOMALIES)
+    # a kind checked in one pass (kind.check) says whether every record decodes: past the
+    # tree, its records are only framed and counted
+    skim = kind.check is not None and findings.readable
+    stream = RecordStream(data, kind.framing, kind.layouts)
+    depth_of = kind.outline()
+    count = 0
+    controls = dict.fromkeys(kind.controls, 0)
+    lines = [f"{kind.name}: {kind.title}", "", ""]
+    for record in stream:
+        count += 1
+        if record.layout.code in controls:
+            controls[record.layout.code] += 1
+        if count <= EXPLAIN_RECORDS:
+            lines.extend(_explained(record, count, depth_of(record)))
+        if count == EXPLAIN_RECORDS and skim:
             break
-        lay = record.layout
-        pad = "  " * depth
-        code = "" if lay.name.endswith(lay.code.strip()) else f"{lay.code.strip()} "
-        lines.append(f"{pad}#{index} {code}{lay.name} — {lay.label}{_level(record)}")
-        shown = [
-            (f, format_value(f.kind, record.values[f.name]))
-            for f in lay.data_fields
-            if not (f.optional and record.values[f.name] is None)
-        ]
-        name_width = max((len(f.name) for f, _ in shown), default=0)
-        value_width = max((len(v) for _, v in shown), default=0)
-        for f, value in shown:
-            lines.append(
-                f"{pad}    {f.name.ljust(name_width)}  {value.ljust(value_width)}  {f.label}"
-            )
-    controls = [r for r in records if r.code in kind.controls]
+    else:
+        skim = False  # every record was decoded here
+    if skim:
+        for code in stream.codes():
+            count += 1
+            if code in controls:
+                controls[code] += 1
+    if not stream.readable:
+        return [], findings
+    lines[1] = f"{count} records, {len(data)} bytes"
+    if count > EXPLAIN_RECORDS:
+        lines.append(f"... {count - EXPLAIN_RECORDS} more records not shown")
     lines.append("")
-    counted = ", ".join(
-        f"{sum(1 for r in controls if r.code == c)} × {kind.layouts[c].name}" for c in kind.controls
-    )
-    if anomalies:
-        lines.append(f"Contrôles ({counted}): {len(anomalies)} anomalie(s)")
-        lines.extend(f"  - {a.describe()}" for a in anomalies[:EXPLAIN_ANOMALIES])
-        if len(anomalies) > EXPLAIN_ANOMALIES:
-            hidden = len(anomalies) - EXPLAIN_ANOMALIES
-            lines.append(f"  ... and {hidden} more (listing stopped at {EXPLAIN_ANOMALIES})")
+    counted = ", ".join(f"{n} × {kind.layouts[c].name}" for c, n in controls.items())
+    if findings.total:
+        lines.append(f"Contrôles ({counted}): {findings.total} anomalie(s)")
+        lines.extend(f"  - {a.describe()}" for a in findings.kept)
+        if findings.total > len(findings.kept):
+            hidden = findings.total - len(findings.kept)
+            lines.append(f"  ... and {hidden} more (listing stopped at {len(findings.kept)})")
     else:
         lines.append(f"Contrôles ({counted}): comptes et totaux cohérents, clés valides.")
-    return lines, anomalies
+    return lines, findings
+
+
+def _explained(record: Record, index: int, depth: int) -> list[str]:
+    """The lines of one record in :func:`explain`'s tree."""
+    lay = record.layout
+    pad = "  " * depth
+    code = "" if lay.name.endswith(lay.code.strip()) else f"{lay.code.strip()} "
+    lines = [f"{pad}#{index} {code}{lay.name} — {lay.label}{_level(record)}"]
+    shown = [
+        (f, format_value(f.kind, record.values[f.name]))
+        for f in lay.data_fields
+        if not (f.optional and record.values[f.name] is None)
+    ]
+    name_width = max((len(f.name) for f, _ in shown), default=0)
+    value_width = max((len(v) for _, v in shown), default=0)
+    for f, value in shown:
+        lines.append(f"{pad}    {f.name.ljust(name_width)}  {value.ljust(value_width)}  {f.label}")
+    return lines

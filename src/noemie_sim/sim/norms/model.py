@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from .codec import Record, RecordLayout, Value
-from .errors import Anomaly, FormatError, shorten
+from .errors import Anomaly, Findings, FormatError, shorten
 
 T = TypeVar("T")
 
@@ -21,10 +22,25 @@ T = TypeVar("T")
 def to_record(lay: RecordLayout, obj: object | None = None, **given: Value) -> Record:
     """A record of ``lay`` taking each data field from ``given`` or else from ``obj``'s attribute
     of the same name."""
-    values: dict[str, Value] = {}
-    for f in lay.data_fields:
-        values[f.name] = given[f.name] if f.name in given else getattr(obj, f.name)
+    key = tuple(given)
+    names, read = lay.memo(key, lambda: _reader(lay, key))
+    values = dict(zip(names, read(obj), strict=True))
+    values.update(given)
     return Record(lay, values)
+
+
+def _reader(
+    lay: RecordLayout, given: tuple[str, ...]
+) -> tuple[tuple[str, ...], Callable[[object], tuple[Any, ...]]]:
+    """The data fields of ``lay`` not in ``given``, and a function reading them from an
+    object's attributes (one C call, whatever the number of fields)."""
+    names = tuple(f.name for f in lay.data_fields if f.name not in given)
+    if not names:
+        return names, lambda obj: ()
+    getter = operator.attrgetter(*names)
+    if len(names) == 1:
+        return names, lambda obj: (getter(obj),)
+    return names, getter
 
 
 @functools.cache
@@ -32,10 +48,18 @@ def _attributes(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(cls))
 
 
+def _not_attributes(lay: RecordLayout, cls: type) -> list[str]:
+    """The data fields of ``lay`` that ``cls`` has no attribute for."""
+    names = _attributes(cls)
+    return [f.name for f in lay.data_fields if f.name not in names]
+
+
 def from_record(cls: type[T], record: Record, **extra: Any) -> T:
     """An instance of dataclass ``cls`` from the record fields that share its attribute names."""
-    names = _attributes(cls)  # type: ignore[arg-type]
-    kwargs: dict[str, Any] = {k: v for k, v in record.values.items() if k in names}
+    lay = record.layout
+    kwargs: dict[str, Any] = dict(record.values)
+    for name in lay.memo(cls, lambda: _not_attributes(lay, cls)):
+        kwargs.pop(name, None)
     kwargs.update(extra)
     return cls(**kwargs)
 
@@ -61,12 +85,57 @@ def anomaly_at(
     )
 
 
-class Cursor:
-    """Walks a decoded record list for structure parsing; errors name the record and what was
-    expected there."""
+class Window:
+    """The records of a file addressed by their 0-based index, read on demand from an iterator
+    so that a reader holds only the part it is working on: :meth:`release_before` drops the
+    records it is done with. Reading a released record is a programming error (IndexError)."""
 
-    def __init__(self, records: Sequence[Record], names: dict[str, str]) -> None:
-        self.records = records
+    def __init__(self, records: Iterable[Record]) -> None:
+        self._more = iter(records)
+        self._items: list[Record] = []
+        self._base = 0  # file index of self._items[0]
+
+    def get(self, index: int) -> Record | None:
+        """The record at ``index``, None past the end of the file (reading up to it)."""
+        at = index - self._base
+        if 0 <= at < len(self._items):
+            return self._items[at]
+        if at < 0:
+            raise IndexError(f"record {index} was released")
+        while at >= len(self._items):
+            record = next(self._more, None)
+            if record is None:
+                return None
+            self._items.append(record)
+        return self._items[at]
+
+    def available(self, index: int) -> bool:
+        """True when the file has a record at ``index`` (reading up to it)."""
+        return self.get(index) is not None
+
+    def __getitem__(self, index: int) -> Record:
+        at = index - self._base
+        if 0 <= at < len(self._items):
+            return self._items[at]
+        record = self.get(index)
+        if record is None:
+            raise IndexError(f"no record {index} in the file")
+        return record
+
+    def release_before(self, index: int) -> None:
+        """Forget the records before ``index``."""
+        if index > self._base:
+            del self._items[: index - self._base]
+            self._base = index
+
+
+class Cursor:
+    """Walks a file's records for structure parsing; errors name the record and what was
+    expected there. The records come from a list or, for a reader in bounded memory, a
+    :class:`Window`."""
+
+    def __init__(self, records: Sequence[Record] | Window, names: dict[str, str]) -> None:
+        self.records = records if isinstance(records, Window) else Window(records)
         self.pos = 0
         self._names = names  # record code -> readable name, for messages
 
@@ -76,14 +145,16 @@ class Cursor:
         return self.pos + 1
 
     def peek(self) -> str | None:
-        return self.records[self.pos].code if self.pos < len(self.records) else None
+        record = self.records.get(self.pos)
+        return None if record is None else record.layout.code
 
     def take(self, *codes: str) -> tuple[int, Record]:
         """Consume the next record, which must have one of ``codes``; return its 1-based index."""
-        if self.peek() not in codes:
+        record = self.records.get(self.pos)
+        if record is None or record.layout.code not in codes:
             raise self.unexpected(codes)
         self.pos += 1
-        return self.pos, self.records[self.pos - 1]
+        return self.pos, record
 
     def unexpected(self, codes: Sequence[str]) -> FormatError:
         """The error for a next record that is none of ``codes`` (nothing is consumed)."""
@@ -100,7 +171,7 @@ class Cursor:
         )
 
     def end(self) -> None:
-        if self.pos < len(self.records):
+        if self.records.available(self.pos):
             code = self.records[self.pos].code
             raise FormatError(
                 Anomaly(
@@ -116,14 +187,19 @@ class Cursor:
 class Checker:
     """Collects the semantic anomalies of a decoded file (totals, counts, keys)."""
 
-    def __init__(self, records: Sequence[Record]) -> None:
+    def __init__(self, records: Sequence[Record] | Window, found: Findings | None = None) -> None:
         self.records = records
-        self.found: list[Anomaly] = []
+        self.findings = Findings() if found is None else found
+
+    @property
+    def found(self) -> list[Anomaly]:
+        """The anomalies kept (all of them unless the findings have a limit)."""
+        return self.findings.kept
 
     def equal(self, i: int, field: str, expected: object, actual: object, message: str) -> None:
         """Record an anomaly on field ``field`` of record ``i`` (0-based) unless equal."""
         if expected != actual:
-            self.found.append(anomaly_at(i + 1, self.records[i], field, message, expected, actual))
+            self.findings.add(anomaly_at(i + 1, self.records[i], field, message, expected, actual))
 
     def fail(self, i: int, field: str, message: str, expected: object, actual: object) -> None:
-        self.found.append(anomaly_at(i + 1, self.records[i], field, message, expected, actual))
+        self.findings.add(anomaly_at(i + 1, self.records[i], field, message, expected, actual))

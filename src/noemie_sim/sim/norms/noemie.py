@@ -20,7 +20,7 @@ validates every référence.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .codec import (
@@ -28,18 +28,18 @@ from .codec import (
     Kind,
     Record,
     RecordLayout,
+    RecordStream,
     amount,
     const,
     decode_records,
     encode_records,
     layout,
     num,
-    scan_records,
     text,
     when,
 )
-from .errors import Anomaly, FormatError
-from .model import Checker, Cursor
+from .errors import Anomaly, Findings, FormatError
+from .model import Checker, Cursor, Window
 
 FRAMING = DelimitedFraming(delimiter="@", code_length=3)
 CODE = "noemie.psm1 (norms.md §4.3)"
@@ -167,15 +167,19 @@ def structure(ref: Reference, records: Sequence[Record]) -> Tree:
 
 
 def _slots(ref: Reference, cur: Cursor, slots: tuple[Slot, ...]) -> list[Node]:
-    nodes: list[Node] = []
+    return list(_nodes(ref, cur, slots))
+
+
+def _nodes(ref: Reference, cur: Cursor, slots: tuple[Slot, ...]) -> Iterator[Node]:
+    """The entities filling ``slots``, each as soon as it is read whole (with its group's
+    content and 990): a reader in bounded memory checks it and releases its records."""
     for slot in slots:
         count = 0
         while cur.peek() in slot.codes and (slot.high is None or count < slot.high):
-            nodes.append(_entity(ref, cur))
+            yield _entity(ref, cur)
             count += 1
         if count < slot.low:
             raise cur.unexpected(slot.codes)
-    return nodes
 
 
 def _entity(ref: Reference, cur: Cursor) -> Node:
@@ -256,54 +260,69 @@ def decode(ref: Reference, data: bytes) -> tuple[list[Record], Tree]:
 
 
 def validate(
-    ref: Reference, data: bytes, extra: Callable[[Checker, Tree], None] | None = None
+    ref: Reference, data: bytes, extra: Callable[[Checker, Node], None] | None = None
 ) -> list[Anomaly]:
     """Every anomaly: entity formats, hierarchy, each 990's count and totals, the 999, then the
-    référence's own checks (``extra``)."""
-    scan = scan_records(data, FRAMING, ref.layouts)
-    if scan.anomalies:
-        return scan.anomalies
-    records = scan.records
+    référence's own checks (``extra``, given each top-level entity with what it contains)."""
+    return check(ref, data, extra).kept
+
+
+def check(
+    ref: Reference,
+    data: bytes,
+    extra: Callable[[Checker, Node], None] | None = None,
+    limit: int | None = None,
+) -> Findings:
+    """:func:`validate` in bounded memory: the entities are decoded and checked one top-level
+    entity (a payee, an employer) at a time and only the first ``limit`` anomalies are kept
+    (all are counted). Field anomalies, when there are any, are all that is said; else the
+    first misplaced entity alone; else the anomalies of the checks."""
+    stream = RecordStream(data, FRAMING, ref.layouts, Findings(limit))
+    window = Window(stream)
+    cur = Cursor(window, ref.names)
+    checker = Checker(window, Findings(limit))
     try:
-        tree = structure(ref, records)
-    except FormatError as exc:
-        return [exc.anomaly]
-    check = Checker(records)
+        header = window[cur.take("000")[0] - 1]
+        for item in _nodes(ref, cur, ref.contents["000"]):
+            _check_totals(ref, checker, item)
+            if extra is not None:
+                extra(checker, item)
+            window.release_before(cur.pos)
+        trailer = cur.take("999")[0] - 1
+        cur.end()
+        end = window[trailer]
+        for name in ("sender_type", "sender", "receiver_type", "receiver"):
+            checker.equal(trailer, name, header[name], end[name], "999 differs from 000")
+        checker.equal(
+            trailer, "entity_count", trailer + 1, end["entity_count"], "999 entity count is wrong"
+        )
+    except FormatError as exc:  # the first misplaced entity is all that is said
+        checker.findings.clear()
+        checker.findings.add(exc.anomaly)
+    stream.finish()
+    return stream.findings if stream.findings.total else checker.findings
 
-    def totals(node: Node) -> tuple[int, int]:
-        a1, a2 = ref.line_amounts(records[node.index])
-        for child in node.children:
-            c1, c2 = totals(child)
-            a1, a2 = a1 + c1, a2 + c2
-        if node.control >= 0:
-            ctl = records[node.control]
-            what = ref.names[records[node.index].code]
-            check.equal(
-                node.control,
-                "entity_count",
-                node.control - node.index,
-                ctl["entity_count"],
-                f"990 entity count of {what} is wrong",
-            )
-            check.equal(
-                node.control, "amount_1", a1, ctl["amount_1"], f"990 total of {what} is wrong"
-            )
-            check.equal(
-                node.control, "amount_2", a2, ctl["amount_2"], f"990 total of {what} is wrong"
-            )
-        return a1, a2
 
-    for item in tree.items:
-        totals(item)
-    head, end = records[tree.header], records[tree.trailer]
-    for name in ("sender_type", "sender", "receiver_type", "receiver"):
-        check.equal(tree.trailer, name, head[name], end[name], "999 differs from 000")
-    check.equal(
-        tree.trailer, "entity_count", len(records), end["entity_count"], "999 entity count is wrong"
-    )
-    if extra is not None:
-        extra(check, tree)
-    return check.found
+def _check_totals(ref: Reference, check: Checker, node: Node) -> tuple[int, int]:
+    """Check the 990 of every group in ``node``; return its two amount totals."""
+    records = check.records
+    a1, a2 = ref.line_amounts(records[node.index])
+    for child in node.children:
+        c1, c2 = _check_totals(ref, check, child)
+        a1, a2 = a1 + c1, a2 + c2
+    if node.control >= 0:
+        ctl = records[node.control]
+        what = ref.names[records[node.index].layout.code]
+        check.equal(
+            node.control,
+            "entity_count",
+            node.control - node.index,
+            ctl["entity_count"],
+            f"990 entity count of {what} is wrong",
+        )
+        check.equal(node.control, "amount_1", a1, ctl["amount_1"], f"990 total of {what} is wrong")
+        check.equal(node.control, "amount_2", a2, ctl["amount_2"], f"990 total of {what} is wrong")
+    return a1, a2
 
 
 def header_values(obj: object) -> dict[str, object]:

@@ -29,10 +29,10 @@ from datetime import date, datetime
 
 from . import noemie
 from .codec import Kind, Record, amount, num, text, when
-from .errors import Anomaly
+from .errors import Anomaly, Findings
 from .keys import luhn_valid, nir_key
 from .model import Checker, from_record, to_record
-from .noemie import Item, Reference, Slot, Tree, entity
+from .noemie import Item, Node, Reference, Slot, entity
 
 REFERENCE = "550"
 SEED = "seeds/004 [PRESS] (norms.md §6)"
@@ -333,47 +333,53 @@ def parse(data: bytes) -> Noemie550:
 def validate(data: bytes) -> list[Anomaly]:
     """Every anomaly: the generic NOEMIE checks, SIRET and NIR keys, and each IJ line's
     arithmetic (gross = days x daily IJ, net = gross - CSG/CRDS, period length)."""
-    return noemie.validate(REF, data, _checks)
+    return check(data).kept
 
 
-def _checks(check: Checker, tree: Tree) -> None:
+def check(data: bytes, limit: int | None = None) -> Findings:
+    """:func:`validate` in bounded memory, the first ``limit`` anomalies kept
+    (:func:`noemie.check`)."""
+    return noemie.check(REF, data, _checks, limit)
+
+
+def _checks(check: Checker, employer: Node) -> None:
+    """The référence's own checks on one top-level entity and what it contains."""
     records = check.records
-    for employer in tree.items:
-        for node in employer.walk():
-            rec = records[node.index]
-            if rec.code == "040" and not luhn_valid(rec.string("employer_siret")):
-                check.fail(
-                    node.index,
-                    "employer_siret",
-                    "bad SIRET key (Luhn)",
-                    "a 14-digit SIRET whose last digit is its Luhn key",
-                    rec["employer_siret"],
-                )
-            elif rec.code == "110":
-                check.equal(
-                    node.index,
-                    "insured_nir_key",
-                    nir_key(rec.string("insured_nir")),
-                    rec["insured_nir_key"],
-                    "NIR key is wrong",
-                )
-            elif rec.code == "230":
-                period = from_record(IjPeriod, rec)
-                span = (period.period_end - period.period_start).days + 1
-                check.equal(
-                    node.index, "days", span, period.days, "days differ from the period's length"
-                )
-                check.equal(
-                    node.index,
-                    "gross_amount",
-                    period.days * period.daily_amount,
-                    period.gross_amount,
-                    "gross IJ is not days x daily IJ",
-                )
-                check.equal(
-                    node.index,
-                    "net_amount",
-                    period.gross_amount - period.csg_crds,
-                    period.net_amount,
-                    "net IJ is not gross - CSG/CRDS",
-                )
+    for node in employer.walk():
+        rec = records[node.index]
+        if rec.code == "040" and not luhn_valid(rec.string("employer_siret")):
+            check.fail(
+                node.index,
+                "employer_siret",
+                "bad SIRET key (Luhn)",
+                "a 14-digit SIRET whose last digit is its Luhn key",
+                rec["employer_siret"],
+            )
+        elif rec.code == "110":
+            check.equal(
+                node.index,
+                "insured_nir_key",
+                nir_key(rec.string("insured_nir")),
+                rec["insured_nir_key"],
+                "NIR key is wrong",
+            )
+        elif rec.code == "230":
+            period = from_record(IjPeriod, rec)
+            span = (period.period_end - period.period_start).days + 1
+            check.equal(
+                node.index, "days", span, period.days, "days differ from the period's length"
+            )
+            check.equal(
+                node.index,
+                "gross_amount",
+                period.days * period.daily_amount,
+                period.gross_amount,
+                "gross IJ is not days x daily IJ",
+            )
+            check.equal(
+                node.index,
+                "net_amount",
+                period.gross_amount - period.csg_crds,
+                period.net_amount,
+                "net IJ is not gross - CSG/CRDS",
+            )

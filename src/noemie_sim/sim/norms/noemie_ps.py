@@ -26,10 +26,10 @@ from datetime import date, datetime
 
 from . import noemie
 from .codec import Kind, Record, RecordLayout, amount, num, text, when
-from .errors import Anomaly
+from .errors import Anomaly, Findings
 from .keys import nir_key
 from .model import Checker, from_record, to_record
-from .noemie import CODE, Item, Reference, Slot, Tree, entity
+from .noemie import CODE, Item, Node, Reference, Slot, entity
 
 REFERENCE = "580"
 NIR_PATTERN = r"[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}"
@@ -408,43 +408,48 @@ def validate(data: bytes) -> list[Anomaly]:
     part of the others goes to the assuré, who paid the PS. So the day's net 250 movements
     equal the AMO amounts of its tiers payant invoices (norms.md §8.1: tiers payant payment
     to the PS), and a day without any such amount needs no 250."""
-    return noemie.validate(REF, data, _checks)
+    return check(data).kept
 
 
-def _checks(check: Checker, tree: Tree) -> None:
+def check(data: bytes, limit: int | None = None) -> Findings:
+    """:func:`validate` in bounded memory, the first ``limit`` anomalies kept
+    (:func:`noemie.check`)."""
+    return noemie.check(REF, data, _checks, limit)
+
+
+def _checks(check: Checker, payee: Node) -> None:
+    """The référence's own checks on one top-level entity and what it contains."""
     records = check.records
-    for payee in tree.items:
-        for day in payee.children:
-            owed = moved = 0
-            movements: list[int] = []
-            for node in day.children:
-                rec = records[node.index]
-                if rec.code == "250":
-                    sign = 1 if rec["direction"] == "C" else -1
-                    moved += sign * rec.number("amount")
-                    movements.append(node.index)
-                    continue
-                for invoice in node.children:
-                    paid = _check_invoice(check, invoice)
-                    if records[invoice.index]["tiers_payant"] == "O":
-                        owed += paid
-            if movements and moved != owed:
-                check.fail(
-                    movements[0],
-                    "amount",
-                    "the day's net payments differ from the AMO amount of its tiers payant "
-                    "invoices",
-                    f"net {owed} cents",
-                    f"net {moved} cents",
-                )
-            elif not movements and owed:
-                check.fail(
-                    day.index,
-                    "accounting_date",
-                    "AMO amounts owed to the PS (tiers payant) with no 250 movement",
-                    f"a 250 NOP-MFI of {owed} cents",
-                    "none",
-                )
+    for day in payee.children:
+        owed = moved = 0
+        movements: list[int] = []
+        for node in day.children:
+            rec = records[node.index]
+            if rec.code == "250":
+                sign = 1 if rec["direction"] == "C" else -1
+                moved += sign * rec.number("amount")
+                movements.append(node.index)
+                continue
+            for invoice in node.children:
+                paid = _check_invoice(check, invoice)
+                if records[invoice.index]["tiers_payant"] == "O":
+                    owed += paid
+        if movements and moved != owed:
+            check.fail(
+                movements[0],
+                "amount",
+                "the day's net payments differ from the AMO amount of its tiers payant invoices",
+                f"net {owed} cents",
+                f"net {moved} cents",
+            )
+        elif not movements and owed:
+            check.fail(
+                day.index,
+                "accounting_date",
+                "AMO amounts owed to the PS (tiers payant) with no 250 movement",
+                f"a 250 NOP-MFI of {owed} cents",
+                "none",
+            )
 
 
 def _check_invoice(check: Checker, inv: noemie.Node) -> int:
