@@ -3,20 +3,26 @@
     python bench/bench_norms.py [--invoices N] [--repeat R]
 
 Each kind gets one large file built from its sample's content (N invoices, ARL lots, OC rejects,
-IJ lines); each operation is timed R times and the best run is reported (the machine is noisy;
-the best run is the least disturbed one).
+IJ lines); each operation is timed R times (min/median/max) next to its comparison from the
+same run: plain slicing of every record at its fields' positions for parse and validate, a
+plain join of the field texts for build, and the ratio of the medians. A JSON line per
+figure goes to stderr, for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer, samples
+from noemie_sim.sim.norms.codec import DelimitedFraming, Framing, RecordLayout
 
 
 def big_files(n: int) -> dict[str, tuple[Any, Callable[[Any], bytes], Callable[[bytes], Any]]]:
@@ -83,13 +89,35 @@ def big_files(n: int) -> dict[str, tuple[Any, Callable[[Any], bytes], Callable[[
     }
 
 
-def best(fn: Callable[[], object], repeat: int) -> float:
+def timings(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Seconds of ``repeat`` calls of ``fn``."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def plain(data: bytes, framing: Framing, layouts: Mapping[str, RecordLayout]) -> tuple[
+    Callable[[], object], Callable[[], object]
+]:  # fmt: skip
+    """The comparisons: slicing every record of ``data`` at its fields' positions (what a
+    parser cannot do less than), and joining the field texts back into the file's bytes."""
+    texts = [raw.text for raw in framing.split(data)]
+    width = framing.code_length
+    slices = {code: [(f.start - 1, f.end) for f in lay.fields] for code, lay in layouts.items()}
+    end = "@" if isinstance(framing, DelimitedFraming) else ""
+
+    def slicing() -> object:
+        return [[t[a:b] for a, b in slices[t[:width]]] for t in texts]
+
+    parts = [[t[a:b] for a, b in slices[t[:width]]] for t in texts]
+
+    def joining() -> object:
+        return "".join("".join(p) + end for p in parts).encode("ascii")
+
+    return slicing, joining
 
 
 def main() -> None:
@@ -99,18 +127,34 @@ def main() -> None:
     args = parser.parse_args()
     from noemie_sim.sim.norms import KINDS
 
-    print(f"{'kind':<11} {'records':>8} {'bytes':>9}   build rec/s   parse rec/s   validate rec/s")
+    print("records/s per core, min/median/max of", args.repeat, "runs; x: ours / plain")
+    head = f"{'kind':<11} {'op':<9} {'records':>8} {'ours min/med/max':>32}"
+    print(f"{head} {'plain median':>13} {'x':>5}")
     for name, (obj, build, parse) in big_files(args.invoices).items():
+        kind = KINDS[name]
         data = build(obj)
-        records = data.count(b"@") if name.startswith("noemie") else len(data) // 128
-        assert KINDS[name].validate(data) == [], name
-        t_build = best(partial(build, obj), args.repeat)
-        t_parse = best(partial(parse, data), args.repeat)
-        t_valid = best(partial(KINDS[name].validate, data), args.repeat)
-        print(
-            f"{name:<11} {records:>8} {len(data):>9}   {records / t_build:>11,.0f}"
-            f"   {records / t_parse:>11,.0f}   {records / t_valid:>14,.0f}"
-        )
+        records = len(kind.framing.split(data))
+        assert kind.validate(data) == [], name
+        slicing, joining = plain(data, kind.framing, kind.layouts)
+        for op, ours, reference in (
+            ("build", partial(build, obj), joining),
+            ("parse", partial(parse, data), slicing),
+            ("validate", partial(kind.validate, data), slicing),
+        ):
+            rates = sorted(records / t for t in timings(ours, args.repeat))
+            base = statistics.median(records / t for t in timings(reference, args.repeat))
+            median = statistics.median(rates)
+            print(
+                f"{name:<11} {op:<9} {records:>8} "
+                f"{rates[0]:>10,.0f} {median:>10,.0f} {rates[-1]:>10,.0f} {base:>13,.0f}"
+                f" {median / base:>5.2f}"
+            )
+            print(
+                json.dumps({"bench": "norms", "kind": name, "op": op, "unit": "records/s",
+                            "min": rates[0], "median": median, "max": rates[-1],
+                            "plain": base, "ratio": median / base}),
+                file=sys.stderr,
+            )  # fmt: skip
 
 
 if __name__ == "__main__":

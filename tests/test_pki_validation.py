@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -298,3 +299,42 @@ def test_key_pool_reuses_keys_across_pkis(tmp_path: Path) -> None:
     assert second.certificate(PS).public_key() == first.certificate(PS).public_key()
     assert second.root() != first.root()  # same keys, distinct certificates
     validate(second.certificate(PS), TrustStore.load(second), AT, Purpose.SIGN)
+
+
+def test_a_remembered_validation_holds_only_while_its_inputs_do(
+    fresh_pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate remembers a success for the span where the chain's periods, the CRLs in force
+    and their revocation dates stay the same: asked inside it, the chain path is not walked
+    again; asked after a newer CRL starts, after a CRL ends or after a certificate expires,
+    it decides afresh."""
+    from noemie_sim.pki import validation
+
+    cert = fresh_pki.certificate(PS)
+    before = TrustStore.load(fresh_pki)
+    revoked_at = T0 + timedelta(days=10)
+    fresh_pki.revoke(PS, revoked_at)
+    newer = [c for c in TrustStore.load(fresh_pki).crls if c not in before.crls]
+    assert len(newer) == 1
+    both = TrustStore(before.root, before.intermediates, (*before.crls, *newer))
+    walks: list[object] = []
+    walk = validation._validate
+
+    def counted(*args: Any) -> list[x509.Certificate]:
+        walks.append(args[2])
+        return walk(*args)
+
+    monkeypatch.setattr(validation, "_validate", counted)
+    validate(cert, both, AT, Purpose.SIGN)
+    validate(cert, both, AT + timedelta(days=5), Purpose.SIGN)  # inside the span
+    validate(cert, both, revoked_at - timedelta(microseconds=1), Purpose.SIGN)
+    assert len(walks) == 1
+    with pytest.raises(errors.Revoked):  # the newer CRL is in force from its lastUpdate
+        validate(cert, both, revoked_at, Purpose.SIGN)
+    with pytest.raises(errors.NoValidCrl):  # past every CRL's nextUpdate
+        validate(cert, both, T0 + timedelta(days=200), Purpose.SIGN)
+    assert validate(cert, both, AT, Purpose.SIGN)[0] == cert and len(walks) == 3
+    # another purpose, another store made by replace(): decided afresh
+    validate(cert, both, AT, Purpose.LOGIN)
+    validate(cert, replace(both), AT, Purpose.SIGN)
+    assert len(walks) == 5

@@ -17,6 +17,7 @@ what cryptography's own envelope builder and openssl's defaults produce.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -228,12 +229,12 @@ def _read_signed_data(der: bytes) -> tuple[bytes, tuple[x509.Certificate, ...], 
         infos = list(signed["signer_infos"])
         if len(infos) != 1:
             raise BadSignature(f"{len(infos)} signers: exactly one is required")
-        embedded = [c.chosen for c in signed["certificates"] if c.name == "certificate"] if (
-            signed["certificates"]
-        ) else []  # fmt: skip
-        certificates = tuple(x509.load_der_x509_certificate(c.dump()) for c in embedded)
+        embedded = [
+            _embedded(c.chosen.dump()) for c in signed["certificates"] if c.name == "certificate"
+        ] if signed["certificates"] else []  # fmt: skip
+        certificates = tuple(e.cert for e in embedded)
         signer_info = infos[0]
-        signer = _signer_certificate(signer_info["sid"], embedded, certificates)
+        signer = _signer_certificate(signer_info["sid"], embedded)
         algorithm = signer_info["signature_algorithm"]
         pss = None
         if algorithm.signature_algo == "rsassa_pss":
@@ -275,21 +276,41 @@ def _null_parameters(algorithm: algos.DigestAlgorithm) -> None:
         raise Malformed("hash algorithm parameters must be absent or NULL")
 
 
-def _signer_certificate(
-    sid: cms.SignerIdentifier,
-    embedded: list[a_x509.Certificate],
-    certificates: tuple[x509.Certificate, ...],
-) -> x509.Certificate:
-    for a_cert, cert in zip(embedded, certificates, strict=True):
+@dataclass(frozen=True)
+class _Embedded:
+    """A certificate carried in a SignedData, and what identifies it to a SignerInfo."""
+
+    cert: x509.Certificate
+    issuer: bytes  # the issuer Name's DER, exactly as in the certificate
+    serial: int
+    key_identifier: bytes | None
+
+
+@functools.lru_cache(maxsize=4096)
+def _embedded(der: bytes) -> _Embedded:
+    """Parse a certificate found in a message once per distinct certificate: every file of a
+    sender carries the same two. Malformed ones raise as asn1crypto and cryptography do (the
+    caller turns that into Malformed); the cache keeps only what parsed."""
+    parsed = a_x509.Certificate.load(der, strict=True)
+    return _Embedded(
+        x509.load_der_x509_certificate(der),
+        parsed.issuer.dump(),
+        parsed.serial_number,
+        parsed.key_identifier,
+    )
+
+
+def _signer_certificate(sid: cms.SignerIdentifier, embedded: list[_Embedded]) -> x509.Certificate:
+    for candidate in embedded:
         if sid.name == "issuer_and_serial_number":
             ias = sid.chosen
             if (
-                a_cert.issuer.dump() == ias["issuer"].dump()
-                and a_cert.serial_number == ias["serial_number"].native
+                candidate.issuer == ias["issuer"].dump()
+                and candidate.serial == ias["serial_number"].native
             ):
-                return cert
-        elif a_cert.key_identifier == sid.chosen.native:
-            return cert
+                return candidate.cert
+        elif candidate.key_identifier == sid.chosen.native:
+            return candidate.cert
     raise BadSignature("the signer's certificate is not in the SignedData")
 
 
@@ -331,7 +352,27 @@ _OAEP_SHA256 = algos.RSAESOAEPParams(
         "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
     }
 )
+_KEY_ALGORITHM = cms.KeyEncryptionAlgorithm(
+    {"algorithm": "rsaes_oaep", "parameters": _OAEP_SHA256}
+).dump()
+_ID_AES256_GCM = bytes.fromhex("060960864801650304012e")
 _ID_DATA = bytes.fromhex("06092a864886f70d010701")
+
+
+@functools.lru_cache(maxsize=4096)
+def _issuer_serial(cert: x509.Certificate) -> bytes:
+    """IssuerAndSerialNumber of ``cert`` (DER), its issuer's bytes exactly as in the
+    certificate."""
+    tbs = a_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]
+    return _der(0x30, tbs["issuer"].dump() + tbs["serial_number"].dump())
+
+
+@functools.lru_cache(maxsize=4096)
+def _as_asn1(cert: x509.Certificate) -> a_x509.Certificate:
+    """``cert`` parsed by asn1crypto, once per certificate (read only)."""
+    return a_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
 _ID_AUTH_ENVELOPED = bytes.fromhex("060b2a864886f70d0109100117")
 
 
@@ -342,25 +383,14 @@ def envelope(data: bytes, recipient: x509.Certificate) -> bytes:
     cek, nonce = AESGCM.generate_key(256), os.urandom(12)
     sealed = AESGCM(cek).encrypt(nonce, data, None)
     ciphertext, tag = sealed[:-16], sealed[-16:]
-    tbs = a_x509.Certificate.load(recipient.public_bytes(serialization.Encoding.DER))[
-        "tbs_certificate"
-    ]
-    issuer_serial = _der(0x30, tbs["issuer"].dump() + tbs["serial_number"].dump())
     wrapped = recipient.public_key().encrypt(  # type: ignore[union-attr]
         cek, asym.OAEP(mgf=asym.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
     )
-    key_algorithm = cms.KeyEncryptionAlgorithm(
-        {"algorithm": "rsaes_oaep", "parameters": _OAEP_SHA256}
-    ).dump()
     recipient_info = _der(
-        0x30, b"\x02\x01\x00" + issuer_serial + key_algorithm + _der(0x04, wrapped)
+        0x30, b"\x02\x01\x00" + _issuer_serial(recipient) + _KEY_ALGORITHM + _der(0x04, wrapped)
     )
-    content_algorithm = algos.EncryptionAlgorithm(
-        {
-            "algorithm": "aes256_gcm",
-            "parameters": _GCMParameters({"aes_nonce": nonce, "aes_icvlen": 16}),
-        }
-    ).dump()
+    # AlgorithmIdentifier { aes256-GCM, GCMParameters { nonce, icvLen 16 } }
+    content_algorithm = _der(0x30, _ID_AES256_GCM + _der(0x30, _der(0x04, nonce) + b"\x02\x01\x10"))
     encrypted_info = _der(0x30, _ID_DATA + content_algorithm + _der(0x80, ciphertext))
     body = _der(
         0x30, b"\x02\x01\x00" + _der(0x31, recipient_info) + encrypted_info + _der(0x04, tag)
@@ -515,7 +545,7 @@ def _find_recipient(
     recipient_infos: list[cms.RecipientInfo], cert: x509.Certificate
 ) -> tuple[bytes, cms.KeyEncryptionAlgorithm]:
     """Our wrapped content key and its key transport algorithm; WrongRecipient if none."""
-    a_cert = a_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    a_cert = _as_asn1(cert)
     for info in recipient_infos:
         if info.name != "ktri":
             continue

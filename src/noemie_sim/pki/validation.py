@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import Enum
 
 from cryptography import x509
@@ -60,11 +60,17 @@ class Purpose(Enum):
 
 @dataclass(frozen=True)
 class TrustStore:
-    """The root, the intermediates and every CRL of the PKI folder."""
+    """The root, the intermediates and every CRL of the PKI folder. Immutable: a revocation
+    is seen by loading a new store, so what :func:`validate` remembers of a store (its
+    ``_validated`` memo) can never outlive a CRL."""
 
     root: x509.Certificate
     intermediates: tuple[x509.Certificate, ...]
     crls: tuple[x509.CertificateRevocationList, ...]
+    # init=False: a store made by dataclasses.replace() starts with an empty memo
+    _validated: dict[object, _Validity] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def load(cls, pki: Pki) -> TrustStore:
@@ -93,8 +99,76 @@ def validate(
     untrusted: Sequence[x509.Certificate] = (),
 ) -> list[x509.Certificate]:
     """The chain [leaf, intermediate, root] if ``leaf`` is valid for ``purpose`` at ``at``;
-    otherwise a :class:`~noemie_sim.pki.errors.CertificateError` (or WeakAlgorithm)."""
+    otherwise a :class:`~noemie_sim.pki.errors.CertificateError` (or WeakAlgorithm).
+
+    A success is remembered by the store with the span of time over which every input of
+    the decision stays the same (:func:`_validity`): the periods of the chain's
+    certificates, which CRLs are in force and the revocation dates they list. Asked again
+    inside that span, the answer is the remembered chain; failures are never remembered."""
     at = utc(at)
+    key = (leaf, purpose, tuple(untrusted))
+    known = trust._validated.get(key)
+    if known is not None and known.start <= at <= known.end:
+        return list(known.chain)
+    chain = _validate(leaf, trust, at, purpose, untrusted)
+    if len(trust._validated) >= _MAX_REMEMBERED:
+        trust._validated.clear()
+    trust._validated[key] = _validity(chain, trust.crls, at)
+    return chain
+
+
+#: Successes a store remembers at most (a run has a few per party and purpose).
+_MAX_REMEMBERED = 100_000
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class _Validity:
+    """A chain that :func:`validate` accepted, and the span [start, end] over which the same
+    inputs give the same answer."""
+
+    chain: tuple[x509.Certificate, ...]
+    start: datetime
+    end: datetime
+
+
+def _validity(
+    chain: Sequence[x509.Certificate],
+    crls: Sequence[x509.CertificateRevocationList],
+    at: datetime,
+) -> _Validity:
+    """The span around ``at`` over which a validation of ``chain`` decides as at ``at``:
+    inside every certificate's period; while the same CRLs of each issuer are in force
+    (none expires, none starts); before any listed revocation of a certificate of the chain
+    that is still in the future at ``at``."""
+    start = max(c.not_valid_before_utc for c in chain)
+    end = min(c.not_valid_after_utc for c in chain)
+    for cert, issuer in itertools.pairwise(chain):
+        for crl in crls:
+            if crl.issuer != issuer.subject:
+                continue
+            next_update = crl.next_update_utc
+            if crl.last_update_utc > at:
+                end = min(end, crl.last_update_utc - _TICK)
+            elif next_update is not None and next_update < at:
+                start = max(start, next_update + _TICK)
+            else:
+                start = max(start, crl.last_update_utc)
+                if next_update is not None:
+                    end = min(end, next_update)
+                entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+                if entry is not None and entry.revocation_date_utc > at:
+                    end = min(end, entry.revocation_date_utc - _TICK)
+    return _Validity(tuple(chain), start, end)
+
+
+def _validate(
+    leaf: x509.Certificate,
+    trust: TrustStore,
+    at: datetime,
+    purpose: Purpose,
+    untrusted: Sequence[x509.Certificate],
+) -> list[x509.Certificate]:
     _check_algorithms(leaf)
     _check_period(leaf, at, "certificate")
     intermediates = [*trust.intermediates, *(c for c in untrusted if c != leaf)]
