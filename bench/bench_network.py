@@ -44,7 +44,9 @@ async def one(config: NetworkConfig, keys: KeyPool, profile: bool) -> None:
         )
         result.journal.close()
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("cumulative").print_stats(25)
+            stats.sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:

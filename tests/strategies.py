@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
 from noemie_sim.sim.norms.codec import Field, Kind, RecordLayout
-from noemie_sim.sim.norms.keys import nir_key
+from noemie_sim.sim.norms.keys import NIR_PATTERN, nir_key
 
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "@")
 SMALL_AMOUNT = st.integers(0, 99_999)
@@ -55,7 +55,7 @@ def typed(
     return st.builds(cls, **kwargs)
 
 
-NIRS = st.from_regex(b2.NIR_PATTERN, fullmatch=True)
+NIRS = st.from_regex(NIR_PATTERN, fullmatch=True)
 
 
 @st.composite

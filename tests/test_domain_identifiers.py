@@ -67,3 +67,58 @@ def test_siren_siret_finess_rpps_oc_organisme() -> None:
     assert ids.check_oc_number("75942367") == [] and ids.check_oc_number("75942368")
     assert ids.organisme(1, 751, 0) == "017510000" and ids.check_organisme("017510000") == []
     assert ids.check_organisme("007510000") == ["régime 00 does not exist"]
+
+
+def test_corsica_before_1976_is_written_20_and_2a_2b_after() -> None:
+    """Corsica became 2A and 2B on 1 January 1976 (loi 75-356 of 15 May 1975); a NIR keeps the
+    département of birth as it was then: "20" for a person born in Corsica before 1976
+    (norms.md §7.1; vector 260072000100289 there)."""
+    body, key = ids.nir(2, date(1960, 7, 14), "2A", 1, 2)
+    assert body[5:7] == "20" and key == ids.nir_key(body)
+    assert ids.check_nir(f"{body}{key:02d}", birth=date(1960, 7, 14), department="2A") == []
+    after, _ = ids.nir(2, date(1976, 1, 1), "2B", 1, 2)
+    assert after[5:7] == "2B"
+    assert ids.check_nir("260072000100289", birth=date(1960, 7, 14)) == []
+    early = "260072A001002"  # 2A for a birth in 1960
+    problems = ids.check_nir(f"{early}{ids.nir_key(early):02d}", birth=date(1960, 7, 14))
+    assert problems == [
+        "NIR département 2A for a birth in Corsica on 1960-07-14: 20 (2A/2B since 1 January 1976)"
+    ]
+
+
+def test_a_population_born_in_corsica_before_1976_carries_20() -> None:
+    from noemie_sim.sim.domain.population import PopulationConfig, build
+
+    people = [b for _, b in build(3, PopulationConfig(assures=600)).beneficiaries()]
+    corsican = [b for b in people if b.nir[5:7] in ("20", "2A", "2B")]
+    assert any(b.birth_date < ids.CORSICA_SPLIT for b in corsican), "the test says nothing"
+    for b in corsican:
+        assert (b.nir[5:7] == "20") == (b.birth_date < ids.CORSICA_SPLIT), (b.nir, b.birth_date)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("5850575123045", "sex digit 5"),
+        ("6850575123045", "sex digit 6"),
+        ("9850575123045", "sex digit 9"),
+        ("1850075123045", "month 00"),
+        ("1851375123045", "month 13"),
+        ("1851975123045", "month 19"),
+    ],
+)
+def test_structurally_impossible_nirs_are_refused_even_with_their_key(body: str, why: str) -> None:
+    """Sex digit 1/2 (CNAM nir-validation NirValidator), 7/8 (NNP/NIA, CNAM NnpValidator) and
+    3/4 (beta.gouv itou); month 01-12 or 20-99 (norms.md §7.1). A recomputed key does not make
+    an impossible NIR valid, in check_nir nor in any file."""
+    from noemie_sim.sim.norms import b2, samples
+
+    full = f"{body}{97 - int(body) % 97:02d}"  # the key computed as for any NIR
+    assert ids.check_nir(full)[0].startswith("NIR body"), why
+    data = bytearray(samples.b2_lot())
+    for i in range(0, len(data), 128):
+        if data[i : i + 2] == b"2 ":
+            data[i + 11 : i + 26] = full.encode()
+            break
+    found = b2.validate(bytes(data))
+    assert [(a.field, a.message) for a in found] == [("insured_nir", "invalid value")], why

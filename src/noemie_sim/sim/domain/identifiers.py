@@ -34,13 +34,28 @@ PS_CATEGORIES = {
 DEPARTMENTS = (*(f"{d:02d}" for d in range(1, 96) if d != 20), "2A", "2B")
 
 
+#: Corsica became two départements, 2A and 2B, on 1 January 1976 (loi 75-356): the NIR of a
+#: person born there earlier carries "20" (norms.md §7.1).
+CORSICA_SPLIT = date(1976, 1, 1)
+
+
+def birth_department(department: str, birth: date) -> str:
+    """The département a NIR carries for a person born in ``department`` on ``birth``: "20"
+    for Corsica (2A or 2B) before the split, the département itself otherwise."""
+    if department in ("2A", "2B", "20"):
+        return "20" if birth < CORSICA_SPLIT else department
+    return department
+
+
 def nir(sex: int, birth: date, department: str, commune: int, rank: int) -> tuple[str, int]:
     """A NIR body and its key for a person born in metropolitan France (``department`` 01-95,
-    2A, 2B) in ``commune`` (COG code 1-990) with birth register ``rank`` (1-999)."""
+    2A, 2B; written "20" for Corsica before 1976) in ``commune`` (COG code 1-990) with birth
+    register ``rank`` (1-999)."""
     if sex not in (1, 2):
         raise ValueError("sex is 1 (male) or 2 (female)")
     if department not in DEPARTMENTS:
         raise ValueError(f"unknown département {department!r}")
+    department = birth_department(department, birth)
     if not (1 <= commune <= 990 and 1 <= rank <= 999):
         raise ValueError("commune is 1-990 and rank 1-999")
     body = f"{sex}{birth.year % 100:02d}{birth.month:02d}{department}{commune:03d}{rank:03d}"
@@ -56,21 +71,29 @@ def check_nir(
         return [f"a NIR has 15 characters (13 + key), not {len(value)}"]
     body, key = value[:13], value[13:]
     if not NIR_BODY.fullmatch(body):
-        return ["NIR body: sex 1-8, year, month, département (2A/2B for Corsica), commune, rank"]
+        return [
+            "NIR body: sex 1, 2, 3, 4, 7 or 8; year; month 01-12 or 20-99; département "
+            "(2A/2B for Corsica since 1976); commune; rank"
+        ]
     problems = []
     if not key.isdigit() or int(key) != nir_key(body):
         problems.append(f"NIR key is {key}, expected {nir_key(body):02d}")
     month = int(body[3:5])
-    if not (1 <= month <= 12 or 20 <= month <= 99):
-        problems.append(f"NIR birth month {month:02d} is neither 01-12 nor 20-99 (unknown)")
-    if sex is not None and int(body[0]) not in (sex, sex + 6, sex + 4):
+    if sex is not None and int(body[0]) not in (sex, sex + 2, sex + 6):
         problems.append(f"NIR sex digit {body[0]} does not match sex {sex}")
     if birth is not None:
         if int(body[1:3]) != birth.year % 100:
             problems.append(f"NIR year {body[1:3]} does not match birth year {birth.year}")
         if 1 <= month <= 12 and month != birth.month:
             problems.append(f"NIR month {month:02d} does not match birth month {birth.month:02d}")
-    if department is not None and body[5:7] != department:
+    if birth is not None and body[5:7] in ("2A", "2B", "20"):
+        expected = birth_department(body[5:7], birth)
+        if body[5:7] != expected:
+            problems.append(
+                f"NIR département {body[5:7]} for a birth in Corsica on {birth.isoformat()}: "
+                f"{expected} (2A/2B since 1 January 1976)"
+            )
+    if department is not None and body[5:7] != birth_department(department, birth or date.max):
         problems.append(f"NIR département {body[5:7]} does not match {department}")
     return problems
 

@@ -39,11 +39,10 @@ from .codec import (
     when,
 )
 from .errors import Anomaly, Findings, FormatError
-from .keys import luhn_valid, nir_key
+from .keys import NIR_PATTERN, luhn_valid, nir_key
 from .model import Checker, Cursor, Window, from_record, to_record
 
 RSF = "RSF-ACE 2023 (norms.md §2.2)"
-NIR_PATTERN = r"[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}"
 #: Grand régime codes accepted by B2 (norms.md §2.2, Type 2 pos 49).
 GRAND_REGIMES = tuple(
     f"{n:02d}" for n in (*range(1, 11), 12, 14, 15, 16, 17, 80, 90, 91, 92, 93, 94, 95, 96, 99)

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import re
 
-NIR_BODY = re.compile(r"[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}")
+#: The 13 characters of a NIR before its key (norms.md §7.1, docs/rules.md "NIR"): sex digit
+#: 1/2 (CNAM nir-validation NirValidator), 3/4 and 7/8 (provisional numbers: CNAM
+#: NnpValidator for 7/8, beta.gouv itou's NIR rule for 3/4); year; month 01-12, or 20-99
+#: when the month is unknown or fictitious (norms.md §7.1), never 00 or 13-19; département
+#: (2A/2B for Corsica since 1976, 20 before); commune; rank.
+NIR_PATTERN = r"[1-478][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2A|2B)[0-9]{6}"
+NIR_BODY = re.compile(NIR_PATTERN)
 
 
 def nir_key(body: str) -> int:

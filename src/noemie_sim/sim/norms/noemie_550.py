@@ -30,13 +30,12 @@ from datetime import date, datetime
 from . import noemie
 from .codec import Kind, Record, amount, num, text, when
 from .errors import Anomaly, Findings
-from .keys import luhn_valid, nir_key
+from .keys import NIR_PATTERN, luhn_valid, nir_key
 from .model import Checker, from_record, to_record
 from .noemie import Item, Node, Reference, Slot, entity
 
 REFERENCE = "550"
 SEED = "seeds/004 [PRESS] (norms.md §6)"
-NIR_PATTERN = r"[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}"
 
 EMPLOYER = entity(
     "040",

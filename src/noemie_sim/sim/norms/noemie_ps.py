@@ -27,12 +27,11 @@ from datetime import date, datetime
 from . import noemie
 from .codec import Kind, Record, RecordLayout, amount, num, text, when
 from .errors import Anomaly, Findings
-from .keys import nir_key
+from .keys import NIR_PATTERN, nir_key
 from .model import Checker, from_record, to_record
 from .noemie import CODE, Item, Node, Reference, Slot, entity
 
 REFERENCE = "580"
-NIR_PATTERN = r"[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}"
 
 PAYEE = entity(
     "040",

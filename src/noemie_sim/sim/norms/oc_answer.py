@@ -29,11 +29,10 @@ from .codec import (
     when,
 )
 from .errors import Anomaly, FormatError
-from .keys import nir_key
+from .keys import NIR_PATTERN, nir_key
 from .model import Checker, Cursor, from_record, to_record
 
 FRAMING = FIXED_128
-NIR_PATTERN = r"[1-8][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}"
 OC_CODE = r"[A-Z]{2}[0-9]{2}"
 
 
