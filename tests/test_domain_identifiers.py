@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from noemie_sim.sim.domain import identifiers as ids
+from noemie_sim.sim.norms.keys import nir_key
 
 from .test_norms_keys import CPS_TEST_CARDS, NIR_VECTORS
 
@@ -74,13 +75,13 @@ def test_corsica_before_1976_is_written_20_and_2a_2b_after() -> None:
     département of birth as it was then: "20" for a person born in Corsica before 1976
     (norms.md §7.1; vector 260072000100289 there)."""
     body, key = ids.nir(2, date(1960, 7, 14), "2A", 1, 2)
-    assert body[5:7] == "20" and key == ids.nir_key(body)
+    assert body[5:7] == "20" and key == nir_key(body)
     assert ids.check_nir(f"{body}{key:02d}", birth=date(1960, 7, 14), department="2A") == []
     after, _ = ids.nir(2, date(1976, 1, 1), "2B", 1, 2)
     assert after[5:7] == "2B"
     assert ids.check_nir("260072000100289", birth=date(1960, 7, 14)) == []
     early = "260072A001002"  # 2A for a birth in 1960
-    problems = ids.check_nir(f"{early}{ids.nir_key(early):02d}", birth=date(1960, 7, 14))
+    problems = ids.check_nir(f"{early}{nir_key(early):02d}", birth=date(1960, 7, 14))
     assert problems == [
         "NIR département 2A for a birth in Corsica on 1960-07-14: 20 (2A/2B since 1 January 1976)"
     ]

@@ -324,3 +324,54 @@ def test_two_digit_years_follow_the_field_pivot() -> None:
     inv = b2.parse(samples.b2_lot()).lots[0].invoices[0]
     assert inv.birth_date == date(1985, 5, 12)
     assert inv.invoice_date == date(2026, 3, 2)
+
+
+def _sanctioned(rate: int, daily_amount: int | None = None, qualifier: str = "S") -> bytes:
+    """The 550 sample with its first IJ period sanctioned at ``rate`` tens of %, amounts
+    recomputed from ``daily_amount`` (the sample's, unreduced, when None)."""
+    doc = noemie_550.parse(samples.noemie_550_sample())
+    employer = doc.employers[0]
+    day = employer.days[0]
+    employee = day.employees[0]
+    coverage = employee.coverages[0]
+    leave = coverage.leaves[0]
+    period = leave.periods[0]
+    daily = period.daily_amount if daily_amount is None else daily_amount
+    gross = daily * period.days
+    csg = period.csg_crds
+    new = replace(period, qualifier=qualifier, sanction_rate=rate, daily_amount=daily,
+                  gross_amount=gross, net_amount=gross - csg)  # fmt: skip
+    leave = replace(leave, periods=(new, *leave.periods[1:]))
+    coverage = replace(coverage, leaves=(leave, *coverage.leaves[1:]))
+    employee = replace(employee, coverages=(coverage, *employee.coverages[1:]))
+    day = replace(day, employees=(employee, *day.employees[1:]))
+    employer = replace(employer, days=(day, *employer.days[1:]))
+    return noemie_550.build(replace(doc, employers=(employer, *doc.employers[1:])))
+
+
+def test_a_550_sanction_must_reduce_the_ij() -> None:
+    """seeds/004 names the sanction rate of an IJ period (late justificatifs...); its effect is
+    a convention (docs/norms.md): the daily IJ reduced by the rate. A "sanction 50 %" line
+    with the unreduced amount is refused; the reduced one is valid; a rate without the
+    qualifier S, or S without a rate, is refused."""
+    period = noemie_550.parse(samples.noemie_550_sample()).employers[0].days[0].employees[0]
+    daily_base = period.coverages[0].leaves[0].periods[0].daily_base
+    unreduced = _sanctioned(5)
+    assert [(a.field, a.message) for a in noemie_550.validate(unreduced)] == [
+        ("daily_amount", "a period sanctioned at 50 % pays the IJ unreduced")
+    ]
+    assert noemie_550.validate(_sanctioned(5, daily_base * 5 // 20)) == []
+    assert [a.field for a in noemie_550.validate(_sanctioned(3, qualifier="N"))] == [
+        "sanction_rate"
+    ]
+    assert [a.field for a in noemie_550.validate(_sanctioned(0))] == ["sanction_rate"]
+
+
+def test_b2_nature_d_assurance_is_the_rsf_list() -> None:
+    """RSF-ACE 2023 Type 2 position 77 accepts 10, 13, 30, 41, 90 (norms.md §2.2): 40 is an
+    SNDS nature (§7.6) that B2 does not carry."""
+    data = samples.b2_lot()
+    assert data[2 * RECORD : 2 * RECORD + 2] == b"2 "
+    a = only(b2.validate(edit(data, 3, 77, b"40")))
+    assert (a.field, a.message) == ("insurance_nature", "value not allowed")
+    assert b2.validate(edit(data, 3, 77, b"41")) == []

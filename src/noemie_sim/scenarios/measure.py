@@ -119,14 +119,17 @@ def measure(
         for number in e.details["invoices"]:
             lot_of_invoice.setdefault(f"{e.actor}/{number}", e)
     billed = {str(e.invoice): e for e in of("invoice-billed")}
-    if "fse_sent" in flows:
-        flows["fse_sent"].items = [
-            (
-                datetime.combine(date.fromisoformat(e.details["care_date"]), e.at.timetz()),
-                lot_of_invoice[inv].at if inv in lot_of_invoice else None,
-            )
-            for inv, e in billed.items()
-        ]
+    # R161-47: 3 jours ouvrés when the patient paid, 8 under dispense d'avance (tiers payant)
+    for flow, tiers_payant in (("fse_sent", False), ("fse_sent_tiers_payant", True)):
+        if flow in flows:
+            flows[flow].items = [
+                (
+                    datetime.combine(date.fromisoformat(e.details["care_date"]), e.at.timetz()),
+                    lot_of_invoice[inv].at if inv in lot_of_invoice else None,
+                )
+                for inv, e in billed.items()
+                if bool(e.details["tiers_payant"]) is tiers_payant
+            ]
     # tiers payant: reception (positive ARL of its lot) -> payment value date
     settled: dict[str, list[Event]] = {}
     for e in of("invoice-liquidated"):

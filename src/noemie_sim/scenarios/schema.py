@@ -49,10 +49,13 @@ FAULT_KINDS = {
 #: Delay SLAs measured by default (norms.md §8.1, seeds/001 and 002).
 SLA_DEFAULTS = {
     "arl": "2 jours ouvrés",
-    "fse_sent": "3 jours ouvrés",
+    "fse_sent": "3 jours ouvrés",  # R161-47: the patient paid (no tiers payant)
+    "fse_sent_tiers_payant": "8 jours ouvrés",  # R161-47: dispense d'avance des frais
     "tiers_payant_payment": "7 jours ouvrés",
-    "decompte_to_oc": "5 jours ouvrés",
-    "oc_payment": "2 jours ouvrés",  # seeds/001: "moins de 48 heures", over working days
+    "decompte_to_oc": "5 jours ouvrés",  # a convention: seeds/001's figure, no text sets it
+    # seeds/001: "moins de 48 heures", read as two working days (a convention, see
+    # docs/scenarios.md); a scenario may say "48h" for the calendar reading
+    "oc_payment": "2 jours ouvrés",
     "link_activation": "5 jours ouvrés",
 }
 

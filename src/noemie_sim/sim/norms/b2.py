@@ -47,8 +47,9 @@ RSF = "RSF-ACE 2023 (norms.md §2.2)"
 GRAND_REGIMES = tuple(
     f"{n:02d}" for n in (*range(1, 11), 12, 14, 15, 16, 17, 80, 90, 91, 92, 93, 94, 95, 96, 99)
 )
-#: Natures d'assurance accepted in Type 2 pos 77 (norms.md §2.2 and §7.6).
-INSURANCE_NATURES = ("10", "13", "30", "40", "41", "90")
+#: Natures d'assurance accepted in Type 2 pos 77: the RSF-ACE list (norms.md §2.2). 40, an
+#: AT-MP nature in SNDS (§7.6), is not in it: AT-MP is 41 here.
+INSURANCE_NATURES = ("10", "13", "30", "41", "90")
 FRAMING = FIXED_128
 
 

@@ -341,6 +341,31 @@ def check(data: bytes, limit: int | None = None) -> Findings:
     return noemie.check(REF, data, _checks, limit)
 
 
+def _check_sanction(check: Checker, index: int, period: IjPeriod) -> None:
+    """A sanction rate (seeds/004 names it; its effect is a convention: the daily IJ reduced by
+    the rate) goes with the qualifier S only, and a sanctioned day pays at most half the daily
+    base reduced by the rate: an unreduced amount under S is refused."""
+    rate = period.sanction_rate
+    if period.qualifier != "S":
+        if rate != 0:
+            check.fail(index, "sanction_rate", "a sanction rate on a period not sanctioned",
+                       "0 (qualifier N or M)", rate)  # fmt: skip
+        return
+    if not 1 <= rate <= 9:
+        check.fail(index, "sanction_rate", "a sanctioned period without its rate",
+                   "1 to 9 (tens of %)", rate)  # fmt: skip
+        return
+    most = period.daily_base * (10 - rate) // 20
+    if period.daily_amount > most:
+        check.fail(
+            index,
+            "daily_amount",
+            f"a period sanctioned at {rate * 10} % pays the IJ unreduced",
+            f"at most {most} (half the base less {rate * 10} %)",
+            period.daily_amount,
+        )
+
+
 def _checks(check: Checker, employer: Node) -> None:
     """The référence's own checks on one top-level entity and what it contains."""
     records = check.records
@@ -382,3 +407,4 @@ def _checks(check: Checker, employer: Node) -> None:
                 period.net_amount,
                 "net IJ is not gross - CSG/CRDS",
             )
+            _check_sanction(check, node.index, period)
