@@ -285,3 +285,47 @@ def test_legacy_cbc_pkcs1_envelope_is_opened_and_flagged(pki: Pki, trust: TrustS
     with pytest.raises(errors.SealError) as exc:
         open_sealed(bytes(flipped), pki.identity(CPAM), trust, AT)
     assert exc.value.public_message in (errors.UNDECRYPTABLE, "signature invalid")
+
+
+def _both_readers(der: bytes, cert: object) -> None:
+    """Where the readers of our own layout answer, the general (asn1crypto) readers answer
+    the same: same envelope fields, same content, certificates and signer."""
+    from noemie_sim.pki import cms
+
+    with contextlib.suppress(errors.SealError):
+        cms.check_der(der)
+        own = cms._read_own_envelope(der, cert)  # type: ignore[arg-type]
+        if own is not None:
+            assert own == cms._read_envelope(der, cert)  # type: ignore[arg-type]
+        signed = cms._read_own_signed_data(der)
+        if signed is not None:
+            assert signed == cms._read_signed_data(der)
+        for oid_reader in (cms._content_type,):
+            fast = oid_reader(der)
+            assert fast is None or fast == str(a_cms.ContentInfo.load(der)["content_type"].native)
+
+
+def test_our_own_layout_is_read_without_asn1crypto_and_read_the_same(pki: Pki) -> None:
+    """seal() makes one layout; open reads it with a reader of that exact layout (the
+    general one decides anything else): both give the same fields."""
+    from noemie_sim.pki import cms
+
+    me = pki.identity(CPAM)
+    inner = sign(LOT, pki.identity(PS))
+    outer = envelope(inner, me.cert)
+    assert cms._read_own_envelope(outer, me.cert) is not None
+    assert cms._read_own_signed_data(inner) is not None
+    assert cms._read_own_envelope(outer, pki.identity(OC).cert) is None  # not for OC
+    _both_readers(outer, me.cert)
+    _both_readers(inner, me.cert)
+    assert cms._content_type(inner) == "signed_data"
+    assert cms._content_type(outer) == "authenticated_enveloped_data"
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_our_layout_readers_agree_with_the_general_ones(pki: Pki, data: st.DataObject) -> None:
+    me = pki.identity(CPAM)
+    inner = sign(LOT[:300], pki.identity(PS))
+    _both_readers(data.draw(mutated(envelope(inner, me.cert))), me.cert)
+    _both_readers(data.draw(mutated(inner)), me.cert)

@@ -96,48 +96,68 @@ _ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, Attr
 def check_der(data: bytes, max_depth: int = 40) -> None:
     """Refuse anything but one definite-length DER element with nothing after it: BER
     indefinite lengths, truncation, trailing bytes, absurd nesting (Malformed)."""
-
-    def header(pos: int, end: int) -> tuple[int, int, int]:
-        """(tag, start of contents, length) of the element at ``pos``."""
-        tag = data[pos]
-        pos += 1
-        if tag & 0x1F == 0x1F:
-            while data[pos] & 0x80:
-                pos += 1
-            pos += 1
-        first = data[pos]
-        pos += 1
-        if first == 0x80:
-            raise Malformed("indefinite length (BER) is not accepted")
-        length = first
-        if first & 0x80:
-            size = first & 0x7F
-            if size > 8:
-                raise Malformed("ASN.1 length field too long")
-            length = int.from_bytes(data[pos : pos + size], "big")
-            if length < 0x80 or data[pos] == 0:
-                raise Malformed("non-minimal ASN.1 length (not DER)")
-            pos += size
-        if pos > end or pos + length > end:
-            raise Malformed("truncated ASN.1: an element runs past its end")
-        return tag, pos, length
-
-    def walk(pos: int, end: int, depth: int) -> None:
-        if depth > max_depth:
-            raise Malformed("ASN.1 nested too deeply")
-        while pos < end:
-            tag, start, length = header(pos, end)
-            if tag & 0x20:
-                walk(start, start + length, depth + 1)
-            pos = start + length
-
     if not data:
         raise Malformed("empty file")
     try:
-        _tag, start, length = header(0, len(data))
+        _tag, start, length = _der_header(data, 0, len(data))
         if start + length != len(data):
             raise Malformed("bytes after the ASN.1 element")
-        walk(0, len(data), 0)
+        _der_walk(data, 0, len(data), 0, max_depth)
+    except IndexError:
+        raise Malformed("truncated ASN.1") from None
+
+
+def _der_header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, start of contents, length) of the element at ``pos``."""
+    tag = data[pos]
+    pos += 1
+    if tag & 0x1F == 0x1F:
+        while data[pos] & 0x80:
+            pos += 1
+        pos += 1
+    first = data[pos]
+    pos += 1
+    if first == 0x80:
+        raise Malformed("indefinite length (BER) is not accepted")
+    length = first
+    if first & 0x80:
+        size = first & 0x7F
+        if size > 8:
+            raise Malformed("ASN.1 length field too long")
+        length = int.from_bytes(data[pos : pos + size], "big")
+        if length < 0x80 or data[pos] == 0:
+            raise Malformed("non-minimal ASN.1 length (not DER)")
+        pos += size
+    if pos > end or pos + length > end:
+        raise Malformed("truncated ASN.1: an element runs past its end")
+    return tag, pos, length
+
+
+#: Constructed elements of this many bytes are checked once per distinct content (a
+#: certificate: every file of a sender carries the same ones), not at every file.
+_REMEMBERED_DER = (256, 16384)
+
+
+def _der_walk(data: bytes, pos: int, end: int, depth: int, max_depth: int) -> None:
+    if depth > max_depth:
+        raise Malformed("ASN.1 nested too deeply")
+    low, high = _REMEMBERED_DER
+    while pos < end:
+        tag, start, length = _der_header(data, pos, end)
+        if tag & 0x20:
+            if tag == _SEQUENCE and low <= length <= high:
+                _well_formed(data[start : start + length], max_depth - depth - 1)
+            else:
+                _der_walk(data, start, start + length, depth + 1, max_depth)
+        pos = start + length
+
+
+@functools.lru_cache(maxsize=512)
+def _well_formed(contents: bytes, depth_left: int) -> None:
+    """:func:`check_der` of the contents of one constructed element, whose nesting may go
+    ``depth_left`` levels deeper; remembered only when it passes."""
+    try:
+        _der_walk(contents, 0, len(contents), 0, depth_left)
     except IndexError:
         raise Malformed("truncated ASN.1") from None
 
@@ -192,11 +212,11 @@ def verify(der: bytes) -> Signed:
     contentType when signed attributes are present, the signature. Chain and revocation are
     :func:`validate`'s job."""
     check_der(der)
-    content, certificates, info = _read_signed_data(der)
+    content, certificates, info = _read_own_signed_data(der) or _read_signed_data(der)
     if info.digest_name not in _HASHES:
         raise WeakAlgorithm(f"digest {info.digest_name} is not accepted")
-    digest = hashlib.new(info.digest_name, content).digest()
     if info.attributes is not None:
+        digest = hashlib.new(info.digest_name, content).digest()
         found = info.attributes
         if "message_digest" not in found or "content_type" not in found:
             raise Tampered("signed attributes without messageDigest or contentType")
@@ -284,6 +304,7 @@ class _Embedded:
     issuer: bytes  # the issuer Name's DER, exactly as in the certificate
     serial: int
     key_identifier: bytes | None
+    issuer_serial: bytes  # IssuerAndSerialNumber DER, as a SignerInfo names the certificate
 
 
 @functools.lru_cache(maxsize=4096)
@@ -292,11 +313,13 @@ def _embedded(der: bytes) -> _Embedded:
     sender carries the same two. Malformed ones raise as asn1crypto and cryptography do (the
     caller turns that into Malformed); the cache keeps only what parsed."""
     parsed = a_x509.Certificate.load(der, strict=True)
+    tbs = parsed["tbs_certificate"]
     return _Embedded(
         x509.load_der_x509_certificate(der),
         parsed.issuer.dump(),
         parsed.serial_number,
         parsed.key_identifier,
+        _der(0x30, tbs["issuer"].dump() + tbs["serial_number"].dump()),
     )
 
 
@@ -422,7 +445,7 @@ def decrypt(der: bytes, me: Identity) -> tuple[bytes, bool]:
     check_der(der)
     if _content_type(der) == "signed_data":
         raise NotEncrypted("a SignedData, not an envelope: the file was not encrypted")
-    env = _read_envelope(der, me.cert)
+    env = _read_own_envelope(der, me.cert) or _read_envelope(der, me.cert)
     try:
         if env.oaep is not None:
             hash_name, mgf_name = env.oaep
@@ -471,14 +494,6 @@ def _starts_as_cms(data: bytes) -> bool:
     if not oid:
         return True
     return oid[0] == 0x06 and oid[2:] == _PKCS_ARC[: max(0, len(oid) - 2)]
-
-
-def _content_type(der: bytes) -> str | None:
-    """The content type of a DER ContentInfo, None when it is not one."""
-    try:
-        return str(cms.ContentInfo.load(der, strict=True)["content_type"].native)
-    except _ASN1_ERRORS:
-        return None
 
 
 def _read_envelope(der: bytes, cert: x509.Certificate) -> _Envelope:
@@ -570,6 +585,213 @@ def _find_recipient(
                 raise WeakAlgorithm(f"key transport {transport['algorithm'].native} refused")
             return ktri["encrypted_key"].native, transport
     raise WrongRecipient("the envelope has no key for this recipient")
+
+
+# -- our own structures, read without asn1crypto -----------------------------------------
+#
+# Nearly every file opened is one that seal() made: the same algorithms, the same layout,
+# only the keys, the nonce, the certificates and the data vary. The readers below recognise
+# exactly that layout, byte for byte where it is constant, on DER that check_der() has
+# already accepted, and return what the asn1crypto readers would; anything else, however
+# small the difference, returns None and takes the general reader, which decides. Tests hold
+# both to the same result (tests/test_pki_cms.py).
+
+_ID_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
+_SHA256_ALGORITHM = bytes.fromhex("300d06096086480165030402010500")
+#: RSASSA-PSS { SHA-256 (NULL parameters), MGF1 SHA-256, salt 32 }, as cryptography's
+#: PKCS7SignatureBuilder writes it for sign()
+_PSS_SHA256_ALGORITHM = bytes.fromhex(
+    "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f7"
+    "0d010108300d06096086480165030402010500a203020120"
+)
+_V0, _V1 = b"\x02\x01\x00", b"\x02\x01\x01"
+
+
+class _NotOurs(Exception):
+    """The structure is not exactly the one seal() makes: the general reader decides."""
+
+
+class _Reader:
+    """Walks DER that check_der() accepted, expecting a given layout: any surprise raises
+    :class:`_NotOurs`."""
+
+    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+        self.data = data
+        self.pos = start
+        self.end = len(data) if end is None else end
+
+    def take(self, tag: int) -> tuple[int, int]:
+        """(start, end) of the contents of the next element, whose tag must be ``tag``."""
+        data, pos = self.data, self.pos
+        if pos + 2 > self.end or data[pos] != tag:
+            raise _NotOurs
+        length = data[pos + 1]
+        pos += 2
+        if length & 0x80:
+            size = length & 0x7F
+            length = int.from_bytes(data[pos : pos + size], "big")
+            pos += size
+        if pos + length > self.end:
+            raise _NotOurs
+        self.pos = pos + length
+        return pos, pos + length
+
+    def value(self, tag: int, size: int | None = None) -> bytes:
+        """The contents of the next element (of ``size`` bytes when given)."""
+        start, end = self.take(tag)
+        if size is not None and end - start != size:
+            raise _NotOurs
+        return self.data[start:end]
+
+    def expect(self, constant: bytes) -> None:
+        """Consume ``constant``, which the next bytes must be exactly."""
+        if self.data[self.pos : self.pos + len(constant)] != constant:
+            raise _NotOurs
+        self.pos += len(constant)
+
+    def inside(self, tag: int) -> _Reader:
+        return _Reader(self.data, *self.take(tag))
+
+    def element(self, tag: int) -> bytes:
+        """The whole next element, header and contents."""
+        start = self.pos
+        self.take(tag)
+        return self.data[start : self.pos]
+
+    @property
+    def done(self) -> bool:
+        return self.pos == self.end
+
+    def close(self) -> None:
+        """Nothing may follow what was read."""
+        if self.pos != self.end:
+            raise _NotOurs
+
+
+def _read_own_envelope(der: bytes, cert: x509.Certificate) -> _Envelope | None:
+    """What :func:`_read_envelope` returns for an envelope as :func:`envelope` makes it for
+    ``cert``: one key transport recipient (IssuerAndSerialNumber of ``cert``, RSA-OAEP
+    SHA-256), AES-256-GCM with a 12-byte nonce and a 16-byte tag, no attributes. None for
+    anything else."""
+    try:
+        top = _Reader(der).inside(_SEQUENCE)
+        top.expect(_ID_AUTH_ENVELOPED)
+        explicit = top.inside(0xA0)
+        top.close()
+        body = explicit.inside(_SEQUENCE)
+        explicit.close()
+        body.expect(_V0)
+        recipients = body.inside(0x31)
+        ktri = recipients.inside(_SEQUENCE)
+        recipients.close()
+        ktri.expect(_V0)
+        ktri.expect(_issuer_serial(cert))
+        ktri.expect(_KEY_ALGORITHM)
+        wrapped = ktri.value(0x04)
+        ktri.close()
+        content = body.inside(_SEQUENCE)
+        content.expect(_ID_DATA)
+        algorithm = content.inside(_SEQUENCE)
+        algorithm.expect(_ID_AES256_GCM)
+        params = algorithm.inside(_SEQUENCE)
+        algorithm.close()
+        nonce = params.value(0x04, 12)
+        params.expect(b"\x02\x01\x10")  # icvLen 16
+        params.close()
+        ciphertext = content.value(0x80)
+        content.close()
+        tag = body.value(0x04, 16)
+        body.close()
+    except _NotOurs:
+        return None
+    return _Envelope(
+        gcm=True,
+        key_size=32,
+        wrapped_key=wrapped,
+        oaep=("sha256", "sha256"),
+        iv=nonce,
+        tag=tag,
+        aad=b"",
+        ciphertext=ciphertext,
+    )
+
+
+def _read_own_signed_data(
+    der: bytes,
+) -> tuple[bytes, tuple[x509.Certificate, ...], _SignerInfo] | None:
+    """What :func:`_read_signed_data` returns for a SignedData as :func:`sign` makes it:
+    version 1, SHA-256, attached data, embedded certificates, one SignerInfo naming one of
+    them by IssuerAndSerialNumber, RSA-PSS SHA-256 (MGF1 SHA-256, salt 32), no attributes.
+    None for anything else."""
+    try:
+        top = _Reader(der).inside(_SEQUENCE)
+        top.expect(_ID_SIGNED_DATA)
+        explicit = top.inside(0xA0)
+        top.close()
+        signed = explicit.inside(_SEQUENCE)
+        explicit.close()
+        signed.expect(_V1)
+        signed.expect(b"\x31\x0f" + _SHA256_ALGORITHM)
+        encap = signed.inside(_SEQUENCE)
+        encap.expect(_ID_DATA)
+        attached = encap.inside(0xA0)
+        encap.close()
+        content = attached.value(0x04)
+        attached.close()
+        holder = signed.inside(0xA0)
+        embedded = []
+        while not holder.done:
+            try:
+                embedded.append(_embedded(holder.element(_SEQUENCE)))
+            except _ASN1_ERRORS:
+                raise _NotOurs from None
+        infos = signed.inside(0x31)
+        signed.close()
+        info = infos.inside(_SEQUENCE)
+        infos.close()
+        info.expect(_V1)
+        sid = info.element(_SEQUENCE)
+        signer = next((e.cert for e in embedded if e.issuer_serial == sid), None)
+        if signer is None:
+            raise _NotOurs
+        info.expect(_SHA256_ALGORITHM)
+        info.expect(_PSS_SHA256_ALGORITHM)
+        signature = info.value(0x04)
+        info.close()
+    except _NotOurs:
+        return None
+    return (
+        content,
+        tuple(e.cert for e in embedded),
+        _SignerInfo(
+            signer=signer,
+            digest_name="sha256",
+            signature_algo="rsassa_pss",
+            pss=("sha256", "sha256", 32),
+            attributes=None,
+            signed_attributes=b"",
+            signature=signature,
+        ),
+    )
+
+
+def _content_type(der: bytes) -> str | None:
+    """The content type of a DER ContentInfo, None when it is not one."""
+    for oid, name in ((_ID_SIGNED_DATA, "signed_data"),
+                      (_ID_AUTH_ENVELOPED, "authenticated_enveloped_data")):  # fmt: skip
+        try:  # ours: the general reader below would say the same
+            top = _Reader(der).inside(_SEQUENCE)
+            top.expect(oid)
+            top.take(0xA0)
+            top.close()
+            if top.end == len(der):
+                return name
+        except _NotOurs:
+            pass
+    try:
+        return str(cms.ContentInfo.load(der, strict=True)["content_type"].native)
+    except _ASN1_ERRORS:
+        return None
 
 
 # -- the whole seal -------------------------------------------------------------------------
