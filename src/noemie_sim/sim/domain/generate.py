@@ -8,12 +8,13 @@ invoices (noemie-ps), forwards the décomptes of one mutuelle (decompte), which 
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
+from noemie_sim.sim.norms.errors import Anomaly
 
 from . import codes, rules
 from .nomenclature import ACTS
@@ -40,6 +41,12 @@ def generate(kind: str, seed: int = 1, count: int = 10) -> bytes:
         raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     if not 1 <= count <= 5000:
         raise ValueError("count is 1 to 5000")
+    return _GENERATORS[kind](story_of(seed, count))
+
+
+def story_of(seed: int, count: int) -> _Story:
+    """The population and the draws that :func:`generate` uses for ``seed`` and ``count``: a
+    check can look at the people and the file it answers (``answered``)."""
     population = build_population(
         seed,
         PopulationConfig(
@@ -50,8 +57,7 @@ def generate(kind: str, seed: int = 1, count: int = 10) -> bytes:
             employees_per_employer=max(5, count),
         ),
     )
-    story = _Story(population, random.Random(seed * 7919 + 13), count)
-    return _GENERATORS[kind](story)
+    return _Story(population, random.Random(seed * 7919 + 13), count)
 
 
 def typical_visit(specialty: str, rng: random.Random, day: date | None = None) -> list[Billed]:
@@ -92,6 +98,8 @@ class _Story:
         self.caisse = population.caisses[0].organisme
         self.ps = rng.choice(population.practitioners)
         self.patients = self._patients()
+        #: the file an answer (ARL, OC answer) generated from this story answers
+        self.answered: bytes = b""
 
     def _patients(self) -> list[tuple[Insured, Beneficiary]]:
         open_rights = [p for p in self.population.beneficiaries() if p[0].rights_until is None]
@@ -241,58 +249,92 @@ def _b2(story: _Story) -> bytes:
     return b2.build(story.b2_file())
 
 
+#: What a generated answer says of the sealed file it answers: ``generate`` seals nothing, so
+#: there is no such file and no digest of it (a convention; the network's answers carry the
+#: real SHA-256 of the sealed file received).
+NO_SEALED_FILE = "0" * 64
+
+
 def _arl(story: _Story) -> bytes:
-    data = _b2(story)
-    fse = b2.parse(data)
-    acks = []
-    record = 2  # index of the lot header: the file header is record 1
+    """The ARL of a B2 file of this story whose lots are either valid (positive ARL) or, for
+    about 30 % of them, have a wrong NIR key in their first invoice (negative ARL naming that
+    record): every anomaly it names is true of the file it answers, which is the B2 of the
+    same seed with those keys made wrong."""
+    fse = story.b2_file()
+    lots = []
     for lot in fse.lots:
-        # per invoice: Type 2, 2S, its lines and their 4M records, Type 5
-        records = sum(
-            3
-            + len(i.lines)
-            + sum(1 for x in i.lines if isinstance(x, b2.ProfessionalAct) and x.ccam)
-            for i in lot.invoices
-        )
-        anomalies: tuple[arl.ArlAnomaly, ...] = ()
         if story.rng.random() < 0.3:
-            code = codes.ARL["0001 004"]
-            anomalies = (
-                arl.ArlAnomaly(code.code, code.short_label, record + 1, "2", "insured_nir_key", 25),
+            first = lot.invoices[0]
+            wrong = replace(first, insured_nir_key=first.insured_nir_key % 97 + 1)
+            lot = replace(lot, invoices=(wrong, *lot.invoices[1:]))
+        lots.append(lot)
+    answered = replace(fse, lots=tuple(lots))
+    story.answered = b2.build(answered)
+    read = b2.read(story.answered, "FSE")
+    by_lot: dict[int, list[Anomaly]] = {number: [] for number, _, _ in read.spans}
+    for anomaly in read.anomalies:
+        number = next(n for n, first_record, last in read.spans
+                      if first_record <= anomaly.record <= last)  # fmt: skip
+        by_lot[number].append(anomaly)
+    acks = []
+    key_error = codes.ARL["0001 004"]
+    for lot in answered.lots:
+        anomalies = tuple(
+            arl.ArlAnomaly(
+                key_error.code, key_error.short_label, a.record, "2", a.field, a.position
             )
+            for a in by_lot[lot.number]
+        )
         total = sum(i.totals.billed for i in lot.invoices)
         acks.append(
             arl.LotAck(lot.number, "N" if anomalies else "P", len(lot.invoices), total, anomalies)
         )
-        record += records + 2
     return arl.build(
         arl.Arl(
             story.caisse,
             story.ps.ps_number,
-            fse.file_id,
-            fse.created_at + timedelta(minutes=3),
-            hashlib.sha256(data).hexdigest(),
+            answered.file_id,
+            answered.created_at + timedelta(minutes=3),
+            NO_SEALED_FILE,
             tuple(acks),
         )
     )
 
 
 def _noemie_ps(story: _Story) -> bytes:
+    """The caisse's return for the story's invoices. Every reject is true of the data: an
+    invoice billed a second time (about 10 %) is rejected "facture déjà payée" (2900 005)
+    after the first is paid, and an invoice of an assuré whose rights closed before the care
+    day (the population has a few) "droits fermés" (0250 060)."""
     ps = story.ps
     day = story.care_day + timedelta(days=2)
     invoices = []
     paid_total = 0
     counters: dict[str, Counters] = {}
-    for number, (insured, who) in enumerate(story.patients, start=1000):
+    closed = [
+        p for p in story.population.beneficiaries()
+        if p[0].rights_until is not None and p[0].rights_until < story.care_day
+    ]  # fmt: skip
+    visits: list[tuple[Insured, Beneficiary, list[Billed], str | None]] = []
+    for insured, who in story.patients:
+        billed = story.billed()
+        visits.append((insured, who, billed, None))
+        if story.rng.random() < 0.1:
+            visits.append((insured, who, billed, "2900 005"))  # the same visit billed again
+    if closed and story.rng.random() < 0.5:
+        insured, who = story.rng.choice(closed)
+        visits.append((insured, who, story.billed(), "0250 060"))
+    for number, (insured, who, billed, reject) in enumerate(visits, start=1000):
         settled = liquidate(
-            story.billed(),
+            billed,
             ps.specialty,
             ps.ps_number,
             patient_of(who),
             story.care_day,
-            counters.setdefault(who.nir, Counters()),
+            # a rejected invoice pays nothing: it does not count toward the yearly caps
+            counters.setdefault(who.nir, Counters()) if reject is None else Counters(),
         )
-        rejected = story.rng.random() < 0.1
+        rejected = reject is not None
         acts = tuple(
             noemie_ps.ReturnAct(
                 s.code,
@@ -306,8 +348,8 @@ def _noemie_ps(story: _Story) -> bytes:
             for s in settled
         )
         notices: tuple[noemie_ps.Notice, ...] = ()
-        if rejected:
-            code = codes.AMO[story.rng.choice(("2900 005", "0250 060", "0318 010"))]
+        if reject is not None:
+            code = codes.AMO[reject]
             notices = (noemie_ps.Notice("R", code.code, code.short_label),)
         elif any(s.pf for s in settled):
             code = codes.AMO["0900 001"]
@@ -413,33 +455,67 @@ def _decompte(story: _Story) -> bytes:
         insured = next(i for i in story.population.insured if i.nir == holder)
         story.patients = [(insured, insured.person)]
         mutuelle, invoices = _decompte_invoices(story)
+    return b2.build(_decompte_file(story, mutuelle, invoices))
+
+
+def _decompte_file(story: _Story, mutuelle: str, invoices: list[b2.Invoice]) -> b2.B2File:
     day = story.care_day + timedelta(days=3)
     lots = tuple(
         b2.Lot(n, story.ps.ps_number, story.caisse, day, tuple(invoices[i : i + LOT_SIZE]))
         for n, i in enumerate(range(0, len(invoices), LOT_SIZE), start=1)
     )
-    return b2.build(
-        b2.B2File(
-            "DEC",
-            "CP",
-            story.caisse,
-            "OC",
-            mutuelle,
-            story.rng.randrange(1, 10**6),
-            datetime.combine(day, time(20)),
-            lots,
-        )
+    return b2.B2File(
+        "DEC",
+        "CP",
+        story.caisse,
+        "OC",
+        mutuelle,
+        story.rng.randrange(1, 10**6),
+        datetime.combine(day, time(20)),
+        lots,
     )
 
 
 def _oc_answer(story: _Story) -> bytes:
-    data = _decompte(story)
-    dec = b2.parse(data)
+    """The OC's answer to the story's décompte file: every décompte accepted, except those of
+    bénéficiaires the OC does not cover at the care date, rejected "bénéficiaire inconnu"
+    (BI01). The décompte file answered holds, besides the OC's members, about 15 % of
+    patients without a contract with this OC: what a caisse sends when its NOEMIE link is out
+    of date. Every reject is true of the data."""
+    mutuelle, invoices = _decompte_invoices(story)
+    members = {inv.insured_nir for inv in invoices}
+    strangers = [
+        (i, b) for i, b in story.population.beneficiaries()
+        if i.rights_until is None and i.nir not in members
+        and not any(c.oc_number == mutuelle and c.covers(story.care_day)
+                    for c in story.population.contracts_of(i.nir))
+    ]  # fmt: skip
+    if not invoices:
+        story.answered = _decompte(story)
+        return _oc_answer_to(story, b2.parse(story.answered), set())
+    extra = []
+    for k, (insured, who) in enumerate(strangers[: max(1, len(invoices) * 15 // 100)]):
+        settled = liquidate(story.billed(), story.ps.specialty, story.ps.ps_number,
+                            patient_of(who), story.care_day, Counters())  # fmt: skip
+        lines = tuple(b2_act(s, story.ps, story.care_day, s.amo, 0) for s in settled)
+        extra.append(replace(
+            invoices[0], invoice_number=5000 + k, insured_nir=insured.nir,
+            insured_nir_key=insured.nir_key, beneficiary_nir=who.nir,
+            beneficiary_nir_key=who.nir_key, birth_date=who.birth_date, lines=lines,
+            managing_caisse=int(insured.caisse[2:5]), managing_centre=int(insured.caisse[5:]),
+        ))  # fmt: skip
+    unknown = {inv.invoice_number for inv in extra}
+    dec = _decompte_file(story, mutuelle, invoices + extra)
+    story.answered = b2.build(dec)
+    return _oc_answer_to(story, dec, unknown)
+
+
+def _oc_answer_to(story: _Story, dec: b2.B2File, unknown: set[int]) -> bytes:
     rejects = []
+    code = codes.OC["BI01"]
     for lot in dec.lots:
         for inv in lot.invoices:
-            if story.rng.random() < 0.15:
-                code = codes.OC[story.rng.choice(("BI01", "CR01", "DB01"))]
+            if inv.invoice_number in unknown:
                 rejects.append(
                     oc_answer.OcReject(
                         inv.invoice_number,
@@ -457,7 +533,7 @@ def _oc_answer(story: _Story) -> bytes:
             dec.sender,
             dec.file_id,
             dec.created_at + timedelta(hours=10),
-            hashlib.sha256(data).hexdigest(),
+            NO_SEALED_FILE,
             received,
             tuple(rejects),
         )
