@@ -42,7 +42,9 @@ from .errors import Anomaly, Findings, FormatError
 from .keys import NIR_PATTERN, luhn_valid, nir_key
 from .model import Checker, Cursor, Window, from_record, to_record
 
-RSF = "RSF-ACE 2023 (norms.md §2.2)"
+#: The detail positions are those of the B2 "CP" variant as ATIH's RSF-ACE 2023 transcribes
+#: them; the variant a PS sends is not public (norms.md §2.2).
+RSF = "RSF-ACE 2023, B2 CP variant (norms.md §2.2)"
 #: Grand régime codes accepted by B2 (norms.md §2.2, Type 2 pos 49).
 GRAND_REGIMES = tuple(
     f"{n:02d}" for n in (*range(1, 11), 12, 14, 15, 16, 17, 80, 90, 91, 92, 93, 94, 95, 96, 99)

@@ -38,6 +38,8 @@ def render() -> str:
     parts = [INTRO]
     for kind in KINDS.values():
         parts.append(f"\n## `{kind.name}`: {kind.title}\n")
+        if kind.note:
+            parts.append(f"\n{kind.note}\n")
         seen: set[str] = set()
         for lay in kind.layouts.values():
             if lay.code in seen:

@@ -9,7 +9,7 @@ an OC answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from . import arl, b2, noemie, noemie_550, noemie_ps, oc_answer, samples
@@ -35,6 +35,8 @@ class FileKind:
     #: validate keeping the first ``limit`` anomalies and counting them all; in bounded
     #: memory for the kinds whose files can be big (B2: lots of FSE and décomptes)
     check: Callable[[bytes, int | None], Findings] | None = None
+    #: what docs/norms.md says of the kind as a whole: its sources and its conventions
+    note: str = ""
 
     def findings(self, data: bytes, limit: int | None = None) -> Findings:
         """What :attr:`validate` says of ``data``, the first ``limit`` anomalies kept."""
@@ -165,6 +167,48 @@ KINDS: dict[str, FileKind] = {
         ),
     )
 }
+
+
+#: What docs/norms.md says of each kind as a whole: where its layout comes from, and what
+#: is a convention.
+_NOTES = {
+    "b2": (
+        'Record types 2 to 5 follow the positions of the B2 "CP" variant as ATIH\'s RSF-ACE '
+        "2023 transcribes them (norms.md §2.2); the B2 a PS sends is described by the cahier "
+        "des charges SESAM-Vitale, which is not public. The records 0, 1, 8, 9 and positions "
+        "1-11 of every record are conventions."
+    ),
+    "decompte": (
+        "**Convention.** The public sources describe the flow caisse → organisme "
+        "complémentaire as NOEMIE OC (norms.md §4.2, with its own entities and zones); "
+        "noemie-sim carries it as B2 records of nature DEC, whose detail positions are the B2 "
+        '"CP" variant\'s (RSF-ACE 2023). A mutuelle back office reads the décomptes here, not '
+        "the NOEMIE OC layout."
+    ),
+    "noemie-ps": (
+        "Entity numbers and the offsets marked `noemie.psm1` come from public code reading the "
+        "NOEMIE PS returns of références 531/572/576 (payments) and 900/908 (rejects) "
+        "(norms.md §4.3). **Conventions**: the référence number 580 of this combined return, "
+        "the sender types PS and OC, every position not marked, and the 990 amount totals at "
+        "levels other than 05."
+    ),
+    "noemie-550": (
+        "seeds/004 [PRESS] (norms.md §6) names the 550's entities (230 NOP-PIJ, 250 NOP-MFI, "
+        "...) and some of its zones (CPT-REF, REMBOURSEMENT, BASE, the sanction rate); no "
+        "public source gives their positions: **every position here is a convention**, and so "
+        "is the effect of a sanction (docs/rules.md)."
+    ),
+    "arl": (
+        "**Convention.** What an ARL says is public (R161-47: an acknowledgement per lot, "
+        "positive or negative with its anomalies, norms.md §3); its layout here is "
+        "noemie-sim's."
+    ),
+    "oc-answer": (
+        "**Convention.** No public layout describes an organisme complémentaire's answer to a "
+        "décompte file; this one is noemie-sim's."
+    ),
+}
+KINDS = {name: replace(kind, note=_NOTES.get(name, "")) for name, kind in KINDS.items()}
 
 
 def detect(data: bytes) -> FileKind:

@@ -64,13 +64,26 @@ def header_layout(reference: str) -> RecordLayout:
         "En-tête",
         None,
         67,
-        text("sender_type", 4, 2, "NOE-TYE type d'émetteur", CODE, choices=PARTY_TYPES),
+        text(
+            "sender_type",
+            4,
+            2,
+            "NOE-TYE type d'émetteur",
+            f"position: {CODE}; values: CP, SI seeds/004, PS and OC a convention",
+            choices=PARTY_TYPES,
+        ),
         text("sender", 6, 14, "Émetteur", CODE),
         text("receiver_type", 20, 2, "NOE-TYD type de destinataire", choices=PARTY_TYPES),
         text("receiver", 22, 14, "Destinataire"),
         when("created_at", 36, Kind.TIMESTAMP, "Date et heure de création"),
         num("file_id", 50, 10, "N° de fichier (unique par émetteur)"),
-        const("reference", 62, reference, "N° de référence NOEMIE", CODE),
+        const(
+            "reference",
+            62,
+            reference,
+            "N° de référence NOEMIE",
+            f"position: {CODE}; value: a convention (public code knows 531/572/576, 900/908)",
+        ),
         const("version", 65, "001", "Version des conventions noemie-sim"),
     )
 
@@ -85,7 +98,13 @@ def control_layout(amount_1: str, amount_2: str) -> RecordLayout:
         52,
         num("level", 4, 2, "Niveau contrôlé", "norms.md §4.1"),
         num("entity_count", 6, 7, "Nombre d'entités du niveau (990 imbriqués compris)"),
-        amount("amount_1", 31, 11, amount_1, "norms.md §4.3 (offset 30, niveau 05)"),
+        amount(
+            "amount_1",
+            31,
+            11,
+            amount_1,
+            f"niveau 05 only: {CODE} (offset 30); at other levels a convention",
+        ),
         amount("amount_2", 42, 11, amount_2),
     )
 

@@ -35,7 +35,10 @@ from .model import Checker, from_record, to_record
 from .noemie import Item, Node, Reference, Slot, entity
 
 REFERENCE = "550"
-SEED = "seeds/004 [PRESS] (norms.md §6)"
+#: seeds/004 [PRESS] (norms.md §6) names the entities and some zones of the 550 (CPT-REF,
+#: REMBOURSEMENT, BASE...); it gives no position: every position here is a convention, so
+#: the fields carry no source (docs/norms.md says so for the whole référence).
+SEED = ""
 
 EMPLOYER = entity(
     "040",
