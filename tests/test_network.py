@@ -103,7 +103,12 @@ def test_every_invoice_ends_paid_or_rejected_with_a_code(full_run: RunResult) ->
             expected = "paid-to-assure" if not sent.details["tiers_payant"] else None
             assert ps.details["status"] in ((expected,) if expected else ("paid", "partially-paid"))
             gross = sent.details["amo"]
-            assert cpam.details["amo"] == gross - cpam.details["pf"] - cpam.details["franchise"]
+            deductible = cpam.details["pf"] + cpam.details["franchise"]
+            if sent.details["tiers_payant"]:  # the PS is paid in full; the assuré owes the PF
+                assert cpam.details["amo"] == gross and cpam.details["deferred"] == deductible
+            else:
+                assert cpam.details["amo"] == gross - deductible
+                assert cpam.details["paid"] == cpam.details["amo"] - cpam.details["recovered"]
     assert statuses["paid"] > 10 * statuses["rejected"] > 0
     # payments: what each PS was paid is what the caisse paid it
     paid = Counter[str]()
@@ -148,7 +153,8 @@ def test_every_decompte_reaches_its_mutuelle_and_the_sums_reconcile(full_run: Ru
         )
         assert (outcome.details["billed"], outcome.details["amo"]) == (billed, amo)
         patient = billed - amo - oc
-        assert patient >= invoice.details["pf"] + invoice.details["franchise"]
+        if invoice.details["payee"] == "assure":  # PF and franchises were kept from the patient
+            assert patient >= invoice.details["pf"] + invoice.details["franchise"]
         assert amo + oc + patient == billed
     assert 0 < rejected < len(sent) / 10
     # every answer of a mutuelle reached the caisse
@@ -417,3 +423,34 @@ async def test_an_oversize_depot_file_is_refused_without_being_read(
     assert refused.details["name"] == "FSE-BIG.p7m" and refused.details["sender"] == ps.id
     (arl,) = [e for e in journal.events("arl-sent") if e.file == f"{ps.id}/0"]
     assert arl.details["codes"] == ["0001 005"]
+
+
+def test_tiers_payant_pays_the_ps_in_full_and_the_pf_is_recovered_from_the_assure(
+    full_run: RunResult,
+) -> None:
+    """Under tiers payant the caisse pays the PS the whole AMO part; the participation
+    forfaitaire and the franchises go to the assuré's account and are recovered from the
+    assuré's next reimbursements (CSS L160-13, R160-19..25; norms.md §8.1). Replayed from the
+    journal: every payment to the PS is the gross AMO part, and for each assuré what was
+    deferred is, in order, recovered from the payments made to them, never more."""
+    journal = full_run.journal
+    owed: Counter[str] = Counter()
+    recovered_somewhere = 0
+    for e in journal.events("invoice-liquidated"):
+        if e.details["status"] != "paid":
+            continue
+        who = str(e.assure)
+        if e.details["payee"] == "ps":
+            assert e.details["deferred"] == e.details["pf"] + e.details["franchise"]
+            assert e.details["recovered"] == 0 and e.details["paid"] == e.details["amo"]
+            owed[who] += e.details["deferred"]
+        else:
+            expected = min(owed[who], e.details["amo"])
+            assert e.details["recovered"] == expected, e
+            owed[who] -= expected
+            recovered_somewhere += expected
+    assert recovered_somewhere > 0, "no recovery happened: the test says nothing"
+    # the 580 a PS read shows the whole AMO part of its tiers payant invoices, no deduction
+    for e in journal.events("invoice-reconciled"):
+        if e.details["status"] in ("paid", "partially-paid"):
+            assert e.details["deductions"] == 0

@@ -77,7 +77,29 @@ class Settlement:
 
     @property
     def amo(self) -> int:
+        """The AMO part after the participation forfaitaire and the franchises."""
         return sum(a.amo for a in self.acts)
+
+    @property
+    def deductible(self) -> int:
+        """The participation forfaitaire and franchises of the invoice."""
+        return sum(a.pf + a.franchise for a in self.acts)
+
+    @property
+    def tiers_payant(self) -> bool:
+        return self.invoice.tiers_payant == "O"
+
+    @property
+    def amo_due(self) -> int:
+        """What the caisse owes for the invoice: under tiers payant the whole AMO part, paid
+        to the PS (the PF and franchises go to the assuré's account, recovered from later
+        reimbursements: CSS L160-13, norms.md §8.1); otherwise the AMO part net of them,
+        paid to the assuré."""
+        return sum(self.amo_of(a) for a in self.acts)
+
+    def amo_of(self, act: Liquidated) -> int:
+        """What the caisse pays for one act of the invoice (see :attr:`amo_due`)."""
+        return act.amo_gross if self.tiers_payant else act.amo
 
 
 @dataclass
@@ -131,6 +153,9 @@ class Cpam(Actor):
         self.specialties = {p.ps_number: p for p in population.practitioners}
         self.employers = [e for e in population.employers if e.caisse == caisse.organisme]
         self.counters: dict[str, Counters] = {}
+        #: per assuré, the participation forfaitaire and franchises of tiers payant invoices
+        #: not yet recovered from a reimbursement to them (cents)
+        self.deferred: dict[str, int] = {}
         self.lots_seen: set[tuple[str, date, int]] = set()
         self.paid_invoices: set[tuple[str, int]] = set()
         self.pending: list[tuple[str, b2.Lot, int]] = []  # (PS, lot, file id) to liquidate
@@ -434,6 +459,15 @@ class Cpam(Actor):
                 liquidate(billed, specialty, ps, patient_of(who), inv.invoice_date, counters)
             )
             self.paid_invoices.add((ps, inv.invoice_number))
+        deferred = recovered = 0
+        if code is None:
+            owed = self.deferred.get(inv.insured_nir, 0)
+            if result.tiers_payant:
+                deferred = result.deductible
+                self.deferred[inv.insured_nir] = owed + deferred
+            elif owed:
+                recovered = min(owed, result.amo_due)
+                self.deferred[inv.insured_nir] = owed - recovered
         self.log(
             "invoice-liquidated",
             invoice=invoice_ident(ps, inv.invoice_number),
@@ -442,10 +476,16 @@ class Cpam(Actor):
             status="rejected" if code else "paid",
             code=code,
             billed=inv.totals.billed,
-            amo=result.amo,
+            amo=result.amo_due,
             pf=sum(a.pf for a in result.acts),
             franchise=sum(a.franchise for a in result.acts),
-            payee="ps" if inv.tiers_payant == "O" else "assure",
+            payee="ps" if result.tiers_payant else "assure",
+            # the assuré's account: PF and franchises of a tiers payant invoice are owed by the
+            # assuré (deferred); a reimbursement to the assuré pays them back (recovered) and
+            # transfers the rest (paid)
+            deferred=deferred,
+            recovered=recovered,
+            paid=result.amo_due - recovered if code is None else 0,
             paid_on=paid_on.isoformat() if paid_on else None,
         )
         return result
@@ -461,8 +501,8 @@ class Cpam(Actor):
         to_ps = 0
         for s in items:
             lots.setdefault((s.lot.number, s.lot.lot_date), []).append(_return_invoice(s))
-            if s.code is None and s.invoice.tiers_payant == "O":
-                to_ps += s.amo
+            if s.code is None and s.tiers_payant:
+                to_ps += s.amo_due
         return_lots = tuple(
             noemie_ps.ReturnLot(day, number, files[(ps, number, day)], tuple(invoices))
             for (number, day), invoices in lots.items()
@@ -531,7 +571,7 @@ class Cpam(Actor):
                     file=f"{self.id}/{file_id}",
                     decompte=dec.invoice_number,
                     billed=s.invoice.totals.billed,
-                    amo=s.amo,
+                    amo=s.amo_due,
                 )
             self._post(oc, "DEC", content)
 
@@ -650,6 +690,8 @@ def _return_invoice(s: Settlement) -> noemie_ps.ReturnInvoice:
     )
     lines = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
     if s.code is None:
+        # tiers payant: the PS is paid the whole AMO part, nothing deducted (the assuré's
+        # account bears the PF and franchises); otherwise the return says what the assuré got
         acts = tuple(
             noemie_ps.ReturnAct(
                 a.code,
@@ -657,13 +699,15 @@ def _return_invoice(s: Settlement) -> noemie_ps.ReturnInvoice:
                 a.fee,
                 a.base,
                 a.rate,
-                a.amo,
-                deductions=a.pf + a.franchise,
+                s.amo_of(a),
+                deductions=0 if s.tiers_payant else a.pf + a.franchise,
             )
             for a in s.acts
         )
-        pf = any(a.pf for a in s.acts)
-        notices = (_notice("S", "0900 001"),) if pf else ()
+        # "participation forfaitaire déduite" is said only where it was: a payment to the
+        # assuré (under tiers payant the PS is paid in full)
+        deducted = not s.tiers_payant and any(a.pf for a in s.acts)
+        notices = (_notice("S", "0900 001"),) if deducted else ()
     else:
         acts = tuple(
             noemie_ps.ReturnAct(x.act_code, x.care_date, x.fee_amount, x.base, x.rate, 0)
@@ -709,7 +753,7 @@ def _decompte(
         beneficiary_nir_key=inv.beneficiary_nir_key,
         birth_date=inv.birth_date,
         invoice_date=inv.invoice_date,
-        lines=tuple(b2_act(a, ps, inv.invoice_date, a.amo) for a in s.acts),
+        lines=tuple(b2_act(a, ps, inv.invoice_date, s.amo_of(a)) for a in s.acts),
         managing_caisse=inv.managing_caisse,
         managing_centre=inv.managing_centre,
         tiers_payant=inv.tiers_payant,

@@ -223,7 +223,13 @@ def measure(
         money["amo"] += amo
         money["oc"] += oc
         money["patient"] += patient
-        deductions = sum(x.details["pf"] + x.details["franchise"] for x in paid_events)
+        # what was kept from the patient's reimbursement: PF and franchises of an invoice paid
+        # to the assuré (under tiers payant they are deferred to the assuré's account instead)
+        deductions = sum(
+            x.details["pf"] + x.details["franchise"]
+            for x in paid_events
+            if x.details.get("payee") != "ps"
+        )
         if outcomes and (patient < deductions or reconciled_amo.get(inv, amo) != amo):
             unreconciled.append(inv)
 

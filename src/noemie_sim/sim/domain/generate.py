@@ -342,8 +342,9 @@ def _noemie_ps(story: _Story) -> bytes:
                 s.fee,
                 s.base,
                 s.rate,
-                0 if rejected else s.amo,
-                deductions=0 if rejected else s.pf + s.franchise,
+                # tiers payant (every invoice here): the PS is paid the whole AMO part
+                0 if rejected else s.amo_gross,
+                deductions=0,
             )
             for s in settled
         )
@@ -351,9 +352,6 @@ def _noemie_ps(story: _Story) -> bytes:
         if reject is not None:
             code = codes.AMO[reject]
             notices = (noemie_ps.Notice("R", code.code, code.short_label),)
-        elif any(s.pf for s in settled):
-            code = codes.AMO["0900 001"]
-            notices = (noemie_ps.Notice("S", code.code, code.short_label),)
         paid_total += sum(a.amo_amount for a in acts)
         invoices.append(
             noemie_ps.ReturnInvoice(

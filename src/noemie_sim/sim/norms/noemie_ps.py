@@ -472,6 +472,14 @@ def _check_invoice(check: Checker, inv: noemie.Node) -> int:
             )
         elif rec.code in _ACTS:
             paid += rec.number("amo_amount")
+            if head["tiers_payant"] == "O" and rec.number("deductions"):
+                check.fail(
+                    child.index,
+                    "deductions",
+                    "PF and franchises deducted from a tiers payant payment",
+                    "0 (they go to the assuré's account, recovered from later reimbursements)",
+                    rec["deductions"],
+                )
             if rec.number("amo_amount") > rec.number("fee_amount"):
                 check.fail(
                     child.index,

@@ -152,7 +152,8 @@ def noemie_ps_return() -> bytes:
         patient_last_name="MARTIN",
         patient_first_name="PAUL",
         insurance_nature="10",
-        acts=(noemie_ps.ReturnAct("G", CARE_DAY, 3000, 3000, 70, 1900, deductions=200),),
+        # tiers payant: the whole AMO part (70 % of 30 €); the 2 € PF go to the assuré's account
+        acts=(noemie_ps.ReturnAct("G", CARE_DAY, 3000, 3000, 70, 2100),),
         oc_number=OC_NUMBER,
     )
     rejected = noemie_ps.ReturnInvoice(
@@ -178,7 +179,7 @@ def noemie_ps_return() -> bytes:
             noemie_ps.ReturnLot(CARE_DAY, 1, 1, (paid,)),
             noemie_ps.ReturnLot(CARE_DAY, 2, 1, (rejected,)),
         ),
-        (noemie_ps.Payment("VIR0000001", date(2026, 3, 5), 1900),),
+        (noemie_ps.Payment("VIR0000001", date(2026, 3, 5), 2100),),
     )
     return noemie_ps.build(
         noemie_ps.PsReturn(
