@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from noemie_sim.sim.domain.generate import generate
-from noemie_sim.sim.norms import KINDS, b2, kinds
+from noemie_sim.sim.norms import KINDS, arl, b2, kinds, noemie_550, noemie_ps, oc_answer
 from noemie_sim.sim.norms.codec import FIXED_128, RecordStream, decode_records
 from noemie_sim.sim.norms.errors import Anomaly, Findings
 
@@ -138,3 +138,76 @@ def test_findings_keep_the_first_and_count_all() -> None:
     assert found.total == 5 and [a.message for a in found.kept] == ["a0", "a1"]
     with pytest.raises(ValueError):
         Findings(-1)
+
+
+def _with_wrong_values(name: str) -> bytes:
+    """The kind's sample grown to several items, each with a value its checks refuse."""
+    if name == "arl":
+        ack = arl.parse(KINDS["arl"].sample())
+        lot = next(x for x in ack.lots if x.anomalies)
+        return arl.build(replace(ack, lots=tuple(
+            replace(lot, lot_number=n, status="P") for n in range(1, 6)
+        )))  # fmt: skip
+    if name == "oc-answer":
+        answer = oc_answer.parse(KINDS["oc-answer"].sample())
+        reject = answer.rejects[0]
+        wrong = replace(reject, insured_nir_key=reject.insured_nir_key % 97 + 1)
+        return oc_answer.build(replace(answer, rejects=(wrong,) * 5, received_count=9))
+    if name == "noemie-ps":
+        ret = noemie_ps.parse(KINDS["noemie-ps"].sample())
+        payee = ret.payees[0]
+        day = payee.days[0]
+        lots = tuple(
+            replace(lot, invoices=tuple(
+                replace(i, insured_nir_key=i.insured_nir_key % 97 + 1) for i in lot.invoices
+            ))
+            for lot in day.lots
+        )  # fmt: skip
+        return noemie_ps.build(replace(ret, payees=(replace(payee, days=(
+            replace(day, lots=lots * 3),
+        )),)))  # fmt: skip
+    doc = noemie_550.parse(KINDS["noemie-550"].sample())
+    employer = doc.employers[0]
+    ij_day = employer.days[0]
+    employees = tuple(
+        replace(e, insured_nir_key=e.insured_nir_key % 97 + 1) for e in ij_day.employees
+    )
+    return noemie_550.build(replace(doc, employers=(replace(employer, days=(
+        replace(ij_day, employees=employees * 4),
+    )),)))  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["arl", "oc-answer", "noemie-ps", "noemie-550"])
+def test_every_kind_is_checked_in_one_pass_like_its_validate(name: str) -> None:
+    """Each kind's bounded check keeps the first anomalies of what validate lists (validate
+    is that check without a limit)."""
+    kind = KINDS[name]
+    data = _with_wrong_values(name)
+    every = kind.validate(data)
+    assert len(every) > 2, [a.describe() for a in every]
+    bounded = kind.findings(data, 2)
+    assert bounded.total == len(every) and bounded.kept == every[:2]
+
+
+def test_an_arl_is_held_one_lot_at_a_time() -> None:
+    """An ARL of 999 lots of 20 anomalies: checking it peaks at a small part of what its
+    decoded records cost (tracemalloc, same test)."""
+    ack = arl.parse(KINDS["arl"].sample())
+    lot = next(x for x in ack.lots if x.anomalies)
+    lots = tuple(
+        replace(lot, lot_number=n, anomalies=lot.anomalies[:1] * 20) for n in range(1, 1000)
+    )
+    data = arl.build(replace(ack, lots=lots))
+    tracemalloc.start()
+    try:
+        records = decode_records(data, arl.FRAMING, arl.LAYOUTS)
+        whole, _ = tracemalloc.get_traced_memory()
+        del records
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        found = arl.check(data, 10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert found.total == 0, found.kept
+    assert peak - base < (whole - base) / 5, (peak - base, whole - base)

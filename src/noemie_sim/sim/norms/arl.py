@@ -26,17 +26,17 @@ from .codec import (
     Kind,
     Record,
     RecordLayout,
+    RecordStream,
     amount,
     decode_records,
     encode_records,
     num,
     record_128,
-    scan_records,
     text,
     when,
 )
-from .errors import Anomaly, FormatError
-from .model import Checker, Cursor, from_record, to_record
+from .errors import Anomaly, Findings, FormatError
+from .model import Checker, Cursor, Window, from_record, to_record
 
 FRAMING = FIXED_128
 STATUSES = ("P", "N", "D")
@@ -216,49 +216,81 @@ def parse(data: bytes) -> Arl:
 def validate(data: bytes) -> list[Anomaly]:
     """Every anomaly: formats, order, sequence and lot numbers, counts, statuses consistent
     with the anomalies listed."""
-    scan = scan_records(data, FRAMING, LAYOUTS)
-    if scan.anomalies:
-        return scan.anomalies
-    records = scan.records
+    return check(data).kept
+
+
+def check(data: bytes, limit: int | None = None) -> Findings:
+    """:func:`validate` in bounded memory: one lot (its A1 and A2 records) held at a time, the
+    first ``limit`` anomalies kept (all counted). Field anomalies, when there are any, are all
+    that is said; else the first misplaced record alone; else the checks."""
+    stream = RecordStream(data, FRAMING, LAYOUTS, Findings(limit))
+    window = Window(stream)
+    cur = Cursor(window, NAMES)
+    checker = Checker(window, Findings(limit))
+
+    def take(*codes: str) -> int:
+        """The next record (one of ``codes``), its sequence number checked; its index."""
+        i = cur.take(*codes)[0] - 1
+        checker.equal(i, "seq", i + 1, window[i]["seq"], "sequence number out of order")
+        return i
+
     try:
-        head, file_anomalies, lots, end = _structure(records)
-    except FormatError as exc:
-        return [exc.anomaly]
-    check = Checker(records)
-    for i, rec in enumerate(records):
-        check.equal(i, "seq", i + 1, rec["seq"], "sequence number out of order")
-    for i in (head, end, *file_anomalies):
-        check.equal(i, "lot", 0, records[i]["lot"], "a file-level record must carry lot 000")
-    statuses = []
-    for lot, anomalies in lots:
-        rec = records[lot]
-        statuses.append(rec.string("status"))
-        check.equal(
-            lot, "anomaly_count", len(anomalies), rec["anomaly_count"], "lot anomaly count is wrong"
-        )
-        check.equal(
-            lot,
+        head = take("A0")
+        header = window.pin(head)
+        checker.equal(head, "lot", 0, header["lot"], "a file-level record must carry lot 000")
+        file_anomalies = 0
+        while cur.peek() == "A2":
+            i = take("A2")
+            file_anomalies += 1
+            checker.equal(i, "lot", 0, window[i]["lot"], "a file-level record must carry lot 000")
+        statuses: list[str] = []
+        anomalies_total = file_anomalies
+        while cur.peek() == "A1":
+            lot = take("A1")
+            rec = window[lot]
+            codes = []
+            while cur.peek() == "A2":
+                i = take("A2")
+                codes.append(window[i].string("code"))
+                checker.equal(i, "lot", rec["lot"], window[i]["lot"], "anomaly carries another lot")
+            statuses.append(rec.string("status"))
+            anomalies_total += len(codes)
+            checker.equal(
+                lot, "anomaly_count", len(codes), rec["anomaly_count"], "lot anomaly count is wrong"
+            )
+            checker.equal(
+                lot,
+                "status",
+                lot_status(codes),
+                rec["status"],
+                "a lot is P without anomaly, D with only the duplicate notice "
+                f"{DUPLICATE_CODE}, N otherwise",
+            )
+            window.release_before(cur.pos)
+        end = take("A9")
+        cur.end()
+        checker.equal(head, "lot_count", len(statuses), header["lot_count"], "lot count is wrong")
+        checker.equal(
+            head,
             "status",
-            lot_status([records[a].string("code") for a in anomalies]),
-            rec["status"],
-            "a lot is P without anomaly, D with only the duplicate notice "
-            f"{DUPLICATE_CODE}, N otherwise",
+            file_status(file_anomalies, statuses),
+            header["status"],
+            "file status inconsistent with its lots and anomalies",
         )
-        for a in anomalies:
-            check.equal(a, "lot", rec["lot"], records[a]["lot"], "anomaly carries another lot")
-    check.equal(head, "lot_count", len(lots), records[head]["lot_count"], "lot count is wrong")
-    check.equal(
-        head,
-        "status",
-        file_status(file_anomalies, statuses),
-        records[head]["status"],
-        "file status inconsistent with its lots and anomalies",
-    )
-    total = len(file_anomalies) + sum(len(a) for _, a in lots)
-    check.equal(
-        end, "record_count", len(records), records[end]["record_count"], "record count is wrong"
-    )
-    check.equal(
-        end, "anomaly_count", total, records[end]["anomaly_count"], "anomaly count is wrong"
-    )
-    return check.found
+        trailer = window[end]
+        checker.equal(end, "lot", 0, trailer["lot"], "a file-level record must carry lot 000")
+        checker.equal(
+            end, "record_count", end + 1, trailer["record_count"], "record count is wrong"
+        )
+        checker.equal(
+            end,
+            "anomaly_count",
+            anomalies_total,
+            trailer["anomaly_count"],
+            "anomaly count is wrong",
+        )
+    except FormatError as exc:  # the first misplaced record is all that is said
+        checker.findings.clear()
+        checker.findings.add(exc.anomaly)
+    stream.finish()
+    return stream.findings if stream.findings.total else checker.findings

@@ -117,6 +117,7 @@ KINDS: dict[str, FileKind] = {
             samples.arl_negative,
             ("A1", "A9"),
             _depths({"A0": 0, "A9": 0, "A1": 1, "A2": 2}),
+            arl.check,
         ),
         FileKind(
             "noemie-ps",
@@ -152,6 +153,7 @@ KINDS: dict[str, FileKind] = {
             samples.oc_answer_sample,
             ("R9",),
             _depths({"R0": 0, "R1": 1, "R9": 0}),
+            oc_answer.check,
         ),
         FileKind(
             "noemie-550",

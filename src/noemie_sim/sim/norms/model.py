@@ -94,6 +94,7 @@ class Window:
         self._more = iter(records)
         self._items: list[Record] = []
         self._base = 0  # file index of self._items[0]
+        self._pinned: dict[int, Record] = {}  # kept when released (a file's header)
 
     def get(self, index: int) -> Record | None:
         """The record at ``index``, None past the end of the file (reading up to it)."""
@@ -101,6 +102,8 @@ class Window:
         if 0 <= at < len(self._items):
             return self._items[at]
         if at < 0:
+            if index in self._pinned:
+                return self._pinned[index]
             raise IndexError(f"record {index} was released")
         while at >= len(self._items):
             record = next(self._more, None)
@@ -120,6 +123,12 @@ class Window:
         record = self.get(index)
         if record is None:
             raise IndexError(f"no record {index} in the file")
+        return record
+
+    def pin(self, index: int) -> Record:
+        """Keep the record at ``index`` readable after the records around it are released
+        (a header whose checks are made at the end of the file); returns it."""
+        record = self._pinned[index] = self[index]
         return record
 
     def release_before(self, index: int) -> None:

@@ -20,17 +20,17 @@ from .codec import (
     Kind,
     Record,
     RecordLayout,
+    RecordStream,
     decode_records,
     encode_records,
     num,
     record_128,
-    scan_records,
     text,
     when,
 )
-from .errors import Anomaly, FormatError
+from .errors import Anomaly, Findings, FormatError
 from .keys import NIR_PATTERN, nir_key
-from .model import Checker, Cursor, from_record, to_record
+from .model import Checker, Cursor, Window, from_record, to_record
 
 FRAMING = FIXED_128
 OC_CODE = r"[A-Z]{2}[0-9]{2}"
@@ -150,55 +150,73 @@ def parse(data: bytes) -> OcAnswer:
 
 def validate(data: bytes) -> list[Anomaly]:
     """Every anomaly: formats, order, counts, NIR keys, status consistent with the rejects."""
-    scan = scan_records(data, FRAMING, LAYOUTS)
-    if scan.anomalies:
-        return scan.anomalies
-    records = scan.records
+    return check(data).kept
+
+
+def check(data: bytes, limit: int | None = None) -> Findings:
+    """:func:`validate` in bounded memory: each reject checked and released as it is read,
+    the first ``limit`` anomalies kept (all counted). Field anomalies, when there are any,
+    are all that is said; else the first misplaced record alone; else the checks."""
+    stream = RecordStream(data, FRAMING, LAYOUTS, Findings(limit))
+    window = Window(stream)
+    cur = Cursor(window, NAMES)
+    checker = Checker(window, Findings(limit))
+
+    def take(*codes: str) -> int:
+        """The next record (one of ``codes``), its sequence number checked; its index."""
+        i = cur.take(*codes)[0] - 1
+        checker.equal(i, "seq", i + 1, window[i]["seq"], "sequence number out of order")
+        return i
+
     try:
-        rejects = _structure(records)
-    except FormatError as exc:
-        return [exc.anomaly]
-    check = Checker(records)
-    head, end = records[0], records[-1]
-    last = len(records) - 1
-    for i, rec in enumerate(records):
-        check.equal(i, "seq", i + 1, rec["seq"], "sequence number out of order")
-    refused = head["status"] == "R"
-    if refused != (head["refusal_code"] is not None):
-        check.fail(
-            0,
-            "refusal_code",
-            "a refusal code goes with status R, and only with it",
-            "a code" if refused else "blank",
-            head["refusal_code"] or "blank",
+        head = window.pin(take("R0"))
+        refused = head["status"] == "R"
+        if refused != (head["refusal_code"] is not None):
+            checker.fail(
+                0,
+                "refusal_code",
+                "a refusal code goes with status R, and only with it",
+                "a code" if refused else "blank",
+                head["refusal_code"] or "blank",
+            )
+        rejects = 0
+        while cur.peek() == "R1":
+            i = take("R1")
+            rec = window[i]
+            if refused and rejects == 0:
+                checker.fail(
+                    i,
+                    "code",
+                    "a refused file carries no décompte reject",
+                    "no R1 record",
+                    head["status"],
+                )
+            rejects += 1
+            checker.equal(
+                i,
+                "insured_nir_key",
+                nir_key(rec.string("insured_nir")),
+                rec["insured_nir_key"],
+                "NIR key is wrong",
+            )
+            window.release_before(i + 1)
+        last = take("R9")
+        cur.end()
+        end = window[last]
+        checker.equal(
+            last, "rejected_count", rejects, end["rejected_count"], "rejected count is wrong"
         )
-    if refused and rejects:
-        check.fail(
-            rejects[0],
-            "code",
-            "a refused file carries no décompte reject",
-            "no R1 record",
-            head["status"],
-        )
-    for i in rejects:
-        rec = records[i]
-        check.equal(
-            i,
-            "insured_nir_key",
-            nir_key(rec.string("insured_nir")),
-            rec["insured_nir_key"],
-            "NIR key is wrong",
-        )
-    check.equal(
-        last, "rejected_count", len(rejects), end["rejected_count"], "rejected count is wrong"
-    )
-    if end.number("rejected_count") > end.number("received_count"):
-        check.fail(
-            last,
-            "received_count",
-            "more décomptes rejected than received",
-            f"at least {end['rejected_count']}",
-            end["received_count"],
-        )
-    check.equal(last, "record_count", len(records), end["record_count"], "record count is wrong")
-    return check.found
+        if end.number("rejected_count") > end.number("received_count"):
+            checker.fail(
+                last,
+                "received_count",
+                "more décomptes rejected than received",
+                f"at least {end['rejected_count']}",
+                end["received_count"],
+            )
+        checker.equal(last, "record_count", last + 1, end["record_count"], "record count is wrong")
+    except FormatError as exc:  # the first misplaced record is all that is said
+        checker.findings.clear()
+        checker.findings.add(exc.anomaly)
+    stream.finish()
+    return stream.findings if stream.findings.total else checker.findings
