@@ -17,6 +17,7 @@ what cryptography's own envelope builder and openssl's defaults produce.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -668,18 +669,27 @@ class _Reader:
             raise _NotOurs
 
 
+def _content(der: bytes, content_type: bytes) -> _Reader:
+    """The SEQUENCE inside a ContentInfo { ``content_type``, [0] EXPLICIT SEQUENCE } that is
+    the whole of ``der``; _NotOurs for anything else."""
+    top = _Reader(der).inside(_SEQUENCE)
+    if top.end != len(der):
+        raise _NotOurs
+    top.expect(content_type)
+    explicit = top.inside(0xA0)
+    top.close()
+    content = explicit.inside(_SEQUENCE)
+    explicit.close()
+    return content
+
+
 def _read_own_envelope(der: bytes, cert: x509.Certificate) -> _Envelope | None:
     """What :func:`_read_envelope` returns for an envelope as :func:`envelope` makes it for
     ``cert``: one key transport recipient (IssuerAndSerialNumber of ``cert``, RSA-OAEP
     SHA-256), AES-256-GCM with a 12-byte nonce and a 16-byte tag, no attributes. None for
     anything else."""
     try:
-        top = _Reader(der).inside(_SEQUENCE)
-        top.expect(_ID_AUTH_ENVELOPED)
-        explicit = top.inside(0xA0)
-        top.close()
-        body = explicit.inside(_SEQUENCE)
-        explicit.close()
+        body = _content(der, _ID_AUTH_ENVELOPED)
         body.expect(_V0)
         recipients = body.inside(0x31)
         ktri = recipients.inside(_SEQUENCE)
@@ -724,12 +734,7 @@ def _read_own_signed_data(
     them by IssuerAndSerialNumber, RSA-PSS SHA-256 (MGF1 SHA-256, salt 32), no attributes.
     None for anything else."""
     try:
-        top = _Reader(der).inside(_SEQUENCE)
-        top.expect(_ID_SIGNED_DATA)
-        explicit = top.inside(0xA0)
-        top.close()
-        signed = explicit.inside(_SEQUENCE)
-        explicit.close()
+        signed = _content(der, _ID_SIGNED_DATA)
         signed.expect(_V1)
         signed.expect(b"\x31\x0f" + _SHA256_ALGORITHM)
         encap = signed.inside(_SEQUENCE)
@@ -779,15 +784,9 @@ def _content_type(der: bytes) -> str | None:
     """The content type of a DER ContentInfo, None when it is not one."""
     for oid, name in ((_ID_SIGNED_DATA, "signed_data"),
                       (_ID_AUTH_ENVELOPED, "authenticated_enveloped_data")):  # fmt: skip
-        try:  # ours: the general reader below would say the same
-            top = _Reader(der).inside(_SEQUENCE)
-            top.expect(oid)
-            top.take(0xA0)
-            top.close()
-            if top.end == len(der):
-                return name
-        except _NotOurs:
-            pass
+        with contextlib.suppress(_NotOurs):  # ours: the general reader would say the same
+            _content(der, oid)
+            return name
     try:
         return str(cms.ContentInfo.load(der, strict=True)["content_type"].native)
     except _ASN1_ERRORS:

@@ -28,7 +28,17 @@ from .population import (
     Practitioner,
 )
 from .population import build as build_population
-from .rules import GRIDS, Billed, Counters, Liquidated, Patient, ij_for_period, liquidate, oc_part
+from .rules import (
+    GRIDS,
+    Billed,
+    Counters,
+    Grid,
+    Liquidated,
+    Patient,
+    ij_for_period,
+    liquidate,
+    oc_part,
+)
 from .text import ascii_upper
 
 KINDS = ("b2", "arl", "noemie-ps", "decompte", "oc-answer", "noemie-550")
@@ -410,36 +420,46 @@ def _decompte_invoices(story: _Story) -> tuple[str, list[b2.Invoice]]:
         )
         if contract is None:
             continue
-        settled = liquidate(
-            story.billed(),
-            story.ps.specialty,
-            story.ps.ps_number,
-            patient_of(who),
-            story.care_day,
-            counters.setdefault(who.nir, Counters()),
-        )
-        grid = GRIDS[contract.grid]
-        lines = tuple(b2_act(s, story.ps, story.care_day, s.amo, oc_part(s, grid)) for s in settled)
+        counter = counters.setdefault(who.nir, Counters())
         invoices.append(
-            b2.Invoice(
-                invoice_number=number,
-                insured_nir=insured.nir,
-                insured_nir_key=insured.nir_key,
-                beneficiary_nir=who.nir,
-                beneficiary_nir_key=who.nir_key,
-                birth_date=who.birth_date,
-                invoice_date=story.care_day,
-                lines=lines,
-                managing_caisse=int(insured.caisse[2:5]),
-                managing_centre=int(insured.caisse[5:]),
-                tiers_payant="N",
-                oc_contract_type="01",
-                oc_number=mutuelle,
-                top_mutualiste=True,
-                care_pathway="T",
-            )
+            _decompte_of(story, number, insured, who, mutuelle, GRIDS[contract.grid], counter)
         )
     return mutuelle, invoices
+
+
+def _decompte_of(
+    story: _Story,
+    number: int,
+    insured: Insured,
+    who: Beneficiary,
+    mutuelle: str,
+    grid: Grid | None,
+    counters: Counters,
+) -> b2.Invoice:
+    """The décompte for ``mutuelle`` of one visit of ``who`` to the story's PS, the OC's part
+    computed with ``grid`` (none when the OC does not cover the patient)."""
+    settled = liquidate(story.billed(), story.ps.specialty, story.ps.ps_number,
+                        patient_of(who), story.care_day, counters)  # fmt: skip
+    lines = tuple(
+        b2_act(s, story.ps, story.care_day, s.amo, oc_part(s, grid) if grid else 0) for s in settled
+    )
+    return b2.Invoice(
+        invoice_number=number,
+        insured_nir=insured.nir,
+        insured_nir_key=insured.nir_key,
+        beneficiary_nir=who.nir,
+        beneficiary_nir_key=who.nir_key,
+        birth_date=who.birth_date,
+        invoice_date=story.care_day,
+        lines=lines,
+        managing_caisse=int(insured.caisse[2:5]),
+        managing_centre=int(insured.caisse[5:]),
+        tiers_payant="N",
+        oc_contract_type="01",
+        oc_number=mutuelle,
+        top_mutualiste=True,
+        care_pathway="T",
+    )
 
 
 def _decompte(story: _Story) -> bytes:
@@ -491,17 +511,10 @@ def _oc_answer(story: _Story) -> bytes:
     if not invoices:
         story.answered = _decompte(story)
         return _oc_answer_to(story, b2.parse(story.answered), set())
-    extra = []
-    for k, (insured, who) in enumerate(strangers[: max(1, len(invoices) * 15 // 100)]):
-        settled = liquidate(story.billed(), story.ps.specialty, story.ps.ps_number,
-                            patient_of(who), story.care_day, Counters())  # fmt: skip
-        lines = tuple(b2_act(s, story.ps, story.care_day, s.amo, 0) for s in settled)
-        extra.append(replace(
-            invoices[0], invoice_number=5000 + k, insured_nir=insured.nir,
-            insured_nir_key=insured.nir_key, beneficiary_nir=who.nir,
-            beneficiary_nir_key=who.nir_key, birth_date=who.birth_date, lines=lines,
-            managing_caisse=int(insured.caisse[2:5]), managing_centre=int(insured.caisse[5:]),
-        ))  # fmt: skip
+    extra = [
+        _decompte_of(story, 5000 + k, insured, who, mutuelle, None, Counters())
+        for k, (insured, who) in enumerate(strangers[: max(1, len(invoices) * 15 // 100)])
+    ]
     unknown = {inv.invoice_number for inv in extra}
     dec = _decompte_file(story, mutuelle, invoices + extra)
     story.answered = b2.build(dec)

@@ -26,7 +26,6 @@ from .codec import (
     Kind,
     Record,
     RecordLayout,
-    RecordStream,
     amount,
     decode_records,
     encode_records,
@@ -35,8 +34,8 @@ from .codec import (
     text,
     when,
 )
-from .errors import Anomaly, Findings, FormatError
-from .model import Checker, Cursor, Window, from_record, to_record
+from .errors import Anomaly, Findings
+from .model import Cursor, OnePass, from_record, to_record
 
 FRAMING = FIXED_128
 STATUSES = ("P", "N", "D")
@@ -223,18 +222,10 @@ def check(data: bytes, limit: int | None = None) -> Findings:
     """:func:`validate` in bounded memory: one lot (its A1 and A2 records) held at a time, the
     first ``limit`` anomalies kept (all counted). Field anomalies, when there are any, are all
     that is said; else the first misplaced record alone; else the checks."""
-    stream = RecordStream(data, FRAMING, LAYOUTS, Findings(limit))
-    window = Window(stream)
-    cur = Cursor(window, NAMES)
-    checker = Checker(window, Findings(limit))
+    one = OnePass(data, FRAMING, LAYOUTS, NAMES, limit)
+    window, cur, checker, take = one.window, one.cursor, one.checker, one.take
 
-    def take(*codes: str) -> int:
-        """The next record (one of ``codes``), its sequence number checked; its index."""
-        i = cur.take(*codes)[0] - 1
-        checker.equal(i, "seq", i + 1, window[i]["seq"], "sequence number out of order")
-        return i
-
-    try:
+    def walk() -> None:
         head = take("A0")
         header = window.pin(head)
         checker.equal(head, "lot", 0, header["lot"], "a file-level record must carry lot 000")
@@ -289,8 +280,5 @@ def check(data: bytes, limit: int | None = None) -> Findings:
             trailer["anomaly_count"],
             "anomaly count is wrong",
         )
-    except FormatError as exc:  # the first misplaced record is all that is said
-        checker.findings.clear()
-        checker.findings.add(exc.anomaly)
-    stream.finish()
-    return stream.findings if stream.findings.total else checker.findings
+
+    return one.run(walk)

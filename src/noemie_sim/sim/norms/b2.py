@@ -29,7 +29,6 @@ from .codec import (
     Kind,
     Record,
     RecordLayout,
-    RecordStream,
     amount,
     decode_records,
     encode_records,
@@ -38,9 +37,9 @@ from .codec import (
     text,
     when,
 )
-from .errors import Anomaly, Findings, FormatError
+from .errors import Anomaly, Findings
 from .keys import NIR_PATTERN, luhn_valid, nir_key
-from .model import Checker, Cursor, Window, from_record, to_record
+from .model import Checker, Cursor, OnePass, from_record, to_record
 
 #: The detail positions are those of the B2 "CP" variant as ATIH's RSF-ACE 2023 transcribes
 #: them; the variant a PS sends is not public (norms.md §2.2).
@@ -749,13 +748,12 @@ class _Walk:
     :func:`read`); without, each lot's records are released once checked."""
 
     def __init__(self, data: bytes, nature: str | None, limit: int | None, *, keep: bool) -> None:
-        stream = RecordStream(data, FRAMING, LAYOUTS, Findings(limit))
-        window = Window(stream)
-        cur = Cursor(window, NAMES)
-        check = Checker(window, Findings(limit))
+        one = OnePass(data, FRAMING, LAYOUTS, NAMES, limit)
+        window, cur, check = one.window, one.cursor, one.checker
         self.records: list[Record] = []
         self.tree: FileNode | None = None
-        try:
+
+        def walk() -> None:
             root = FileNode(cur.take("0 ")[0] - 1)
             header = window[root.head]
             if keep:
@@ -779,15 +777,10 @@ class _Walk:
             if keep:
                 self.records.append(window[root.end])
             self.tree = root
-        except FormatError as exc:  # the first misplaced record is all that is said
-            check.findings.clear()
-            check.findings.add(exc.anomaly)
-        stream.finish()
-        if stream.findings.total:
+
+        self.findings = one.run(walk)
+        if not one.stream.readable:
             self.tree = None
-            self.findings = stream.findings
-        else:
-            self.findings = check.findings
 
 
 class _LotChecks:

@@ -872,14 +872,6 @@ def _ascii(chunk: bytes, index: int, offset: int) -> str:
 # -- whole files ----------------------------------------------------------------------------
 
 
-@dataclass
-class Scan:
-    """The result of decoding every record of a file while collecting anomalies."""
-
-    records: list[Record]
-    anomalies: list[Anomaly]
-
-
 class RecordStream:
     """The records of a file decoded one at a time, for readers that check records as they
     come and keep only what they need: the memory a big file costs is its bytes, not its
@@ -887,9 +879,9 @@ class RecordStream:
 
     Iterating yields each record while every record so far decodes; it stops at the first
     that does not (a field anomaly, an unknown record type, a framing error). :meth:`finish`
-    then reads the rest of the file for its anomalies. :attr:`findings` ends as
-    :func:`scan_records` would say: every field anomaly of the file, or the framing error
-    alone, since nothing after a framing error can be located reliably."""
+    then reads the rest of the file for its anomalies. :attr:`findings` ends holding every
+    field anomaly of the file, or the framing error alone, since nothing after a framing
+    error can be located reliably."""
 
     def __init__(
         self,
@@ -987,14 +979,6 @@ def decode_records(
         raise FormatError(stream.findings.kept[0])
     # the first anomaly of the first bad record: what a stop-at-first decode finds
     raise FormatError(first)
-
-
-def scan_records(data: bytes, framing: Framing, layouts: Mapping[str, RecordLayout]) -> Scan:
-    """Frame and decode a whole file, collecting every field anomaly. Framing errors (truncation,
-    bad bytes) stop the scan since nothing after them can be located reliably."""
-    stream = RecordStream(data, framing, layouts)
-    records = list(stream)
-    return Scan(records, stream.finish().kept)
 
 
 def encode_records(records: Iterable[Record], framing: Framing) -> bytes:

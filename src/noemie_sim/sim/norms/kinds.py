@@ -9,7 +9,7 @@ an OC answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from . import arl, b2, noemie, noemie_550, noemie_ps, oc_answer, samples
@@ -32,19 +32,14 @@ class FileKind:
     controls: tuple[str, ...]
     #: the depth in the explained tree of each record, given one at a time in file order
     outline: Callable[[], Callable[[Record], int]]
-    #: validate keeping the first ``limit`` anomalies and counting them all; in bounded
-    #: memory for the kinds whose files can be big (B2: lots of FSE and décomptes)
-    check: Callable[[bytes, int | None], Findings] | None = None
+    #: validate in one pass and bounded memory, keeping the first ``limit`` anomalies
+    check: Callable[[bytes, int | None], Findings]
     #: what docs/norms.md says of the kind as a whole: its sources and its conventions
-    note: str = ""
+    note: str
 
     def findings(self, data: bytes, limit: int | None = None) -> Findings:
         """What :attr:`validate` says of ``data``, the first ``limit`` anomalies kept."""
-        if self.check is not None:
-            return self.check(data, limit)
-        found = Findings(limit)
-        found.extend(self.validate(data))
-        return found
+        return self.check(data, limit)
 
 
 def _depths(table: Mapping[str, int]) -> Callable[[], Callable[[Record], int]]:
@@ -92,85 +87,6 @@ _B2_DEPTHS = {
     "4M": 4,
 }
 
-KINDS: dict[str, FileKind] = {
-    k.name: k
-    for k in (
-        FileKind(
-            "b2",
-            "Lots de FSE (norme B2), PS -> caisse",
-            b2.FRAMING,
-            b2.LAYOUTS,
-            b2.parse,
-            lambda d: b2.validate(d, "FSE"),
-            samples.b2_lot,
-            ("5 ", "8 ", "9 "),
-            _depths(_B2_DEPTHS),
-            lambda d, limit: b2.check(d, "FSE", limit),
-        ),
-        FileKind(
-            "arl",
-            "Accusé de réception logique, caisse -> PS",
-            arl.FRAMING,
-            arl.LAYOUTS,
-            arl.parse,
-            arl.validate,
-            samples.arl_negative,
-            ("A1", "A9"),
-            _depths({"A0": 0, "A9": 0, "A1": 1, "A2": 2}),
-            arl.check,
-        ),
-        FileKind(
-            "noemie-ps",
-            noemie_ps.REF.title,
-            noemie.FRAMING,
-            noemie_ps.REF.layouts,
-            noemie_ps.parse,
-            noemie_ps.validate,
-            samples.noemie_ps_return,
-            ("990", "999"),
-            _noemie_depths(noemie_ps.REF),
-            noemie_ps.check,
-        ),
-        FileKind(
-            "decompte",
-            "Décomptes B2, caisse -> organisme complémentaire",
-            b2.FRAMING,
-            b2.LAYOUTS,
-            b2.parse,
-            lambda d: b2.validate(d, "DEC"),
-            samples.decompte,
-            ("5 ", "8 ", "9 "),
-            _depths(_B2_DEPTHS),
-            lambda d, limit: b2.check(d, "DEC", limit),
-        ),
-        FileKind(
-            "oc-answer",
-            "Réponse d'un organisme complémentaire à un fichier de décomptes",
-            oc_answer.FRAMING,
-            oc_answer.LAYOUTS,
-            oc_answer.parse,
-            oc_answer.validate,
-            samples.oc_answer_sample,
-            ("R9",),
-            _depths({"R0": 0, "R1": 1, "R9": 0}),
-            oc_answer.check,
-        ),
-        FileKind(
-            "noemie-550",
-            noemie_550.REF.title,
-            noemie.FRAMING,
-            noemie_550.REF.layouts,
-            noemie_550.parse,
-            noemie_550.validate,
-            samples.noemie_550_sample,
-            ("990", "999"),
-            _noemie_depths(noemie_550.REF),
-            noemie_550.check,
-        ),
-    )
-}
-
-
 #: What docs/norms.md says of each kind as a whole: where its layout comes from, and what
 #: is a convention.
 _NOTES = {
@@ -210,7 +126,89 @@ _NOTES = {
         "décompte file; this one is noemie-sim's."
     ),
 }
-KINDS = {name: replace(kind, note=_NOTES.get(name, "")) for name, kind in KINDS.items()}
+KINDS: dict[str, FileKind] = {
+    k.name: k
+    for k in (
+        FileKind(
+            "b2",
+            "Lots de FSE (norme B2), PS -> caisse",
+            b2.FRAMING,
+            b2.LAYOUTS,
+            b2.parse,
+            lambda d: b2.validate(d, "FSE"),
+            samples.b2_lot,
+            ("5 ", "8 ", "9 "),
+            _depths(_B2_DEPTHS),
+            lambda d, limit: b2.check(d, "FSE", limit),
+            _NOTES["b2"],
+        ),
+        FileKind(
+            "arl",
+            "Accusé de réception logique, caisse -> PS",
+            arl.FRAMING,
+            arl.LAYOUTS,
+            arl.parse,
+            arl.validate,
+            samples.arl_negative,
+            ("A1", "A9"),
+            _depths({"A0": 0, "A9": 0, "A1": 1, "A2": 2}),
+            arl.check,
+            _NOTES["arl"],
+        ),
+        FileKind(
+            "noemie-ps",
+            noemie_ps.REF.title,
+            noemie.FRAMING,
+            noemie_ps.REF.layouts,
+            noemie_ps.parse,
+            noemie_ps.validate,
+            samples.noemie_ps_return,
+            ("990", "999"),
+            _noemie_depths(noemie_ps.REF),
+            noemie_ps.check,
+            _NOTES["noemie-ps"],
+        ),
+        FileKind(
+            "decompte",
+            "Décomptes B2, caisse -> organisme complémentaire",
+            b2.FRAMING,
+            b2.LAYOUTS,
+            b2.parse,
+            lambda d: b2.validate(d, "DEC"),
+            samples.decompte,
+            ("5 ", "8 ", "9 "),
+            _depths(_B2_DEPTHS),
+            lambda d, limit: b2.check(d, "DEC", limit),
+            _NOTES["decompte"],
+        ),
+        FileKind(
+            "oc-answer",
+            "Réponse d'un organisme complémentaire à un fichier de décomptes",
+            oc_answer.FRAMING,
+            oc_answer.LAYOUTS,
+            oc_answer.parse,
+            oc_answer.validate,
+            samples.oc_answer_sample,
+            ("R9",),
+            _depths({"R0": 0, "R1": 1, "R9": 0}),
+            oc_answer.check,
+            _NOTES["oc-answer"],
+        ),
+        FileKind(
+            "noemie-550",
+            noemie_550.REF.title,
+            noemie.FRAMING,
+            noemie_550.REF.layouts,
+            noemie_550.parse,
+            noemie_550.validate,
+            samples.noemie_550_sample,
+            ("990", "999"),
+            _noemie_depths(noemie_550.REF),
+            noemie_550.check,
+            _NOTES["noemie-550"],
+        ),
+    )
+}
 
 
 def detect(data: bytes) -> FileKind:
@@ -311,9 +309,9 @@ def explain(data: bytes, kind: FileKind) -> tuple[list[str], Findings]:
     :data:`EXPLAIN_RECORDS` records and the list after :data:`EXPLAIN_ANOMALIES` anomalies,
     saying so; records past the tree are decoded and counted, not kept."""
     findings = kind.findings(data, EXPLAIN_ANOMALIES)
-    # a kind checked in one pass (kind.check) says whether every record decodes: past the
-    # tree, its records are only framed and counted
-    skim = kind.check is not None and findings.readable
+    # the check said whether every record decodes: past the tree, records are only framed
+    # and counted
+    skim = findings.readable
     stream = RecordStream(data, kind.framing, kind.layouts)
     depth_of = kind.outline()
     count = 0

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .codec import Record, RecordLayout, Value
+from .codec import Framing, Record, RecordLayout, RecordStream, Value
 from .errors import Anomaly, Findings, FormatError, shorten
 
 T = TypeVar("T")
@@ -212,3 +212,43 @@ class Checker:
 
     def fail(self, i: int, field: str, message: str, expected: object, actual: object) -> None:
         self.findings.add(anomaly_at(i + 1, self.records[i], field, message, expected, actual))
+
+
+class OnePass:
+    """A file checked in one pass and bounded memory: its records decoded one at a time
+    (:class:`RecordStream`) into a :class:`Window` that the check releases as it goes, their
+    order followed by a :class:`Cursor`, the anomalies of the checks collected by a
+    :class:`Checker` (the first ``limit`` kept, all counted). :meth:`run` says what is said
+    of the file: every field anomaly when there are any; else the first misplaced record
+    alone; else the anomalies of the checks."""
+
+    def __init__(
+        self,
+        data: bytes,
+        framing: Framing,
+        layouts: Mapping[str, RecordLayout],
+        names: dict[str, str],
+        limit: int | None,
+    ) -> None:
+        self.stream = RecordStream(data, framing, layouts, Findings(limit))
+        self.window = Window(self.stream)
+        self.cursor = Cursor(self.window, names)
+        self.checker = Checker(self.window, Findings(limit))
+
+    def take(self, *codes: str) -> int:
+        """The 0-based index of the next record, which must be one of ``codes``; its sequence
+        number (field ``seq``) is checked."""
+        i = self.cursor.take(*codes)[0] - 1
+        self.checker.equal(i, "seq", i + 1, self.window[i]["seq"], "sequence number out of order")
+        return i
+
+    def run(self, walk: Callable[[], object]) -> Findings:
+        """Follow the file with ``walk`` (FormatError at a misplaced record), read what it
+        left unread, and return what is said of the file."""
+        try:
+            walk()
+        except FormatError as exc:  # the first misplaced record is all that is said
+            self.checker.findings.clear()
+            self.checker.findings.add(exc.anomaly)
+        self.stream.finish()
+        return self.stream.findings if self.stream.findings.total else self.checker.findings

@@ -28,7 +28,6 @@ from .codec import (
     Kind,
     Record,
     RecordLayout,
-    RecordStream,
     amount,
     const,
     decode_records,
@@ -39,7 +38,7 @@ from .codec import (
     when,
 )
 from .errors import Anomaly, Findings, FormatError
-from .model import Checker, Cursor, Window
+from .model import Checker, Cursor, OnePass
 
 FRAMING = DelimitedFraming(delimiter="@", code_length=3)
 CODE = "noemie.psm1 (norms.md §4.3)"
@@ -296,11 +295,10 @@ def check(
     entity (a payee, an employer) at a time and only the first ``limit`` anomalies are kept
     (all are counted). Field anomalies, when there are any, are all that is said; else the
     first misplaced entity alone; else the anomalies of the checks."""
-    stream = RecordStream(data, FRAMING, ref.layouts, Findings(limit))
-    window = Window(stream)
-    cur = Cursor(window, ref.names)
-    checker = Checker(window, Findings(limit))
-    try:
+    one = OnePass(data, FRAMING, ref.layouts, ref.names, limit)
+    window, cur, checker = one.window, one.cursor, one.checker
+
+    def walk() -> None:
         header = window[cur.take("000")[0] - 1]
         for item in _nodes(ref, cur, ref.contents["000"]):
             _check_totals(ref, checker, item)
@@ -315,11 +313,8 @@ def check(
         checker.equal(
             trailer, "entity_count", trailer + 1, end["entity_count"], "999 entity count is wrong"
         )
-    except FormatError as exc:  # the first misplaced entity is all that is said
-        checker.findings.clear()
-        checker.findings.add(exc.anomaly)
-    stream.finish()
-    return stream.findings if stream.findings.total else checker.findings
+
+    return one.run(walk)
 
 
 def _check_totals(ref: Reference, check: Checker, node: Node) -> tuple[int, int]:

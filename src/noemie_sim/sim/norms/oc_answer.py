@@ -20,7 +20,6 @@ from .codec import (
     Kind,
     Record,
     RecordLayout,
-    RecordStream,
     decode_records,
     encode_records,
     num,
@@ -28,9 +27,9 @@ from .codec import (
     text,
     when,
 )
-from .errors import Anomaly, Findings, FormatError
+from .errors import Anomaly, Findings
 from .keys import NIR_PATTERN, nir_key
-from .model import Checker, Cursor, Window, from_record, to_record
+from .model import Cursor, OnePass, from_record, to_record
 
 FRAMING = FIXED_128
 OC_CODE = r"[A-Z]{2}[0-9]{2}"
@@ -157,18 +156,10 @@ def check(data: bytes, limit: int | None = None) -> Findings:
     """:func:`validate` in bounded memory: each reject checked and released as it is read,
     the first ``limit`` anomalies kept (all counted). Field anomalies, when there are any,
     are all that is said; else the first misplaced record alone; else the checks."""
-    stream = RecordStream(data, FRAMING, LAYOUTS, Findings(limit))
-    window = Window(stream)
-    cur = Cursor(window, NAMES)
-    checker = Checker(window, Findings(limit))
+    one = OnePass(data, FRAMING, LAYOUTS, NAMES, limit)
+    window, cur, checker, take = one.window, one.cursor, one.checker, one.take
 
-    def take(*codes: str) -> int:
-        """The next record (one of ``codes``), its sequence number checked; its index."""
-        i = cur.take(*codes)[0] - 1
-        checker.equal(i, "seq", i + 1, window[i]["seq"], "sequence number out of order")
-        return i
-
-    try:
+    def walk() -> None:
         head = window.pin(take("R0"))
         refused = head["status"] == "R"
         if refused != (head["refusal_code"] is not None):
@@ -215,8 +206,5 @@ def check(data: bytes, limit: int | None = None) -> Findings:
                 end["received_count"],
             )
         checker.equal(last, "record_count", last + 1, end["record_count"], "record count is wrong")
-    except FormatError as exc:  # the first misplaced record is all that is said
-        checker.findings.clear()
-        checker.findings.add(exc.anomaly)
-    stream.finish()
-    return stream.findings if stream.findings.total else checker.findings
+
+    return one.run(walk)
