@@ -49,12 +49,18 @@ def test_generated_amounts_follow_the_rules() -> None:
                 if paid.status == "P" and settled.act_code == "G" and settled.deductions:
                     assert settled.base * settled.rate // 100 - settled.amo_amount == 200
     ij = noemie_550.parse(generate("noemie-550", 3, 20))
+    natures = set()
     for employee in ij.employers[0].days[0].employees:
-        period = employee.coverages[0].leaves[0].periods[0]
-        assert (
-            period.daily_amount <= ij_ceiling(employee.coverages[0].leaves[0].stop_start)
-            and (period.period_start - employee.coverages[0].leaves[0].stop_start).days >= 3
-        )
+        coverage = employee.coverages[0]
+        leave = coverage.leaves[0]
+        period = leave.periods[0]
+        natures.add(coverage.insurance_nature)
+        if coverage.insurance_nature == "10":  # maladie: 3 waiting days, the SMIC ceiling
+            assert period.daily_amount <= ij_ceiling(leave.stop_start)
+            assert (period.period_start - leave.stop_start).days >= 3
+        else:  # AT/MP and maternité pay from the first day
+            assert period.period_start == leave.stop_start
+    assert {"10", "40"} <= natures
 
 
 def test_generate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

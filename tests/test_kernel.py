@@ -171,7 +171,7 @@ def test_generators_depend_on_seed_and_name_only() -> None:
 
 def test_link_is_live_from_its_effective_day_and_covers_its_period() -> None:
     links = LinkRegister()
-    links.request("OC1", "N1", date(2026, 1, 1), None, date(2026, 3, 2), date(2026, 3, 6))
+    links.request("OC1", "N1", "N1", date(2026, 1, 1), None, date(2026, 3, 2), date(2026, 3, 6))
     assert links.status("N1", date(2026, 3, 2), date(2026, 3, 5)).oc is None  # not yet
     assert links.status("N1", date(2026, 3, 2), date(2026, 3, 6)).oc == "OC1"
     assert links.status("N1", date(2025, 12, 1), date(2026, 3, 6)).oc is None  # before start
@@ -182,8 +182,8 @@ def test_link_is_live_from_its_effective_day_and_covers_its_period() -> None:
 
 def test_two_mutuelles_with_overlapping_periods_block_the_link_until_one_ends() -> None:
     links = LinkRegister()
-    links.request("OC1", "N1", date(2025, 1, 1), None, date(2025, 1, 1), date(2025, 1, 7))
-    links.request("OC2", "N1", date(2026, 2, 20), None, date(2026, 2, 20), date(2026, 2, 26))
+    links.request("OC1", "N1", "N1", date(2025, 1, 1), None, date(2025, 1, 1), date(2025, 1, 7))
+    links.request("OC2", "N1", "N1", date(2026, 2, 20), None, date(2026, 2, 20), date(2026, 2, 26))
     before = links.status("N1", date(2026, 2, 24), date(2026, 2, 24))
     assert before.oc == "OC1" and not before.blocked  # the second link is not effective yet
     status = links.status("N1", date(2026, 3, 2), date(2026, 3, 2))
@@ -191,8 +191,8 @@ def test_two_mutuelles_with_overlapping_periods_block_the_link_until_one_ends() 
     links.deactivate("OC1", "N1", date(2026, 3, 3))
     assert links.status("N1", date(2026, 3, 3), date(2026, 3, 3)).oc == "OC2"
     # periods that do not overlap never block: a change of mutuelle done right
-    links.request("OC3", "N2", date(2025, 1, 1), date(2025, 12, 31), date(2025, 1, 1),
+    links.request("OC3", "N2", "N2", date(2025, 1, 1), date(2025, 12, 31), date(2025, 1, 1),
                   date(2025, 1, 7))  # fmt: skip
-    links.request("OC4", "N2", date(2026, 1, 1), None, date(2026, 1, 1), date(2026, 1, 7))
+    links.request("OC4", "N2", "N2", date(2026, 1, 1), None, date(2026, 1, 1), date(2026, 1, 7))
     assert links.status("N2", date(2026, 3, 2), date(2026, 3, 2)).oc == "OC4"
     assert links.status("N2", date(2025, 6, 2), date(2026, 3, 2)).oc == "OC3"

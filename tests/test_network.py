@@ -161,9 +161,14 @@ def test_every_decompte_reaches_its_mutuelle_and_the_sums_reconcile(full_run: Ru
     answers = Counter((e.actor, e.file) for e in journal.events("oc-answer-sent"))
     got = Counter((e.oc, e.file) for e in journal.events("oc-answer-received"))
     assert answers == got and len(answers) >= 40
-    # a rejected "bénéficiaire inconnu" ends the link, and nothing is forwarded after that
+    # a rejected "bénéficiaire inconnu" ends the link of that bénéficiaire, and nothing of
+    # theirs is forwarded after that
     for end in journal.events("link-deactivated"):
-        later = [e for e in sent if e.assure == end.assure and e.oc == end.oc and e.at > end.at]
+        person = end.details["beneficiaire"]
+        later = [
+            e for e in sent
+            if e.details["beneficiaire"] == person and e.oc == end.oc and e.at > end.at
+        ]  # fmt: skip
         assert not later
 
 
@@ -330,12 +335,14 @@ async def test_a_beneficiary_claimed_by_two_mutuelles_gets_nothing_forwarded(
     )
     result = await run_network(config, tmp_path, keys=keys)
     journal = result.journal
-    # a link blocks when the second mutuelle's link becomes effective (at the start for most)
-    blocked = {str(e.assure): e.at for e in journal.events("link-blocked")}
+    # a link blocks when the second mutuelle's link becomes effective (at the start for most);
+    # links are per bénéficiaire
+    blocked = {str(e.details["beneficiaire"]): e.at for e in journal.events("link-blocked")}
     assert len(blocked) >= 3
 
     def after_block(e: Event) -> bool:
-        return e.assure in blocked and e.at >= blocked[str(e.assure)]
+        person = str(e.details["beneficiaire"])
+        return person in blocked and e.at >= blocked[person]
 
     withheld = journal.events("decompte-withheld")
     assert withheld and all(after_block(e) for e in withheld)

@@ -83,6 +83,9 @@ class Actor:
         self._identity: Identity | None = None
         self.down_until: datetime | None = None  # an outage: its steps do not run until then
         self.skew = timedelta(0)  # how far this actor's own clock is off (a fault)
+        #: works by the calendar of Alsace-Moselle (Good Friday and 26 December off): the
+        #: caisses 57, 67 and 68 and the practitioners they manage
+        self.alsace_moselle = False
 
     @property
     def clock(self) -> Clock:
@@ -127,7 +130,7 @@ class Actor:
         clock reads the time (a skewed actor keeps its hours by a wrong clock)."""
 
         def schedule(after: datetime) -> None:
-            own = next_jour_ouvre_at(after, at)
+            own = next_jour_ouvre_at(after, at, self.alsace_moselle)
             self.clock.at(own - self.skew, run_and_reschedule, label)
 
         async def run_and_reschedule() -> None:
@@ -141,11 +144,12 @@ class Actor:
         """Schedule the actor's steps (each actor class adds its own)."""
 
 
-def next_jour_ouvre_at(moment: datetime, at: time) -> datetime:
-    """The first time ``at`` on a jour ouvré at or after ``moment``."""
+def next_jour_ouvre_at(moment: datetime, at: time, alsace_moselle: bool = False) -> datetime:
+    """The first time ``at`` on a jour ouvré (of Alsace-Moselle when asked) at or after
+    ``moment``."""
     day = moment.date()
     while True:
         candidate = datetime.combine(day, at, tzinfo=moment.tzinfo)
-        if candidate >= moment and is_jour_ouvre(day):
+        if candidate >= moment and is_jour_ouvre(day, alsace_moselle):
             return candidate
         day += timedelta(days=1)

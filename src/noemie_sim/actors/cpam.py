@@ -32,7 +32,7 @@ from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain import population as pop
-from noemie_sim.sim.domain.generate import b2_act, ij_employee, patient_of
+from noemie_sim.sim.domain.generate import b2_act, ij_employee, leave_kind, patient_of
 from noemie_sim.sim.domain.links import LinkRegister
 from noemie_sim.sim.domain.nomenclature import ACTS, may_bill
 from noemie_sim.sim.domain.rules import (
@@ -40,7 +40,7 @@ from noemie_sim.sim.domain.rules import (
     Counters,
     IjPeriod,
     Liquidated,
-    ij_for_period,
+    ij_periods,
     liquidate,
 )
 from noemie_sim.sim.domain.text import ascii_upper
@@ -62,6 +62,8 @@ class CpamBehaviour:
     link_delay: int = 4  # jours ouvrés from a link request to the link (seeds/002: 4-5 days)
     sick_leave_rate: float = 0.02  # per employee and jour ouvré
     salary_error_share: float = 0.1  # attestations de salaire that differ from the payroll
+    at_mp_share: float = 0.0  # leaves that are accidents du travail / maladies pro.
+    maternity_share: float = 0.0  # a woman's leaves that are maternity leaves
 
 
 @dataclass
@@ -104,7 +106,13 @@ class Settlement:
 
 @dataclass
 class Leave:
-    """A sick leave in subrogation: the employer keeps paying the salary and receives the IJ."""
+    """A leave in subrogation: the employer keeps paying the salary and receives the IJ.
+
+    ``kind`` is maladie, at-mp or maternite (:data:`rules.LEAVE_NATURES`). The IJ are computed
+    from the salary attested when the leave began; when that attestation was wrong, the
+    corrected one reaches the caisse before the next payment (the employer's rectified DSN is
+    not a modelled flow: a convention), and that payment takes back what was paid (a debit)
+    and pays every day again on the right salary."""
 
     number: str
     employer: pop.Employer
@@ -112,20 +120,37 @@ class Leave:
     start: date
     end: date
     attested_monthly_gross: int
+    kind: str = "maladie"
     paid_until: date | None = None  # the last day paid so far
+    paid: list[IjPeriod] = field(default_factory=list)  # what stands paid, net of debits
 
-    def due(self, today: date) -> IjPeriod | None:
-        """The IJ to pay ``today``: the days not paid yet, once the leave has ended or a week
-        has passed since the last payment (None otherwise, or when no day is payable yet: the
-        three waiting days). Marks them paid."""
+    @property
+    def attested_wrong(self) -> bool:
+        return self.attested_monthly_gross != self.employee.monthly_gross
+
+    def due(self, today: date) -> tuple[list[IjPeriod], int] | None:
+        """The IJ to pay ``today`` and the net amount to take back first (0 unless a wrong
+        salary is corrected): the days not paid yet, once the leave has ended or a week has
+        passed since the last payment (None otherwise, or when no day is payable yet: the
+        waiting days of a sick leave). Marks them paid."""
         last = self.paid_until or self.start - timedelta(days=1)
         until = min(self.end, today - timedelta(days=1))
         if until <= last or (until < self.end and (until - last).days < 7):
             return None
-        self.paid_until = until
-        return ij_for_period(
-            self.start, last + timedelta(days=1), until, self.attested_monthly_gross * 3
+        debit = 0
+        first = last + timedelta(days=1)
+        if self.paid and self.attested_wrong:
+            # the corrected salary: take back what was paid, pay every day again
+            debit = sum(p.net for p in self.paid)
+            self.attested_monthly_gross = self.employee.monthly_gross
+            self.paid = []
+            first = self.start
+        periods = ij_periods(
+            self.start, first, until, self.attested_monthly_gross * 3, kind=self.kind
         )
+        self.paid_until = until
+        self.paid.extend(periods)
+        return (periods, debit) if periods or debit else None
 
 
 @dataclass
@@ -146,6 +171,7 @@ class Cpam(Actor):
     ) -> None:
         super().__init__(kernel, caisse.organisme)
         self.caisse = caisse
+        self.alsace_moselle = caisse.alsace_moselle
         self.hub = hub
         self.behaviour = behaviour
         population = kernel.population
@@ -161,7 +187,8 @@ class Cpam(Actor):
         self.pending: list[tuple[str, b2.Lot, int]] = []  # (PS, lot, file id) to liquidate
         self.links = LinkRegister()
         self.announced_links = 0
-        self.decomptes: dict[int, tuple[str, str, str]] = {}  # n° -> (invoice, assuré, OC)
+        #: décompte n° -> (invoice, assuré, bénéficiaire, OC)
+        self.decomptes: dict[int, tuple[str, str, str, str]] = {}
         self.decompte_counter = 0
         self.out_counter = 0
         self.answers_seen: set[tuple[str, int, str]] = set()
@@ -177,35 +204,43 @@ class Cpam(Actor):
 
     # -- links ---------------------------------------------------------------------------------
 
-    def request_link(self, oc: str, contract: pop.Contract, requested: date) -> None:
-        """A mutuelle asks for the NOEMIE link of a contract (link requests are not files in
-        this version: the inter-régimes exchange is not public; convention)."""
-        effective = add_jours_ouvres(_midday(requested), self.behaviour.link_delay).date()
-        self.links.request(
-            oc, contract.insured_nir, contract.start, contract.end, requested, effective
-        )
+    def request_link(self, oc: str, contract: pop.Contract, requested: date) -> int:
+        """A mutuelle asks for the NOEMIE links of a contract, one per bénéficiaire it covers
+        (link requests are not files in this version: the inter-régimes exchange is not
+        public; convention). How many links were requested."""
+        effective = add_jours_ouvres(
+            _midday(requested), self.behaviour.link_delay, self.alsace_moselle
+        ).date()
+        for nir in contract.beneficiaries:
+            self.links.request(
+                oc, contract.insured_nir, nir, contract.start, contract.end, requested, effective
+            )
+        return len(contract.beneficiaries)
 
     def announce_link_state(self) -> None:
         """Journal the links as they stand at the start of the run: how many are live, and
-        each assuré whose link is blocked by two mutuelles."""
+        each bénéficiaire whose link is blocked by two mutuelles."""
         today = self.now().date()
         live = blocked = 0
-        for nir in sorted(self.links.insured()):
+        for nir in sorted(self.links.people()):
             status = self.links.status(nir, today, today)
             if status.blocked:
                 blocked += 1
-                self.log("link-blocked", assure=nir, claims=list(status.blocked_by))
+                insured = self.links.links_of(nir)[0].insured_nir
+                self.log("link-blocked", assure=insured, beneficiaire=nir,
+                         claims=list(status.blocked_by))  # fmt: skip
             elif status.oc is not None:
                 live += 1
         self.log("links-state", live=live, blocked=blocked)
 
     def _announce_links(self, today: date) -> None:
         for link in self.links.becoming_effective(today):
-            status = self.links.status(link.insured_nir, today, today)
+            status = self.links.status(link.nir, today, today)
             if status.blocked:
                 self.log(
                     "link-blocked",
                     assure=link.insured_nir,
+                    beneficiaire=link.nir,
                     oc=link.oc,
                     claims=list(status.blocked_by),
                 )
@@ -213,6 +248,7 @@ class Cpam(Actor):
                 self.log(
                     "link-active",
                     assure=link.insured_nir,
+                    beneficiaire=link.nir,
                     oc=link.oc,
                     requested=link.requested.isoformat(),
                 )
@@ -396,7 +432,9 @@ class Cpam(Actor):
             archive=stem,
         )
         for reject in answer.rejects:
-            invoice, insured, _oc = self.decomptes.get(reject.invoice_number, (None, None, None))
+            invoice, insured, person, _oc = self.decomptes.get(
+                reject.invoice_number, (None, None, None, None)
+            )
             self.log(
                 "decompte-rejected",
                 invoice=invoice,
@@ -405,8 +443,9 @@ class Cpam(Actor):
                 decompte=reject.invoice_number,
                 code=reject.code,
             )
-            if reject.code == "BI01" and insured and self.links.deactivate(oc, insured, today):
-                self.log("link-deactivated", assure=insured, oc=oc, reason="BI01")
+            if reject.code == "BI01" and person and self.links.deactivate(oc, person, today):
+                self.log("link-deactivated", assure=insured, beneficiaire=person, oc=oc,
+                         reason="BI01")  # fmt: skip
 
     # -- the daily batch ----------------------------------------------------------------------
 
@@ -451,12 +490,26 @@ class Cpam(Actor):
         elif inv.invoice_date > today:
             code = "0120 001"
         result = Settlement(ps, lot, inv, code, insured=insured)
-        paid_on = add_jours_ouvres(_midday(today), 1).date() if code is None else None
-        if code is None and who is not None:
-            billed = [Billed(a.act_code, a.fee_amount, a.coefficient, a.quantity) for a in acts]
+        paid_on = (
+            add_jours_ouvres(_midday(today), 1, self.alsace_moselle).date()
+            if code is None
+            else None
+        )
+        if code is None and who is not None and insured is not None:
+            billed = [
+                Billed(
+                    a.act_code,
+                    a.fee_amount,
+                    a.coefficient,
+                    a.quantity,
+                    a.unit_price if ACTS[a.act_code].per_box else None,
+                )
+                for a in acts
+            ]
             counters = self.counters.setdefault(who.nir, Counters())
+            patient = patient_of(who, insured)
             result.acts = tuple(
-                liquidate(billed, specialty, ps, patient_of(who), inv.invoice_date, counters)
+                liquidate(billed, specialty, ps, patient, inv.invoice_date, counters)
             )
             self.paid_invoices.add((ps, inv.invoice_number))
         deferred = recovered = 0
@@ -473,6 +526,7 @@ class Cpam(Actor):
             invoice=invoice_ident(ps, inv.invoice_number),
             lot=lot_ident(ps, lot.lot_date, lot.number),
             assure=inv.insured_nir,
+            beneficiaire=inv.beneficiary_nir,
             status="rejected" if code else "paid",
             code=code,
             billed=inv.totals.billed,
@@ -508,7 +562,7 @@ class Cpam(Actor):
             for (number, day), invoices in lots.items()
         )
         payments: tuple[noemie_ps.Payment, ...] = ()
-        value_date = add_jours_ouvres(_midday(today), 1).date()
+        value_date = add_jours_ouvres(_midday(today), 1, self.alsace_moselle).date()
         if to_ps:
             reference = f"VIR{self.out_counter + 1:07d}"
             payments = (noemie_ps.Payment(reference, value_date, to_ps),)
@@ -533,13 +587,14 @@ class Cpam(Actor):
     def _forward_decomptes(self, paid: list[Settlement], today: date) -> None:
         by_oc: dict[str, list[tuple[Settlement, b2.Invoice]]] = {}
         for s in paid:
-            status = self.links.status(s.invoice.insured_nir, s.invoice.invoice_date, today)
+            status = self.links.status(s.invoice.beneficiary_nir, s.invoice.invoice_date, today)
             ident = invoice_ident(s.ps, s.invoice.invoice_number)
             if status.blocked:
                 self.log(
                     "decompte-withheld",
                     invoice=ident,
                     assure=s.invoice.insured_nir,
+                    beneficiaire=s.invoice.beneficiary_nir,
                     reason="link-blocked",
                     claims=list(status.blocked_by),
                 )
@@ -548,7 +603,12 @@ class Cpam(Actor):
                 continue
             self.decompte_counter += 1
             number = self.decompte_counter
-            self.decomptes[number] = (ident, s.invoice.insured_nir, status.oc)
+            self.decomptes[number] = (
+                ident,
+                s.invoice.insured_nir,
+                s.invoice.beneficiary_nir,
+                status.oc,
+            )
             by_oc.setdefault(status.oc, []).append(
                 (s, _decompte(s, number, status.oc, self.specialties))
             )
@@ -567,6 +627,7 @@ class Cpam(Actor):
                     "decompte-sent",
                     invoice=invoice_ident(s.ps, s.invoice.invoice_number),
                     assure=s.invoice.insured_nir,
+                    beneficiaire=s.invoice.beneficiary_nir,
                     oc=oc,
                     file=f"{self.id}/{file_id}",
                     decompte=dec.invoice_number,
@@ -577,14 +638,18 @@ class Cpam(Actor):
 
     def _pay_ij(self, today: date) -> None:
         rng = self.rng
+        b = self.behaviour
         for employer in self.employers if self.kernel.care_goes_on() else ():
             for employee in employer.employees:
-                if rng.random() < self.behaviour.sick_leave_rate:
+                if rng.random() < b.sick_leave_rate:
                     attested = employee.monthly_gross
-                    if rng.random() < self.behaviour.salary_error_share:
+                    if rng.random() < b.salary_error_share:
                         # a bonus counted twice, or variable pay left out
                         attested += rng.choice((1, -1)) * rng.randrange(100_00, 800_00, 100)
                     end = today + timedelta(days=rng.randint(4, 25))
+                    kind = leave_kind(rng, employee, b.at_mp_share, b.maternity_share)
+                    if kind == "maternite":  # 16 weeks: 6 before the birth, 10 after
+                        end = today + timedelta(days=16 * 7 - 1)
                     leave = Leave(
                         f"AT{self.id[-4:]}{len(self.leaves) + 1:04d}",
                         employer,
@@ -592,6 +657,7 @@ class Cpam(Actor):
                         today,
                         end,
                         attested,
+                        kind,
                     )
                     self.leaves.append(leave)
                     self.log(
@@ -599,35 +665,55 @@ class Cpam(Actor):
                         assure=employee.nir,
                         employer=employer.siret,
                         leave=leave.number,
+                        leave_kind=kind,
                         start=today.isoformat(),
                         end=end.isoformat(),
                     )
         for employer in self.employers:
             employees = []
-            total = 0
+            credit = debit = 0
             for leave in self.leaves:
-                period = leave.due(today) if leave.employer is employer else None
-                if period is None:
+                due = leave.due(today) if leave.employer is employer else None
+                if due is None:
                     continue
-                total += period.net
-                employees.append(ij_employee(leave.employee, leave.number, leave.start, period))
-                self.log(
-                    "ij-sent",
-                    assure=leave.employee.nir,
-                    employer=employer.siret,
-                    leave=leave.number,
-                    start=period.start.isoformat(),
-                    end=period.end.isoformat(),
-                    gross=period.gross,
-                    net=period.net,
+                periods, taken_back = due
+                if taken_back:
+                    debit += taken_back
+                    self.log(
+                        "ij-corrected",
+                        assure=leave.employee.nir,
+                        employer=employer.siret,
+                        leave=leave.number,
+                        debit=taken_back,
+                    )
+                if not periods:
+                    continue
+                credit += sum(p.net for p in periods)
+                employees.append(
+                    ij_employee(leave.employee, leave.number, leave.start, periods, leave.kind)
                 )
-            if not employees:
+                for period in periods:
+                    self.log(
+                        "ij-sent",
+                        assure=leave.employee.nir,
+                        employer=employer.siret,
+                        leave=leave.number,
+                        leave_kind=leave.kind,
+                        start=period.start.isoformat(),
+                        end=period.end.isoformat(),
+                        gross=period.gross,
+                        net=period.net,
+                    )
+            if not employees and not debit:
                 continue
-            movements = (
-                noemie_550.Movement(
-                    f"DET{self.out_counter + 1:07d}", today, "IJ", "00", "VI", 0, total
-                ),
-            )
+            reference = f"DET{self.out_counter + 1:07d}"
+            movements = [noemie_550.Movement(reference, today, "IJ", "00", "VI", 0, credit)]
+            if debit:
+                # the IJ paid on a wrong salary, taken back from the employer (CPT-SOL: the
+                # debt left once this payment's credit is set against it)
+                movements.append(noemie_550.Movement(
+                    reference, today, "IJ", "CO", "RE", max(0, debit - credit), debit, "D"
+                ))  # fmt: skip
             content = noemie_550.build(
                 noemie_550.Noemie550(
                     self.id,
@@ -638,7 +724,7 @@ class Cpam(Actor):
                         noemie_550.Employer(
                             employer.siret,
                             ascii_upper(employer.name, 25),
-                            (noemie_550.Day(today, tuple(employees), movements),),
+                            (noemie_550.Day(today, tuple(employees), tuple(movements)),),
                         ),
                     ),
                 )

@@ -1,20 +1,22 @@
-"""The employer: fetches NOEMIE 550 files and reconciles the IJ of its employees on sick leave
-in subrogation against its own payroll.
+"""The employer: fetches NOEMIE 550 files and reconciles the IJ of its employees on leave
+(maladie, AT/MP, maternité) in subrogation against its own payroll.
 
 At ``poll_at`` on jours ouvrés it reads its ``retour/``; each 550 file is opened and each IJ
-period compared with what the payroll says it should be (the same rules, from the salary the
-employer paid): a match is journaled as reconciled, a difference as a discrepancy with both
-amounts, and the day's payment is checked against the periods it pays.
+period compared with what the payroll says it should be (the rules of the leave's kind, from
+the nature d'assurance, and the salary the employer paid): a match is journaled as
+reconciled, a difference as a discrepancy with both amounts. The day's movements are checked:
+the credits pay the periods listed, and a debit takes back exactly what had been received for
+the leaves paid again from their start (a corrected salary).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, time
 
 from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.domain import population as pop
-from noemie_sim.sim.domain.rules import ij_for_period
+from noemie_sim.sim.domain.rules import LEAVE_NATURES, ij_for_period
 from noemie_sim.sim.norms import noemie_550
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.kinds import detect
@@ -44,6 +46,8 @@ class Employer(Actor):
         self.behaviour = behaviour
         self.payroll = {e.nir: e for e in who.employees}
         self.files_seen: set[tuple[str, int]] = set()
+        #: per leave: the net IJ received and standing, and the last day they pay
+        self.received: dict[str, tuple[int, date]] = {}
 
     def start(self) -> None:
         for at in self.behaviour.poll_at:
@@ -87,32 +91,45 @@ class Employer(Actor):
         self.log("ij-file-received", file=file_ident, archive=stem)
         for employer in doc.employers:
             for day in employer.days:
-                total = 0
+                total = taken_back = 0
                 for employee in day.employees:
-                    total += self._reconcile(file_ident, employee)
-                paid = sum(m.amount if m.direction == "C" else -m.amount for m in day.movements)
+                    received, repaid = self._reconcile(file_ident, employee)
+                    total += received
+                    taken_back += repaid
+                credit = sum(m.amount for m in day.movements if m.direction == "C")
+                debit = sum(m.amount for m in day.movements if m.direction == "D")
                 self.log(
                     "ij-payment-received",
                     file=file_ident,
-                    amount=paid,
+                    amount=credit - debit,
                     periods=total,
-                    matches=paid == total,
+                    debit=debit,
+                    matches=credit == total and debit == taken_back,
                 )
 
-    def _reconcile(self, file_ident: str, employee: noemie_550.Employee) -> int:
-        """Compare each IJ period of ``employee`` with the payroll; the net amounts received."""
+    def _reconcile(self, file_ident: str, employee: noemie_550.Employee) -> tuple[int, int]:
+        """Compare each IJ period of ``employee`` with the payroll: (the net amounts received,
+        the net previously received for the leaves these periods pay again)."""
         staff = self.payroll.get(employee.insured_nir)
-        received = 0
+        received = repaid = 0
         for coverage in employee.coverages:
+            kind = _KIND_OF_NATURE.get(coverage.insurance_nature, "maladie")
             for leave in coverage.leaves:
+                standing, last = self.received.get(leave.stop_number, (0, None))
+                if leave.periods and last is not None and leave.periods[0].period_start <= last:
+                    repaid += standing  # paid again from an earlier day: taken back first
+                    standing = 0
                 for period in leave.periods:
                     received += period.net_amount
+                    standing += period.net_amount
+                    last = period.period_end if last is None else max(last, period.period_end)
                     expected = (
                         ij_for_period(
                             leave.stop_start,
                             period.period_start,
                             period.period_end,
                             staff.monthly_gross * 3,
+                            kind=kind,
                         )
                         if staff
                         else None
@@ -130,4 +147,9 @@ class Employer(Actor):
                         self.log("ij-discrepancy", reason="amount differs from payroll", **details)
                     else:
                         self.log("ij-reconciled", **details)
-        return received
+                if last is not None:
+                    self.received[leave.stop_number] = (standing, last)
+        return received, repaid
+
+
+_KIND_OF_NATURE = {nature: kind for kind, nature in LEAVE_NATURES.items()}

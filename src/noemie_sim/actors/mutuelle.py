@@ -19,7 +19,7 @@ from datetime import date, time, timedelta
 from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain import population as pop
-from noemie_sim.sim.domain.rules import GRIDS, Liquidated, oc_part
+from noemie_sim.sim.domain.rules import GRIDS, OUT_OF_PATHWAY_POINTS, Liquidated, oc_part
 from noemie_sim.sim.domain.text import half_up
 from noemie_sim.sim.norms import b2, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly, FormatError
@@ -56,9 +56,8 @@ class Mutuelle(Actor):
         self.clients = clients
         self.behaviour = behaviour
         self.requested: dict[str, list[pop.Contract]] = {}  # as the links were requested
-        for contract in kernel.population.contracts:
-            if contract.oc_number == who.oc_number:
-                self.requested.setdefault(contract.insured_nir, []).append(contract)
+        for contract in kernel.population.contracts_of_oc(who.oc_number):
+            self.requested.setdefault(contract.insured_nir, []).append(contract)
         self.contracts = self._register(kernel.population.config.reference_day)
         self.seen: set[tuple[str, int]] = set()  # (caisse, décompte n°)
         self.files_seen: set[tuple[str, str]] = set()  # (caisse, sealed SHA-256)
@@ -66,16 +65,15 @@ class Mutuelle(Actor):
         self.answer_counter = 0
 
     def request_links(self, cpams: dict[str, Cpam]) -> None:
-        """Ask each assuré's caisse for the NOEMIE link of every contract that wants one
-        (dated from the contract's start)."""
-        insured_caisse = {i.nir: i.caisse for i in self.kernel.population.insured}
+        """Ask each assuré's caisse for the NOEMIE links of every contract that wants them,
+        one per bénéficiaire covered (dated from the contract's start)."""
+        insured_caisse = self.kernel.population.caisse_of
         count = 0
         for nir, contracts in sorted(self.requested.items()):
             for contract in contracts:
                 cpam = cpams.get(insured_caisse.get(nir, ""))
                 if contract.noemie and cpam is not None:
-                    cpam.request_link(self.id, contract, contract.start)
-                    count += 1
+                    count += cpam.request_link(self.id, contract, contract.start)
         self.log("links-requested", count=count)
 
     def _register(self, today: date) -> dict[str, list[pop.Contract]]:
@@ -160,7 +158,10 @@ class Mutuelle(Actor):
     def _settle(self, cpam: str, file_ident: str, inv: b2.Invoice) -> str | None:
         """Pay or reject one décompte (journaled); the reject code or None when paid."""
         decompte = f"{cpam}/{inv.invoice_number}"
-        contracts = self.contracts.get(inv.insured_nir, [])
+        contracts = [
+            c for c in self.contracts.get(inv.insured_nir, [])
+            if c.covers_person(inv.beneficiary_nir)
+        ]  # fmt: skip
         covering = [c for c in contracts if c.covers(inv.invoice_date)]
         acts = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
         code = None
@@ -184,7 +185,8 @@ class Mutuelle(Actor):
             )
             return code
         grid = GRIDS[covering[0].grid]
-        amount = sum(oc_part(_settled(a), grid) for a in acts)
+        out = inv.care_pathway == "N"
+        amount = sum(oc_part(_settled(a, out), grid) for a in acts)
         self.log(
             "decompte-paid",
             file=file_ident,
@@ -250,9 +252,16 @@ class Mutuelle(Actor):
         self.outbox.pop((cpam, name), None)
 
 
-def _settled(act: b2.ProfessionalAct) -> Liquidated:
+def _settled(act: b2.ProfessionalAct, out_of_pathway: bool = False) -> Liquidated:
     """The act as the caisse settled it, rebuilt from the décompte: the gross AMO part from
-    the base and rate, the deductions (PF, franchise) as what the AMO paid less."""
+    the base and rate, the deductions (PF, franchise) as what the AMO paid less; out of the
+    parcours de soins (Type 2S indicator N), the majoration as what the rate 40 points higher
+    would have paid more (a contrat responsable does not cover it)."""
     gross = min(half_up(act.base * act.rate, 100), act.fee_amount)
     deductions = max(0, gross - act.amo_amount)
-    return Liquidated(act.act_code, act.fee_amount, act.base, act.rate, gross, deductions, 0)
+    penalty = 0
+    if out_of_pathway:
+        normal = min(half_up(act.base * (act.rate + OUT_OF_PATHWAY_POINTS), 100), act.fee_amount)
+        penalty = normal - gross
+    return Liquidated(act.act_code, act.fee_amount, act.base, act.rate, gross, deductions, 0,
+                      act.quantity, act.unit_price, penalty)  # fmt: skip

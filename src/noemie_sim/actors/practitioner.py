@@ -89,6 +89,7 @@ class Practitioner(Actor):
         super().__init__(kernel, who.ps_number)
         self.who = who
         self.cpam = who.caisse
+        self.alsace_moselle = pop.alsace_moselle(who.caisse)
         self.client = client
         self.behaviour = behaviour
         population = kernel.population
@@ -433,7 +434,8 @@ class Practitioner(Actor):
         for lot in self.lots.values():
             if (
                 lot.status == "sent"
-                and add_jours_ouvres(lot.sent_at, self.behaviour.arl_timeout) <= now
+                and add_jours_ouvres(lot.sent_at, self.behaviour.arl_timeout, self.alsace_moselle)
+                <= now
             ):
                 overdue.setdefault(lot.file_id, []).append(lot)
         for file_id, lots in sorted(overdue.items()):

@@ -259,7 +259,7 @@ def measure(
         "duplicated_files": sum(1 for n in receipts.values() if n > 1),
         "negative_arl": arl_status.get("N", 0),
         "refused_files": sum(refused.values()),
-        "links_blocked": len({e.assure for e in of("link-blocked")}),
+        "links_blocked": len({e.details["beneficiaire"] for e in of("link-blocked")}),
         "failovers": len(of("failover")),
         "transfer_failures": len(of("upload-failed")) + len(of("poll-failed")),
         "ij_discrepancies": len(of("ij-discrepancy")),

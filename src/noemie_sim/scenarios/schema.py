@@ -83,7 +83,7 @@ EXPECTATIONS = {
     "negative_arl_min": "at least this many negative ARL lots",
     "refused_files_min": "at least this many files refused on reception",
     "failovers_min": "at least this many switches of a partner to a standby SFTP server",
-    "links_blocked_min": "at least this many links blocked by two mutuelles",
+    "links_blocked_min": "at least this many bénéficiaires whose link two mutuelles block",
     "ij_discrepancies_max": "at most this many IJ discrepancies found by employers",
     "ij_discrepancies_min": "at least this many IJ discrepancies found by employers",
     "reject_rate_max": "at most this share of invoices rejected by the caisse (0 to 1)",

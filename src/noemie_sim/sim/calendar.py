@@ -3,8 +3,10 @@
 Public holidays (Code du travail L3133-1): 1 January, Easter Monday, 1 May, 8 May, Ascension
 Thursday (Easter + 39 days), Whit Monday (Easter + 50), 14 July, 15 August, 1 November,
 11 November, 25 December. Whit Monday counts as a holiday here, although many employers make
-it the journée de solidarité; the Alsace-Moselle days (Good Friday, 26 December) are not
-modelled. Pure functions: the time they work on is given, never read.
+it the journée de solidarité. In Moselle, Bas-Rhin and Haut-Rhin (Code du travail L3134-13)
+Good Friday and 26 December are public holidays too: every function takes ``alsace_moselle``
+for the calendar of those départements (the caisses 57, 67 and 68 and their partners).
+Pure functions: the time they work on is given, never read.
 """
 
 from __future__ import annotations
@@ -28,19 +30,24 @@ def easter(year: int) -> date:
 
 
 @lru_cache(maxsize=256)
-def public_holidays(year: int) -> frozenset[date]:
+def public_holidays(year: int, alsace_moselle: bool = False) -> frozenset[date]:
+    """The public holidays of ``year``, with Good Friday and 26 December in Alsace-Moselle."""
     sunday = easter(year)
     fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]
     movable = [sunday + timedelta(days=n) for n in (1, 39, 50)]
+    if alsace_moselle:
+        fixed.append((12, 26))
+        movable.append(sunday - timedelta(days=2))
     return frozenset([date(year, m, d) for m, d in fixed] + movable)
 
 
-def is_jour_ouvre(day: date) -> bool:
-    """True for Monday to Friday when it is not a public holiday."""
-    return day.weekday() < 5 and day not in public_holidays(day.year)
+def is_jour_ouvre(day: date, alsace_moselle: bool = False) -> bool:
+    """True for Monday to Friday when it is not a public holiday (of Alsace-Moselle too when
+    ``alsace_moselle``)."""
+    return day.weekday() < 5 and day not in public_holidays(day.year, alsace_moselle)
 
 
-def add_jours_ouvres(moment: datetime, count: int) -> datetime:
+def add_jours_ouvres(moment: datetime, count: int, alsace_moselle: bool = False) -> datetime:
     """The same time of day, ``count`` jours ouvrés after ``moment``'s day (``count`` >= 0):
     2 jours ouvrés after Friday 10:00 is Tuesday 10:00 (Monday and Tuesday are counted), or
     Wednesday 10:00 when that Monday is a public holiday."""
@@ -49,16 +56,16 @@ def add_jours_ouvres(moment: datetime, count: int) -> datetime:
     day = moment.date()
     while count:
         day += timedelta(days=1)
-        if is_jour_ouvre(day):
+        if is_jour_ouvre(day, alsace_moselle):
             count -= 1
     return datetime.combine(day, moment.timetz())
 
 
-def jours_ouvres_between(start: date, end: date) -> int:
+def jours_ouvres_between(start: date, end: date, alsace_moselle: bool = False) -> int:
     """How many jours ouvrés lie after ``start`` and up to ``end`` included (0 if end <= start):
     the delay, in business days, from an event on ``start`` to one on ``end``."""
     count, day = 0, start
     while day < end:
         day += timedelta(days=1)
-        count += is_jour_ouvre(day)
+        count += is_jour_ouvre(day, alsace_moselle)
     return count

@@ -17,15 +17,15 @@ from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly
 
 from . import codes, rules
-from .nomenclature import ACTS
+from .nomenclature import ACTS, DRUGS, SPECIALTIES, Profession
 from .population import (
     Beneficiary,
-    Contract,
     Employee,
     Insured,
     Population,
     PopulationConfig,
     Practitioner,
+    alsace_moselle,
 )
 from .population import build as build_population
 from .rules import (
@@ -35,7 +35,7 @@ from .rules import (
     Grid,
     Liquidated,
     Patient,
-    ij_for_period,
+    ij_periods,
     liquidate,
     oc_part,
 )
@@ -75,10 +75,19 @@ def typical_visit(specialty: str, rng: random.Random, day: date | None = None) -
     of that day; today's when no day is given): a consultation (or a home visit) for a
     généraliste, a consultation (sometimes with a dépassement of 20 €) and an ECG for a
     cardiologue, a nursing act and its travel fee for an infirmier, a session for a
-    kinésithérapeute."""
+    kinésithérapeute, one to four drugs of one to three boxes each at a pharmacy (their price:
+    a pharmacy asks no more than the base)."""
 
     def fee(code: str, coefficient: int | None = None) -> int:
         return ACTS[code].base(coefficient, 1, day)
+
+    if specialty == "50":
+        drugs = rng.sample(DRUGS, rng.randint(1, 4))
+        lines = []
+        for drug in drugs:
+            boxes = rng.randint(1, 3)
+            lines.append(Billed(drug.code, drug.price * boxes, None, boxes, drug.price))
+        return lines
 
     if specialty == "01":
         acts = (
@@ -164,8 +173,9 @@ def fse_invoice(
     """Invoice ``number`` of ``ps`` for bénéficiaire ``who`` of ``insured``: ``acts`` on
     ``day`` with the AMO part before PF and franchises (the caisse deducts them), the
     mutuelle of a contract covering that day, in tiers payant when asked."""
-    settled = liquidate(acts, ps.specialty, ps.ps_number, patient_of(who), day, Counters())
-    contracts: list[Contract] = [c for c in population.contracts_of(insured.nir) if c.covers(day)]
+    patient = patient_of(who, insured)
+    settled = liquidate(acts, ps.specialty, ps.ps_number, patient, day, Counters())
+    contract = population.cover_of(insured.nir, who.nir, day)
     return b2.Invoice(
         invoice_number=number,
         insured_nir=insured.nir,
@@ -180,10 +190,19 @@ def fse_invoice(
         tiers_payant="O" if tiers_payant else "N",
         insurance_nature="10",
         exemption="4" if who.ald else None,
-        oc_number=contracts[0].oc_number if contracts else None,
-        oc_contract_type="01" if contracts else None,
-        care_pathway="T",
+        oc_number=contract.oc_number if contract else None,
+        oc_contract_type="01" if contract else None,
+        care_pathway=care_pathway(ps.specialty, patient, day),
     )
+
+
+def care_pathway(specialty: str, patient: Patient, day: date) -> str | None:
+    """The Type 2S parcours de soins indicator of an invoice: for a médecin, "N" out of the
+    parcours, "T" within it; blank for other professions. The meaning of the letters is not in
+    the public sources: T and N are a project convention (docs/norms.md)."""
+    if SPECIALTIES[specialty].profession is not Profession.MEDECIN:
+        return None
+    return "N" if rules.out_of_pathway(specialty, patient, day) else "T"
 
 
 #: How ``fresh_fse_file`` numbers invoices: invoice k (from 1) of file N is N x this + k, so
@@ -229,27 +248,39 @@ def fresh_fse_file(
     return b2.build(b2.B2File("FSE", "PS", ps_number, "CP", ps.caisse, file_id, created, (lot,)))
 
 
-def patient_of(who: Beneficiary) -> Patient:
-    """What the rules need to know of a bénéficiaire."""
-    return Patient(who.birth_date, ald=who.ald, c2s=who.c2s)
+def patient_of(who: Beneficiary, insured: Insured) -> Patient:
+    """What the rules need to know of bénéficiaire ``who`` of ``insured``."""
+    return Patient(
+        who.birth_date,
+        ald=who.ald,
+        c2s=who.c2s,
+        medecin_traitant=who.medecin_traitant,
+        alsace_moselle=alsace_moselle(insured.caisse),
+    )
 
 
 def b2_act(
     settled: Liquidated, ps: Practitioner, day: date, amo: int, amc: int = 0
 ) -> b2.ProfessionalAct:
-    """The B2 Type 4 line of a settled act, with the AMO (and AMC) amounts given."""
+    """The B2 Type 4 line of a settled act, with the AMO (and AMC) amounts given. A drug's
+    line has the box's price as unit price and the boxes as quantity."""
     act = ACTS[settled.code]
-    tariff = act.tariff_at(day)
+    if act.per_box:
+        unit_price, coefficient = settled.unit_price or 0, 100
+    else:
+        unit_price = act.tariff_at(day)
+        coefficient = settled.base * 100 // unit_price if unit_price else 100
     return b2.ProfessionalAct(
         care_date=day,
         act_code=settled.code,
-        unit_price=tariff,
+        unit_price=unit_price,
         base=settled.base,
         rate=settled.rate,
         amo_amount=amo,
         fee_amount=settled.fee,
         amc_amount=amc,
-        coefficient=settled.base * 100 // tariff if tariff else 100,
+        quantity=settled.quantity,
+        coefficient=coefficient,
         specialty=ps.specialty,
         ccam=b2.CcamDetail(act.ccam) if act.ccam else None,
     )
@@ -339,7 +370,7 @@ def _noemie_ps(story: _Story) -> bytes:
             billed,
             ps.specialty,
             ps.ps_number,
-            patient_of(who),
+            patient_of(who, insured),
             story.care_day,
             # a rejected invoice pays nothing: it does not count toward the yearly caps
             counters.setdefault(who.nir, Counters()) if reject is None else Counters(),
@@ -414,7 +445,10 @@ def _decompte_invoices(story: _Story) -> tuple[str, list[b2.Invoice]]:
             (
                 c
                 for c in story.population.contracts_of(insured.nir)
-                if c.oc_number == mutuelle and c.noemie and c.covers(story.care_day)
+                if c.oc_number == mutuelle
+                and c.noemie
+                and c.covers(story.care_day)
+                and c.covers_person(who.nir)
             ),
             None,
         )
@@ -438,8 +472,9 @@ def _decompte_of(
 ) -> b2.Invoice:
     """The décompte for ``mutuelle`` of one visit of ``who`` to the story's PS, the OC's part
     computed with ``grid`` (none when the OC does not cover the patient)."""
+    patient = patient_of(who, insured)
     settled = liquidate(story.billed(), story.ps.specialty, story.ps.ps_number,
-                        patient_of(who), story.care_day, counters)  # fmt: skip
+                        patient, story.care_day, counters)  # fmt: skip
     lines = tuple(
         b2_act(s, story.ps, story.care_day, s.amo, oc_part(s, grid) if grid else 0) for s in settled
     )
@@ -458,20 +493,19 @@ def _decompte_of(
         oc_contract_type="01",
         oc_number=mutuelle,
         top_mutualiste=True,
-        care_pathway="T",
+        care_pathway=care_pathway(story.ps.specialty, patient, story.care_day),
     )
 
 
 def _decompte(story: _Story) -> bytes:
     mutuelle, invoices = _decompte_invoices(story)
     if not invoices:  # nobody of this OC among the patients: bill one of its members
-        holder = next(
-            c.insured_nir
-            for c in story.population.contracts
-            if c.oc_number == mutuelle and c.noemie
+        contract = next(
+            c for c in story.population.contracts if c.oc_number == mutuelle and c.noemie
         )
-        insured = next(i for i in story.population.insured if i.nir == holder)
-        story.patients = [(insured, insured.person)]
+        insured = next(i for i in story.population.insured if i.nir == contract.insured_nir)
+        who = next(b for b in insured.beneficiaries if contract.covers_person(b.nir))
+        story.patients = [(insured, who)]
         mutuelle, invoices = _decompte_invoices(story)
     return b2.build(_decompte_file(story, mutuelle, invoices))
 
@@ -508,6 +542,7 @@ def _oc_answer(story: _Story) -> bytes:
         and not any(c.oc_number == mutuelle and c.covers(story.care_day)
                     for c in story.population.contracts_of(i.nir))
     ]  # fmt: skip
+    # (a stranger's whole family is outside this OC: whoever of it is billed, BI01 is true)
     if not invoices:
         story.answered = _decompte(story)
         return _oc_answer_to(story, b2.parse(story.answered), set())
@@ -551,21 +586,41 @@ def _oc_answer_to(story: _Story, dec: b2.B2File, unknown: set[int]) -> bytes:
     )
 
 
+def leave_kind(
+    rng: random.Random, employee: Employee, at_mp_share: float, maternity_share: float
+) -> str:
+    """The kind of a leave that starts: AT/MP for ``at_mp_share`` of them, maternité for
+    ``maternity_share`` of a woman's (the NIR's first digit says the sex), maladie otherwise."""
+    draw = rng.random()
+    if draw < at_mp_share:
+        return "at-mp"
+    if employee.nir[0] in "248" and draw < at_mp_share + maternity_share:
+        return "maternite"
+    return "maladie"
+
+
 def ij_employee(
-    employee: Employee, leave_number: str, leave_start: date, period: rules.IjPeriod
+    employee: Employee,
+    leave_number: str,
+    leave_start: date,
+    periods: rules.IjPeriod | list[rules.IjPeriod],
+    kind: str = "maladie",
 ) -> noemie_550.Employee:
-    """The 550 entities of one IJ period of an employee's sick leave (nature 10, maladie)."""
-    line = noemie_550.IjPeriod(
-        period.start, period.end, period.days, period.daily_base, period.daily_amount,
-        period.gross, period.csg_crds, period.net,
-    )  # fmt: skip
-    leave = noemie_550.SickLeave(leave_number, leave_start, (line,))
+    """The 550 entities of the IJ periods of an employee's leave of ``kind``, under the nature
+    d'assurance of that kind (:data:`rules.LEAVE_NATURES`)."""
+    lines = tuple(
+        noemie_550.IjPeriod(
+            p.start, p.end, p.days, p.daily_base, p.daily_amount, p.gross, p.csg_crds, p.net
+        )
+        for p in (periods if isinstance(periods, list) else [periods])
+    )
+    leave = noemie_550.SickLeave(leave_number, leave_start, lines)
     return noemie_550.Employee(
         employee.nir,
         employee.nir_key,
         ascii_upper(employee.last_name, 25),
         ascii_upper(employee.first_name, 15),
-        (noemie_550.Coverage("10", (leave,)),),
+        (noemie_550.Coverage(rules.LEAVE_NATURES[kind], (leave,)),),
     )
 
 
@@ -576,16 +631,18 @@ def _noemie_550(story: _Story) -> bytes:
     total = 0
     for n, employee in enumerate(employer.employees[: story.count]):
         leave_start = story.care_day - timedelta(days=story.rng.randint(0, 20))
-        period = ij_for_period(
+        kind = leave_kind(story.rng, employee, 0.15, 0.1)
+        periods = ij_periods(
             leave_start,
             leave_start,
-            leave_start + timedelta(days=story.rng.randint(4, 25)),
+            leave_start + timedelta(days=story.rng.randint(4, 40)),
             employee.monthly_gross * 3,
+            kind=kind,
         )
-        if period is None:
+        if not periods:
             continue
-        total += period.net
-        employees.append(ij_employee(employee, f"AT{n:08d}", leave_start, period))
+        total += sum(p.net for p in periods)
+        employees.append(ij_employee(employee, f"AT{n:08d}", leave_start, periods, kind))
     movements = (
         noemie_550.Movement(
             f"DET{story.rng.randrange(10**7):07d}", day, "IJ", "00", "VI", 0, total

@@ -1,11 +1,13 @@
-"""Télétransmission links (seeds/002): which mutuelle, if any, receives the décomptes of an
-assuré's family.
+"""Télétransmission links (seeds/002): which mutuelle, if any, receives the décomptes of each
+bénéficiaire.
 
-A mutuelle requests a link for a contract; the link becomes effective on a day the caisse
-decides (a few jours ouvrés later: the caller computes it with the calendar). A person has at
-most one linked mutuelle: when two mutuelles hold effective links whose periods overlap, the
-link is *blocked* and the caisse forwards nothing for that person until one of them ends or is
-deactivated. A mutuelle answering "bénéficiaire inconnu" deactivates its link.
+Links are per bénéficiaire, not per family: a child covered by the other parent's mutuelle
+has its own link. A mutuelle requests a link for each bénéficiaire of a contract; the link
+becomes effective on a day the caisse decides (a few jours ouvrés later: the caller computes
+it with the calendar). A person has at most one linked mutuelle: when two mutuelles hold
+effective links whose periods overlap, the link is *blocked* and the caisse forwards nothing
+for that person until one of them ends or is deactivated. A mutuelle answering "bénéficiaire
+inconnu" deactivates its link.
 
 Pure: the days it works on are given.
 """
@@ -18,8 +20,11 @@ from datetime import date
 
 @dataclass
 class Link:
+    """``oc``'s link for bénéficiaire ``nir`` of assuré ``insured_nir``."""
+
     oc: str
     insured_nir: str
+    nir: str
     start: date
     end: date | None
     requested: date
@@ -53,34 +58,36 @@ class LinkStatus:
 
 
 class LinkRegister:
-    """The links a caisse holds, by assuré (the ouvrant droit: links cover the family)."""
+    """The links a caisse holds, by bénéficiaire NIR."""
 
     def __init__(self) -> None:
         self._links: dict[str, list[Link]] = {}
 
     def request(
-        self, oc: str, insured_nir: str, start: date, end: date | None, requested: date,
-        effective: date,
+        self, oc: str, insured_nir: str, nir: str, start: date, end: date | None,
+        requested: date, effective: date,
     ) -> Link:  # fmt: skip
-        """Register a mutuelle's request; a new request of the same mutuelle replaces its
-        previous link for that assuré."""
-        links = self._links.setdefault(insured_nir, [])
+        """Register a mutuelle's request for bénéficiaire ``nir`` of assuré ``insured_nir``; a
+        new request of the same mutuelle replaces its previous link for that person."""
+        links = self._links.setdefault(nir, [])
         links[:] = [k for k in links if k.oc != oc]
-        link = Link(oc, insured_nir, start, end, requested, effective)
+        link = Link(oc, insured_nir, nir, start, end, requested, effective)
         links.append(link)
         return link
 
-    def deactivate(self, oc: str, insured_nir: str, day: date) -> bool:
-        """End ``oc``'s link for the assuré from ``day``; False if it had none live."""
-        for link in self._links.get(insured_nir, []):
+    def deactivate(self, oc: str, nir: str, day: date) -> bool:
+        """End ``oc``'s link for bénéficiaire ``nir`` from ``day``; False if it had none
+        live."""
+        for link in self._links.get(nir, []):
             if link.oc == oc and (link.deactivated is None or link.deactivated > day):
                 link.deactivated = day
                 return True
         return False
 
-    def status(self, insured_nir: str, care_day: date, today: date) -> LinkStatus:
-        """Where the décompte of care given on ``care_day`` goes, as known ``today``."""
-        live = [k for k in self._links.get(insured_nir, []) if k.live_on(today)]
+    def status(self, nir: str, care_day: date, today: date) -> LinkStatus:
+        """Where the décompte of care given to bénéficiaire ``nir`` on ``care_day`` goes, as
+        known ``today``."""
+        live = [k for k in self._links.get(nir, []) if k.live_on(today)]
         claims = sorted({a.oc for a in live for b in live if a.oc != b.oc and a.overlaps(b)})
         if claims:
             return LinkStatus(None, tuple(claims))
@@ -88,12 +95,13 @@ class LinkRegister:
         return LinkStatus(covering[0].oc if covering else None)
 
     def becoming_effective(self, today: date) -> list[Link]:
-        """Links whose effective day is ``today``, in request order per assuré."""
+        """Links whose effective day is ``today``, in request order per bénéficiaire."""
         return [k for links in self._links.values() for k in links if k.effective == today]
 
-    def links_of(self, insured_nir: str) -> list[Link]:
-        return list(self._links.get(insured_nir, []))
+    def links_of(self, nir: str) -> list[Link]:
+        """The links requested for bénéficiaire ``nir``."""
+        return list(self._links.get(nir, []))
 
-    def insured(self) -> list[str]:
-        """The assurés with at least one link requested."""
+    def people(self) -> list[str]:
+        """The bénéficiaires with at least one link requested."""
         return list(self._links)

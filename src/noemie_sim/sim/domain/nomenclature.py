@@ -11,7 +11,16 @@ AMK 2.15 € per coefficient unit is derived from the ameli table crawled 24/09/
 16.13 € = AMK 7.5). The CCAM tariff (DEQP003 ECG 14.52 €) is a modelling value, labelled as such.
 Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
-(cardiologie) is a specialist for APC and the ECG.
+(cardiologie) is a specialist for APC and the ECG. 50 for the pharmacie d'officine is a project
+convention (annexe 17 is not public; its n° AM catégorie 2 "fournisseur (pharmacie...)" is
+[DOC], norms.md §7.2).
+
+Pharmacies bill drugs under the prestation codes of the SNDS (documentation-snds ER_PHA_F
+[DOC]): PH1 pharmacie 100 %, PH7 65 %, PH4 30 %, PH2 15 %; the rate belongs to the drug
+(:attr:`Act.rate`). A drug line is a Type 4 line with that code, the price of one box as its
+unit price and the number of boxes as its quantity (a convention: the CIP13 of the drug is in
+detail records that are not public). The drugs and their prices (:data:`DRUGS`) are modelling
+values with fictitious CIP13 codes; the honoraires de dispensation are not modelled.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ class Profession(Enum):
     """Who bills, with the n° AM catégorie (norms.md §7.2) and its default AMO rate."""
 
     MEDECIN = 1
+    PHARMACIEN = 2  # catégorie 2: fournisseur (pharmacie, transport, taxi)
     INFIRMIER = 6
     KINE = 7
 
@@ -46,6 +56,7 @@ SPECIALTIES = {
         Specialty("03", "Cardiologie", Profession.MEDECIN, "cardiologue"),
         Specialty("24", "Infirmier", Profession.INFIRMIER, "infirmier"),
         Specialty("26", "Masseur-kinésithérapeute", Profession.KINE, "kinesitherapeute"),
+        Specialty("50", "Pharmacie d'officine", Profession.PHARMACIEN, "pharmacie"),
     )
 }
 SPECIALTY_BY_KIND = {s.kind: s for s in SPECIALTIES.values()}
@@ -72,6 +83,12 @@ class Act:
     #: former tariffs, oldest first: (first day, or None when unknown; cents). ``tariff``
     #: applies from ``since``.
     history: tuple[tuple[date | None, int], ...] = ()
+    #: the AMO rate of a drug class (PH1 100, PH7 65, PH4 30, PH2 15); None: the rate of the
+    #: profession that bills the act
+    rate: int | None = None
+    #: priced per product (a drug: the price of one box, given when billed; ``tariff`` is 0),
+    #: with a franchise per box rather than per act
+    per_box: bool = False
 
     def tariff_at(self, day: date) -> int:
         """The tariff in force on ``day`` (conventions for unknown history: module docstring)."""
@@ -83,10 +100,19 @@ class Act:
         return self.history[0][1] if self.history else self.tariff
 
     def base(
-        self, coefficient: int | None = None, quantity: int = 1, day: date | None = None
+        self,
+        coefficient: int | None = None,
+        quantity: int = 1,
+        day: date | None = None,
+        unit_price: int | None = None,
     ) -> int:
         """Base de remboursement in cents: the tariff (on ``day``, or the current one) x
-        coefficient x quantity."""
+        coefficient x quantity; for an act priced per box, ``unit_price`` (the box's price)
+        x quantity (ValueError when it is not given)."""
+        if self.per_box:
+            if unit_price is None:
+                raise ValueError(f"{self.code} is priced per box: its unit price is needed")
+            return unit_price * quantity
         coef = self.default_coefficient if coefficient is None else coefficient
         tariff = self.tariff if day is None else self.tariff_at(day)
         return half_up(tariff * coef * quantity, 100)
@@ -177,17 +203,75 @@ ACTS = {
             franchise=True,
             source="[DOC] ameli crawl 24/09/2024",
         ),
+        *(
+            Act(
+                code,
+                label,
+                0,
+                frozenset({"50"}),
+                franchise=True,
+                rate=rate,
+                per_box=True,
+                since=date(2000, 1, 1),
+                source="[DOC] SNDS ER_PHA_F",
+            )
+            for code, label, rate in (
+                ("PH1", "Pharmacie 100 %", 100),
+                ("PH7", "Pharmacie 65 %", 65),
+                ("PH4", "Pharmacie 30 %", 30),
+                ("PH2", "Pharmacie 15 %", 15),
+            )
+        ),
     )
 }
 
 
+@dataclass(frozen=True)
+class Drug:
+    """A drug a pharmacy dispenses: its CIP13 (fictitious, with a valid EAN-13 key), its
+    prestation code (hence its rate) and the price of one box in cents (a modelling value)."""
+
+    cip13: str
+    label: str
+    code: str
+    price: int
+
+
+def _cip13(serial: int) -> str:
+    """A fictitious CIP13: 34009 (the French prefix), 7 digits, the EAN-13 key."""
+    body = f"34009{serial:07d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+DRUGS = tuple(
+    Drug(_cip13(serial), label, code, price)
+    for serial, label, code, price in (
+        (9000001, "Paracétamol 1 g, 8 comprimés", "PH7", 218),
+        (9000002, "Amoxicilline 1 g, 6 comprimés", "PH7", 327),
+        (9000003, "Metformine 850 mg, 90 comprimés", "PH7", 655),
+        (9000004, "Atorvastatine 20 mg, 90 comprimés", "PH7", 1510),
+        (9000005, "Phloroglucinol 80 mg, 10 comprimés", "PH4", 262),
+        (9000006, "Diosmectite 3 g, 30 sachets", "PH4", 417),
+        (9000007, "Sirop antitussif, 200 ml", "PH2", 295),
+        (9000008, "Insuline glargine, 5 stylos", "PH1", 5497),
+    )
+)
+DRUG_BY_CIP = {d.cip13: d for d in DRUGS}
+
+
 def price_at(code: str, day: date) -> int:
     """The tariff of act ``code`` in force on ``day``, in cents (for one unit of coefficient
-    1.00 for a key letter). KeyError naming the code when the act is not in the table."""
-    try:
-        act = ACTS[code]
-    except KeyError:
-        raise KeyError(f"no act {code!r} in the nomenclature") from None
+    1.00 for a key letter), or the price of one box of the drug whose CIP13 is ``code``.
+    KeyError naming the code when neither is in the tables, or for a drug class (PH7...),
+    whose price is the drug's."""
+    if code in DRUG_BY_CIP:
+        return DRUG_BY_CIP[code].price
+    act = ACTS.get(code)
+    if act is None:
+        raise KeyError(f"no act {code!r} in the nomenclature, nor a drug of that CIP13")
+    if act.per_box:
+        raise KeyError(f"{code} is priced per drug: ask the price of a drug by its CIP13")
     return act.tariff_at(day)
 
 

@@ -18,10 +18,11 @@ from functools import cached_property
 from faker import Faker
 
 from . import identifiers as ids
-from .nomenclature import SPECIALTIES
+from .nomenclature import SPECIALTIES, Profession
 from .rules import GRIDS
 
-#: Caisse numbers with their département name (a few real CPAM codes, norms.md §7.6).
+#: Caisse numbers with their département name (a few real CPAM codes, norms.md §7.6; 571
+#: and 681 follow the same département-based pattern, a convention).
 CAISSES = (
     (751, "Paris"),
     (131, "Bouches-du-Rhône"),
@@ -33,7 +34,20 @@ CAISSES = (
     (671, "Bas-Rhin"),
     (61, "Alpes-Maritimes"),
     (11, "Ain"),
+    (571, "Moselle"),
+    (681, "Haut-Rhin"),
 )
+#: The départements of the régime local d'Alsace-Moselle (Moselle, Bas-Rhin, Haut-Rhin).
+ALSACE_MOSELLE_DEPARTMENTS = frozenset({"57", "67", "68"})
+
+
+def alsace_moselle(organisme: str) -> bool:
+    """True for a caisse of Moselle, Bas-Rhin or Haut-Rhin (organisme régime + caisse +
+    centre): its assurés are covered by the régime local (a convention: the real rule follows
+    the place of work) and it keeps the calendar of Alsace-Moselle."""
+    return organisme[2:4] in ALSACE_MOSELLE_DEPARTMENTS
+
+
 MUTUELLE_NAMES = (
     "Mutuelle Bleue",
     "Mutuelle des Tilleuls",
@@ -52,6 +66,8 @@ class PopulationConfig:
 
     assures: int = 1000
     caisses: int = 1
+    #: the caisses by number (from :data:`CAISSES`), instead of the first ``caisses`` ones
+    caisse_numbers: tuple[int, ...] = ()
     practitioners: int = 10
     specialties: tuple[str, ...] = ("01", "01", "01", "03", "24", "26")
     mutuelles: int = 3
@@ -64,6 +80,12 @@ class PopulationConfig:
     noemie_active_share: float = 0.9
     double_mutuelle_share: float = 0.002
     rights_closed_share: float = 0.01
+    #: adults with no médecin traitant declared (about one in ten in 2023 [PRESS])
+    no_medecin_traitant_share: float = 0.1
+    #: children of a covered family whose mutuelle is another one (the other parent's):
+    #: NOEMIE links are per bénéficiaire
+    split_cover_share: float = 0.05
+    pharmacy_tiers_payant_share: float = 0.95  # tiers payant is the norm at the pharmacy
     reference_day: date = date(2026, 3, 2)
 
 
@@ -71,6 +93,10 @@ class PopulationConfig:
 class Caisse:
     organisme: str
     name: str
+
+    @property
+    def alsace_moselle(self) -> bool:
+        return alsace_moselle(self.organisme)
 
 
 @dataclass(frozen=True)
@@ -86,6 +112,7 @@ class Beneficiary:
     insured_nir: str
     ald: bool = False
     c2s: bool = False
+    medecin_traitant: bool = True  # declared one (parcours de soins)
 
 
 @dataclass(frozen=True)
@@ -128,8 +155,10 @@ class Mutuelle:
 
 @dataclass(frozen=True)
 class Contract:
-    """A mutuelle contract covering an assuré's family from ``start`` to ``end`` (inclusive;
-    None: open-ended). ``noemie`` says whether the télétransmission link is requested."""
+    """A mutuelle contract covering bénéficiaires of an assuré from ``start`` to ``end``
+    (inclusive; None: open-ended). ``noemie`` says whether the télétransmission links (one
+    per bénéficiaire covered) are requested. ``beneficiaries`` are the NIRs covered: the
+    family, less a child covered by another mutuelle."""
 
     oc_number: str
     insured_nir: str
@@ -137,9 +166,13 @@ class Contract:
     end: date | None
     grid: str
     noemie: bool
+    beneficiaries: tuple[str, ...] = ()
 
     def covers(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)
+
+    def covers_person(self, nir: str) -> bool:
+        return nir in self.beneficiaries
 
 
 @dataclass(frozen=True)
@@ -215,6 +248,30 @@ class Population:
         """An assuré's contracts, in population order (indexed: called per invoice)."""
         return list(self._contracts_by_insured.get(insured_nir, []))
 
+    def cover_of(self, insured_nir: str, nir: str, day: date) -> Contract | None:
+        """The first contract covering bénéficiaire ``nir`` of an assuré on ``day``."""
+        for contract in self._contracts_by_insured.get(insured_nir, ()):
+            if contract.covers(day) and contract.covers_person(nir):
+                return contract
+        return None
+
+    @cached_property
+    def _contracts_by_oc(self) -> dict[str, list[Contract]]:
+        index: dict[str, list[Contract]] = {}
+        for contract in self.contracts:
+            index.setdefault(contract.oc_number, []).append(contract)
+        return index
+
+    def contracts_of_oc(self, oc_number: str) -> list[Contract]:
+        """A mutuelle's contracts, in population order (indexed: a population may hold
+        hundreds of mutuelles)."""
+        return list(self._contracts_by_oc.get(oc_number, []))
+
+    @cached_property
+    def caisse_of(self) -> dict[str, str]:
+        """The caisse managing each assuré's rights, by NIR."""
+        return {i.nir: i.caisse for i in self.insured}
+
 
 class _Pools:
     """Names and addresses drawn from Faker fr_FR, seeded: a pool of each, from which the
@@ -237,21 +294,41 @@ class _Pools:
         return str(self._fake.company())
 
 
+def _mutuelle_name(n: int, names: _Pools) -> str:
+    """The n-th mutuelle's name: the fixed ones first, then "Mutuelle de" a city of the pool
+    (a population may hold hundreds of mutuelles)."""
+    if n < len(MUTUELLE_NAMES):
+        return MUTUELLE_NAMES[n]
+    city = names.addresses[n % len(names.addresses)][2]
+    return f"Mutuelle de {city} {n // len(names.addresses) + 1}"[:40]
+
+
 def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Population:
     """The population of ``seed``; ValueError for an impossible configuration."""
     if config.assures < 1 or config.caisses < 1 or config.practitioners < 0:
         raise ValueError("a population needs at least one assuré and one caisse")
     if config.caisses > len(CAISSES):
         raise ValueError(f"at most {len(CAISSES)} caisses")
+    known = dict(CAISSES)
+    for wanted in config.caisse_numbers:
+        if wanted not in known:
+            raise ValueError(f"unknown caisse {wanted}: one of {', '.join(map(str, known))}")
     for code in config.specialties:
         if code not in SPECIALTIES:
             raise ValueError(f"unknown specialty {code!r}")
     rng = random.Random(seed)
     names = _Pools(seed, config.assures)
     today = config.reference_day
-    caisses = tuple(
-        Caisse(ids.organisme(1, number, 0), name) for number, name in CAISSES[: config.caisses]
+    chosen = (
+        [(n, known[n]) for n in config.caisse_numbers]
+        if config.caisse_numbers
+        else CAISSES[: config.caisses]
     )
+    caisses = tuple(Caisse(ids.organisme(1, number, 0), name) for number, name in chosen)
+    # draws added after the first versions use their own generators, so that a seed's other
+    # draws (and the populations that scenarios and tests rely on) stay as they were
+    pathway = random.Random(f"{seed}/medecin-traitant")
+    split = random.Random(f"{seed}/split-cover")
     nirs: set[str] = set()
 
     def person(sex: int, born: date, last: str, insured_nir: str | None = None) -> Beneficiary:
@@ -272,6 +349,7 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
             insured_nir or body,
             ald=rng.random() < config.ald_share,
             c2s=rng.random() < config.c2s_share,
+            medecin_traitant=pathway.random() >= config.no_medecin_traitant_share,
         )
 
     insured = []
@@ -304,7 +382,8 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
     ps_numbers: set[str] = set()
     for n in range(config.practitioners):
         specialty = config.specialties[n % len(config.specialties)]
-        category = SPECIALTIES[specialty].profession.value
+        profession = SPECIALTIES[specialty].profession
+        category = profession.value
         caisse = caisses[n % len(caisses)]
         department = caisse.organisme[2:4]
         while True:
@@ -324,14 +403,21 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
                 street,
                 postcode,
                 city,
-                config.tiers_payant_share,
+                config.pharmacy_tiers_payant_share
+                if profession is Profession.PHARMACIEN
+                else config.tiers_payant_share,
             )
         )
 
     mutuelles = []
+    oc_numbers: set[str] = set()
     for n in range(config.mutuelles):
-        number = ids.oc_number(f"{rng.randrange(10**7):07d}")
-        mutuelles.append(Mutuelle(number, MUTUELLE_NAMES[n % len(MUTUELLE_NAMES)]))
+        while True:
+            number = ids.oc_number(f"{rng.randrange(10**7):07d}")
+            if number not in oc_numbers:
+                oc_numbers.add(number)
+                break
+        mutuelles.append(Mutuelle(number, _mutuelle_name(n, names)))
     contracts = []
     grids = sorted(GRIDS)
     if mutuelles:
@@ -340,21 +426,47 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
                 continue
             start = today - timedelta(days=rng.randint(30, 3 * 365))
             first = rng.choice(mutuelles)
+            covered = [b.nir for b in assure.beneficiaries]
+            apart: list[str] = []
+            if (
+                len(mutuelles) > 1
+                and len(covered) > 1
+                and split.random() < config.split_cover_share
+            ):
+                apart = [split.choice(covered[1:])]  # a child on the other parent's contract
+                covered = [nir for nir in covered if nir not in apart]
+            grid = rng.choice(grids)
+            noemie = rng.random() < config.noemie_active_share
             contracts.append(
-                Contract(
-                    first.oc_number,
-                    assure.nir,
-                    start,
-                    None,
-                    rng.choice(grids),
-                    rng.random() < config.noemie_active_share,
-                )
+                Contract(first.oc_number, assure.nir, start, None, grid, noemie, tuple(covered))
             )
+            if apart:
+                other = mutuelles[(mutuelles.index(first) + 1 + split.randrange(len(mutuelles) - 1))
+                                  % len(mutuelles)]  # fmt: skip
+                contracts.append(
+                    Contract(
+                        other.oc_number,
+                        assure.nir,
+                        start,
+                        None,
+                        split.choice(grids),
+                        True,
+                        tuple(apart),
+                    )
+                )
             if len(mutuelles) > 1 and rng.random() < config.double_mutuelle_share:
                 second = rng.choice([m for m in mutuelles if m is not first])
                 overlap = today - timedelta(days=rng.randint(1, 20))
                 contracts.append(
-                    Contract(second.oc_number, assure.nir, overlap, None, rng.choice(grids), True)
+                    Contract(
+                        second.oc_number,
+                        assure.nir,
+                        overlap,
+                        None,
+                        rng.choice(grids),
+                        True,
+                        tuple(covered),
+                    )
                 )
 
     employers = []

@@ -1,22 +1,42 @@
 """Reimbursement rules: what the AMO pays, what the mutuelle pays, what the patient keeps, and
-the daily allowances (IJ) paid to employers. Amounts are integer cents throughout.
+the daily allowances (IJ) paid to employers. Amounts are integer cents throughout; every
+amount, rate and cap is the one in force on the care date (or the leave's first day).
 
-Sources (norms.md §8.2, §6):
+Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
 
 * AMO rate 70 % for médecins [DOC]; 100 % for ALD soins en rapport and maternité [DOC];
   auxiliaires médicaux 60 % (the usual rate; norms.md notes an ameli crawl showing 70 %, so
-  the rate is a parameter of :class:`Rules`).
+  the rate is a parameter of :class:`Rules`); drugs at the rate of their class (65, 30, 15 or
+  100 %; a 15 % drug stays at 15 % under ALD) [DOC SNDS, PRESS].
+* parcours de soins: a médecin's act for a patient of 16 or more who has declared no médecin
+  traitant is reimbursed 40 points lower (30 % instead of 70 %) [DOC ameli]; a contrat
+  responsable does not cover that majoration (:func:`oc_part`) [DOC ameli]. The exceptions
+  modelled are the age, ALD and maternité (a convention: urgence, accès direct spécifique and
+  absence from home are not drawn).
+* régime local d'Alsace-Moselle (assurés of caisses 57, 67, 68, a convention: the real rule
+  follows the place of work): 90 % for médecins and auxiliaires médicaux, 90 % for drugs at
+  65 %, 80 % for drugs at 30 %, 15 % drugs unchanged [PRESS lelynx, le Quotidien du médecin
+  2006]; out of the parcours 50 % (the 40 points taken from 90 %: a convention).
 * participation forfaitaire (PF): 1 € until 14/05/2024, 2 € from 15/05/2024, per médecin act,
   at most 4 acts a day with the same PS and 50 € a year; exempt under 18, C2S, pregnancy
   [PRESS/DOC].
-* franchises médicales from 31/03/2024: 1 € per paramedical act, at most 4 € a day and 50 € a
-  year; same exemptions [PRESS].
+* franchises médicales (since 1/1/2008): 0.50 € per box of drugs and per paramedical act (at
+  most 2 € a day for acts), 1 € and 4 € from 31/03/2024; 50 € a year for all franchises; no
+  daily cap on boxes; same exemptions [PRESS, service-public].
 * a contrat responsable covers the ticket modérateur but never the PF nor the franchises;
   the mutuelle never pays more than the real cost.
-* IJ maladie: 50 % of the daily base salary (3 months' gross / 91.25), at most half the daily
-  base of 1.4 SMIC for leaves starting from 1 April 2025 (1.8 SMIC before), the SMIC of the
-  month before the leave (:func:`ij_ceiling`), from the 4th day (3 waiting days);
-  CSG 6.2 % + CRDS 0.5 % withheld [DOC ameli / PRESS].
+* IJ (:func:`ij_for_period`, by kind of leave):
+  - maladie: 50 % of the daily base salary (3 months' gross / 91.25), at most half the daily
+    base of 1.4 SMIC for leaves starting from 1 April 2025 (1.8 SMIC before), the SMIC of the
+    month before the leave (:func:`ij_ceiling`), from the 4th day (3 waiting days) [DOC
+    ameli / PRESS];
+  - accident du travail / maladie professionnelle: no waiting day; 60 % of the daily salary
+    (the last month's gross / 30.42) for days 1 to 28 of the leave, 80 % from day 29; the
+    daily salary capped at 0.834 % of the plafond annuel de la sécurité sociale (PASS) [DOC
+    ameli, service-public];
+  - maternité: no waiting day; the 3 months' gross, each month capped at the monthly PASS,
+    less 21 % of flat social charges, / 91.25 [DOC ameli, service-public];
+  CSG 6.2 % + CRDS 0.5 % withheld from each [DOC ameli / PRESS].
 """
 
 from __future__ import annotations
@@ -28,8 +48,14 @@ from .nomenclature import ACTS, SPECIALTIES, Profession
 from .text import half_up
 
 PF_2024 = date(2024, 5, 15)
+FRANCHISE_START = date(2008, 1, 1)
 FRANCHISE_2024 = date(2024, 3, 31)
 IJ_CEILING_CHANGE = date(2025, 4, 1)
+#: the majoration of the ticket modérateur out of the parcours de soins, in points of rate
+OUT_OF_PATHWAY_POINTS = 40
+PATHWAY_AGE = 16
+#: régime local d'Alsace-Moselle: the rate it brings each régime général rate to
+ALSACE_MOSELLE_RATES = {70: 90, 60: 90, 65: 90, 30: 80, 15: 15, 100: 100}
 
 
 @dataclass(frozen=True)
@@ -43,8 +69,10 @@ class Rules:
     pf_per_act_before_2024: int = 100
     pf_acts_per_day: int = 4
     pf_year_cap: int = 5000
-    franchise_per_act: int = 100
-    franchise_day_cap: int = 400
+    franchise_per_act: int = 100  # per act or per box, from 31/03/2024
+    franchise_day_cap: int = 400  # acts only
+    franchise_per_act_before_2024: int = 50
+    franchise_day_cap_before_2024: int = 200
     franchise_year_cap: int = 5000
 
 
@@ -56,6 +84,8 @@ class Patient:
     ald: bool = False  # soins en rapport avec une ALD
     maternity: bool = False  # maternité (nature d'assurance 30), exempt from PF/franchises
     c2s: bool = False
+    medecin_traitant: bool = True  # a médecin traitant is declared (parcours de soins)
+    alsace_moselle: bool = False  # covered by the régime local d'Alsace-Moselle
 
     def age_on(self, day: date) -> int:
         years = day.year - self.birth_date.year
@@ -81,12 +111,15 @@ class Billed:
     fee: int
     coefficient: int | None = None
     quantity: int = 1
+    unit_price: int | None = None  # the price of one box, for a drug
 
 
 @dataclass(frozen=True)
 class Liquidated:
     """One act as the AMO settles it. ``amo`` is paid; PF and franchise are deducted from the
-    gross AMO part; the patient (or the OC) owes the rest of the fee."""
+    gross AMO part; the patient (or the OC) owes the rest of the fee. ``penalty`` is what the
+    AMO paid less because the patient was out of the parcours de soins (never covered by a
+    contrat responsable)."""
 
     code: str
     fee: int
@@ -95,6 +128,9 @@ class Liquidated:
     amo_gross: int
     pf: int
     franchise: int
+    quantity: int = 1
+    unit_price: int | None = None
+    penalty: int = 0
 
     @property
     def amo(self) -> int:
@@ -114,11 +150,42 @@ class Liquidated:
         return self.fee - self.amo
 
 
-def rate_for(specialty: str, patient: Patient, rules: Rules = Rules()) -> int:
-    if patient.ald or patient.maternity:
+def out_of_pathway(specialty: str, patient: Patient, day: date) -> bool:
+    """True when a médecin's act on ``day`` is out of the parcours de soins: a patient of 16 or
+    more, with no médecin traitant declared, outside ALD and maternité (module docstring)."""
+    return (
+        SPECIALTIES[specialty].profession is Profession.MEDECIN
+        and not patient.medecin_traitant
+        and not (patient.ald or patient.maternity)
+        and patient.age_on(day) >= PATHWAY_AGE
+    )
+
+
+def rate_for(
+    specialty: str,
+    patient: Patient,
+    rules: Rules = Rules(),
+    code: str | None = None,
+    day: date | None = None,
+) -> int:
+    """The AMO rate (%) of act ``code`` billed by ``specialty`` for ``patient`` on ``day``:
+    ALD and maternité 100 % (not for a 15 % drug); a drug its class's rate, otherwise the
+    profession's; then the régime local d'Alsace-Moselle's rate, then 40 points less out of
+    the parcours de soins (when ``day`` is given)."""
+    act = ACTS.get(code) if code else None
+    drug_rate = act.rate if act is not None else None
+    if (patient.ald or patient.maternity) and drug_rate != 15:
         return rules.full_rate
-    profession = SPECIALTIES[specialty].profession
-    return rules.doctor_rate if profession is Profession.MEDECIN else rules.auxiliary_rate
+    if drug_rate is not None:
+        rate = drug_rate
+    else:
+        profession = SPECIALTIES[specialty].profession
+        rate = rules.doctor_rate if profession is Profession.MEDECIN else rules.auxiliary_rate
+    if patient.alsace_moselle:
+        rate = ALSACE_MOSELLE_RATES.get(rate, rate)
+    if day is not None and out_of_pathway(specialty, patient, day):
+        rate -= OUT_OF_PATHWAY_POINTS
+    return rate
 
 
 def liquidate(
@@ -131,20 +198,41 @@ def liquidate(
     rules: Rules = Rules(),
 ) -> list[Liquidated]:
     """The AMO settlement of the acts of one invoice, updating ``counters``. KeyError for an
-    act code outside the nomenclature (the caller rejects such invoices first)."""
-    rate = rate_for(specialty, patient, rules)
+    act code outside the nomenclature (the caller rejects such invoices first); ValueError for
+    a drug billed without its box price."""
     exempt = patient.age_on(day) < 18 or patient.c2s or patient.maternity
+    penalised = out_of_pathway(specialty, patient, day)
     result = []
     for billed in acts:
         act = ACTS[billed.code]
-        base = act.base(billed.coefficient, billed.quantity, day)  # the tariff of the care date
+        rate = rate_for(specialty, patient, rules, billed.code, day)
+        # the tariff of the care date, or the box's price for a drug
+        base = act.base(billed.coefficient, billed.quantity, day, billed.unit_price)
         amo_gross = min(half_up(base * rate, 100), billed.fee)
+        penalty = 0
+        if penalised:  # what the rate without the majoration would have paid, less
+            normal = min(half_up(base * (rate + OUT_OF_PATHWAY_POINTS), 100), billed.fee)
+            penalty = normal - amo_gross
         pf = franchise = 0
         if not exempt and act.participation_forfaitaire:
             pf = _participation(counters, rules, day, ps_number, amo_gross)
         if not exempt and act.franchise:
-            franchise = _franchise(counters, rules, day, amo_gross)
-        result.append(Liquidated(billed.code, billed.fee, base, rate, amo_gross, pf, franchise))
+            units = billed.quantity if act.per_box else 1
+            franchise = _franchise(counters, rules, day, amo_gross, units, act.per_box)
+        result.append(
+            Liquidated(
+                billed.code,
+                billed.fee,
+                base,
+                rate,
+                amo_gross,
+                pf,
+                franchise,
+                billed.quantity,
+                billed.unit_price,
+                penalty,
+            )
+        )
     return result
 
 
@@ -160,13 +248,22 @@ def _participation(counters: Counters, rules: Rules, day: date, ps: str, ceiling
     return amount
 
 
-def _franchise(counters: Counters, rules: Rules, day: date, ceiling: int) -> int:
-    if day < FRANCHISE_2024:
-        return 0  # the 0.50 € era is not modelled
-    left_today = rules.franchise_day_cap - counters.franchise_day.get(day, 0)
+def _franchise(
+    counters: Counters, rules: Rules, day: date, ceiling: int, units: int, per_box: bool
+) -> int:
+    """The franchise of one line: ``units`` acts or boxes at the amount of ``day``, within the
+    yearly cap, and for acts (not boxes) the daily cap."""
+    if day < FRANCHISE_START:
+        return 0
+    recent = day >= FRANCHISE_2024
+    per_unit = rules.franchise_per_act if recent else rules.franchise_per_act_before_2024
     left_year = rules.franchise_year_cap - counters.franchise_year.get(day.year, 0)
-    amount = max(0, min(rules.franchise_per_act, left_today, left_year, ceiling))
-    counters.franchise_day[day] = counters.franchise_day.get(day, 0) + amount
+    amount = min(per_unit * units, left_year, ceiling)
+    if not per_box:
+        day_cap = rules.franchise_day_cap if recent else rules.franchise_day_cap_before_2024
+        amount = min(amount, day_cap - counters.franchise_day.get(day, 0))
+        counters.franchise_day[day] = counters.franchise_day.get(day, 0) + max(0, amount)
+    amount = max(0, amount)
     counters.franchise_year[day.year] = counters.franchise_year.get(day.year, 0) + amount
     return amount
 
@@ -196,11 +293,13 @@ GRIDS = {
 
 
 def oc_part(act: Liquidated, grid: Grid) -> int:
-    """What the mutuelle pays for one settled act."""
-    covered = half_up(act.base * grid.percent_br, 100) - act.amo_gross
+    """What the mutuelle pays for one settled act: the grid's cover less what the AMO would
+    have paid in the parcours de soins (the majoration out of it stays with the patient)."""
+    covered = half_up(act.base * grid.percent_br, 100) - act.amo_gross - act.penalty
     covered += dict(grid.forfaits).get(act.code, 0)
-    # the fee minus the gross AMO part: the PF and franchises stay with the patient
-    return max(0, min(covered, act.fee - act.amo_gross))
+    # the fee minus the gross AMO part: the PF, franchises and the majoration stay with the
+    # patient
+    return max(0, min(covered, act.fee - act.amo_gross - act.penalty))
 
 
 # -- daily allowances -----------------------------------------------------------------------
@@ -258,16 +357,93 @@ def ij_ceiling(leave_start: date) -> int:
     return half_up(smic * 35 * 52 * tenths * 3 * 100, 12 * 10 * 9125 * 2)
 
 
+#: Plafond annuel de la sécurité sociale (PASS) in euros, from each 1 January (arrêtés
+#: annuels; service-public.fr).
+PASS_YEARLY: tuple[tuple[date, int], ...] = (
+    (date(2023, 1, 1), 43_992),
+    (date(2024, 1, 1), 46_368),
+    (date(2025, 1, 1), 47_100),
+    (date(2026, 1, 1), 48_060),
+)
+#: The kinds of leave, with the nature d'assurance a NOEMIE 550 carries them under.
+LEAVE_NATURES = {"maladie": "10", "maternite": "30", "at-mp": "40"}
+AT_MP_HIGHER_FROM_DAY = 29
+
+
+def pass_yearly(day: date) -> int:
+    """The PASS in force on ``day``, in cents (the oldest known before 2023)."""
+    found = PASS_YEARLY[0][1]
+    for start, euros in PASS_YEARLY:
+        if day >= start:
+            found = euros
+    return found * 100
+
+
+def at_mp_daily_salary(leave_start: date, gross_three_months: int) -> int:
+    """Salaire journalier of an AT/MP leave: the last month's gross (a third of the three
+    months given: salaries are steady in the model) / 30.42, at most 0.834 % of the PASS."""
+    daily = half_up(gross_three_months * 100, 3 * 3042)
+    return min(daily, half_up(pass_yearly(leave_start) * 834, 100_000))
+
+
+def maternity_daily_base(leave_start: date, gross_three_months: int) -> int:
+    """Gain journalier de base of a maternity leave: the three months' gross, each month at
+    most the monthly PASS, less 21 % of flat social charges, / 91.25."""
+    capped = min(gross_three_months, 3 * pass_yearly(leave_start) // 12)
+    return half_up(capped * 79, 9125)
+
+
+def ij_periods(
+    leave_start: date, start: date, end: date, gross_three_months: int, *, kind: str = "maladie"
+) -> list[IjPeriod]:
+    """The IJ of days ``start``..``end`` of a leave of ``kind`` (a key of
+    :data:`LEAVE_NATURES`) that began on ``leave_start``, one period per daily amount: an AT/MP
+    leave crossing its 29th day gives two. Empty when no day is paid (the waiting days of a
+    sick leave). ValueError for an unknown kind."""
+    if kind == "at-mp":
+        change = leave_start + timedelta(days=AT_MP_HIGHER_FROM_DAY - 1)
+        if start < change <= end:
+            return [
+                p
+                for a, b in ((start, change - timedelta(days=1)), (change, end))
+                for p in ij_periods(leave_start, a, b, gross_three_months, kind=kind)
+            ]
+    period = ij_for_period(leave_start, start, end, gross_three_months, kind=kind)
+    return [period] if period else []
+
+
 def ij_for_period(
-    leave_start: date, start: date, end: date, gross_three_months: int
+    leave_start: date,
+    start: date,
+    end: date,
+    gross_three_months: int,
+    *,
+    kind: str = "maladie",
 ) -> IjPeriod | None:
-    """The IJ for days ``start``..``end`` of a leave that began on ``leave_start``: the first
-    three days of the leave are not paid. None when no day of the period is paid."""
-    first_paid = max(start, leave_start + timedelta(days=3))
+    """The IJ for days ``start``..``end`` of a leave of ``kind`` that began on ``leave_start``
+    (module docstring): maladie (the default) does not pay its first three days; AT/MP and
+    maternité pay from the first. None when no day of the period is paid. ValueError for an
+    unknown kind, or an AT/MP period that crosses the 29th day of the leave (its daily amount
+    changes there: :func:`ij_periods` splits it)."""
+    if kind == "maladie":
+        first_paid = max(start, leave_start + timedelta(days=3))
+    elif kind in LEAVE_NATURES:
+        first_paid = max(start, leave_start)
+    else:
+        raise ValueError(f"unknown kind of leave {kind!r}: one of {', '.join(LEAVE_NATURES)}")
     if first_paid > end:
         return None
-    base = daily_base(gross_three_months)
-    daily = min(base // 2, ij_ceiling(leave_start))
+    if kind == "maladie":
+        base = daily_base(gross_three_months)
+        daily = min(base // 2, ij_ceiling(leave_start))
+    elif kind == "maternite":
+        base = daily = maternity_daily_base(leave_start, gross_three_months)
+    else:
+        base = at_mp_daily_salary(leave_start, gross_three_months)
+        change = leave_start + timedelta(days=AT_MP_HIGHER_FROM_DAY - 1)
+        if first_paid < change <= end:
+            raise ValueError("an AT/MP period crossing the 29th day of the leave: split it")
+        daily = half_up(base * (80 if first_paid >= change else 60), 100)
     days = (end - first_paid).days + 1
     gross = daily * days
     csg_crds = half_up(gross * 67, 1000)
