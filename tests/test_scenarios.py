@@ -30,7 +30,8 @@ from .consistency import invalid_files
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"
 REQUIRED = {"demo", "nominal-week", "negative-arl", "revoked-certificate", "cpam-outage",
-            "double-mutuelle", "employer-ij", "late-mutuelle", "national-day"}  # fmt: skip
+            "double-mutuelle", "employer-ij", "late-mutuelle", "national-day",
+            "care-mix"}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

@@ -62,8 +62,8 @@ class CpamBehaviour:
     link_delay: int = 4  # jours ouvrés from a link request to the link (seeds/002: 4-5 days)
     sick_leave_rate: float = 0.02  # per employee and jour ouvré
     salary_error_share: float = 0.1  # attestations de salaire that differ from the payroll
-    at_mp_share: float = 0.0  # leaves that are accidents du travail / maladies pro.
-    maternity_share: float = 0.0  # a woman's leaves that are maternity leaves
+    at_mp_share: float = 0.1  # leaves that are accidents du travail / maladies pro.
+    maternity_share: float = 0.05  # a woman's leaves that are maternity leaves
 
 
 @dataclass

@@ -4,7 +4,9 @@ by code, money, volumes, and the scenario's expectations.
 Pure functions of the journal's events (and of the scenario): a finished run's report can be
 rebuilt at any time from its folder, and two runs with the same journal give the same report.
 Delays are in hours of simulated time; limits in jours ouvrés count business days from the
-start event (a limit of 2 jours ouvrés from Friday 18:00 ends Tuesday 18:00).
+start event (a limit of 2 jours ouvrés from Friday 18:00 ends Tuesday 18:00), in the calendar
+of Alsace-Moselle for the flows of its caisses and practitioners (Good Friday and 26 December
+are not jours ouvrés there).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from noemie_sim.sim.calendar import add_jours_ouvres, jours_ouvres_between
+from noemie_sim.sim.domain.population import ALSACE_MOSELLE_DEPARTMENTS, alsace_moselle
 from noemie_sim.sim.journal import Event
 
 from .schema import EXPECTATIONS, Duration
@@ -27,26 +30,31 @@ PENALTY_RATE = 10  # %: of the AMO part, paid from the 10th jour ouvré
 
 @dataclass
 class Flow:
-    """One SLA's measurements: (start, end or None) per item."""
+    """One SLA's measurements: (start, end or None, counted in the calendar of
+    Alsace-Moselle) per item."""
 
     name: str
     limit: Duration
-    items: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    items: list[tuple[datetime, datetime | None, bool]] = field(default_factory=list)
 
-    def deadline(self, start: datetime) -> datetime:
+    def deadline(self, start: datetime, alsace_moselle: bool = False) -> datetime:
         if self.limit.jours_ouvres:
-            return add_jours_ouvres(start, self.limit.jours_ouvres)
+            return add_jours_ouvres(start, self.limit.jours_ouvres, alsace_moselle)
         return start + timedelta(seconds=self.limit.seconds)
 
     def result(self, end: datetime) -> dict[str, Any]:
-        delays = sorted((done - start).total_seconds() / 3600 for start, done in self.items if done)
+        delays = sorted(
+            (done - start).total_seconds() / 3600 for start, done, _local in self.items if done
+        )
         breaches = sum(
-            1 for start, done in self.items
-            if (done is not None and done > self.deadline(start))
-            or (done is None and self.deadline(start) < end)
+            1 for start, done, local in self.items
+            if (done is not None and done > self.deadline(start, local))
+            or (done is None and self.deadline(start, local) < end)
         )  # fmt: skip
         pending = sum(
-            1 for start, done in self.items if done is None and self.deadline(start) >= end
+            1
+            for start, done, local in self.items
+            if done is None and self.deadline(start, local) >= end
         )
         return {
             "name": self.name,
@@ -83,6 +91,11 @@ def _histogram(delays: list[float], bins: int = 12) -> list[list[float]]:
     return [[round(i * width, 2), c] for i, c in enumerate(counts)]
 
 
+def _local_ps(ps_number: str) -> bool:
+    """A PS of Alsace-Moselle: its n° AM begins with its département (norms.md §7.2)."""
+    return ps_number[:2] in ALSACE_MOSELLE_DEPARTMENTS
+
+
 def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -112,7 +125,9 @@ def measure(
     for e in of("lot-sent"):
         sent_lots.setdefault(str(e.lot), e)
     if "arl" in flows:
-        flows["arl"].items = [(e.at, arl_at.get(lot)) for lot, e in sent_lots.items()]
+        flows["arl"].items = [
+            (e.at, arl_at.get(lot), _local_ps(e.actor)) for lot, e in sent_lots.items()
+        ]
     # FSE sent: care day -> the first lot carrying the invoice
     lot_of_invoice: dict[str, Event] = {}
     for e in of("lot-sent"):
@@ -126,6 +141,7 @@ def measure(
                 (
                     datetime.combine(date.fromisoformat(e.details["care_date"]), e.at.timetz()),
                     lot_of_invoice[inv].at if inv in lot_of_invoice else None,
+                    _local_ps(e.actor),
                 )
                 for inv, e in billed.items()
                 if bool(e.details["tiers_payant"]) is tiers_payant
@@ -149,20 +165,21 @@ def measure(
         if paid is not None and paid.details.get("paid_on"):
             day = date.fromisoformat(paid.details["paid_on"])
             done = datetime.combine(day, reception.timetz())
-            delay = jours_ouvres_between(reception.date(), day)
+            delay = jours_ouvres_between(reception.date(), day, _local_ps(e.actor))
             if delay in (8, 9):
                 penalties += PENALTY_FLAT
                 late["8-9 jours ouvrés"] += 1
             elif delay >= 10:
                 penalties += round(paid.details["amo"] * PENALTY_RATE / 100)
                 late["10+ jours ouvrés"] += 1
-        tp_items.append((reception, done))
+        tp_items.append((reception, done, _local_ps(e.actor)))
     if "tiers_payant_payment" in flows:
         flows["tiers_payant_payment"].items = tp_items
     # décompte to the OC: AMO settlement -> décompte sent
     if "decompte_to_oc" in flows:
         flows["decompte_to_oc"].items = [
-            (settled[str(e.invoice)][0].at, e.at) for e in of("decompte-sent")
+            (settled[str(e.invoice)][0].at, e.at, alsace_moselle(e.actor))
+            for e in of("decompte-sent")
             if str(e.invoice) in settled
         ]  # fmt: skip
     # OC payment: décompte sent -> the mutuelle's payment or reject
@@ -173,11 +190,17 @@ def measure(
                 oc_done.setdefault(str(e.details["decompte"]), e.at)
     if "oc_payment" in flows:
         flows["oc_payment"].items = [
-            (e.at, oc_done.get(f"{e.actor}/{e.details['decompte']}")) for e in of("decompte-sent")
+            # the mutuelle's own working days: the national calendar
+            (e.at, oc_done.get(f"{e.actor}/{e.details['decompte']}"), False)
+            for e in of("decompte-sent")
         ]
     if "link_activation" in flows:
         flows["link_activation"].items = [
-            (datetime.combine(date.fromisoformat(e.details["requested"]), e.at.timetz()), e.at)
+            (
+                datetime.combine(date.fromisoformat(e.details["requested"]), e.at.timetz()),
+                e.at,
+                alsace_moselle(e.actor),
+            )
             for e in of("link-active")
         ]
     sla_results = [flow.result(end) for flow in flows.values()]

@@ -22,7 +22,7 @@ from noemie_sim.actors.employer import EmployerBehaviour
 from noemie_sim.actors.mutuelle import MutuelleBehaviour
 from noemie_sim.actors.network import NetworkConfig, PractitionerGroup
 from noemie_sim.actors.practitioner import PractitionerBehaviour
-from noemie_sim.sim.domain.population import PopulationConfig
+from noemie_sim.sim.domain.population import CAISSES, PopulationConfig
 
 #: Practitioner kinds a scenario may name, and their specialty codes.
 SPECIALTY_NAMES = {
@@ -30,6 +30,7 @@ SPECIALTY_NAMES = {
     "cardiologue": "03",
     "infirmier": "24",
     "kinesitherapeute": "26",
+    "pharmacie": "50",
 }
 
 #: Fault kinds, what they target and whether they last.
@@ -71,6 +72,7 @@ FAULT_DURATION_LIMITS = (1.0, 365 * DAY, 260)
 OFFSET_LIMITS = (1.0, 3650 * DAY, 0)  # a clock skew of up to ten years (certificate expiry)
 LATENCY_LIMITS = (0.0, 600.0, 0)
 ARL_TIMEOUT_JOURS = (1, 30)
+MAX_MUTUELLES = 1000  # seed 001 counts about 500 organismes complémentaires
 LINK_DELAY_JOURS = (0, 60)
 EXPECT_COUNT_MAX = 10**9
 #: Figures a scenario may assert in [expect]; numbers are exact unless the key ends in _max.
@@ -391,12 +393,31 @@ def _scaled(count: int, scale: float) -> int:
     return max(1, round(count * scale)) if count else 0
 
 
+def _caisses(t: _Table) -> tuple[int, tuple[int, ...]]:
+    """``caisses``: how many (the first ones of the table), or which, by number."""
+    value = t.get("caisses", PopulationConfig().caisses)
+    known = [number for number, _name in CAISSES]
+    if isinstance(value, list):
+        if (
+            not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            or len(set(value)) != len(value)
+            or any(v not in known for v in value)
+        ):
+            raise ScenarioError("population.caisses", "distinct caisse numbers among "
+                                + ", ".join(map(str, known)), value)  # fmt: skip
+        return len(value), tuple(value)
+    return t.integer("caisses", 1, 1, len(CAISSES)), ()
+
+
 def _population(t: _Table, scale: float) -> PopulationConfig:
     d = PopulationConfig()
+    count, numbers = _caisses(t)
     config = PopulationConfig(
         assures=_scaled(t.integer("assures", d.assures, 1, 10_000_000), scale),
-        caisses=t.integer("caisses", d.caisses, 1, 10),
-        mutuelles=t.integer("mutuelles", d.mutuelles, 0, 8),
+        caisses=count,
+        caisse_numbers=numbers,
+        mutuelles=t.integer("mutuelles", d.mutuelles, 0, MAX_MUTUELLES),
         employers=t.integer("employers", d.employers, 0, 1000),
         employees_per_employer=t.integer(
             "employees_per_employer", d.employees_per_employer, 0, 10_000
@@ -408,6 +429,10 @@ def _population(t: _Table, scale: float) -> PopulationConfig:
         noemie_active_share=t.number("noemie_active_share", d.noemie_active_share),
         double_mutuelle_share=t.number("double_mutuelle_share", d.double_mutuelle_share),
         rights_closed_share=t.number("rights_closed_share", d.rights_closed_share),
+        no_medecin_traitant_share=t.number(
+            "no_medecin_traitant_share", d.no_medecin_traitant_share
+        ),
+        split_cover_share=t.number("split_cover_share", d.split_cover_share),
     )
     t.done()
     return config
@@ -440,6 +465,8 @@ def _cpam(t: _Table) -> CpamBehaviour:
         link_delay=t.jours("link_delay", d.link_delay, *LINK_DELAY_JOURS),
         sick_leave_rate=t.number("sick_leave_rate", d.sick_leave_rate),
         salary_error_share=t.number("salary_error_share", d.salary_error_share),
+        at_mp_share=t.number("at_mp_share", d.at_mp_share),
+        maternity_share=t.number("maternity_share", d.maternity_share),
     )
     t.done()
     return config

@@ -294,13 +294,18 @@ class _Pools:
         return str(self._fake.company())
 
 
-def _mutuelle_name(n: int, names: _Pools) -> str:
-    """The n-th mutuelle's name: the fixed ones first, then "Mutuelle de" a city of the pool
-    (a population may hold hundreds of mutuelles)."""
+def _mutuelle_name(n: int, names: _Pools, taken: set[str]) -> str:
+    """The n-th mutuelle's name, distinct from ``taken``: the fixed ones first, then "Mutuelle
+    de" a city of the pool, numbered when that city already has one (a population may hold
+    hundreds of mutuelles)."""
     if n < len(MUTUELLE_NAMES):
         return MUTUELLE_NAMES[n]
     city = names.addresses[n % len(names.addresses)][2]
-    return f"Mutuelle de {city} {n // len(names.addresses) + 1}"[:40]
+    name, rank = f"Mutuelle de {city}", 1
+    while name in taken:
+        rank += 1
+        name = f"Mutuelle de {city} {rank}"
+    return name
 
 
 def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Population:
@@ -411,13 +416,15 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
 
     mutuelles = []
     oc_numbers: set[str] = set()
+    mutuelle_names: set[str] = set()
     for n in range(config.mutuelles):
         while True:
             number = ids.oc_number(f"{rng.randrange(10**7):07d}")
             if number not in oc_numbers:
                 oc_numbers.add(number)
                 break
-        mutuelles.append(Mutuelle(number, _mutuelle_name(n, names)))
+        mutuelles.append(Mutuelle(number, _mutuelle_name(n, names, mutuelle_names)))
+        mutuelle_names.add(mutuelles[-1].name)
     contracts = []
     grids = sorted(GRIDS)
     if mutuelles:

@@ -94,7 +94,11 @@ _NOTES = {
         'Record types 2 to 5 follow the positions of the B2 "CP" variant as ATIH\'s RSF-ACE '
         "2023 transcribes them (norms.md §2.2); the B2 a PS sends is described by the cahier "
         "des charges SESAM-Vitale, which is not public. The records 0, 1, 8, 9 and positions "
-        "1-11 of every record are conventions."
+        "1-11 of every record are conventions. **Conventions** of content: a pharmacy's drug "
+        "line is a Type 4 line with its PH1/PH7/PH4/PH2 prestation code (SNDS), the box's "
+        "price as unit price and the boxes as quantity; the Type 2S parcours de soins "
+        "indicator is T (within the parcours) or N (out of it) for a médecin's invoice and "
+        "blank otherwise: RSF-ACE lists the letters, not their meaning (docs/rules.md)."
     ),
     "decompte": (
         "**Convention.** The public sources describe the flow caisse → organisme "
@@ -114,7 +118,9 @@ _NOTES = {
         "seeds/004 [PRESS] (norms.md §6) names the 550's entities (230 NOP-PIJ, 250 NOP-MFI, "
         "...) and some of its zones (CPT-REF, REMBOURSEMENT, BASE, the sanction rate); no "
         "public source gives their positions: **every position here is a convention**, and so "
-        "is the effect of a sanction (docs/rules.md)."
+        "are the effect of a sanction, the natures 10 maladie, 30 maternité and 40 AT/MP used "
+        "for the three kinds of leave, and the codes of a 250 debit taking back IJ paid on a "
+        "wrong salary (docs/rules.md)."
     ),
     "arl": (
         "**Convention.** What an ARL says is public (R161-47: an acknowledgement per lot, "

@@ -1,0 +1,151 @@
+"""The bundled care-mix scenario, run once in memory: what the fidelity issue added shows in
+the network's own journal and files, checked against the population (not against the actors'
+own bookkeeping)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from noemie_sim.actors.network import population_of
+from noemie_sim.pki.authority import KeyPool
+from noemie_sim.scenarios.cli_scenarios import find_scenario
+from noemie_sim.scenarios.runner import play
+from noemie_sim.sim.domain.population import Population, build
+from noemie_sim.sim.journal import Journal, open_journal
+from noemie_sim.sim.norms import b2, noemie_550
+
+from .consistency import invalid_files
+
+GOOD_FRIDAY = date(2026, 4, 3)
+PARIS, STRASBOURG = "017510000", "016710000"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Journal, Population]]:
+    scenario = find_scenario("care-mix")
+    config = dataclasses.replace(scenario.config, transport="memory")
+    folder = tmp_path_factory.mktemp("care-mix") / "run"
+    keys = KeyPool(tmp_path_factory.mktemp("care-mix-keys"))
+    result = asyncio.run(play(dataclasses.replace(scenario, config=config), folder, keys=keys))
+    result.journal.close()
+    journal = open_journal(folder)
+    yield folder, journal, build(config.seed, population_of(config))
+    journal.db.close()
+
+
+def _clear_files(folder: Path, kind: str, actor: str = "*") -> list[bytes]:
+    """The clear files of ``kind`` archived by ``actor`` (sender and receiver each archive a
+    file: one of them for a sum)."""
+    return [p.read_bytes() for p in sorted((folder / "files").glob(f"{actor}/*{kind}*.clear"))]
+
+
+def test_its_files_validate(run: tuple[Path, Journal, Population]) -> None:
+    checked, refused = invalid_files(run[0])
+    assert checked > 300 and not refused, refused[:5]
+
+
+def test_decomptes_follow_the_link_of_each_beneficiary(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """Every décompte goes to the mutuelle whose NOEMIE contract covers that bénéficiaire on
+    the care day; some families have décomptes going to two mutuelles."""
+    _folder, journal, population = run
+    billed = {str(e.invoice): e for e in journal.events("invoice-billed")}
+    by_family: dict[str, set[str]] = {}
+    sent = journal.events("decompte-sent")
+    for e in sent:
+        care_day = date.fromisoformat(billed[str(e.invoice)].details["care_date"])
+        cover = population.cover_of(str(e.assure), str(e.details["beneficiaire"]), care_day)
+        assert cover is not None and cover.noemie and cover.oc_number == e.oc
+        by_family.setdefault(str(e.assure), set()).add(str(e.oc))
+    assert len(sent) > 300
+    assert any(len(ocs) == 2 for ocs in by_family.values())
+
+
+def test_pharmacies_bill_boxes_in_tiers_payant_with_a_franchise_per_box(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    folder, journal, population = run
+    pharmacies = {p.ps_number for p in population.practitioners if p.specialty == "50"}
+    boxes: dict[str, int] = {}
+    for data in _clear_files(folder, "FSE"):
+        for lot in b2.parse(data).lots:
+            if lot.ps_number in pharmacies:
+                for inv in lot.invoices:
+                    boxes[f"{lot.ps_number}/{inv.invoice_number}"] = sum(
+                        x.quantity for x in inv.lines if isinstance(x, b2.ProfessionalAct)
+                    )
+    liquidated = [e for e in journal.events("invoice-liquidated") if str(e.invoice) in boxes]
+    paid = [e for e in liquidated if e.details["status"] == "paid"]
+    assert len(paid) > 100
+    assert sum(e.details["payee"] == "ps" for e in paid) > 0.85 * len(paid)
+    # 1 € a box (2026), never a participation forfaitaire; less for the exempt (children, C2S)
+    # and where a line's AMO part is less than its franchise (a 15 % drug)
+    assert all(e.details["pf"] == 0 for e in paid)
+    assert all(e.details["franchise"] <= 100 * boxes[str(e.invoice)] for e in paid)
+    assert sum(e.details["franchise"] == 100 * boxes[str(e.invoice)] for e in paid) > len(paid) / 5
+
+
+def test_out_of_the_parcours_the_patient_keeps_the_majoration(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """A décompte of a visit out of the parcours (2S indicator N) is paid by the mutuelle no
+    more than in the parcours: the patient keeps at least 40 % of the base."""
+    folder, journal, _population = run
+    outside: dict[str, int] = {}  # "caisse/décompte n°" -> 40 % of the base
+    for data in _clear_files(folder, "DEC"):
+        decomptes = b2.parse(data)
+        for lot in decomptes.lots:
+            for inv in lot.invoices:
+                if inv.care_pathway == "N":
+                    acts = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+                    assert all(a.rate in (30, 50) for a in acts)
+                    outside[f"{decomptes.sender}/{inv.invoice_number}"] = sum(
+                        a.base * 40 // 100 for a in acts
+                    )
+    paid = [e for e in journal.events("decompte-paid") if e.details["decompte"] in outside]
+    assert len(paid) >= 5
+    for e in paid:
+        patient = e.details["billed"] - e.details["amo"] - e.details["amount"]
+        assert patient >= outside[str(e.details["decompte"])]
+
+
+def test_alsace_moselle_keeps_good_friday(run: tuple[Path, Journal, Population]) -> None:
+    """The Bas-Rhin caisse and its practitioners do nothing on Good Friday 2026, a public
+    holiday in Alsace-Moselle; Paris works; a Thursday's payment is dated Tuesday."""
+    _folder, journal, _population = run
+    on_friday = [e for e in journal.events() if e.at.date() == GOOD_FRIDAY]
+    assert any(e.actor == PARIS for e in on_friday)
+    assert not any(e.actor == STRASBOURG for e in on_friday)
+    strasbourg_ps = {e.actor for e in journal.events("invoice-billed") if e.actor[:2] == "67"}
+    assert strasbourg_ps and not any(e.actor in strasbourg_ps for e in on_friday)
+    thursday = [
+        e for e in journal.events("invoice-liquidated")
+        if e.actor == STRASBOURG and e.at.date() == date(2026, 4, 2) and e.details["paid_on"]
+    ]  # fmt: skip
+    assert thursday and {e.details["paid_on"] for e in thursday} == {"2026-04-07"}
+
+
+def test_every_kind_of_leave_and_a_corrected_ij(run: tuple[Path, Journal, Population]) -> None:
+    folder, journal, _population = run
+    kinds = {e.details["leave_kind"] for e in journal.events("sick-leave")}
+    assert kinds == {"maladie", "at-mp", "maternite"}
+    natures = set()
+    debits = 0
+    for data in _clear_files(folder, "IJ", PARIS) + _clear_files(folder, "IJ", STRASBOURG):
+        for employer in noemie_550.parse(data).employers:
+            for day in employer.days:
+                natures |= {c.insurance_nature for e in day.employees for c in e.coverages}
+                debits += sum(m.amount for m in day.movements if m.direction == "D")
+    assert natures == {"10", "30", "40"}
+    corrected = journal.events("ij-corrected")
+    assert corrected and debits == sum(e.details["debit"] for e in corrected)
+    payments = journal.events("ij-payment-received")
+    assert any(e.details["debit"] for e in payments)
+    assert all(e.details["matches"] for e in payments)
