@@ -93,8 +93,13 @@ class Event:
     details: dict[str, Any]
 
 
+#: one encoder for every canonical text (json.dumps with options builds a new one per call)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _canonical(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The canonical JSON of ``value`` (sorted keys, no spaces, UTF-8 text): what is hashed."""
+    return _ENCODER.encode(value)
 
 
 def chain_hash(previous: str, row: list[object]) -> str:
@@ -119,13 +124,17 @@ class Journal:
         if config is None and not path.is_file():
             raise JournalError(f"no journal in {self.folder}")
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path)
+        self._db = sqlite3.connect(path)
+        #: rows recorded and not yet inserted: written in one statement when anything reads
+        #: the database or commits (a clock step commits once)
+        self._pending: list[tuple[object, ...]] = []
         try:
             self._prepare(path, config)
         except sqlite3.DatabaseError as exc:
-            self.db.close()
+            self._db.close()
             raise JournalError(f"{path} is not a readable journal ({exc})") from None
         self._archived = 0
+        self._folders: set[Path] = set()  # archive folders known to exist
         self._prefixes = bytearray()  # ROW_PREFIX bytes of each event's hash, in order
         self.listeners: list[Callable[[Event], None]] = []  # told of every event recorded
 
@@ -150,6 +159,17 @@ class Journal:
         self._seq: int = row[0] if row else 0
         self._hash: str = row[1] if row else genesis[0]
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The journal's database, every event recorded so far in it (not committed yet:
+        :meth:`commit`)."""
+        if self._pending:
+            rows, self._pending = self._pending, []
+            self._db.executemany(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+        return self._db
+
     # -- writing ------------------------------------------------------------------------------
 
     def record(
@@ -161,22 +181,24 @@ class Journal:
         ids = [None if v is None else str(v) for v in ids]
         self._seq += 1
         at = self.now().isoformat()
-        row: list[object] = [self._seq, at, actor, kind, *ids, fields]
-        self._hash = chain_hash(self._hash, row)
+        details = _canonical(fields)
+        # the canonical row [seq, at, actor, kind, ids..., fields] (chain_hash's), with the
+        # details encoded once for both the hash and the column
+        head = _canonical([self._seq, at, actor, kind, *ids])
+        self._hash = hashlib.sha256(f"{self._hash}\n{head[:-1]},{details}]".encode()).hexdigest()
         self._prefixes += bytes.fromhex(self._hash[: 2 * ROW_PREFIX])
-        self.db.execute(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._pending.append(
             (
                 self._seq,
                 at,
                 actor,
                 kind,
                 *ids,
-                _canonical(fields),
+                details,
                 self._hash,
                 wall_now().isoformat(),
                 None if evidence is None else _canonical(evidence),
-            ),
+            )
         )
         if self.listeners:
             file, lot, invoice, assure, oc = ids
@@ -194,9 +216,13 @@ class Journal:
         N orders files and keeps a re-sent file from overwriting the first copy."""
         self._archived += 1
         stem = f"files/{actor}/{self._archived:06d}-{name}"
+        folder = self.folder / "files" / actor
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
         for data, suffix in ((sealed, ""), (clear, ".clear")):
             if data is not None:
-                _write_atomic(self.folder / f"{stem}{suffix}", data)
+                _write_atomic(self.folder / f"{stem}{suffix}", data, made=True)
         return stem
 
     def set_info(self, key: str, value: Any) -> None:
@@ -242,7 +268,7 @@ class Journal:
 
     def close(self) -> None:
         self.db.commit()
-        self.db.close()
+        self._db.close()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -465,8 +491,11 @@ def _event(row: tuple[Any, ...]) -> Event:
     )  # fmt: skip
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_atomic(path: Path, data: bytes, made: bool = False) -> None:
+    """Write ``path`` whole or not at all (a temporary name, then a rename); its folder is
+    created unless ``made`` says it exists."""
+    if not made:
+        path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
