@@ -16,11 +16,12 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from noemie_sim.sim.journal import Journal
 
 STEP = 28
-FIELDS = {"status": "paid", "amo": 2100, "billed": 3000, "pf": 200, "franchise": 0,
+FIELDS: dict[str, Any] = {"status": "paid", "amo": 2100, "billed": 3000, "pf": 200, "franchise": 0,
           "payee": "ps", "deferred": 0}  # fmt: skip
 
 
