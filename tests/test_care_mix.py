@@ -14,8 +14,10 @@ import pytest
 
 from noemie_sim.actors.network import population_of
 from noemie_sim.pki.authority import KeyPool
+from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.cli_scenarios import find_scenario
 from noemie_sim.scenarios.runner import play
+from noemie_sim.scenarios.trace import UnknownInvoice, trace
 from noemie_sim.sim.domain.population import Population, build
 from noemie_sim.sim.journal import Journal, open_journal
 from noemie_sim.sim.norms import b2, noemie_550
@@ -149,3 +151,35 @@ def test_every_kind_of_leave_and_a_corrected_ij(run: tuple[Path, Journal, Popula
     payments = journal.events("ij-payment-received")
     assert any(e.details["debit"] for e in payments)
     assert all(e.details["matches"] for e in payments)
+
+
+def test_trace_follows_an_invoice_from_billing_to_the_mutuelle(
+    run: tuple[Path, Journal, Population], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, journal, _population = run
+    sent = journal.events("decompte-sent")[0]
+    hops = trace(journal, str(sent.invoice))
+    whats = [h.what for h in hops]
+    assert whats[0].startswith("billed by the PS")
+    assert any(w.startswith("sent in lot") for w in whats)
+    assert any(w.startswith("ARL P for its lot") for w in whats)
+    assert any(w.startswith("liquidated") for w in whats)
+    assert any(w.startswith(f"décompte {sent.details['decompte']} sent") for w in whats)
+    assert any(w.startswith(("paid by the mutuelle", "rejected by the mutuelle")) for w in whats)
+    assert [h.at for h in hops] == sorted(h.at for h in hops)
+    total = sum(h.since_previous_hours or 0 for h in hops)
+    assert abs(total - (hops[-1].at - hops[0].at).total_seconds() / 3600) < 0.1
+    # a rejected invoice says its code and label
+    rejected = next(
+        e for e in journal.events("invoice-liquidated") if e.details["status"] == "rejected"
+    )
+    hops = trace(journal, str(rejected.invoice))
+    (reject,) = [h for h in hops if h.what.startswith("rejected by the caisse")]
+    assert rejected.details["code"] in reject.what
+    with pytest.raises(UnknownInvoice):
+        trace(journal, "000000000/1")
+    # the command prints the same, and says what is wrong with an unknown invoice
+    assert main(["trace", str(folder), "--invoice", str(sent.invoice)]) == 0
+    assert "décompte" in capsys.readouterr().out
+    assert main(["trace", str(folder), "--invoice", "nobody/1"]) == 2
+    assert "no invoice 'nobody/1' was billed" in capsys.readouterr().err

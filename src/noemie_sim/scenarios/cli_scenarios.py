@@ -21,6 +21,7 @@ from typing import Any
 from cryptography import x509
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
 
 from noemie_sim.actors.network import Network
 from noemie_sim.pki.authority import KeyPool
@@ -31,6 +32,7 @@ from . import reports
 from .cli_common import UsageError
 from .runner import play, recorded_scenario, report
 from .schema import Scenario, ScenarioError, load
+from .trace import UnknownInvoice, trace
 from .verdict import EXIT_CODES
 
 
@@ -176,6 +178,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if check.complete:
         console.print("  chain, end of the run and the manifest's signature check out")
     return {"complete": 0, "tampered": 1}.get(check.state, EXIT_CODES["incomplete"])
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Print the way of one invoice through a run (:mod:`noemie_sim.scenarios.trace`)."""
+    try:
+        journal = open_journal(args.run_dir)
+    except JournalError as exc:
+        raise UsageError(f"{args.run_dir}: {exc}") from None
+    try:
+        hops = trace(journal, args.invoice)
+    except UnknownInvoice:
+        some = [str(e.invoice) for e in journal.events("invoice-billed")[:3]]
+        hint = f" (invoices look like {', '.join(some)})" if some else " (it billed none)"
+        raise UsageError(f"{args.run_dir}: no invoice {args.invoice!r} was billed{hint}") from None
+    finally:
+        journal.db.close()
+    console = make_console()
+    table = Table(title=f"invoice {args.invoice}")
+    for column in ("simulated time", "after", "who", "what", "file"):
+        table.add_column(column, justify="right" if column == "after" else "left")
+    for hop in hops:
+        after = "" if hop.since_previous_hours is None else _hours(hop.since_previous_hours)
+        table.add_row(f"{hop.at:%Y-%m-%d %H:%M}", after, hop.actor, hop.what, hop.file or "")
+    console.print(table)
+    if hops:
+        total = (hops[-1].at - hops[0].at).total_seconds() / 3600
+        console.print(f"{len(hops)} hops, {_hours(total)} from billing to the last one")
+    return 0
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -377,6 +411,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     replay.add_argument("run_dir", metavar="RUN_DIR")
     replay.set_defaults(handler=cmd_replay)
+    follow = sub.add_parser(
+        "trace",
+        help="follow one invoice through a run, hop by hop",
+        description="Every event and file of one invoice of RUN_DIR, from the PS's billing to "
+        "the mutuelle's payment (lot, ARL, liquidation, NOEMIE return, payment, décompte, the "
+        "mutuelle's payment or reject and its answer), with the delay of each hop. Exit 0, or "
+        "2 when RUN_DIR is not a run folder or billed no such invoice.",
+        epilog="example: noemie-sim trace RUN_DIR --invoice 751156092/4",
+    )
+    follow.add_argument("run_dir", metavar="RUN_DIR")
+    follow.add_argument(
+        "--invoice",
+        required=True,
+        metavar="PS/NUMBER",
+        help="the invoice as the journal names it: PS number/invoice number",
+    )
+    follow.set_defaults(handler=cmd_trace)
     demo = sub.add_parser(
         "demo",
         help="a small network, narrated as it runs, with an HTML report",
