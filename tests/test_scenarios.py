@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sqlite3
-import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -28,7 +28,12 @@ from noemie_sim.scenarios.schema import (
 
 from .consistency import invalid_files
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "scenarios.md"
+#: Debian's Chromium headless here: no sandbox (root), no background connections (a closed
+#: network refuses them)
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 REQUIRED = {"demo", "nominal-week", "negative-arl", "revoked-certificate", "cpam-outage",
             "double-mutuelle", "employer-ij", "late-mutuelle", "national-day",
             "care-mix"}  # fmt: skip
@@ -121,7 +126,7 @@ def test_demo_narrates_then_replay_confirms_and_reports_render(
     assert len(cases) == 1 + len(report["sla"]) + len(report["expectations"])
     assert [c.get("name") for c in cases] == [c["name"] for c in report["checks"]]
     assert suite.get("failures") == "0" and report["verdict"] == "pass"
-    _check_rendered(paths["html"])
+    _check_rendered(paths["html"], report)
 
     # a journal edited after the run is refused, not replayed
     db = sqlite3.connect(run / "journal.sqlite")
@@ -132,23 +137,63 @@ def test_demo_narrates_then_replay_confirms_and_reports_render(
     assert "does not match its hash" in capsys.readouterr().err
 
 
-def _check_rendered(page: Path) -> None:
-    """Load the page in headless Chromium and find its charts drawn by its own script."""
+def _check_rendered(page: Path, report: dict[str, Any]) -> None:
+    """Load the page in headless Chromium (Debian's, driven by Playwright) and check what its
+    charts show: axes with their titles, one histogram per SLA with its limit line (or "no
+    data"), every hour of the run, rejects with their labels; no script error. A screenshot is
+    kept as a test artifact (NOEMIE_SIM_ARTIFACTS, default test-artifacts/)."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed: .ci/run installs it")
         pytest.skip("chromium is not installed here")
-    dom = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-         page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout  # fmt: skip
-    charts = re.search(r'<body data-charts="(\d+)"', dom)
-    assert charts is not None, dom[:500]
-    assert int(charts.group(1)) >= 9  # timeline, hourly, automation, rejects, one per SLA
-    timeline = re.search(r'<svg data-chart="timeline".*?</svg>', dom, re.S)
-    assert timeline is not None and timeline.group(0).count("<line") > 20
+    from playwright.sync_api import sync_playwright
+
+    artifacts = Path(os.environ.get("NOEMIE_SIM_ARTIFACTS", ROOT / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=browser, args=CHROMIUM_FLAGS, timeout=0
+        )
+        try:
+            view = chromium.new_page(viewport={"width": 1200, "height": 900})
+            errors: list[str] = []
+            view.on("pageerror", lambda exc: errors.append(str(exc)))
+            view.goto(page.resolve().as_uri(), timeout=0)
+            # the page's own signal that every chart is drawn, not a clock
+            view.wait_for_function("document.body.dataset.charts !== undefined", timeout=0)
+            charts = view.evaluate(
+                "[...document.querySelectorAll('[data-chart]')].map(c => ({...c.dataset}))"
+            )
+            view.screenshot(path=artifacts / "report-demo.png", full_page=True)
+        finally:
+            chromium.close()
+    assert not errors, errors
+    by_name = {c["chart"]: c for c in charts}
+    timeline = by_name["timeline"]
+    assert timeline["rendered"] == "yes" and int(timeline["points"]) > 20
+    assert timeline["xTitle"].startswith("simulated time") and timeline["yTitle"] == "actors"
+    for sla in report["sla"]:
+        shown = by_name[f"sla-{sla['name']}"]
+        if not sla["done"]:
+            assert shown["rendered"] == "empty"  # "no data", not an empty frame
+            continue
+        assert shown["rendered"] == "yes" and shown["yTitle"] == "items"
+        assert float(shown["limitHours"]) == sla["limit_hours"]
+        bins = sla["histogram"]
+        width = bins[1][0] - bins[0][0] if len(bins) > 1 else 1
+        assert f"bins of {width:g} h" in shown["xTitle"]
+        assert bins[-1][0] + width >= max(sla["max_hours"], sla["limit_hours"])
+    hourly = by_name["hourly"]
+    assert hourly["xTitle"].startswith("simulated hour") and hourly["yTitle"] == "files sent"
+    start = datetime.fromisoformat(report["hourly"][0][0])
+    last = datetime.fromisoformat(report["hourly"][-1][0])
+    assert len(report["hourly"]) == (last - start) // timedelta(hours=1) + 1  # no hour skipped
+    rejects = by_name["rejects"]
+    if rejects["rendered"] == "yes":
+        assert rejects["xTitle"] == "count"
+    assert any(report["reject_labels"].values())
+    assert (artifacts / "report-demo.png").stat().st_size > 10_000
 
 
 def test_late_mutuelle_fails_in_junit_with_the_breach(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from noemie_sim.sim.calendar import add_jours_ouvres, jours_ouvres_between
+from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain.population import ALSACE_MOSELLE_DEPARTMENTS, alsace_moselle
 from noemie_sim.sim.journal import Event
 
@@ -43,6 +44,13 @@ class Flow:
         return start + timedelta(seconds=self.limit.seconds)
 
     def result(self, end: datetime) -> dict[str, Any]:
+        # where a chart draws the limit: exact for a calendar limit; N jours ouvrés is drawn at
+        # N x 24 h, the delay when no weekend or holiday falls in between
+        limit_hours = (
+            self.limit.jours_ouvres * 24
+            if self.limit.business
+            else round(self.limit.seconds / 3600, 2)
+        )
         delays = sorted(
             (done - start).total_seconds() / 3600 for start, done, _local in self.items if done
         )
@@ -67,7 +75,10 @@ class Flow:
             "max_hours": round(delays[-1], 2) if delays else None,
             "breaches": breaches,
             "verdict": "pass" if breaches == 0 else "fail",
-            "histogram": _histogram(delays),
+            # bins reach the limit, so that a chart shows both the delays and the limit
+            "histogram": _histogram(delays, limit_hours) if delays else [],
+            "limit_hours": limit_hours,
+            "limit_business": self.limit.business,
         }
 
 
@@ -79,16 +90,22 @@ def _percentile(values: list[float], p: int) -> float | None:
     return round(values[rank - 1], 2)
 
 
-def _histogram(delays: list[float], bins: int = 12) -> list[list[float]]:
-    """[[bin start hours, count]...] over 0..max."""
+#: Histogram bin widths in hours: round figures, so that bin edges read like the table's hours
+NICE_BINS = (0.25, 0.5, 1, 2, 3, 4, 6, 12, 24, 48, 72, 168, 336, 720)
+
+
+def _histogram(delays: list[float], reach: float = 0.0, most: int = 16) -> list[list[float]]:
+    """[[bin start hours, count]...] from 0 to past the largest delay and past ``reach``, in
+    bins of the smallest round width (NICE_BINS) that needs at most ``most`` bins; a negative
+    delay (a skewed clock) counts in the first bin."""
     if not delays:
         return []
-    top = max(delays[-1], 1.0)
-    width = top / bins
-    counts = [0] * bins
+    top = max(delays[-1], reach, 0.0)
+    width = next((w for w in NICE_BINS if top / w < most), NICE_BINS[-1])
+    counts = [0] * (int(top // width) + 1)
     for d in delays:
-        counts[min(bins - 1, max(0, int(d / width)))] += 1  # a skewed clock: negative
-    return [[round(i * width, 2), c] for i, c in enumerate(counts)]
+        counts[min(len(counts) - 1, max(0, int(d // width)))] += 1
+    return [[i * width, c] for i, c in enumerate(counts)]
 
 
 def _local_ps(ps_number: str) -> bool:
@@ -272,6 +289,11 @@ def measure(
             lost.append(name)
     by_prefix = Counter(str(e.details.get("name", "")).split("-")[0] for e in of("file-sent"))
     hourly = Counter(e.at.replace(minute=0, second=0, microsecond=0) for e in of("file-sent"))
+    if events:  # every hour of the run, the empty ones too
+        hour = events[0].at.replace(minute=0, second=0, microsecond=0)
+        while hour <= end:
+            hourly.setdefault(hour, 0)
+            hour += timedelta(hours=1)
     paid_invoices = sum(1 for inv in billed if any(x.details["status"] == "paid"
                                                   for x in settled.get(inv, [])))  # fmt: skip
     figures: dict[str, Any] = {
@@ -317,7 +339,30 @@ def measure(
         "lost": lost[:20],
         "hourly": [[h.isoformat(), n] for h, n in sorted(hourly.items())],
         "timeline": _timeline(of("file-sent")),
+        "negatives": _negatives(kinds),
+        "reject_labels": {
+            "amo": {c: codes.AMO[c].label for c in amo_rejects if c in codes.AMO},
+            "arl": {c: codes.ARL[c].label for c in arl_codes if c in codes.ARL},
+            "oc": {c: codes.OC[c].label for c in oc_rejects if c in codes.OC},
+        },
     }
+
+
+def _negatives(kinds: dict[str, list[Event]], limit: int = 3000) -> list[list[Any]]:
+    """[[time, actor, what]...] of the negative outcomes, in time order (the first
+    ``limit``): negative ARL lots, files refused on reception, invoices rejected by the caisse,
+    décomptes rejected by a mutuelle."""
+    found = [
+        *((e, f"negative ARL {e.lot}") for e in kinds.get("arl-sent", [])
+          if e.details["status"] == "N"),
+        *((e, f"file refused: {e.details.get('code')}") for e in kinds.get("file-refused", [])),
+        *((e, f"invoice {e.invoice} rejected {e.details['code']}")
+          for e in kinds.get("invoice-liquidated", []) if e.details["status"] == "rejected"),
+        *((e, f"décompte rejected {e.details['code']}")
+          for e in kinds.get("decompte-rejected", []) if e.actor == e.oc),
+    ]  # fmt: skip
+    found.sort(key=lambda item: item[0].seq)
+    return [[e.at.isoformat(), e.actor, what] for e, what in found[:limit]]
 
 
 def _check(key: str, expected: float | bool, figures: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """A run's report in four forms: terminal tables, JSON, JUnit XML and one self-contained HTML
-page whose charts are drawn by the page itself (inline SVG, no network).
+page whose charts are drawn by Chart.js, inlined in the page (it opens offline as one file;
+assets/README.md says where the library comes from).
 
 All four are written from the report dictionary of :func:`noemie_sim.scenarios.runner.report`
 (its JSON form is the documented, stable one: docs/scenarios.md).
@@ -10,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -163,9 +165,19 @@ def _h(value: float | None) -> str:
 
 
 def write_html(report: dict[str, Any], path: Path | str) -> None:
-    """One page, no external resource: the data as JSON in the page, charts drawn by its own
-    script into SVG elements (each chart marks itself rendered: data-rendered="yes")."""
+    """One page, no external resource: the data as JSON in the page, Chart.js and its
+    annotation plugin inlined, charts drawn by the page's script on canvases (each chart marks
+    itself data-rendered="yes" with its axes' titles; a chart without data says so instead,
+    data-rendered="empty")."""
     data = json.dumps(report, ensure_ascii=False).replace("</", "<\\/")
     title = html.escape(f"noemie-sim: {report['scenario']}")
-    page = (resources.files("noemie_sim.scenarios") / "report_page.html").read_text("utf-8")
-    _write(path, page.replace("__TITLE__", title).replace("__DATA__", data))
+    here = resources.files("noemie_sim.scenarios")
+    page = (here / "report_page.html").read_text("utf-8")
+    # one pass over the page: a placeholder inside inserted text is never replaced again
+    parts = {
+        "__TITLE__": title,
+        "__DATA__": data,
+        "__CHARTJS__": (here / "assets" / "chart.umd.min.js").read_text("utf-8"),
+        "__ANNOTATION__": (here / "assets" / "chartjs-plugin-annotation.min.js").read_text("utf-8"),
+    }
+    _write(path, re.sub("|".join(parts), lambda m: parts[m.group(0)], page))
