@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from noemie_sim.pki.authority import KeyPool
-from noemie_sim.scenarios.cli_scenarios import find_scenario
+from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.runner import play
 
 

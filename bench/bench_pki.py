@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncssh
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding as asym
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -90,6 +91,32 @@ def main() -> None:
                             "ratio": median / base, "bytes": args.size}),
                 file=sys.stderr,
             )  # fmt: skip
+        key_imports(pki.folder / "parties", args.runs)
+
+
+def key_imports(parties: Path, runs: int) -> None:
+    """The SFTP client's key import (asyncssh): with RSA validation, as a key from an unknown
+    source needs, and without it, as the network does for keys its PKI made and validated
+    (``SftpMailboxClient(key_checked=True)``, once per party per run)."""
+    pem = next(parties.rglob("key.pem")).read_bytes()
+
+    def timed(check: bool) -> float:
+        start = time.perf_counter()
+        for _ in range(20):
+            asyncssh.import_private_key(pem, unsafe_skip_rsa_key_validation=not check)
+        return (time.perf_counter() - start) / 20 * 1000
+
+    validated = sorted(timed(True) for _ in range(runs))
+    skipped = sorted(timed(False) for _ in range(runs))
+    print(
+        f"SFTP client key import, ms per key (min/median/max): validated {validated[0]:.2f} / "
+        f"{statistics.median(validated):.2f} / {validated[-1]:.2f}, as the network does "
+        f"(validated once when the PKI was made) {skipped[0]:.3f} / "
+        f"{statistics.median(skipped):.3f} / {skipped[-1]:.3f}"
+        f"   x {statistics.median(skipped) / statistics.median(validated):.4f}"
+    )
+    print(json.dumps({"bench": "pki", "figure": "key import", "unit": "ms",
+                      "validated": validated, "as_run": skipped}), file=sys.stderr)  # fmt: skip
 
 
 def raw_primitives(

@@ -113,3 +113,36 @@ def test_tests_never_sleep_for_real() -> None:
         source = path.read_text(encoding="utf-8")
         assert "time.sleep(" not in source, f"{path.name} sleeps for real"
         assert not re.search(r"asyncio\.sleep\((?!0\))", source), f"{path.name} sleeps for real"
+
+
+#: The rooms of the top layer (docs/architecture.md): which sub-package may import which.
+#: The scenario core (schema, catalogue, runner) sits under reports and vendors; the command
+#: line imports everything and nothing imports it.
+ROOMS_BELOW = {
+    "cli": {"core", "reports", "vendors", "cli"},
+    "vendors": {"core", "reports", "vendors"},
+    "reports": {"core", "reports", "vendors"},
+    "core": {"core", "reports", "vendors"},
+}
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[:2] != ["noemie_sim", "scenarios"]:
+        return None
+    return parts[2] if len(parts) > 2 and parts[2] in ("cli", "vendors", "reports") else "core"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((SRC / "scenarios").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
+)
+def test_the_rooms_of_the_top_layer(path: Path) -> None:
+    """Nothing but the command line imports the command line (its usage errors and exit codes
+    stay its own): reports, vendors and the scenario core are usable without it."""
+    module = ".".join(["noemie_sim", *path.relative_to(SRC).with_suffix("").parts])
+    room = _room(module.removesuffix(".__init__"))
+    assert room is not None
+    for name in imports_of(path):
+        target = _room(name)
+        if target is not None:
+            assert target in ROOMS_BELOW[room], f"{path.name} ({room}) imports {name} ({target})"

@@ -14,10 +14,10 @@ import pytest
 
 from noemie_sim.actors.network import population_of
 from noemie_sim.pki.authority import KeyPool
+from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.cli import main
-from noemie_sim.scenarios.cli_scenarios import find_scenario
+from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.runner import play
-from noemie_sim.scenarios.trace import UnknownInvoice, trace
 from noemie_sim.sim.domain.population import Population, build
 from noemie_sim.sim.journal import Journal, open_journal
 from noemie_sim.sim.norms import b2, noemie_550

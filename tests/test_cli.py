@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from noemie_sim.scenarios import cli_norms
 from noemie_sim.scenarios.cli import build_parser, main
+from noemie_sim.scenarios.cli import norms as cli_norms
 from noemie_sim.sim.domain.generate import generate
 from noemie_sim.sim.norms import KINDS, kinds, samples
 
@@ -105,7 +105,7 @@ def test_samples_writes_one_valid_file_per_kind(
 def test_bundled_fixtures_are_the_codec_samples() -> None:
     """tests/fixtures holds the samples as files (regenerate: noemie-sim samples tests/fixtures)."""
     fixtures = Path(__file__).parent / "fixtures"
-    from noemie_sim.scenarios.cli_norms import EXTENSIONS
+    from noemie_sim.scenarios.cli.norms import EXTENSIONS
 
     for name, kind in KINDS.items():
         assert (fixtures / f"sample.{EXTENSIONS[name]}").read_bytes() == kind.sample(), name

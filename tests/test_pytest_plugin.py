@@ -14,7 +14,7 @@ import asyncssh
 import pytest
 
 from noemie_sim.pki.authority import Pki
-from noemie_sim.scenarios.pytest_plugin import Harness
+from noemie_sim.scenarios.vendors.pytest_plugin import Harness
 
 Start = Callable[..., Awaitable[Harness]]
 

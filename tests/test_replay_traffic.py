@@ -14,7 +14,7 @@ from noemie_sim.pki.authority import Pki
 from noemie_sim.pki.cms import seal
 from noemie_sim.pki.validation import TrustStore
 from noemie_sim.scenarios.cli import main
-from noemie_sim.scenarios.replay_traffic import recorded_traffic, replay_traffic
+from noemie_sim.scenarios.vendors.replay_traffic import recorded_traffic, replay_traffic
 from noemie_sim.sim.clock import Clock
 from noemie_sim.sim.journal import open_journal
 from noemie_sim.sim.transport.sftp_server import SftpHub

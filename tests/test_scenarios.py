@@ -15,8 +15,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from noemie_sim.scenarios.catalogue import bundled, find_scenario
 from noemie_sim.scenarios.cli import main
-from noemie_sim.scenarios.cli_scenarios import bundled, find_scenario
 from noemie_sim.scenarios.schema import (
     EXPECTATIONS,
     FAULT_KINDS,

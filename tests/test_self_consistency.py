@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from noemie_sim.pki.authority import KeyPool
-from noemie_sim.scenarios.cli_scenarios import bundled, find_scenario
+from noemie_sim.scenarios.catalogue import bundled, find_scenario
 from noemie_sim.scenarios.runner import play
 from noemie_sim.sim.norms import arl, kinds, noemie_ps
 

@@ -21,7 +21,7 @@ from noemie_sim.pki.authority import KeyPool
 from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.runner import play, report
 from noemie_sim.scenarios.schema import Scenario, parse
-from noemie_sim.scenarios.vendors import write_kit
+from noemie_sim.scenarios.vendors.external import write_kit
 from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import Event
 from noemie_sim.sim.norms import arl, b2, noemie_ps, oc_answer

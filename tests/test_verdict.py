@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from noemie_sim.pki.authority import Pki
 from noemie_sim.scenarios.cli import main
+from noemie_sim.scenarios.reports.verdict import decide
 from noemie_sim.scenarios.schema import ScenarioError, parse
-from noemie_sim.scenarios.verdict import decide
 from noemie_sim.sim.journal import chain_hash, check_run
 from noemie_sim.sim.norms import b2, kinds
 

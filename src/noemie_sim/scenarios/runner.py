@@ -22,10 +22,10 @@ from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.pki.errors import PkiError
 from noemie_sim.sim.journal import Event, Journal, JournalError, check_journal, open_journal
 
-from .measure import measure
+from .reports.measure import measure
+from .reports.verdict import decide
 from .schema import FAULT_KINDS, Fault, Scenario, ScenarioError, fault_moment, parse
-from .vendors import conformance
-from .verdict import decide
+from .vendors.external import conformance
 
 ROLE_PREFIX = {"CPAM": "cpam", "PS": "ps", "OC": "oc", "EMP": "employer"}
 

@@ -20,17 +20,17 @@ from rich.live import Live
 from rich.table import Table
 
 from noemie_sim.actors.network import Network
+from noemie_sim.scenarios.reports import render as reports
+from noemie_sim.scenarios.runner import play, report
+from noemie_sim.scenarios.schema import ScenarioError
+from noemie_sim.scenarios.vendors.external import party_roles, pick_externals, write_kit
+from noemie_sim.scenarios.vendors.replay_traffic import replay_traffic
 from noemie_sim.sim.clock import Clock
 from noemie_sim.sim.journal import Event, JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
-from . import reports
-from .cli_common import UsageError
-from .cli_scenarios import _out, find_scenario, key_pool, make_console
-from .replay_traffic import replay_traffic
-from .runner import play, report
-from .schema import ScenarioError
-from .vendors import party_roles, pick_externals, write_kit
+from .common import UsageError
+from .runs import _out, find_scenario, key_pool, make_console
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

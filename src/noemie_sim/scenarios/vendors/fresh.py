@@ -20,8 +20,8 @@ from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import open_journal
 from noemie_sim.sim.norms import kinds, oc_answer
 
-from .runner import recorded_scenario
-from .schema import ScenarioError
+from ..runner import recorded_scenario
+from ..schema import ScenarioError
 
 #: What ``generate --from`` makes for each role: the kind a party of that role sends.
 FRESH_KINDS = {"ps": "b2", "oc": "oc-answer"}

@@ -171,7 +171,7 @@ def write_html(report: dict[str, Any], path: Path | str) -> None:
     data-rendered="empty")."""
     data = json.dumps(report, ensure_ascii=False).replace("</", "<\\/")
     title = html.escape(f"noemie-sim: {report['scenario']}")
-    here = resources.files("noemie_sim.scenarios")
+    here = resources.files("noemie_sim.scenarios.reports")
     page = (here / "report_page.html").read_text("utf-8")
     # one pass over the page: a placeholder inside inserted text is never replaced again
     parts = {

@@ -36,10 +36,10 @@ from noemie_sim.actors.network import Network
 from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.sim.journal import Event, Journal
 
-from .cli_common import UsageError
-from .cli_scenarios import find_scenario
-from .runner import schedule_faults
-from .vendors import conformance, party_roles, pick_externals, write_kit
+from ..catalogue import find_scenario
+from ..runner import schedule_faults
+from ..schema import ScenarioError
+from .external import conformance, party_roles, pick_externals, write_kit
 
 
 class Harness:
@@ -138,7 +138,7 @@ async def noemie_network(
     async def start(scenario: str = "demo", external: list[str] | None = None) -> Harness:
         try:
             chosen = find_scenario(scenario)
-        except UsageError as exc:
+        except ScenarioError as exc:
             raise ValueError(str(exc)) from None
         config = dataclasses.replace(chosen.config, speed=None, transport="sftp")
         roles = party_roles(config)

@@ -163,7 +163,9 @@ def _caisse_of(network: Network, party: str) -> str:
 
 def _readme(party: str, role: str, server: dict[str, Any], sample: str) -> str:
     """The kit's README: the template of this role with the party's names and port."""
-    template = (resources.files("noemie_sim.scenarios") / "kit_readme.md").read_text("utf-8")
+    template = (resources.files("noemie_sim.scenarios.vendors") / "kit_readme.md").read_text(
+        "utf-8"
+    )
     duty = template.split(f"<!-- {role} -->")[1].split("<!--")[0].strip()
     common = template.split("<!-- common -->")[1].strip()
     if role == "cpam":  # a caisse serves; it seals for its partners

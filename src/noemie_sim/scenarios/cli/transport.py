@@ -13,7 +13,7 @@ from noemie_sim.pki.errors import PkiError
 from noemie_sim.sim.clock import wall_now
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
-from .cli_common import UsageError, moment
+from .common import UsageError, moment
 
 
 def cmd_sftp_hub(args: argparse.Namespace) -> int:

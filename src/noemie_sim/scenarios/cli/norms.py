@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 from noemie_sim.pki.errors import PkiError
+from noemie_sim.scenarios.vendors.fresh import fresh_file
 from noemie_sim.sim.domain.generate import generate
 from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
 
-from .cli_common import UsageError, add_at, moment, read_file, write_output
-from .fresh import fresh_file
+from .common import UsageError, add_at, moment, read_file, write_output
 
 KIND_NAMES = ", ".join(kinds.KINDS)
 #: Anomalies listed by validate; the count says how many there are in all.

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from noemie_sim import __version__
 
-from . import cli_norms, cli_pki, cli_scenarios, cli_transport, cli_vendors
-from .cli_common import UsageError
+from . import norms, pki, runs, transport, vendors
+from .common import UsageError
 
-EXTENSIONS = cli_norms.EXTENSIONS
+EXTENSIONS = norms.EXTENSIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,12 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"noemie-sim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    cli_norms.register(sub)
-    cli_norms.register_generate(sub)
-    cli_pki.register(sub)
-    cli_transport.register(sub)
-    cli_scenarios.register(sub)
-    cli_vendors.register(sub)
+    norms.register(sub)
+    norms.register_generate(sub)
+    pki.register(sub)
+    transport.register(sub)
+    runs.register(sub)
+    vendors.register(sub)
     return parser
 
 

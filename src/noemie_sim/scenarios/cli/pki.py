@@ -18,7 +18,7 @@ from noemie_sim.sim.domain import identifiers as ids
 from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
 
-from .cli_common import UsageError, add_at, moment, read_file, write_output
+from .common import UsageError, add_at, moment, read_file, write_output
 
 #: Real caisse numbers first (norms.md §7.6), then any others.
 CAISSES = (751, 131, 691, 331, 592, 311, 441, 671, 61, 11, 341, 381, 452, 541, 641, 751)

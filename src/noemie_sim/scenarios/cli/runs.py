@@ -14,7 +14,6 @@ import asyncio
 import os
 import tempfile
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,38 +24,27 @@ from rich.table import Table
 
 from noemie_sim.actors.network import Network
 from noemie_sim.pki.authority import KeyPool
+from noemie_sim.scenarios import catalogue
+from noemie_sim.scenarios.catalogue import bundled
+from noemie_sim.scenarios.reports import render as reports
+from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
+from noemie_sim.scenarios.reports.verdict import EXIT_CODES
+from noemie_sim.scenarios.runner import play, recorded_scenario, report
+from noemie_sim.scenarios.schema import Scenario, ScenarioError
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.journal import Event, JournalError, check_run, open_journal
 
-from . import reports
-from .cli_common import UsageError
-from .runner import play, recorded_scenario, report
-from .schema import Scenario, ScenarioError, load
-from .trace import UnknownInvoice, trace
-from .verdict import EXIT_CODES
-
-
-def bundled() -> list[str]:
-    """The names of the bundled scenarios."""
-    return sorted(
-        p.name.removesuffix(".toml") for p in _library().iterdir() if p.name.endswith(".toml")
-    )
-
-
-def _library() -> Any:
-    return resources.files("noemie_sim.scenarios") / "library"
+from .common import UsageError
 
 
 def find_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
-    """A scenario file, or a bundled scenario by name; UsageError when neither."""
+    """A scenario file, or a bundled scenario by name (:mod:`..catalogue`); UsageError when
+    it is invalid, or neither."""
     try:
-        if Path(name).is_file():
-            return load(name, overrides)
-        if name in bundled():
-            with resources.as_file(_library() / f"{name}.toml") as path:
-                return load(path, overrides)
+        return catalogue.find_scenario(name, overrides)
     except ScenarioError as exc:
-        raise UsageError(f"invalid scenario: {exc}") from None
+        if Path(name).is_file() or name in bundled():
+            raise UsageError(f"invalid scenario: {exc}") from None
     raise UsageError(f"no scenario file {name!r}, and no bundled one: {', '.join(bundled())}")
 
 
@@ -181,7 +169,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    """Print the way of one invoice through a run (:mod:`noemie_sim.scenarios.trace`)."""
+    """Print the way of one invoice through a run (:mod:`noemie_sim.scenarios.reports.trace`)."""
     try:
         journal = open_journal(args.run_dir)
     except JournalError as exc:

@@ -23,7 +23,7 @@ from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain.population import ALSACE_MOSELLE_DEPARTMENTS, alsace_moselle
 from noemie_sim.sim.journal import Event
 
-from .schema import EXPECTATIONS, Duration
+from ..schema import EXPECTATIONS, Duration
 
 PENALTY_FLAT = 100  # cents: tiers payant paid on the 8th or 9th jour ouvré (décret 2016-1069)
 PENALTY_RATE = 10  # %: of the AMO part, paid from the 10th jour ouvré
