@@ -66,3 +66,23 @@ def test_impossible_configurations_are_refused() -> None:
         build(1, PopulationConfig(assures=0))
     with pytest.raises(ValueError, match="unknown specialty"):
         build(1, PopulationConfig(specialties=("99",)))
+
+
+def test_the_other_caisses_are_a_view_not_a_copy() -> None:
+    """A PS's foreign patients: every bénéficiaire of the other caisses, caisse by caisse, read
+    through the caisses' own lists (no copy per caisse: that cost caisses x population)."""
+    population = build(3, PopulationConfig(assures=300, caisses=3))
+    mine = population.caisses[1].organisme
+    others = population.beneficiaries_not_of(mine)
+    flat = [
+        pair
+        for caisse in population.caisses
+        if caisse.organisme != mine
+        for pair in population.beneficiaries_of(caisse.organisme)
+    ]
+    assert len(others) == len(flat) > 0
+    assert all(others[i] is flat[i] for i in range(len(flat)))  # the same objects
+    assert list(others) == flat and others[-1] is flat[-1] and others[2:5] == flat[2:5]
+    assert all(insured.caisse != mine for insured, _who in others)
+    with pytest.raises(IndexError):
+        others[len(flat)]

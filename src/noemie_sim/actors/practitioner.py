@@ -98,10 +98,15 @@ class Practitioner(Actor):
         self.file_counter = 0
         self.lot_counter = 0
         self.invoice_counter = 0
+        #: the files and lots that may still be sent again: those with a lot awaiting its ARL
+        #: (a file whose lots are all settled is forgotten, but for each lot's name)
         self.lots: dict[tuple[int, int], SentLot] = {}  # (file id, lot number) -> lot
         self.files: dict[int, tuple[SentLot, ...]] = {}
+        self.lot_names: dict[tuple[int, int], str] = {}  # lots forgotten, for late ARLs
         self.outbox: dict[str, bytes] = {}  # name -> clear content, uploads to retry
-        self.invoices: dict[int, b2.Invoice] = {}
+        #: the AMO part expected of each invoice billed (the NOEMIE return is checked against
+        #: it; the invoice itself is not kept once its file is settled)
+        self.expected_amo: dict[int, int] = {}
         self.received: set[tuple[str, str, int]] = set()  # (kind, sender, file id)
         self.last_accepted: SentLot | None = None
         self.corrections: list[SentLot] = []  # refused lots to send again, corrected
@@ -162,7 +167,7 @@ class Practitioner(Actor):
         invoices = []
         for _ in range(self.rng.randint(low, high)):
             insured, _who, invoice = self._visit(day)
-            self.invoices[invoice.invoice_number] = invoice
+            self.expected_amo[invoice.invoice_number] = invoice.totals.amo
             totals = invoice.totals
             self.log(
                 "invoice-billed",
@@ -346,7 +351,7 @@ class Practitioner(Actor):
             self.log(
                 "arl-received",
                 file=f"{self.id}/{ack.file_id}",
-                lot=lot.ident(self.id) if lot else None,
+                lot=lot.ident(self.id) if lot else self.lot_names.get((ack.file_id, number)),
                 status=lot_ack.status,
                 codes=codes,
                 archive=stem,
@@ -370,6 +375,20 @@ class Practitioner(Actor):
                     reason="refused for a seal or certificate reason",
                 )
         self.corrections.extend(to_correct)
+        self._forget_if_settled(ack.file_id)
+
+    def _forget_if_settled(self, file_id: int) -> None:
+        """Forget a file none of whose lots awaits an ARL any more (accepted, duplicate,
+        refused and queued for correction, or abandoned): it will not be sent again. Only the
+        names of its lots are kept, for an ARL arriving late. Keeps a PS's memory bounded by
+        what is in flight, not by what it ever billed."""
+        lots = self.files.get(file_id, ())
+        if any(x.status == "sent" for x in lots):
+            return
+        for x in lots:
+            self.lots.pop((file_id, x.number), None)
+            self.lot_names[(file_id, x.number)] = x.ident(self.id)
+        self.files.pop(file_id, None)
 
     def _on_return(self, name: str, ret: noemie_ps.PsReturn, stem: str) -> None:
         if not self._first_time("noemie", ret.sender, ret.file_id, name):
@@ -400,17 +419,17 @@ class Practitioner(Actor):
 
     def _reconcile(self, inv: noemie_ps.ReturnInvoice) -> int:
         """Journal what became of one invoice; the amount the caisse pays the PS for it."""
-        ours = self.invoices.get(inv.invoice_number)
+        expected = self.expected_amo.get(inv.invoice_number)
         amo = sum(a.amo_amount for a in inv.acts)
         deductions = sum(a.deductions for a in inv.acts)
         codes = [n.code for n in inv.notices]
-        if ours is None:
+        if expected is None:
             status = "unknown-invoice"
         elif inv.status == "R":
             status = "rejected"
         elif inv.tiers_payant != "O":
             status = "paid-to-assure"
-        elif amo == ours.totals.amo:
+        elif amo == expected:
             status = "paid"
         else:
             status = "partially-paid"
@@ -419,7 +438,7 @@ class Practitioner(Actor):
             invoice=invoice_ident(self.id, inv.invoice_number),
             status=status,
             amo=amo,
-            expected=ours.totals.amo if ours else None,
+            expected=expected,
             deductions=deductions,
             codes=codes,
         )
@@ -443,6 +462,7 @@ class Practitioner(Actor):
                 for x in lots:
                     x.status = "abandoned"
                     self.log("lot-abandoned", lot=x.ident(self.id), reason="no ARL after resends")
+                self._forget_if_settled(file_id)
                 continue
             for x in lots:
                 x.resends += 1

@@ -9,11 +9,15 @@ NIR matches its person's sex, birth year and month.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
+from typing import overload
 
 from faker import Faker
 
@@ -227,15 +231,13 @@ class Population:
         """The bénéficiaires whose rights a caisse manages, in population order."""
         return self._beneficiaries_by_caisse.get(caisse, [])
 
-    @cached_property
-    def _others(self) -> dict[str, list[tuple[Insured, Beneficiary]]]:
-        return {}
-
-    def beneficiaries_not_of(self, caisse: str) -> list[tuple[Insured, Beneficiary]]:
-        """The bénéficiaires of every other caisse, in population order."""
-        if caisse not in self._others:
-            self._others[caisse] = [p for p in self.beneficiaries() if p[0].caisse != caisse]
-        return self._others[caisse]
+    def beneficiaries_not_of(self, caisse: str) -> Sequence[tuple[Insured, Beneficiary]]:
+        """The bénéficiaires of every other caisse, caisse by caisse (in the population's
+        caisse order, then population order): a view over :meth:`beneficiaries_of`'s lists,
+        not a copy (a copy per caisse costs caisses x population)."""
+        return _Chain(
+            [self.beneficiaries_of(c.organisme) for c in self.caisses if c.organisme != caisse]
+        )
 
     @cached_property
     def _contracts_by_insured(self) -> dict[str, list[Contract]]:
@@ -271,6 +273,36 @@ class Population:
     def caisse_of(self) -> dict[str, str]:
         """The caisse managing each assuré's rights, by NIR."""
         return {i.nir: i.caisse for i in self.insured}
+
+
+class _Chain(Sequence[tuple["Insured", "Beneficiary"]]):
+    """Several lists read as one, without copying them (``random.choice`` needs ``len`` and
+    indexing only)."""
+
+    def __init__(self, parts: list[list[tuple[Insured, Beneficiary]]]) -> None:
+        self._parts = [part for part in parts if part]
+        self._starts = list(itertools.accumulate((len(p) for p in self._parts), initial=0))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Insured, Beneficiary]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[Insured, Beneficiary]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[Insured, Beneficiary] | Sequence[tuple[Insured, Beneficiary]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("index out of range")
+        part = bisect.bisect_right(self._starts, index) - 1
+        return self._parts[part][index - self._starts[part]]
 
 
 class _Pools:
