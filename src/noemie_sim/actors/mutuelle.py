@@ -19,7 +19,7 @@ from datetime import date, time, timedelta
 from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain import population as pop
-from noemie_sim.sim.domain.rules import GRIDS, OUT_OF_PATHWAY_POINTS, Liquidated, oc_part
+from noemie_sim.sim.domain.rules import GRIDS, Liquidated, majoration, oc_part
 from noemie_sim.sim.domain.text import half_up
 from noemie_sim.sim.norms import b2, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly, FormatError
@@ -259,9 +259,6 @@ def _settled(act: b2.ProfessionalAct, out_of_pathway: bool = False) -> Liquidate
     would have paid more (a contrat responsable does not cover it)."""
     gross = min(half_up(act.base * act.rate, 100), act.fee_amount)
     deductions = max(0, gross - act.amo_amount)
-    penalty = 0
-    if out_of_pathway:
-        normal = min(half_up(act.base * (act.rate + OUT_OF_PATHWAY_POINTS), 100), act.fee_amount)
-        penalty = normal - gross
+    penalty = majoration(act.base, act.rate, act.fee_amount) if out_of_pathway else 0
     return Liquidated(act.act_code, act.fee_amount, act.base, act.rate, gross, deductions, 0,
                       act.quantity, act.unit_price, penalty)  # fmt: skip

@@ -103,7 +103,13 @@ def _canonical(value: object) -> str:
 
 
 def chain_hash(previous: str, row: list[object]) -> str:
-    return hashlib.sha256(f"{previous}\n{_canonical(row)}".encode()).hexdigest()
+    """The hash of an event's row [seq, at, actor, kind, ids..., details] after ``previous``."""
+    return _chain_step(previous, _canonical(row))
+
+
+def _chain_step(previous: str, row_text: str) -> str:
+    """The chain's one formula, on a row already in canonical JSON."""
+    return hashlib.sha256(f"{previous}\n{row_text}".encode()).hexdigest()
 
 
 class Journal:
@@ -182,10 +188,10 @@ class Journal:
         self._seq += 1
         at = self.now().isoformat()
         details = _canonical(fields)
-        # the canonical row [seq, at, actor, kind, ids..., fields] (chain_hash's), with the
-        # details encoded once for both the hash and the column
+        # chain_hash's canonical row, with the details encoded once for both the hash and the
+        # column: the canonical list without its "]", then the details
         head = _canonical([self._seq, at, actor, kind, *ids])
-        self._hash = hashlib.sha256(f"{self._hash}\n{head[:-1]},{details}]".encode()).hexdigest()
+        self._hash = _chain_step(self._hash, f"{head[:-1]},{details}]")
         self._prefixes += bytes.fromhex(self._hash[: 2 * ROW_PREFIX])
         self._pending.append(
             (

@@ -161,6 +161,14 @@ def out_of_pathway(specialty: str, patient: Patient, day: date) -> bool:
     )
 
 
+def majoration(base: int, rate: int, fee: int) -> int:
+    """What the AMO pays less for an act out of the parcours de soins, reimbursed at ``rate``
+    (already lowered): the part at the rate 40 points higher, less the part at ``rate``, each
+    at most the fee."""
+    normal = min(half_up(base * (rate + OUT_OF_PATHWAY_POINTS), 100), fee)
+    return normal - min(half_up(base * rate, 100), fee)
+
+
 def rate_for(
     specialty: str,
     patient: Patient,
@@ -209,10 +217,7 @@ def liquidate(
         # the tariff of the care date, or the box's price for a drug
         base = act.base(billed.coefficient, billed.quantity, day, billed.unit_price)
         amo_gross = min(half_up(base * rate, 100), billed.fee)
-        penalty = 0
-        if penalised:  # what the rate without the majoration would have paid, less
-            normal = min(half_up(base * (rate + OUT_OF_PATHWAY_POINTS), 100), billed.fee)
-            penalty = normal - amo_gross
+        penalty = majoration(base, rate, billed.fee) if penalised else 0
         pf = franchise = 0
         if not exempt and act.participation_forfaitaire:
             pf = _participation(counters, rules, day, ps_number, amo_gross)
