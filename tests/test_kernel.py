@@ -72,6 +72,40 @@ async def test_scaled_clock_follows_real_time_times_speed_and_stops() -> None:
     assert clock.now() == T0 + timedelta(hours=2)
 
 
+async def test_an_operator_pauses_and_advances_a_virtual_clock_between_steps() -> None:
+    """pause, advance (to a time, past the end), resume: the same steps in the same order."""
+    clock = Clock(T0)
+    seen: list[datetime] = []
+
+    async def tick() -> None:
+        seen.append(clock.now())
+        clock.after(timedelta(hours=1), tick)
+
+    clock.at(T0 + timedelta(hours=1), tick)
+    clock.pause()
+    run = asyncio.create_task(clock.run_until(T0 + timedelta(hours=10)))
+    await asyncio.sleep(0)  # the run starts, and parks at once
+    await clock.parked()
+    assert seen == [] and clock.paused and clock.running
+    clock.advance(T0 + timedelta(hours=3, minutes=30))
+    await clock.parked()
+    assert seen == [T0 + timedelta(hours=h) for h in (1, 2, 3)]
+    assert clock.now() == T0 + timedelta(hours=3, minutes=30) and clock.paused
+    with pytest.raises(ValueError, match="before the current time"):
+        clock.advance(T0)
+    with pytest.raises(ValueError, match="virtual clock has no speed"):
+        clock.set_speed(10)
+    clock.advance(T0 + timedelta(days=1))  # past the end: the run ends at its end
+    await run
+    assert seen[-1] == T0 + timedelta(hours=10) and clock.now() == T0 + timedelta(hours=10)
+    assert not clock.running
+
+
+def test_a_scaled_clock_cannot_be_advanced() -> None:
+    with pytest.raises(ValueError, match="advance is for a virtual clock"):
+        Clock(T0, speed=60).advance(T0 + timedelta(hours=1))
+
+
 def test_clock_refuses_a_non_positive_speed() -> None:
     with pytest.raises(ValueError, match="positive"):
         Clock(T0, speed=0)

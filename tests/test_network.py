@@ -4,6 +4,7 @@ every assertion made from the journal (not from the actors' state).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import Counter
 from datetime import datetime, time, timedelta
@@ -225,6 +226,26 @@ async def test_the_same_actors_give_the_same_events_in_memory(
 
 
 # -- determinism ----------------------------------------------------------------------------
+
+
+async def test_a_run_paused_and_advanced_by_hand_writes_the_same_journal(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    """What the live page and the API do to the clock changes when steps run, not which."""
+    config = dataclasses.replace(SMALL, transport="memory")
+    alone = await run_network(config, tmp_path / "alone", keys=keys)
+    async with Network(config, tmp_path / "steered", keys=keys) as network:
+        network.clock.pause()
+        run = asyncio.create_task(network.run())
+        await asyncio.sleep(0)  # the run starts, and parks at once
+        await network.clock.parked()
+        for hours in (3, 13, 40):
+            network.clock.advance(config.start + timedelta(hours=hours))
+            await network.clock.parked()
+            assert network.clock.now() == config.start + timedelta(hours=hours)
+        network.clock.resume()
+        steered = await run
+    assert steered.digest == alone.digest
 
 
 async def test_same_seed_same_digest_other_seed_other_digest(tmp_path: Path, keys: KeyPool) -> None:

@@ -12,6 +12,12 @@ same instant always run in the same order: that is what makes a run deterministi
   clock waits for real between steps, which lets external systems (connected to the SFTP hubs)
   act meanwhile.
 
+An operator (the HTTP API, a trainer's page) may steer a running clock between two steps:
+:meth:`Clock.pause` and :meth:`Clock.resume`, :meth:`Clock.set_speed` in scaled mode, and in
+virtual mode :meth:`Clock.advance` (run every step up to a time, then pause). None of these
+changes which steps run nor their order: a run paused and advanced by hand writes the same
+journal as a run left alone.
+
 Everything else receives the time it needs (the clock of a run, or a ``--at`` given by the
 user); command-line tools take their default "now" from :func:`wall_now`.
 """
@@ -72,6 +78,15 @@ class Clock:
         self._stopping = False
         self.steps_run = 0
         self.after_step: Callable[[], None] | None = None
+        # operator's controls (see the module docstring); the events are made on first use,
+        # inside the running loop
+        self._paused = False
+        self._hold: datetime | None = None  # virtual advance: pause before steps after this
+        self._resumed: asyncio.Event | None = None
+        self._parked: asyncio.Event | None = None  # set while the run waits, paused
+        self._running = False
+        # scaled mode: real loop time and simulated time of the last (re)anchoring
+        self._anchor: tuple[float, datetime] | None = None
 
     @property
     def virtual(self) -> bool:
@@ -99,46 +114,159 @@ class Clock:
         return self._stopping
 
     def stop(self) -> None:
-        """Ask :meth:`run_until` to return after the current step (Ctrl-C, SIGTERM)."""
+        """Ask :meth:`run_until` to return after the current step (Ctrl-C, SIGTERM), paused
+        or not."""
         self._stopping = True
+        if self._resumed is not None:
+            self._resumed.set()
+
+    # -- an operator's controls ---------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def running(self) -> bool:
+        """True while :meth:`run_until` is running (paused included)."""
+        return self._running
+
+    def pause(self) -> None:
+        """Pause before the next step (the current one, if any, runs to its end)."""
+        self._paused = True
+        self._hold = None
+
+    def resume(self) -> None:
+        """Go on from a pause; in scaled mode simulated time goes on from where it stood."""
+        self._paused = False
+        self._hold = None
+        self._wake()
+
+    def set_speed(self, speed: float) -> None:
+        """Change the speed of a scaled clock from now on (ValueError in virtual mode, or for
+        a speed that is not positive)."""
+        if self.speed is None:
+            raise ValueError("a virtual clock has no speed: it jumps from step to step")
+        if not speed > 0:
+            raise ValueError("speed must be positive")
+        if self._anchor is not None:  # simulated time goes on from where it stands now
+            real = asyncio.get_running_loop().time()
+            self._anchor = (real, self._scaled_now(real))
+        self.speed = speed
+
+    def advance(self, until: datetime) -> None:
+        """Virtual mode: run every step up to ``until`` included, then pause with the time
+        set to ``until``; at or past the end of :meth:`run_until`, the run ends there
+        (ValueError in scaled mode, or for a time already past)."""
+        if self.speed is not None:
+            raise ValueError("advance is for a virtual clock; a scaled one follows real time")
+        until = _utc(until)
+        if until < self._now:
+            raise ValueError(f"{until.isoformat()} is before the current time")
+        self._paused = False
+        self._hold = until
+        self._wake()
+
+    async def parked(self) -> None:
+        """Wait until the run is paused between two steps, or is not running."""
+        if self._parked is None:
+            self._parked = asyncio.Event()
+        while self._running and not self._parked.is_set():
+            await self._parked.wait()
+
+    def _pause_asked(self) -> bool:
+        return self._paused
+
+    def _wake(self) -> None:
+        if self._parked is not None:
+            self._parked.clear()  # parked() waits for the next pause, not the one left
+        if self._resumed is not None:
+            self._resumed.set()
+
+    async def _park(self) -> None:
+        """Wait, paused, until resumed, advanced or stopped."""
+        if self._resumed is None:
+            self._resumed = asyncio.Event()
+        if self._parked is None:
+            self._parked = asyncio.Event()
+        self._resumed.clear()
+        self._parked.set()
+        try:
+            while self._paused and not self._stopping:
+                await self._resumed.wait()
+                self._resumed.clear()
+        finally:
+            self._parked.clear()
+        self._anchor = None  # scaled time goes on from here, not from before the pause
 
     async def run_until(self, end: datetime) -> None:
         """Run the agenda's steps up to ``end`` included, then set the time to ``end``.
         Steps scheduled later stay in the agenda for a next call."""
         end = _utc(end)
         loop = asyncio.get_running_loop()
-        real_anchor, sim_anchor = loop.time(), self._now
+        self._anchor = None
         self._stopping = False
-        while self._agenda and self._agenda[0][0] <= end and not self._stopping:
-            when, _order, _label, step = heapq.heappop(self._agenda)
-            if self.speed is not None:
-                await self._wait_real(loop, real_anchor, sim_anchor, when)
-                if self.stopping():
-                    heapq.heappush(self._agenda, (when, _order, _label, step))
+        self._running = True
+        if self._parked is not None:
+            self._parked.clear()
+        try:
+            while not self._stopping:
+                if (
+                    self._hold is not None
+                    and self._hold < end  # an advance to the end lets the run end
+                    and (not self._agenda or self._agenda[0][0] > self._hold)
+                ):
+                    # an advance reached its time: stand there, paused
+                    self._now = max(self._now, self._hold)
+                    self.pause()
+                if self._paused:
+                    await self._park()
+                    continue
+                if not self._agenda or self._agenda[0][0] > end:
+                    if self.speed is not None:  # real time reaches the end, or a pause
+                        await self._wait_real(loop, end)
+                        if self._pause_asked():  # during the wait
+                            continue
                     break
-            self._now = max(self._now, when)
-            await step()
-            self.steps_run += 1
-            if self.after_step is not None:
-                self.after_step()
-        if not self._stopping:
-            if self.speed is not None:
-                await self._wait_real(loop, real_anchor, sim_anchor, end)
-            self._now = max(self._now, end)
+                when, _order, _label, step = heapq.heappop(self._agenda)
+                if self.speed is not None:
+                    await self._wait_real(loop, when)
+                    if self._stopping or self._pause_asked():
+                        heapq.heappush(self._agenda, (when, _order, _label, step))
+                        continue
+                self._now = max(self._now, when)
+                await step()
+                self.steps_run += 1
+                if self.after_step is not None:
+                    self.after_step()
+            if not self._stopping:
+                self._now = max(self._now, end)
+        finally:
+            self._running = False
+            self._hold = None
+            if self._parked is not None:
+                self._parked.set()  # whoever waits for a pause: the run is over
 
-    async def _wait_real(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        real_anchor: float,
-        sim_anchor: datetime,
-        when: datetime,
-    ) -> None:
+    async def _wait_real(self, loop: asyncio.AbstractEventLoop, when: datetime) -> None:
         """In scaled mode, wait until real time reaches ``when`` (in short slices, so that a
-        stop request is honoured within a second)."""
-        assert self.speed is not None
-        target = real_anchor + (when - sim_anchor).total_seconds() / self.speed
+        stop, a pause or a change of speed is honoured within half a second)."""
         while not self._stopping:
-            delay = target - loop.time()
+            if self._anchor is None:
+                self._anchor = (loop.time(), self._now)
+            if self._paused:  # the simulated time stands where the pause found it
+                self._now = max(self._now, min(self._scaled_now(loop.time()), when))
+                return
+            assert self.speed is not None
+            real_anchor, sim_anchor = self._anchor
+            delay = real_anchor + (when - sim_anchor).total_seconds() / self.speed - loop.time()
             if delay <= 0:
                 return
             await asyncio.sleep(min(delay, 0.5))
+
+    def _scaled_now(self, real: float) -> datetime:
+        """Scaled mode: the simulated time at loop time ``real`` (the anchor's, plus real time
+        elapsed × speed)."""
+        if self._anchor is None or self.speed is None:
+            return self._now
+        real_anchor, sim_anchor = self._anchor
+        return sim_anchor + timedelta(seconds=(real - real_anchor) * self.speed)
