@@ -835,3 +835,43 @@ def open_sealed(
         if declared_recipient != me.id:
             raise WrongRecipient(f"addressed to {declared_recipient}, not to {me.id}")
     return Opened(signed.content, sender, signed.signer, digest, legacy)
+
+
+def describe(data: bytes, me: Identity) -> dict[str, object]:
+    """What a sealed file addressed to ``me`` shows of its seal, as JSON values: its size and
+    SHA-256, the envelope (content encryption, key transport) and its recipient, the signature
+    (signer, its certificate's subject and serial number, digest and signature algorithms).
+    Nothing here judges the signer: :func:`open_sealed` does. SealError when the file cannot
+    be opened by ``me`` (as :func:`decrypt` and :func:`verify` say)."""
+    check_der(data)
+    env = _read_envelope(data, me.cert)
+    inner, legacy = decrypt(data, me)
+    content, _certificates, info = _read_signed_data(inner)
+    cipher = f"aes{env.key_size * 8}_{'gcm' if env.gcm else 'cbc'}"
+    transport = f"rsaes_oaep ({env.oaep[0]}, mgf1 {env.oaep[1]})" if env.oaep else "rsaes_pkcs1v15"
+    signature = info.signature_algo
+    if info.pss is not None:
+        digest, mgf, salt = info.pss
+        signature = f"rsassa_pss ({digest}, mgf1 {mgf}, salt {salt})"
+    return {
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content_bytes": len(content),
+        "legacy": legacy,
+        "envelope": {
+            "type": "AuthEnvelopedData" if env.gcm else "EnvelopedData",
+            "content_encryption": cipher,
+            "key_transport": transport,
+            "recipient": me.id,
+            "recipient_subject": me.cert.subject.rfc4514_string(),
+        },
+        "signature": {
+            "signer": party_id(info.signer),
+            "signer_subject": info.signer.subject.rfc4514_string(),
+            "signer_issuer": info.signer.issuer.rfc4514_string(),
+            "signer_serial": format(info.signer.serial_number, "x"),
+            "digest": info.digest_name,
+            "algorithm": signature,
+            "signed_attributes": info.attributes is not None,
+        },
+    }

@@ -55,6 +55,24 @@ def resolve_target(network: Network, target: str, path: str, role: str) -> Actor
     return actor
 
 
+def inject_fault(network: Network, fault: Fault) -> Actor:
+    """Inject ``fault`` into a running network now (the HTTP API): it is journaled and takes
+    effect at the clock's next step, after the steps already due at this instant. Returns the
+    actor it targets. ScenarioError (path ``fault.KEY``) for a target not in this network, or a
+    fault this network cannot take."""
+    role = FAULT_KINDS[fault.kind][0]
+    actor = resolve_target(network, fault.target, "fault.target", role)
+    if fault.kind == "network-faults" and not network.config.fault_proxies:
+        raise ScenarioError(
+            "fault.kind", "a fault this network can take (network-faults need a scenario "
+            "with network faults: its hubs are reached through fault proxies)", fault.kind,
+        )  # fmt: skip
+    if fault.kind == "sftp-outage" and actor.id in network.externals:
+        raise ScenarioError("fault.target", "a caisse whose hub runs here", actor.id)
+    network.at(network.clock.now(), _action(network, fault, actor), f"{fault.kind} {actor.id}")
+    return actor
+
+
 def schedule_faults(network: Network, scenario: Scenario) -> None:
     """Put every fault of the scenario on the network's agenda; ScenarioError for a target
     that does not exist in this network."""
@@ -158,12 +176,6 @@ def report(folder: Path | str, root: x509.Certificate | None = None) -> dict[str
         events = journal.events()
         ended = next((e for e in reversed(events) if e.kind == "run-ended"), None)
         end = max((e.at for e in events), default=scenario.config.end)
-        figures = measure(events, scenario.sla, scenario.expect, min(end, scenario.config.end))
-        externals = [
-            conformance(events, e.details["party"], e.details["role"], end)
-            for e in events
-            if e.kind == "external-party"
-        ]
         run = {
             "state": check.state,
             "problems": check.problems,
@@ -175,21 +187,62 @@ def report(folder: Path | str, root: x509.Certificate | None = None) -> dict[str
             roles = Pki(Path(folder) / "pki").parties()
         except PkiError:
             roles = {}
-        return {
-            "format": "noemie-sim report 2",
-            "roles": roles,
-            "scenario": scenario.name,
-            "description": scenario.description,
-            "seed": scenario.config.seed,
-            "digest": check.digest,
-            "start": scenario.config.start.isoformat(),
-            "end": scenario.config.end.isoformat(),
-            "wall_seconds": journal.info("wall_seconds"),
-            "expect_exit": scenario.expect_exit,
-            "externals": externals,
-            "run": run,
-            **figures,
-            **decide(run, figures["sla"], figures["expectations"], externals),
-        }
+        result = _report(scenario, events, run, min(end, scenario.config.end), end, roles)
+        result["digest"] = check.digest
+        result["wall_seconds"] = journal.info("wall_seconds")
+        return result
     finally:
         journal.db.close()
+
+
+def report_so_far(network: Network, scenario: Scenario) -> dict[str, Any]:
+    """The report of a run still going (the HTTP API): its SLAs, expectations and external
+    parties judged on the events recorded so far. Its verdict is ``incomplete`` until the run
+    has ended: a run in progress is never a pass."""
+    journal = network.journal
+    events = journal.events()
+    now = network.clock.now()
+    run = {
+        "state": "incomplete",
+        "problems": [f"the run is going on (simulated time {now.isoformat()})"],
+        "events": len(events),
+        "reached_end": False,
+        "ended_at": None,
+    }
+    result = _report(scenario, events, run, min(now, scenario.config.end), now,
+                     network.pki.parties())  # fmt: skip
+    result["digest"] = journal.digest()
+    return result
+
+
+def _report(
+    scenario: Scenario,
+    events: list[Event],
+    run: dict[str, Any],
+    measured_until: datetime,
+    end: datetime,
+    roles: dict[str, str],
+) -> dict[str, Any]:
+    """A report's body from the events of a run and its completeness (``run``)."""
+    figures = measure(events, scenario.sla, scenario.expect, measured_until)
+    externals = [
+        conformance(events, e.details["party"], e.details["role"], end)
+        for e in events
+        if e.kind == "external-party"
+    ]
+    return {
+        "format": "noemie-sim report 2",
+        "roles": roles,
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "seed": scenario.config.seed,
+        "digest": None,
+        "start": scenario.config.start.isoformat(),
+        "end": scenario.config.end.isoformat(),
+        "wall_seconds": None,
+        "expect_exit": scenario.expect_exit,
+        "externals": externals,
+        "run": run,
+        **figures,
+        **decide(run, figures["sla"], figures["expectations"], externals),
+    }

@@ -504,10 +504,16 @@ def fault_moment(at: str, config: NetworkConfig) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=UTC)
 
 
-def _fault(t: _Table) -> Fault:
-    at = t.text("at")
+def fault_now(data: object) -> Fault:
+    """A fault to inject into a running network now (the HTTP API): the keys of a scenario's
+    ``[[faults]]`` but ``at``. ScenarioError (path ``fault.KEY``) when it is not valid."""
+    return _fault(_Table(data, "fault"), now=True)
+
+
+def _fault(t: _Table, now: bool = False) -> Fault:
+    at = "now" if now else t.text("at")
     match = _AT.fullmatch(at.strip())
-    if (
+    if not now and (
         match is None
         or not 1 <= int(match.group(1)) <= DURATION_JOURS[1] + SETTLE_JOURS[1]
         or int(match.group(2)) > 23

@@ -131,6 +131,7 @@ class Journal:
             raise JournalError(f"no journal in {self.folder}")
         self.folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path)
+        self._closed = False
         #: rows recorded and not yet inserted: written in one statement when anything reads
         #: the database or commits (a clock step commits once)
         self._pending: list[tuple[object, ...]] = []
@@ -273,8 +274,12 @@ class Journal:
         return str(row[0])
 
     def close(self) -> None:
+        """Commit and close the database; closing a closed journal does nothing."""
+        if self._closed:
+            return
         self.db.commit()
         self._db.close()
+        self._closed = True
 
     # -- reading ------------------------------------------------------------------------------
 

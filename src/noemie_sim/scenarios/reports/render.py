@@ -179,5 +179,6 @@ def write_html(report: dict[str, Any], path: Path | str) -> None:
         "__DATA__": data,
         "__CHARTJS__": (here / "assets" / "chart.umd.min.js").read_text("utf-8"),
         "__ANNOTATION__": (here / "assets" / "chartjs-plugin-annotation.min.js").read_text("utf-8"),
+        "__CHARTS__": (here / "assets" / "report_charts.js").read_text("utf-8"),
     }
     _write(path, re.sub("|".join(parts), lambda m: parts[m.group(0)], page))

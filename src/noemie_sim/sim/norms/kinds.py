@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from . import arl, b2, noemie, noemie_550, noemie_ps, oc_answer, samples
 from .codec import Framing, Kind, Record, RecordLayout, RecordStream
@@ -308,12 +309,16 @@ EXPLAIN_RECORDS = 2000
 EXPLAIN_ANOMALIES = 1000
 
 
-def explain(data: bytes, kind: FileKind) -> tuple[list[str], Findings]:
-    """The file as an indented tree of records with labelled fields, followed by the result of
-    the control checks. Returns the lines and the findings (none when the file is valid); when
-    the file cannot be decoded at all, the lines are empty. The tree stops after
-    :data:`EXPLAIN_RECORDS` records and the list after :data:`EXPLAIN_ANOMALIES` anomalies,
-    saying so; records past the tree are decoded and counted, not kept."""
+def explain_tree(data: bytes, kind: FileKind) -> tuple[dict[str, Any] | None, Findings]:
+    """The file as a tree of records with labelled fields, and the result of the control
+    checks, as JSON values (what the HTTP API serves; :func:`explain` prints the same):
+    ``kind``, ``title``, ``bytes``, ``count`` (records), ``records`` (each with ``index``,
+    ``code``, ``name``, ``label``, ``level``, ``depth`` and its ``fields``: name, value as a
+    person reads it, label), ``shown`` (records kept: at most :data:`EXPLAIN_RECORDS`),
+    ``controls`` (count of each control record), ``anomalies`` (the first
+    :data:`EXPLAIN_ANOMALIES`, described) and ``anomaly_count``; with the findings. The tree
+    is None when the file cannot be decoded at all. Records past the tree are decoded and
+    counted, not kept."""
     findings = kind.findings(data, EXPLAIN_ANOMALIES)
     # the check said whether every record decodes: past the tree, records are only framed
     # and counted
@@ -322,13 +327,13 @@ def explain(data: bytes, kind: FileKind) -> tuple[list[str], Findings]:
     depth_of = kind.outline()
     count = 0
     controls = dict.fromkeys(kind.controls, 0)
-    lines = [f"{kind.name}: {kind.title}", "", ""]
+    records: list[dict[str, Any]] = []
     for record in stream:
         count += 1
         if record.layout.code in controls:
             controls[record.layout.code] += 1
         if count <= EXPLAIN_RECORDS:
-            lines.extend(_explained(record, count, depth_of(record)))
+            records.append(_record_node(record, count, depth_of(record)))
         if count == EXPLAIN_RECORDS and skim:
             break
     else:
@@ -339,15 +344,38 @@ def explain(data: bytes, kind: FileKind) -> tuple[list[str], Findings]:
             if code in controls:
                 controls[code] += 1
     if not stream.readable:
+        return None, findings
+    tree = {
+        "kind": kind.name,
+        "title": kind.title,
+        "bytes": len(data),
+        "count": count,
+        "shown": len(records),
+        "records": records,
+        "controls": {kind.layouts[c].name: n for c, n in controls.items()},
+        "anomaly_count": findings.total,
+        "anomalies": [a.describe() for a in findings.kept],
+    }
+    return tree, findings
+
+
+def explain(data: bytes, kind: FileKind) -> tuple[list[str], Findings]:
+    """:func:`explain_tree` as indented lines, followed by the result of the control checks.
+    Returns the lines and the findings (none when the file is valid); when the file cannot be
+    decoded at all, the lines are empty."""
+    tree, findings = explain_tree(data, kind)
+    if tree is None:
         return [], findings
-    lines[1] = f"{count} records, {len(data)} bytes"
-    if count > EXPLAIN_RECORDS:
-        lines.append(f"... {count - EXPLAIN_RECORDS} more records not shown")
+    lines = [f"{kind.name}: {kind.title}", f"{tree['count']} records, {len(data)} bytes", ""]
+    for node in tree["records"]:
+        lines.extend(_explained(node))
+    if tree["count"] > tree["shown"]:
+        lines.append(f"... {tree['count'] - tree['shown']} more records not shown")
     lines.append("")
-    counted = ", ".join(f"{n} × {kind.layouts[c].name}" for c, n in controls.items())
+    counted = ", ".join(f"{n} × {name}" for name, n in tree["controls"].items())
     if findings.total:
         lines.append(f"Contrôles ({counted}): {findings.total} anomalie(s)")
-        lines.extend(f"  - {a.describe()}" for a in findings.kept)
+        lines.extend(f"  - {a}" for a in tree["anomalies"])
         if findings.total > len(findings.kept):
             hidden = findings.total - len(findings.kept)
             lines.append(f"  ... and {hidden} more (listing stopped at {len(findings.kept)})")
@@ -356,19 +384,35 @@ def explain(data: bytes, kind: FileKind) -> tuple[list[str], Findings]:
     return lines, findings
 
 
-def _explained(record: Record, index: int, depth: int) -> list[str]:
-    """The lines of one record in :func:`explain`'s tree."""
+def _record_node(record: Record, index: int, depth: int) -> dict[str, Any]:
+    """One record of :func:`explain_tree`: its place, names and the fields it holds."""
     lay = record.layout
-    pad = "  " * depth
-    code = "" if lay.name.endswith(lay.code.strip()) else f"{lay.code.strip()} "
-    lines = [f"{pad}#{index} {code}{lay.name} — {lay.label}{_level(record)}"]
-    shown = [
-        (f, format_value(f.kind, record.values[f.name]))
-        for f in lay.data_fields
-        if not (f.optional and record.values[f.name] is None)
-    ]
-    name_width = max((len(f.name) for f, _ in shown), default=0)
-    value_width = max((len(v) for _, v in shown), default=0)
-    for f, value in shown:
-        lines.append(f"{pad}    {f.name.ljust(name_width)}  {value.ljust(value_width)}  {f.label}")
+    return {
+        "index": index,
+        "code": lay.code.strip(),
+        "name": lay.name,
+        "label": lay.label,
+        "level": _level(record),
+        "depth": depth,
+        "fields": [
+            {"name": f.name, "value": format_value(f.kind, record.values[f.name]),
+             "label": f.label}
+            for f in lay.data_fields
+            if not (f.optional and record.values[f.name] is None)
+        ],
+    }  # fmt: skip
+
+
+def _explained(node: dict[str, Any]) -> list[str]:
+    """The lines of one record of :func:`explain`'s tree."""
+    pad = "  " * node["depth"]
+    code = "" if node["name"].endswith(node["code"]) else f"{node['code']} "
+    lines = [f"{pad}#{node['index']} {code}{node['name']} — {node['label']}{node['level']}"]
+    fields = node["fields"]
+    name_width = max((len(f["name"]) for f in fields), default=0)
+    value_width = max((len(f["value"]) for f in fields), default=0)
+    for f in fields:
+        lines.append(
+            f"{pad}    {f['name'].ljust(name_width)}  {f['value'].ljust(value_width)}  {f['label']}"
+        )
     return lines

@@ -1,0 +1,181 @@
+// The charts and tables of a run's report, drawn by Chart.js from the report's JSON (the same
+// function draws the offline report.html and the live page's "report so far").
+// drawReport(R, root) fills root; each chart marks its canvas data-rendered="yes" with its
+// axes' titles, a chart without data says so instead (data-rendered="empty"); when done, root
+// carries data-charts and data-empty (the counts of each).
+"use strict";
+Chart.defaults.animation = false;
+Chart.defaults.responsive = false;
+Chart.defaults.devicePixelRatio = 1;
+Chart.defaults.font.size = 12;
+function row(table, cells, head) {
+  const tr = table.insertRow();
+  for (const c of cells) { const td = document.createElement(head ? "th" : "td");
+    if (c instanceof Node) td.appendChild(c); else td.textContent = c; tr.appendChild(td); }
+}
+function verdict(v, cls) { const s = document.createElement("span"); s.className = cls || v; s.textContent = v; return s; }
+function euros(c) { return (c / 100).toFixed(2) + " €"; }
+// "MM-DD HH:MM" of a simulated time in milliseconds (the run's times are UTC)
+function when(ms) { return new Date(ms).toISOString().slice(5, 16).replace("T", " "); }
+// a chart, marked for the tests and for anyone reading the page's DOM: its axes' titles
+function chart(canvas, config) {
+  const c = new Chart(canvas, config);
+  const scales = c.options.scales || {};
+  canvas.dataset.rendered = "yes";
+  canvas.dataset.xTitle = scales.x && scales.x.title ? scales.x.title.text : "";
+  canvas.dataset.yTitle = scales.y && scales.y.title ? scales.y.title.text : "";
+  canvas.dataset.points = c.data.datasets.reduce(
+    (n, d) => n + d.data.filter(p => p !== null && (typeof p !== "object" || p.y !== null)).length, 0);
+  return c;
+}
+function noData(parent, name, text) {
+  const p = document.createElement("p"); p.className = "nodata"; p.dataset.chart = name;
+  p.dataset.rendered = "empty"; p.textContent = text; parent.appendChild(p); return p;
+}
+function axis(title, extra) { return Object.assign({title: {display: true, text: title}}, extra || {}); }
+const REPORT_SKELETON = `
+<p id="verdict" data-verdict=""></p>
+<p id="summary"></p>
+<h2>Checks</h2><p class="note">Every check of the verdict: the run's completeness, each SLA, each expectation, each check of each external party.</p>
+<table id="checks"></table>
+<h2>External parties</h2><table id="externals"></table>
+<h2>Exchanges between actors (timeline)</h2>
+<p class="note">Each line is a file, from its sender's lane to its receiver's, at its simulated time; red triangles are negative outcomes (negative ARL, refused file, rejected invoice or décompte), on the lane of who said so.</p>
+<canvas data-chart="timeline" width="1080" height="300"></canvas>
+<h2>Delays against their SLAs</h2><table id="sla"></table>
+<p class="note">One histogram per flow, in the hours of the table, with its limit as a red line (a limit in jours ouvrés is drawn at 24 h a day: a weekend or a holiday in between lengthens it).</p>
+<div id="histograms"></div>
+<h2>Volume per hour</h2><canvas data-chart="hourly" width="1080" height="240"></canvas>
+<h2>Automation rate and payments</h2><canvas data-chart="automation" width="1080" height="110"></canvas>
+<table id="money"></table>
+<h2>Rejects by code</h2><div id="rejects"></div>
+<h2>Expectations</h2><table id="expect"></table>
+`;
+function drawReport(R, root) {
+  for (const canvas of root.querySelectorAll("canvas")) { const c = Chart.getChart(canvas); if (c) c.destroy(); }
+  root.innerHTML = REPORT_SKELETON;
+  // the verdict and every check behind it (computed by the harness: verdict.py)
+  (function () {
+    const v = root.querySelector("#verdict");
+    v.dataset.verdict = R.verdict;
+    v.append("Verdict: "); v.appendChild(verdict(R.verdict));
+    v.append(` (exit ${R.exit_code}` + (R.failed.length ? `; failed: ${R.failed.join(", ")})` : ")"));
+    const t = root.querySelector("#checks");
+    row(t, ["check", "verdict", "what", "measured or why"], true);
+    for (const c of R.checks) {
+      const shown = c.skipped ? "skipped" : c.passed ? "pass" : (c.group === "run" ? "incomplete" : "fail");
+      row(t, [c.name, verdict(shown, c.skipped ? "note" : shown), c.description, c.message]);
+      t.rows[t.rows.length - 1].cells[3].className = "why";
+    }
+    const x = root.querySelector("#externals");
+    if (!R.externals.length) { x.insertRow().insertCell().textContent = "none: every party was simulated"; return; }
+    row(x, ["party", "role", "verdict", "reasons"], true);
+    for (const e of R.externals) {
+      row(x, [e.party, e.role, verdict(e.verdict, e.verdict === "conform" ? "pass" : "fail"), e.reasons.join("\n") || "-"]);
+      x.rows[x.rows.length - 1].cells[3].className = "why";
+    }
+  })();
+  root.querySelector("#summary").textContent =
+    `Seed ${R.seed}, ${R.start} → ${R.end}: ${R.counts.files} files, ${R.counts.lots} lots, ` +
+    `${R.counts.invoices} invoices, ${R.counts.decomptes} décomptes, ${R.counts.ij} IJ. ` +
+    `Verdict: ${R.verdict}. Journal digest ${R.digest}.`;
+  // timeline: a lane per role, a segment per file, red triangles for negative outcomes
+  (function () {
+    const canvas = root.querySelector('[data-chart="timeline"]');
+    const lanes = {employer: 0, oc: 1, cpam: 2, ps: 3}, names = ["Employeurs", "Mutuelles", "CPAM", "PS"];
+    const colors = {FSE: "#1f77b4", ARL: "#2ca02c", NOE: "#9467bd", DEC: "#ff7f0e", OCR: "#8c564b", IJ: "#17becf"};
+    const lane = id => lanes[R.roles[id] || "ps"];
+    // a tick a day (every few days for a long run), at the run's start time of day
+    const t0 = Date.parse(R.start), t1 = Date.parse(R.end), day = 86400000;
+    const step = day * Math.max(1, Math.ceil((t1 - t0) / day / 12));
+    const byKind = {};
+    for (const [at, from, to, kind] of R.timeline) {
+      const t = Date.parse(at), k = colors[kind] ? kind : "other";
+      // {y: null} ends the segment: the next file starts a new one
+      (byKind[k] = byKind[k] || []).push({x: t, y: lane(from)}, {x: t, y: lane(to)}, {x: t, y: null});
+    }
+    const datasets = Object.entries(byKind).map(([k, data]) => ({
+      label: k, data, showLine: true, spanGaps: false, pointRadius: 0, borderWidth: 1,
+      borderColor: colors[k] || "#555", backgroundColor: colors[k] || "#555"}));
+    datasets.push({label: "negative outcome", data: R.negatives.map(([at, actor]) => ({x: Date.parse(at), y: lane(actor)})),
+      pointStyle: "triangle", pointRadius: 6, borderColor: "#b3261e", backgroundColor: "#d64c4c", showLine: false});
+    chart(canvas, {type: "scatter", data: {datasets}, options: {
+      plugins: {legend: {position: "bottom"}, tooltip: {callbacks: {label: c => `${c.dataset.label} ${when(c.parsed.x)}`}}},
+      scales: {
+        x: axis("simulated time (UTC, month-day hour)", {type: "linear", min: t0, max: t1,
+          ticks: {stepSize: step, callback: v => when(v), maxTicksLimit: 14}}),
+        y: axis("actors", {min: -0.5, max: 3.5,
+          afterBuildTicks: scale => { scale.ticks = [0, 1, 2, 3].map(value => ({value})); },
+          ticks: {callback: v => names[v] || ""}})}}});
+  })();
+  // SLA table and one histogram per SLA, with its limit
+  (function () {
+    const t = root.querySelector("#sla");
+    row(t, ["flow", "limit", "done", "p50 (h)", "p95 (h)", "max (h)", "breaches", "pending", "verdict"], true);
+    const box = root.querySelector("#histograms");
+    for (const s of R.sla) {
+      row(t, [s.name, s.limit, s.done + "/" + s.count, s.p50_hours ?? "-", s.p95_hours ?? "-", s.max_hours ?? "-", s.breaches, s.pending, verdict(s.verdict)]);
+      const title = document.createElement("div");
+      title.textContent = `${s.name}: delays of ${s.done} of ${s.count}, limit ${s.limit}`; box.appendChild(title);
+      if (!s.histogram.length) { noData(box, "sla-" + s.name, "no data: nothing of this flow completed in the run"); continue; }
+      const width = s.histogram.length > 1 ? s.histogram[1][0] - s.histogram[0][0] : 1;
+      const canvas = document.createElement("canvas");
+      canvas.width = 530; canvas.height = 200; canvas.dataset.chart = "sla-" + s.name;
+      canvas.dataset.limitHours = s.limit_hours; canvas.dataset.binHours = width;
+      box.appendChild(canvas);
+      const limitText = s.limit_business ? `limit ${s.limit} (${s.limit_hours} h without weekend)` : `limit ${s.limit}`;
+      // bin i is the category centred on i and covers [i x width, (i + 1) x width) hours: a
+      // delay of v hours sits at v / width - 0.5
+      const at = s.limit_hours / width - 0.5;
+      chart(canvas, {type: "bar", data: {labels: s.histogram.map(([start]) => `${start}–${start + width}`),
+          datasets: [{label: "items", data: s.histogram.map(([, n]) => n),
+            backgroundColor: s.verdict === "pass" ? "#4c8bd6" : "#d64c4c", barPercentage: 1, categoryPercentage: 0.95}]},
+        options: {plugins: {legend: {display: false},
+            annotation: {annotations: {limit: {type: "line", xMin: at, xMax: at, borderColor: "#b3261e", borderWidth: 2,
+              label: {display: true, content: limitText, position: "end", backgroundColor: "rgba(179,38,30,0.8)", font: {size: 11}}}}}},
+          scales: {x: axis(`delay (hours, bins of ${width} h)`), y: axis("items", {beginAtZero: true, ticks: {precision: 0}})}}});
+    }
+  })();
+  // every hour of the run, the empty ones too
+  (function () {
+    const canvas = root.querySelector('[data-chart="hourly"]');
+    if (!R.hourly.length) { noData(canvas.parentNode, "hourly", "no data: no file was sent"); canvas.remove(); return; }
+    chart(canvas, {type: "bar", data: {labels: R.hourly.map(([h]) => when(Date.parse(h)).slice(0, 8) + "h"),
+        datasets: [{label: "files sent", data: R.hourly.map(([, n]) => n), backgroundColor: "#6a9f58"}]},
+      options: {plugins: {legend: {display: false}},
+        scales: {x: axis("simulated hour (UTC, month-day hour)", {ticks: {maxTicksLimit: 24}}), y: axis("files sent", {beginAtZero: true, ticks: {precision: 0}})}}});
+  })();
+  (function () {
+    const canvas = root.querySelector('[data-chart="automation"]');
+    const rate = R.automation_rate;
+    if (rate === null || rate === undefined) { noData(canvas.parentNode, "automation", "no data: no invoice was billed"); canvas.remove(); }
+    else chart(canvas, {type: "bar", data: {labels: ["invoices"], datasets: [{label: "paid without a reject (%)", data: [+(rate * 100).toFixed(1)], backgroundColor: "#187a30"}]},
+      options: {indexAxis: "y", plugins: {legend: {display: false}},
+        scales: {x: axis("% of invoices paid without a reject", {min: 0, max: 100}), y: axis("")}}});
+    const m = root.querySelector("#money");
+    row(m, ["billed", "AMO", "mutuelles", "patients", "late penalties"], true);
+    row(m, [euros(R.money.billed), euros(R.money.amo), euros(R.money.oc), euros(R.money.patient), euros(R.money.penalties)]);
+  })();
+  // rejects by code, with their labels
+  (function () {
+    const box = root.querySelector("#rejects");
+    const flows = {amo: "caisse → PS", arl: "ARL", oc: "mutuelle", refused_files: "refused file"};
+    const items = [];
+    for (const [flow, label] of Object.entries(flows))
+      for (const [code, n] of Object.entries(R.rejects[flow] || {}))
+        items.push([`${label} ${code}` + ((R.reject_labels[flow] || {})[code] ? ` — ${R.reject_labels[flow][code]}` : ""), n]);
+    if (!items.length) { noData(box, "rejects", "no reject and no refusal in the run"); return; }
+    const canvas = document.createElement("canvas");
+    canvas.width = 1080; canvas.height = 60 + 26 * items.length; canvas.dataset.chart = "rejects"; box.appendChild(canvas);
+    chart(canvas, {type: "bar", data: {labels: items.map(i => i[0]), datasets: [{label: "count", data: items.map(i => i[1]), backgroundColor: "#b3261e"}]},
+      options: {indexAxis: "y", plugins: {legend: {display: false}},
+        scales: {x: axis("count", {beginAtZero: true, ticks: {precision: 0}}), y: axis("code")}}});
+  })();
+  (function () {
+    const t = root.querySelector("#expect");
+    row(t, ["expectation", "expected", "measured", "verdict"], true);
+    for (const e of R.expectations) row(t, [e.name, String(e.expected), String(e.actual), verdict(e.verdict)]);
+    root.dataset.charts = root.querySelectorAll('[data-rendered="yes"]').length;
+    root.dataset.empty = root.querySelectorAll('[data-rendered="empty"]').length;
+  })();
+}
