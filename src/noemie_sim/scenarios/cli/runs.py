@@ -22,18 +22,18 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from noemie_sim.actors.network import Network
 from noemie_sim.pki.authority import KeyPool
 from noemie_sim.scenarios import catalogue
 from noemie_sim.scenarios.catalogue import bundled
 from noemie_sim.scenarios.reports import render as reports
+from noemie_sim.scenarios.reports.narration import Narrator
 from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.reports.verdict import EXIT_CODES
 from noemie_sim.scenarios.runner import play, recorded_scenario, report
 from noemie_sim.scenarios.schema import Scenario, ScenarioError
-from noemie_sim.sim.domain import codes
-from noemie_sim.sim.journal import Event, JournalError, check_run, open_journal
+from noemie_sim.sim.journal import JournalError, check_run, open_journal
 
+from . import web
 from .common import UsageError
 
 
@@ -82,8 +82,16 @@ def _write_reports(result: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def _play(
-    scenario: Scenario, out: Path, console: Console, narrate: bool
+    scenario: Scenario,
+    out: Path,
+    console: Console,
+    narrate: bool,
+    args: argparse.Namespace | None = None,
+    mode: str = "run",
 ) -> tuple[dict[str, Any], float]:
+    """Play ``scenario`` in ``out`` with a progress bar (or the narration); with ``--web`` in
+    ``args``, the live page and API are served beside it (:mod:`.web`). The report and the
+    run's wall-clock seconds."""
     narrator = Narrator(console)
     start, end = scenario.config.start, scenario.config.end
     total = (end - start).total_seconds()
@@ -97,10 +105,18 @@ def _play(
             progress.update(task, completed=(now - start).total_seconds(),
                             now=now.strftime("%a %d/%m %H:%M"))  # fmt: skip
 
+        listener = narrator.tell if narrate else None
         try:
+            if args is not None and args.web:
+                result, live = web.play_with_web(
+                    args, scenario, out, console, mode, play, on_built=narrator.learn,
+                    keys=key_pool(), progress=advance, listener=listener,
+                )  # fmt: skip
+                assert live.final is not None
+                return live.final, float(live.final["wall_seconds"] or 0.0)
             result = asyncio.run(
                 play(scenario, out, keys=key_pool(), progress=advance,
-                     listener=narrator.tell if narrate else None, on_built=narrator.learn)
+                     listener=listener, on_built=narrator.learn)
             )  # fmt: skip
         except ScenarioError as exc:
             raise UsageError(f"invalid scenario: {exc}") from None
@@ -115,13 +131,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["seed"] = args.seed
     if args.scale is not None:
         overrides["scale"] = args.scale
-    scenario = find_scenario(args.scenario, overrides)
+    web.check_web(args)
+    scenario = web.with_speed(find_scenario(args.scenario, overrides), args.speed)
     out = _out(args, scenario.name)
     console = make_console()
     console.print(
         f"running [bold]{scenario.name}[/] (seed {scenario.config.seed}) in {out}", soft_wrap=True
     )  # a path is never wrapped
-    result, wall = _play(scenario, out, console, narrate=False)
+    result, wall = _play(scenario, out, console, narrate=False, args=args)
     reports.print_terminal(result, console)
     console.print(f"run folder {out} ({wall:.1f} s)", soft_wrap=True)  # a path is never wrapped
     _write_reports(result, args)
@@ -229,13 +246,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    scenario = find_scenario("demo")
+    web.check_web(args)
+    speed = args.speed if args.speed is not None else web.DEMO_WEB_SPEED if args.web else None
+    scenario = web.with_speed(find_scenario("demo"), speed)
     out = _out(args, "demo")
     console = make_console()
     console.rule("noemie-sim demo")
     console.print(scenario.description.strip())
     console.rule()
-    result, wall = _play(scenario, out, console, narrate=True)
+    result, wall = _play(scenario, out, console, narrate=True, args=args, mode="demo")
     console.rule("summary")
     reports.print_terminal(result, console)
     html = out / "report.html"
@@ -244,102 +263,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"HTML report: {html}   (run folder {out}, {wall:.1f} s)", soft_wrap=True
     )  # a path is never wrapped
     return int(result["exit_code"])
-
-
-class Narrator:
-    """Tells the flows as they happen, in words a newcomer follows."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.names: dict[str, str] = {}
-        self.day = ""
-
-    def learn(self, network: Network) -> None:
-        population = network.kernel.population if network.kernel else None
-        if population is None:
-            return
-        for c in population.caisses:
-            self.names[c.organisme] = f"CPAM {c.name}"
-        for p in population.practitioners:
-            self.names[p.ps_number] = f"Dr {p.last_name.upper()}"
-        for m in population.mutuelles:
-            self.names[m.oc_number] = m.name
-        for e in population.employers:
-            self.names[e.siret] = e.name
-
-    def name(self, ident: object) -> str:
-        return self.names.get(str(ident), str(ident))
-
-    def tell(self, e: Event) -> None:
-        line = self._line(e)
-        if line is None:
-            return
-        day = e.at.strftime("%A %d %B")
-        if day != self.day:
-            self.day = day
-            self.console.rule(day, style="dim")
-        self.console.print(f"[dim]{e.at:%H:%M}[/] {line}")
-
-    def _line(self, e: Event) -> str | None:
-        d, who = e.details, f"[bold]{self.name(e.actor)}[/]"
-        if e.kind == "lot-sent":
-            extra = " [red](with a broken record)[/]" if d.get("corrupted") else ""
-            again = " (corrected)" if d.get("corrects") else ""
-            return (f"{who} sends a lot of {len(d['invoices'])} FSE{again}, "
-                    f"{reports.euros(d['billed'])} billed{extra}")  # fmt: skip
-        if e.kind == "arl-sent":
-            ps = self.name(str(e.file or "").split("/")[0])
-            if d["status"] == "P":
-                return f"{who} acknowledges the lot of {ps}: [green]positive ARL[/]"
-            labels = ", ".join(f"{c} {codes.ARL[c].label}" for c in d["codes"] if c in codes.ARL)
-            word = "duplicate" if d["status"] == "D" else "negative"
-            return f"{who} answers {ps} with a [red]{word} ARL[/]: {labels}"
-        if e.kind == "amo-payment":
-            return (f"{who} pays {self.name(d['to'])} {reports.euros(d['amount'])} "
-                    f"(tiers payant, value date {d['value_date']})")  # fmt: skip
-        if e.kind == "file-sent" and str(d.get("name", "")).startswith(("NOE", "DEC", "IJ")):
-            what = {
-                "NOE": "its NOEMIE return (paid and rejected invoices)",
-                "DEC": "the day's décomptes",
-                "IJ": "a NOEMIE 550 (sick-leave allowances)",
-            }
-            kind = str(d["name"]).split("-")[0]
-            return f"{who} sends {self.name(d['to'])} {what[kind]}"
-        if e.kind == "oc-answer-sent":
-            return (f"{who} acknowledges {d['received']} décomptes, "
-                    f"rejects {d['rejected']}, pays the rest")  # fmt: skip
-        if e.kind == "decompte-rejected" and e.actor == e.oc:
-            return f"{who} rejects a décompte: {d['code']} {codes.OC[d['code']].label}"
-        if e.kind == "invoice-liquidated" and d["status"] == "rejected":
-            return f"{who} rejects invoice {e.invoice}: {d['code']} {codes.AMO[d['code']].label}"
-        if e.kind == "fault":
-            kind, _, target = str(d["label"]).partition(" ")
-            return f"[yellow]fault injected[/]: {kind} on {self.name(target)}"
-        if e.kind in (
-            "link-blocked",
-            "link-deactivated",
-            "certificate-revoked",
-            "actor-down",
-            "outage",
-            "lot-resent",
-            "file-refused",
-            "ij-discrepancy",
-        ):
-            shown = ", ".join(f"{k} {v}" for k, v in d.items() if k not in ("archive", "reason"))
-            about = f" {e.assure}" if e.assure else ""
-            return f"{who} [yellow]{e.kind}[/]{about} {shown}"
-        if e.kind == "sick-leave":
-            employer = self.name(d["employer"])
-            return (
-                f"{who} registers a sick leave of an employee of {employer} "
-                f"({d['start']} to {d['end']}, in subrogation)"
-            )
-        if e.kind == "ij-sent":
-            return (f"{who} pays {self.name(d['employer'])} {reports.euros(d['net'])} of IJ "
-                    f"for {d['start']} to {d['end']}")  # fmt: skip
-        if e.kind == "ij-reconciled":
-            return f"{who} finds the IJ of {reports.euros(d['net'])} right against its payroll"
-        return None
 
 
 def _add_reports(parser: argparse.ArgumentParser) -> None:
@@ -362,7 +285,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--seed", type=int, help="replace the scenario's seed")
     run.add_argument("--scale", type=float, help="replace the scenario's scale (national-day)")
     run.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    run.add_argument("--speed", type=float,
+                     help="play in scaled time: simulated seconds per real second")  # fmt: skip
     _add_reports(run)
+    web.add_web(run)
     run.set_defaults(handler=cmd_run)
     rep = sub.add_parser(
         "report",
@@ -421,7 +347,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a small network, narrated as it runs, with an HTML report",
         description="The bundled demo scenario: the flows told as they happen, a summary and "
         "an HTML report in the run folder.",
-        epilog="example: noemie-sim demo --out demo-run",
+        epilog="examples: noemie-sim demo --out demo-run; noemie-sim demo --web (then open the "
+        "printed address)",
     )
     demo.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    demo.add_argument("--speed", type=float,
+                      help="play in scaled time: simulated seconds per real second (with --web: "
+                      f"{web.DEMO_WEB_SPEED:g}, its week in about three minutes)")  # fmt: skip
+    web.add_web(demo)
     demo.set_defaults(handler=cmd_demo)

@@ -29,13 +29,19 @@ from noemie_sim.sim.clock import Clock
 from noemie_sim.sim.journal import Event, JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
+from . import web
 from .common import UsageError
 from .runs import _out, find_scenario, key_pool, make_console
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    web.check_web(args)
+    if args.virtual and not args.web:
+        raise UsageError("--virtual needs --web: the clock then moves only when the API says")
     scenario = find_scenario(args.scenario)
-    config = dataclasses.replace(scenario.config, speed=args.speed, transport="sftp")
+    speed = None if args.virtual else args.speed
+    args.paused = args.paused or args.virtual  # a virtual clock waits for the API
+    config = dataclasses.replace(scenario.config, speed=speed, transport="sftp")
     scenario = dataclasses.replace(scenario, config=config)
     roles = party_roles(config)
     try:
@@ -59,18 +65,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     out = _out(args, "serve")
     console = make_console()
 
+    kits: dict[str, Path] = {}
+
     def on_built(network: Network) -> None:
         for party in externals:
-            kit = write_kit(network, party, out / "kits")
+            kits[party] = write_kit(network, party, out / "kits")
             console.print(
-                f"external {roles[party]} [bold]{party}[/]: connection kit {kit}", soft_wrap=True
+                f"external {roles[party]} [bold]{party}[/]: connection kit {kits[party]}",
+                soft_wrap=True,
             )  # a path is never wrapped
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # platforms without signals
                 loop.add_signal_handler(sig, network.clock.stop)
+        pace = "in virtual time, steered by the API" if speed is None else f"at {speed:g}x"
         console.print(
-            f"serving {scenario.name} at {args.speed:g}x until {config.end:%a %d/%m %H:%M} "
+            f"serving {scenario.name} {pace} until {config.end:%a %d/%m %H:%M} "
             "simulated (Ctrl-C or SIGTERM stops it cleanly)"
         )
 
@@ -89,11 +99,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with Live(watch.table(), console=console, refresh_per_second=4,
               transient=not console.is_terminal) as live:  # fmt: skip
         try:
-            result = asyncio.run(
-                play(scenario, out, keys=key_pool(), externals=frozenset(externals),
-                     on_built=built, progress=show, caisse_servers=caisse_servers,
-                     listener=watch.tell)
-            )  # fmt: skip
+            if args.web:
+                result, _served = web.play_with_web(
+                    args, scenario, out, console, "serve", play, on_built=built, kits=kits,
+                    keys=key_pool(), externals=frozenset(externals), progress=show,
+                    caisse_servers=caisse_servers, listener=watch.tell,
+                )  # fmt: skip
+            else:
+                result = asyncio.run(
+                    play(scenario, out, keys=key_pool(), externals=frozenset(externals),
+                         on_built=built, progress=show, caisse_servers=caisse_servers,
+                         listener=watch.tell)
+                )  # fmt: skip
         except (ScenarioError, ValueError) as exc:
             raise UsageError(str(exc)) from None
     result.journal.close()
@@ -218,6 +235,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--speed", type=float, default=60.0, help="simulated seconds per real second (60)"
     )
+    serve.add_argument(
+        "--virtual",
+        action="store_true",
+        help="with --web: a virtual clock that moves only when the API advances it (a "
+        "vendor's CI drives the run step by step; docs/api.md)",
+    )
+    web.add_web(serve)
     serve.set_defaults(handler=cmd_serve)
     replay = sub.add_parser(
         "replay-traffic",

@@ -1,0 +1,722 @@
+"""The HTTP API and the live page of a running network (``--web``); docs/api.md is the user's
+guide, :mod:`.openapi` its description (served at ``/openapi.json``).
+
+Every answer is JSON but the file bytes, the page and its assets, and the event stream.
+Errors are JSON too: ``{"error": {"code": ..., "message": ...}}`` with a 4xx status that says
+what was wrong with the request; a failure of the harness itself is a 500 with a one-line
+message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from noemie_sim.actors.network import Network
+from noemie_sim.pki.cms import describe, open_sealed
+from noemie_sim.pki.errors import PkiError, SealError
+from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
+from noemie_sim.scenarios.schema import (
+    FAULT_KINDS,
+    ScenarioError,
+    fault_now,
+    parse_duration,
+)
+from noemie_sim.sim.clock import parse_moment
+from noemie_sim.sim.journal import IDS
+from noemie_sim.sim.norms import kinds
+from noemie_sim.sim.norms.errors import FormatError
+from noemie_sim.sim.norms.kinds import declared_parties
+
+from .live import ArchivedFile, LiveRun, event_json
+from .openapi import description
+
+log = logging.getLogger("noemie_sim.web")
+
+#: the most events one page of ``/api/events`` holds
+MAX_PAGE = 1000
+#: assets of the live page (web/static) and the charting library (reports/assets)
+_STATIC = {
+    "live.js": ("noemie_sim.scenarios.web", "static/live.js", "text/javascript"),
+    "live.css": ("noemie_sim.scenarios.web", "static/live.css", "text/css"),
+    "chart.umd.min.js": (
+        "noemie_sim.scenarios.reports",
+        "assets/chart.umd.min.js",
+        "text/javascript",
+    ),
+    "chartjs-plugin-annotation.min.js": (
+        "noemie_sim.scenarios.reports",
+        "assets/chartjs-plugin-annotation.min.js",
+        "text/javascript",
+    ),
+    "report_charts.js": (
+        "noemie_sim.scenarios.reports",
+        "assets/report_charts.js",
+        "text/javascript",
+    ),
+}
+
+
+class ApiError(Exception):
+    """A request the API answers with ``status`` and a JSON reason."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def make_app(live: LiveRun) -> Starlette:
+    """The API and the page of ``live``."""
+
+    def api(handler: Callable[[Request, LiveRun], Coroutine[Any, Any, Response]]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request, live)
+            except ApiError as exc:
+                answer = _error(exc.status, exc.code, exc.message)
+                if isinstance(exc, NotReady):
+                    answer.headers["Retry-After"] = "1"
+                return answer
+            except Exception as exc:  # the harness failed: one line, the traceback in the log
+                log.exception("%s %s failed", request.method, request.url.path)
+                return _error(500, "internal-error", f"{type(exc).__name__}: {exc}")
+
+        return endpoint
+
+    routes = [
+        Route("/", api(page)),
+        Route("/static/{name}", api(static)),
+        Route("/openapi.json", api(openapi)),
+        Route("/api/network", api(network)),
+        Route("/api/kits", api(kits)),
+        Route("/api/kits/{party}", api(kit)),
+        Route("/api/events", api(events)),
+        Route("/api/events/stream", api(stream)),
+        Route("/api/files", api(files)),
+        Route("/api/files/{id}", api(file_info)),
+        Route("/api/files/{id}/sealed", api(file_sealed)),
+        Route("/api/files/{id}/clear", api(file_clear)),
+        Route("/api/files/{id}/explain", api(file_explain)),
+        Route("/api/files/{id}/validation", api(file_validation)),
+        Route("/api/files/{id}/seal", api(file_seal)),
+        Route("/api/invoices/{ps}/{number}/trace", api(invoice_trace)),
+        Route("/api/clock", api(clock)),
+        Route("/api/clock/pause", api(clock_pause), methods=["POST"]),
+        Route("/api/clock/resume", api(clock_resume), methods=["POST"]),
+        Route("/api/clock/speed", api(clock_speed), methods=["POST"]),
+        Route("/api/clock/advance", api(clock_advance), methods=["POST"]),
+        Route("/api/faults", api(faults), methods=["GET", "POST"]),
+        Route("/api/report", api(report)),
+        Route("/api/verdict", api(verdict)),
+        Route("/api/stop", api(stop), methods=["POST"]),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "bad-request")
+        message = {
+            404: f"no such resource: {request.url.path} (see /openapi.json)",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, code, message)
+
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+
+
+# -- request helpers ------------------------------------------------------------------------
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError(
+            400, "bad-parameter", f"{name} must be a whole number, not {text!r}"
+        ) from None
+    if not low <= value <= high:
+        raise ApiError(400, "bad-parameter", f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
+async def _body(request: Request, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The request's JSON object, with no key but ``keys``."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad-json", f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad-json", "the body must be a JSON object")
+    unknown = sorted(set(data) - set(keys))
+    if unknown:
+        raise ApiError(
+            400, "unknown-key", f"unknown key {unknown[0]!r}; known: {', '.join(keys) or 'none'}"
+        )
+    return data
+
+
+class NotReady(ApiError):
+    """The network is still being built (its PKI made): answered 503 with Retry-After, which
+    ``curl --retry`` and HTTP clients honour."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "starting", "the network is being built: retry in a moment")
+
+
+def _built(live: LiveRun) -> Network:
+    if live.network is None:
+        raise NotReady()
+    return live.network
+
+
+def _network_live(live: LiveRun) -> Network:
+    network = _built(live)
+    if live.network_or_none() is None:
+        raise ApiError(409, "not-running", "the run has ended: its clock cannot be steered")
+    return network
+
+
+def _file(live: LiveRun, request: Request) -> ArchivedFile:
+    number = request.path_params["id"]
+    found = live.file(number)
+    if found is None:
+        raise ApiError(
+            404, "no-file", f"no archived file {number!r} (ids are 6 digits: /api/files)"
+        )
+    return found
+
+
+def _clear_of(archived: ArchivedFile) -> bytes:
+    if archived.clear is None:
+        raise ApiError(
+            404, "no-clear-copy", f"file {archived.id} has no clear copy: it could not be opened"
+        )
+    return archived.clear.read_bytes()
+
+
+def _clock_json(live: LiveRun) -> dict[str, Any]:
+    network = live.network
+    if network is None:
+        return {"state": live.state}
+    c = network.clock
+    following = c.next_step()
+    return {
+        "state": live.state,
+        "now": c.now().isoformat(),
+        "mode": "virtual" if c.virtual else "scaled",
+        "speed": c.speed,
+        "paused": c.paused,
+        "running": c.running,
+        "start": network.config.start.isoformat(),
+        "end": network.config.end.isoformat(),
+        "next_step": {"at": following[0].isoformat(), "label": following[1]} if following else None,
+        "steps_run": c.steps_run,
+    }
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def page(request: Request, live: LiveRun) -> Response:
+    text = (resources.files("noemie_sim.scenarios.web") / "static" / "live.html").read_text("utf-8")
+    return Response(text, media_type="text/html; charset=utf-8")
+
+
+async def static(request: Request, live: LiveRun) -> Response:
+    name = request.path_params["name"]
+    if name not in _STATIC:
+        raise ApiError(404, "not-found", f"no asset {name!r}")
+    package, path, media = _STATIC[name]
+    data = (resources.files(package) / path).read_bytes()
+    return Response(data, media_type=media)
+
+
+async def openapi(request: Request, live: LiveRun) -> Response:
+    return JSONResponse(description())
+
+
+async def network(request: Request, live: LiveRun) -> Response:
+    net = live.network
+    result: dict[str, Any] = {
+        "scenario": live.scenario.name,
+        "description": live.scenario.description.strip(),
+        "seed": live.scenario.config.seed,
+        "mode": live.mode,
+        "state": live.state,
+        "folder": str(live.folder),
+        "parties": [],
+        "hubs": [],
+        "kits": {party: str(path) for party, path in live.kits.items()},
+    }
+    if net is None or net.kernel is None:
+        return JSONResponse(result)
+    population = net.kernel.population
+    names = live.narrator.names
+    caisse_of = {p.ps_number: p.caisse for p in population.practitioners}
+    caisse_of.update({e.siret: e.caisse for e in population.employers})
+    for actor in net.actors():
+        result["parties"].append(
+            {
+                "id": actor.id,
+                "role": actor.role,
+                "name": names.get(actor.id, actor.id),
+                "caisse": caisse_of.get(actor.id),
+                "external": actor.id in net.externals,
+            }
+        )
+    for caisse in sorted(set(net.pki.parties()) & set(net.externals) - set(net.cpams)):
+        result["parties"].append(
+            {
+                "id": caisse,
+                "role": "cpam",
+                "name": names.get(caisse, caisse),
+                "caisse": None,
+                "external": True,
+            }
+        )
+    for caisse, (host, port, known_hosts) in sorted(net.hub_info.items()):
+        result["hubs"].append(
+            {"caisse": caisse, "host": host, "port": port, "known_hosts": known_hosts}
+        )
+    return JSONResponse(result)
+
+
+async def kits(request: Request, live: LiveRun) -> Response:
+    _built(live)
+    return JSONResponse({"kits": {party: str(folder) for party, folder in live.kits.items()}})
+
+
+async def kit(request: Request, live: LiveRun) -> Response:
+    """An external party's kit, by its id or by its role (ps, oc, employer, cpam) when one
+    external party has that role."""
+    network = _built(live)
+    asked = request.path_params["party"]
+    roles = network.pki.parties()
+    matching = [p for p in live.kits if p == asked or roles.get(p) == asked]
+    if len(matching) != 1:
+        known = ", ".join(f"{p} ({roles.get(p)})" for p in live.kits) or "none here"
+        raise ApiError(
+            404,
+            "no-kit",
+            f"no connection kit for {asked!r}: kits are made for the "
+            f"external parties of serve ({known})",
+        )
+    party = matching[0]
+    folder = live.kits[party]
+    connection = json.loads((folder / "connection.json").read_text())
+    return JSONResponse(
+        {
+            "party": party,
+            "role": roles.get(party),
+            "folder": str(folder),
+            "connection": connection,
+            "files": sorted(p.name for p in folder.iterdir()),
+        }
+    )
+
+
+def _where(request: Request) -> dict[str, str]:
+    where = {}
+    for name in (*IDS, "actor"):
+        if name in request.query_params:
+            where[name] = request.query_params[name]
+    return where
+
+
+async def events(request: Request, live: LiveRun) -> Response:
+    after = _int(request, "after", 0, 0, 10**12)
+    limit = _int(request, "limit", 200, 1, MAX_PAGE)
+    unknown = sorted(set(request.query_params) - {"after", "limit", "kind", "to", *IDS, "actor"})
+    if unknown:
+        raise ApiError(400, "bad-parameter", f"unknown parameter {unknown[0]!r}")
+    kind = request.query_params.get("kind")
+    clauses, params = ["seq > ?"], [after]
+    if kind:
+        clauses.append("kind = ?")
+        params.append(kind)  # type: ignore[arg-type]
+    for name, value in _where(request).items():
+        clauses.append(f"{name} = ?")
+        params.append(value)  # type: ignore[arg-type]
+    if "to" in request.query_params:  # the addressee of a file sent, in the details
+        clauses.append("json_extract(details, '$.to') = ?")
+        params.append(request.query_params["to"])  # type: ignore[arg-type]
+    journal = live.journal()
+    rows = journal.db.execute(
+        "SELECT seq FROM events WHERE " + " AND ".join(clauses) + " ORDER BY seq LIMIT ?",
+        (*params, limit + 1),
+    ).fetchall()
+    seqs = [r[0] for r in rows]
+    page_seqs = set(seqs[:limit])
+    found = [e for e in journal.events_after(after) if e.seq in page_seqs] if page_seqs else []
+    items = [event_json(e, live.narrate(e)) for e in found]
+    return JSONResponse(
+        {
+            "events": items,
+            "next_after": items[-1]["seq"] if items else after,
+            "more": len(seqs) > limit,
+            "total": journal.count(),
+            "state": live.state,
+        }
+    )
+
+
+async def stream(request: Request, live: LiveRun) -> Response:
+    """Server-sent events: each journal event as it is recorded (``event: journal``, ``id``
+    its sequence number), ``event: end`` once the run has ended and every event was sent."""
+    start = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    try:
+        after = int(start)
+    except ValueError:
+        raise ApiError(
+            400, "bad-parameter", f"after must be a whole number, not {start!r}"
+        ) from None
+    if after < 0:
+        raise ApiError(400, "bad-parameter", "after must be 0 or more")
+
+    async def feed() -> AsyncIterator[str]:
+        last = after
+        while True:
+            news = live.news()  # taken before reading: an event recorded meanwhile wakes us
+            batch = live.journal().events_after(last)[:MAX_PAGE]
+            for e in batch:
+                last = e.seq
+                data = json.dumps(event_json(e, live.narrate(e)))
+                yield f"id: {e.seq}\nevent: journal\ndata: {data}\n\n"
+            if batch:
+                continue
+            if live.final is not None or live.stop_requested.is_set():
+                yield f"event: end\ndata: {json.dumps({'state': live.state})}\n\n"
+                return
+            await news.wait()
+
+    return StreamingResponse(
+        feed(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+async def files(request: Request, live: LiveRun) -> Response:
+    unknown = sorted(set(request.query_params) - {"party", "after", "limit"})
+    if unknown:
+        raise ApiError(400, "bad-parameter", f"unknown parameter {unknown[0]!r}")
+    after = _int(request, "after", 0, 0, 999_999)
+    limit = _int(request, "limit", 200, 1, MAX_PAGE)
+    party = request.query_params.get("party")
+    if party is not None and live.network is not None and party not in live.network.pki.parties():
+        raise ApiError(404, "no-party", f"no party {party!r} in this network")
+    listed = [f for f in live.files(party) if int(f.id) > after]
+    return JSONResponse(
+        {"files": [f.as_json() for f in listed[:limit]], "more": len(listed) > limit}
+    )
+
+
+async def file_info(request: Request, live: LiveRun) -> Response:
+    archived = _file(live, request)
+    base = f"/api/files/{archived.id}"
+    return JSONResponse(
+        {
+            **archived.as_json(),
+            "events": [event_json(e) for e in live.events_of_file(archived)],
+            "links": {
+                name: f"{base}/{name}"
+                for name in ("sealed", "clear", "explain", "validation", "seal")
+            },
+        }
+    )
+
+
+async def file_sealed(request: Request, live: LiveRun) -> Response:
+    archived = _file(live, request)
+    if archived.sealed is None:
+        raise ApiError(404, "no-sealed-copy", f"file {archived.id} was kept in clear only")
+    return Response(archived.sealed.read_bytes(), media_type="application/octet-stream")
+
+
+async def file_clear(request: Request, live: LiveRun) -> Response:
+    archived = _file(live, request)
+    # the norms' files are ISO 8859-1 text: served as bytes, said so
+    return Response(_clear_of(archived), media_type="text/plain; charset=iso-8859-1")
+
+
+def _kind_of(data: bytes, archived: ArchivedFile) -> kinds.FileKind:
+    try:
+        return kinds.detect(data)
+    except FormatError as exc:
+        raise ApiError(
+            422,
+            "unknown-kind",
+            f"file {archived.id} is no kind noemie-sim knows: {exc.anomaly.describe()}",
+        ) from None
+
+
+async def file_explain(request: Request, live: LiveRun) -> Response:
+    archived = _file(live, request)
+    data = _clear_of(archived)
+    kind = _kind_of(data, archived)
+    tree, findings = kinds.explain_tree(data, kind)
+    if tree is None:
+        raise ApiError(
+            422,
+            "undecodable",
+            f"file {archived.id} cannot be decoded as {kind.name}: "
+            + "; ".join(a.describe() for a in findings.kept[:3]),
+        )
+    return JSONResponse({"id": archived.id, "name": archived.name, **tree})
+
+
+async def file_validation(request: Request, live: LiveRun) -> Response:
+    archived = _file(live, request)
+    data = _clear_of(archived)
+    try:
+        kind = kinds.detect(data)
+    except FormatError as exc:
+        return JSONResponse(
+            {
+                "id": archived.id,
+                "kind": None,
+                "valid": False,
+                "anomaly_count": 1,
+                "anomalies": [exc.anomaly.describe()],
+            }
+        )
+    found = kind.findings(data, 1000)
+    return JSONResponse(
+        {
+            "id": archived.id,
+            "kind": kind.name,
+            "title": kind.title,
+            "valid": not found.total,
+            "anomaly_count": found.total,
+            "anomalies": [a.describe() for a in found.kept],
+        }
+    )
+
+
+async def file_seal(request: Request, live: LiveRun) -> Response:
+    """The seal, read as its recipient reads it: the archive's actor when it received the
+    file, the addressee of the sending event when it sent it."""
+    archived = _file(live, request)
+    if archived.sealed is None:
+        raise ApiError(404, "no-sealed-copy", f"file {archived.id} was kept in clear only")
+    network = _built(live)
+    pki = network.pki
+    sent = [e for e in live.events_of_file(archived) if e.kind == "file-sent"]
+    recipient = str(sent[0].details["to"]) if sent else archived.actor
+    when = (sent[0].at if sent else _received_at(live, archived)) or network.clock.now()
+    data = archived.sealed.read_bytes()
+    try:
+        me = pki.identity(recipient)
+    except (PkiError, OSError):
+        raise ApiError(
+            409, "no-recipient-key", f"no key of {recipient} here: it is external"
+        ) from None
+    try:
+        seal = describe(data, me)
+    except SealError as exc:
+        return JSONResponse(
+            {"id": archived.id, "recipient": recipient, "readable": False, "reason": str(exc)}
+        )
+    assert network.kernel is not None
+    try:
+        opened = open_sealed(data, me, network.kernel.trust(), when, declared_parties)
+        judged: dict[str, Any] = {"valid": True, "sender": opened.sender}
+    except SealError as exc:
+        judged = {"valid": False, "reason": str(exc)}
+    return JSONResponse(
+        {"id": archived.id, "readable": True, "at": when.isoformat(), **seal, "opened": judged}
+    )
+
+
+def _received_at(live: LiveRun, archived: ArchivedFile) -> datetime | None:
+    found = live.events_of_file(archived)
+    return found[0].at if found else None
+
+
+async def invoice_trace(request: Request, live: LiveRun) -> Response:
+    invoice = f"{request.path_params['ps']}/{request.path_params['number']}"
+    try:
+        hops = trace(live.journal(), invoice)
+    except UnknownInvoice:
+        raise ApiError(404, "no-invoice", f"no invoice {invoice!r} was billed (so far)") from None
+    return JSONResponse(
+        {
+            "invoice": invoice,
+            "hops": [
+                {
+                    "at": h.at.isoformat(),
+                    "actor": h.actor,
+                    "what": h.what,
+                    "file": h.file,
+                    "since_previous_hours": h.since_previous_hours,
+                }
+                for h in hops
+            ],
+            "total_hours": round((hops[-1].at - hops[0].at).total_seconds() / 3600, 2)
+            if hops
+            else 0,
+        }
+    )
+
+
+async def clock(request: Request, live: LiveRun) -> Response:
+    return JSONResponse(_clock_json(live))
+
+
+async def clock_pause(request: Request, live: LiveRun) -> Response:
+    await _body(request, ())
+    network = _network_live(live)
+    network.clock.pause()
+    await network.clock.parked()
+    return JSONResponse(_clock_json(live))
+
+
+async def clock_resume(request: Request, live: LiveRun) -> Response:
+    await _body(request, ())
+    _network_live(live).clock.resume()
+    return JSONResponse(_clock_json(live))
+
+
+async def clock_speed(request: Request, live: LiveRun) -> Response:
+    body = await _body(request, ("speed",))
+    speed = body.get("speed")
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed <= 1e9:
+        raise ApiError(
+            400, "bad-speed", f"speed must be a number above 0 and up to 1e9, not {speed!r}"
+        )
+    network = _network_live(live)
+    try:
+        network.clock.set_speed(float(speed))
+    except ValueError as exc:
+        raise ApiError(409, "virtual-clock", str(exc)) from None
+    return JSONResponse(_clock_json(live))
+
+
+async def clock_advance(request: Request, live: LiveRun) -> Response:
+    """Virtual clock: ``{"to": TIME}``, ``{"by": DURATION}`` or ``{"until_event": KIND}``;
+    answers once the clock has paused there (or the run has ended)."""
+    body = await _body(request, ("to", "by", "until_event"))
+    if len(body) != 1:
+        raise ApiError(
+            400,
+            "bad-advance",
+            'give one of "to" (a time), "by" (a duration like '
+            '"2h") or "until_event" (an event kind like "arl-sent")',
+        )
+    network = _network_live(live)
+    if not network.clock.virtual:
+        raise ApiError(
+            409,
+            "scaled-clock",
+            "advance is for a virtual clock; this one follows real time (use /api/clock/speed)",
+        )
+    ((key, value),) = body.items()
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, "bad-advance", f"{key} must be a text, not {value!r}")
+    seq = None
+    if key == "until_event":
+        seq = await live.advance_until_event(value)
+    else:
+        if key == "to" and value == "end":
+            when = network.config.end
+        elif key == "to":
+            try:
+                when = parse_moment(value)
+            except ValueError as exc:
+                raise ApiError(400, "bad-time", str(exc)) from None
+        else:
+            try:
+                duration = parse_duration(value, "by")
+            except ScenarioError as exc:
+                raise ApiError(400, "bad-duration", str(exc)) from None
+            if duration.business:
+                raise ApiError(400, "bad-duration", 'by is calendar time here ("2h", "3 days")')
+            when = network.clock.now() + timedelta(seconds=duration.seconds)
+        if when < network.clock.now():
+            raise ApiError(
+                409,
+                "in-the-past",
+                f"{when.isoformat()} is before the simulated time "
+                f"{network.clock.now().isoformat()}",
+            )
+        await live.advance_to(when)
+    result = _clock_json(live)
+    if seq:
+        found = live.journal().events_after(seq - 1)[:1]
+        result["event"] = event_json(found[0], live.narrate(found[0])) if found else None
+    elif key == "until_event":
+        result["event"] = None  # the run ended first
+    return JSONResponse(result)
+
+
+async def faults(request: Request, live: LiveRun) -> Response:
+    if request.method == "GET":
+        return JSONResponse(
+            {
+                "kinds": [
+                    {"kind": k, "targets": role, "lasts": lasting, "description": doc}
+                    for k, (role, lasting, doc) in FAULT_KINDS.items()
+                ]
+            }
+        )
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad-json", f"the body is not JSON: {exc}") from None
+    _network_live(live)
+    try:
+        fault = fault_now(data)
+        target = live.inject(fault)
+    except ScenarioError as exc:
+        raise ApiError(400, "bad-fault", str(exc)) from None
+    assert live.network is not None
+    return JSONResponse(
+        {
+            "kind": fault.kind,
+            "target": target,
+            "at": live.network.clock.now().isoformat(),
+            "takes_effect": "at the clock's next step",
+        },
+        status_code=202,
+    )
+
+
+async def report(request: Request, live: LiveRun) -> Response:
+    _built(live)
+    return JSONResponse(live.report())
+
+
+async def verdict(request: Request, live: LiveRun) -> Response:
+    _built(live)
+    result = live.report()
+    return JSONResponse(
+        {key: result[key] for key in ("verdict", "exit_code", "failed", "checks", "externals")}
+        | {"final": live.final is not None}
+    )
+
+
+async def stop(request: Request, live: LiveRun) -> Response:
+    await _body(request, ())
+    live.request_stop()
+    return JSONResponse({"state": live.state}, status_code=202)

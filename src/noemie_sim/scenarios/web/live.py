@@ -1,0 +1,250 @@
+"""A run as the HTTP API sees and steers it: its network once built, its journal as it
+grows, its clock, its faults, its verdict so far, and the end of the serving.
+
+Everything here runs in the simulation's own event loop (the API is served by uvicorn in that
+loop), so a request is handled between two awaits of the run: reading the journal or the
+archives never races a step. Steering the clock changes when steps run, never which ones nor
+their order (:mod:`noemie_sim.sim.clock`); a fault injected through the API is journaled like
+a scenario's, so the journal says what was done to the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from noemie_sim.actors.network import Network
+from noemie_sim.scenarios.reports.narration import Narrator
+from noemie_sim.scenarios.runner import inject_fault, report, report_so_far
+from noemie_sim.scenarios.schema import Fault, Scenario
+from noemie_sim.sim.journal import Event, Journal, open_journal
+
+#: an archived file: files/<actor>/<NNNNNN>-<name>[.clear]
+_ARCHIVE = re.compile(r"(\d{6})-(.+)")
+
+
+@dataclass(frozen=True)
+class ArchivedFile:
+    """One file of the run's archive (:meth:`noemie_sim.sim.journal.Journal.archive`): its
+    number (unique in the run), the actor that kept it, its name, and which copies exist."""
+
+    id: str
+    actor: str
+    name: str
+    sealed: Path | None
+    clear: Path | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "actor": self.actor,
+            "name": self.name,
+            "sealed_bytes": self.sealed.stat().st_size if self.sealed else None,
+            "clear_bytes": self.clear.stat().st_size if self.clear else None,
+            "path": f"files/{self.actor}/{self.id}-{self.name}",
+        }
+
+
+def event_json(e: Event, text: str | None = None) -> dict[str, Any]:
+    """An event as the API shows it (``text``: its narration, when it is told)."""
+    result = {
+        "seq": e.seq,
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "kind": e.kind,
+        "file": e.file,
+        "lot": e.lot,
+        "invoice": e.invoice,
+        "assure": e.assure,
+        "oc": e.oc,
+        "details": e.details,
+    }
+    archive = e.details.get("archive")
+    if isinstance(archive, str):
+        match = _ARCHIVE.fullmatch(archive.rsplit("/", 1)[-1])
+        result["archive_id"] = match.group(1) if match else None
+    if text is not None:
+        result["text"] = text
+    return result
+
+
+class LiveRun:
+    """The state the API serves. ``attach`` is given the network once built (``play``'s
+    ``on_built``); ``finish`` the final report once the run has ended and its journal is
+    closed; ``stop_requested`` is set by ``POST /api/stop`` or Ctrl-C."""
+
+    def __init__(self, scenario: Scenario, folder: Path, mode: str) -> None:
+        self.scenario = scenario
+        self.folder = folder
+        self.mode = mode  # the command that serves it: demo, run or serve
+        self.network: Network | None = None
+        self.kits: dict[str, Path] = {}
+        self.narrator = Narrator()
+        self.final: dict[str, Any] | None = None  # the report, once the run has ended
+        self.stop_requested = asyncio.Event()
+        self._journal: Journal | None = None  # the finished run's journal, read back
+        self._news = asyncio.Event()  # set at each event, then replaced: wakes the streams
+        self._awaited: list[tuple[str, asyncio.Future[int]]] = []
+
+    # -- the run's course ---------------------------------------------------------------------
+
+    def attach(self, network: Network) -> None:
+        self.network = network
+        self.narrator.learn(network)
+        network.journal.listeners.append(self._heard)
+
+    def _heard(self, e: Event) -> None:
+        for kind, waiter in self._awaited:
+            if e.kind == kind and not waiter.done():
+                waiter.set_result(e.seq)
+                assert self.network is not None
+                self.network.clock.pause()  # after this step: the caller sees the event
+        self._awaited = [(k, w) for k, w in self._awaited if not w.done()]
+        self._wake()
+
+    def finish(self) -> None:
+        """The run has ended and its journal is closed: serve its final report from now on."""
+        self.final = report(self.folder)
+        for _kind, waiter in self._awaited:
+            if not waiter.done():
+                waiter.set_result(0)
+        self._wake()
+
+    def request_stop(self) -> None:
+        """Stop the run if it goes on (an incomplete run), then the serving."""
+        if self.network is not None and self.network.clock.running:
+            self.network.clock.stop()
+        self.stop_requested.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        self._news.set()
+        self._news = asyncio.Event()
+
+    def news(self) -> asyncio.Event:
+        """Set at the next event, the end of the run or a stop request (take it before
+        reading what there is, then wait on it)."""
+        return self._news
+
+    @property
+    def state(self) -> str:
+        """starting, running, paused, ended (the report is final) or stopping."""
+        if self.final is not None:
+            return "ended"
+        if self.network is None:
+            return "starting"
+        if self.stop_requested.is_set():
+            return "stopping"
+        return "paused" if self.network.clock.paused else "running"
+
+    @property
+    def live(self) -> bool:
+        """True while the run's clock runs (paused included)."""
+        return self.final is None and self.network is not None and self.network.clock.running
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def journal(self) -> Journal:
+        """The journal: the run's own while it goes on, read back from the folder after."""
+        if self.final is None and self.network is not None:
+            return self.network.journal
+        if self._journal is None:
+            self._journal = open_journal(self.folder)
+        return self._journal
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def narrate(self, e: Event) -> str | None:
+        return self.narrator.line(e)
+
+    def files(self, actor: str | None = None) -> list[ArchivedFile]:
+        """Every archived file, in the order they were kept (of ``actor`` if given)."""
+        root = self.folder / "files"
+        if not root.is_dir():
+            return []
+        found: dict[str, ArchivedFile] = {}
+        folders = [root / actor] if actor else sorted(p for p in root.iterdir() if p.is_dir())
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                match = _ARCHIVE.fullmatch(path.name)
+                if match is None or path.name.endswith(".part"):
+                    continue
+                number, name = match.groups()
+                clear = name.endswith(".clear")
+                name = name.removesuffix(".clear")
+                have = found.get(number)
+                sealed_path = None if clear else path
+                clear_path = path if clear else None
+                if have is not None:
+                    sealed_path = have.sealed or sealed_path
+                    clear_path = have.clear or clear_path
+                found[number] = ArchivedFile(number, folder.name, name, sealed_path, clear_path)
+        return [found[n] for n in sorted(found)]
+
+    def file(self, number: str) -> ArchivedFile | None:
+        if not re.fullmatch(r"\d{6}", number):
+            return None
+        root = self.folder / "files"
+        if not root.is_dir():
+            return None
+        for folder in root.iterdir():
+            if any(folder.glob(f"{number}-*")):
+                return next((f for f in self.files(folder.name) if f.id == number), None)
+        return None
+
+    def events_of_file(self, archived: ArchivedFile) -> list[Event]:
+        """The events that name this archived copy (sent or received)."""
+        stem = f"files/{archived.actor}/{archived.id}-{archived.name}"
+        rows = (
+            self.journal()
+            .db.execute(
+                "SELECT seq FROM events WHERE actor = ? AND details LIKE ? ORDER BY seq",
+                (archived.actor, f'%"archive":"{stem}"%'),
+            )
+            .fetchall()
+        )
+        seqs = {row[0] for row in rows}
+        return [e for e in self.journal().events(actor=archived.actor) if e.seq in seqs]
+
+    # -- steering -----------------------------------------------------------------------------
+
+    def network_or_none(self) -> Network | None:
+        return self.network if self.live else None
+
+    async def advance_until_event(self, kind: str) -> int:
+        """Virtual clock: run until an event of ``kind`` is recorded, then pause after its
+        step. Returns its sequence number (0: the run ended first)."""
+        assert self.network is not None
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._awaited.append((kind, waiter))
+        self.network.clock.resume()
+        seq = await waiter
+        await self.network.clock.parked()
+        return seq
+
+    async def advance_to(self, when: datetime) -> None:
+        """Virtual clock: run every step up to ``when``, then pause there."""
+        assert self.network is not None
+        self.network.clock.advance(when)
+        await self.network.clock.parked()
+
+    def inject(self, fault: Fault) -> str:
+        """Inject ``fault`` now; the id of the party it targets."""
+        assert self.network is not None
+        return inject_fault(self.network, fault).id
+
+    def report(self) -> dict[str, Any]:
+        """The final report once the run has ended; until then, the report so far."""
+        if self.final is not None:
+            return self.final
+        assert self.network is not None
+        return report_so_far(self.network, self.scenario)

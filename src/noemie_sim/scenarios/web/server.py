@@ -1,0 +1,74 @@
+"""Serving the API in the simulation's own event loop: uvicorn, started as a task beside the
+run, on a socket bound before anything runs (so the port is known, and printed, at once)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+from types import TracebackType
+
+import uvicorn
+
+from .app import make_app
+from .live import LiveRun
+
+
+class _InLoopServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the command's handlers stop the run, then
+    the server (uvicorn's would only stop the server and re-raise the signal)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class WebServer:
+    """The API of ``live`` on ``host:port`` (port 0: a free one) while the context is open::
+
+        async with WebServer(live, "127.0.0.1", 0) as web:
+            print(web.url)
+
+    OSError when the address cannot be bound (a port in use)."""
+
+    def __init__(self, live: LiveRun, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.live = live
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+            # listening from now on: a client that connects before uvicorn has started waits
+            # in the backlog instead of being refused
+            self._socket.listen(128)
+        except OSError:
+            self._socket.close()
+            raise
+        self.host, self.port = self._socket.getsockname()[:2]
+        config = uvicorn.Config(make_app(live), log_level="warning", access_log=False,
+                                lifespan="off")  # fmt: skip
+        self._server = _InLoopServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    async def __aenter__(self) -> WebServer:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        return self
+
+    async def __aexit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.live.request_stop()  # ends the event streams, so that the server can stop
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self._socket.close()
+        self.live.close()

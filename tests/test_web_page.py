@@ -1,0 +1,92 @@
+"""The live page in real headless Chromium (Debian's, driven by Playwright) during a demo run
+with ``--web``: every party on the graph, files moving, an exchange opened in the inspector,
+a fault button changing what happens next, the report so far drawn with its axes and SLA
+lines. Screenshots are kept as test artifacts (NOEMIE_SIM_ARTIFACTS, default test-artifacts/).
+Every wait is on the page's own signals (data- attributes it sets) or the run's events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .web_helpers import CHROMIUM_FLAGS, artifacts, chromium, serving
+
+
+def test_the_live_page_shows_the_network_and_steers_it(tmp_path: Path) -> None:
+    browser = chromium()
+    from playwright.sync_api import sync_playwright
+
+    shots = artifacts()
+    with serving("run", "demo", "--paused", "--out", str(tmp_path / "run")) as served:
+        served.wait_for_line("the clock is paused")  # the network is built
+        parties = served.http.get("/api/network").json()["parties"]
+        with sync_playwright() as playwright:
+            chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS,
+                                                timeout=0)  # fmt: skip
+            try:
+                page = chrome.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(0)  # waits end on the page's signals, not a clock
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(served.url)
+                page.wait_for_function("document.body.dataset.ready === 'yes'")
+
+                # every party is on the graph, with its role
+                drawn = page.eval_on_selector_all(
+                    "#graph .party", "nodes => nodes.map(n => [n.dataset.id, n.dataset.role])"
+                )
+                assert sorted(drawn) == sorted([p["id"], p["role"]] for p in parties)
+                assert page.inner_text("#state") == "paused"
+
+                # the clock advanced from the page: the day's lots go out, the ARL come back
+                page.select_option("#until-kind", "arl-sent")
+                page.click("#advance-until")
+                page.wait_for_function("+document.body.dataset.moved >= 2")
+                page.wait_for_selector("#exchanges tbody tr.exchange")
+                page.wait_for_function("document.querySelector('#state').textContent === 'paused'")
+                page.screenshot(path=shots / "live-demo-files.png", full_page=False)
+
+                # an exchange clicked: its explain tree, its validation, its seal
+                page.click("#exchanges tbody tr.exchange >> nth=-1")  # the first lot sent
+                page.wait_for_function("document.body.dataset.explained !== undefined")
+                assert int(page.evaluate("document.body.dataset.explained")) > 3
+                assert page.locator("#tab-explain .record").count() > 3
+                assert "Type 0" in page.inner_text("#tab-explain")
+                page.click(".tabs button[data-tab=seal]")
+                page.wait_for_function(
+                    "document.querySelector('#tab-seal').textContent.includes('aes256_gcm')"
+                )
+                page.screenshot(path=shots / "live-demo-inspector.png", full_page=True)
+
+                # a fault button: revoke the first PS's certificate; what happens next changes:
+                # its next login is refused by the caisse's hub
+                first_ps = next(p for p in parties if p["role"] == "ps")
+                page.select_option("#fault-kind", "revoke-certificate")
+                page.select_option("#fault-target", first_ps["id"])
+                page.click("#inject")
+                page.wait_for_function(
+                    "document.querySelector('#fault-result').textContent.includes('revoke')"
+                )
+                page.select_option("#until-kind", "login-refused")
+                page.click("#advance-until")
+                page.wait_for_selector("#narration li.negative >> text=login-refused")
+                told = page.inner_text("#narration")
+                assert "fault injected: revoke-certificate" in told
+                refused = served.http.get("/api/events", params={"kind": "login-refused"}).json()
+                assert refused["events"][0]["details"]["partner"] == first_ps["id"]
+
+                # the report so far: the same charts as the offline report
+                page.click("#refresh-report")
+                page.wait_for_function("document.querySelector('#report').dataset.charts")
+                charts = page.eval_on_selector_all(
+                    "#report [data-chart]", "nodes => nodes.map(c => ({...c.dataset}))"
+                )
+                by_name = {c["chart"]: c for c in charts}
+                assert by_name["timeline"]["xTitle"].startswith("simulated time")
+                assert any("limitHours" in c for c in charts)  # a histogram with its SLA line
+                assert "incomplete" in page.inner_text("#report #verdict")
+                page.screenshot(path=shots / "live-demo.png", full_page=True)
+            finally:
+                chrome.close()
+        assert not errors, errors
+    for name in ("live-demo.png", "live-demo-files.png", "live-demo-inspector.png"):
+        assert (shots / name).stat().st_size > 10_000
