@@ -5,8 +5,6 @@ clear errors for invalid scenarios."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,13 +25,10 @@ from noemie_sim.scenarios.schema import (
 )
 
 from .consistency import invalid_files
+from .web_helpers import CHROMIUM_FLAGS, artifacts, chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "scenarios.md"
-#: Debian's Chromium headless here: no sandbox (root), no background connections (a closed
-#: network refuses them)
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 REQUIRED = {"demo", "nominal-week", "negative-arl", "revoked-certificate", "cpam-outage",
             "double-mutuelle", "employer-ij", "late-mutuelle", "national-day",
             "care-mix"}  # fmt: skip
@@ -142,21 +137,14 @@ def _check_rendered(page: Path, report: dict[str, Any]) -> None:
     charts show: axes with their titles, one histogram per SLA with its limit line (or "no
     data"), every hour of the run, rejects with their labels; no script error. A screenshot is
     kept as a test artifact (NOEMIE_SIM_ARTIFACTS, default test-artifacts/)."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs it")
-        pytest.skip("chromium is not installed here")
+    browser = chromium()
     from playwright.sync_api import sync_playwright
 
-    artifacts = Path(os.environ.get("NOEMIE_SIM_ARTIFACTS", ROOT / "test-artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+    shots = artifacts()
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=browser, args=CHROMIUM_FLAGS, timeout=0
-        )
+        chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS, timeout=0)
         try:
-            view = chromium.new_page(viewport={"width": 1200, "height": 900})
+            view = chrome.new_page(viewport={"width": 1200, "height": 900})
             errors: list[str] = []
             view.on("pageerror", lambda exc: errors.append(str(exc)))
             view.goto(page.resolve().as_uri(), timeout=0)
@@ -165,9 +153,9 @@ def _check_rendered(page: Path, report: dict[str, Any]) -> None:
             charts = view.evaluate(
                 "[...document.querySelectorAll('[data-chart]')].map(c => ({...c.dataset}))"
             )
-            view.screenshot(path=artifacts / "report-demo.png", full_page=True)
+            view.screenshot(path=shots / "report-demo.png", full_page=True)
         finally:
-            chromium.close()
+            chrome.close()
     assert not errors, errors
     by_name = {c["chart"]: c for c in charts}
     timeline = by_name["timeline"]
@@ -193,7 +181,7 @@ def _check_rendered(page: Path, report: dict[str, Any]) -> None:
     if rejects["rendered"] == "yes":
         assert rejects["xTitle"] == "count"
     assert any(report["reject_labels"].values())
-    assert (artifacts / "report-demo.png").stat().st_size > 10_000
+    assert (shots / "report-demo.png").stat().st_size > 10_000
 
 
 def test_late_mutuelle_fails_in_junit_with_the_breach(tmp_path: Path) -> None:

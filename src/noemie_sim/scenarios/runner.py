@@ -187,10 +187,8 @@ def report(folder: Path | str, root: x509.Certificate | None = None) -> dict[str
             roles = Pki(Path(folder) / "pki").parties()
         except PkiError:
             roles = {}
-        result = _report(scenario, events, run, min(end, scenario.config.end), end, roles)
-        result["digest"] = check.digest
-        result["wall_seconds"] = journal.info("wall_seconds")
-        return result
+        return _report(scenario, events, run, min(end, scenario.config.end), end, roles,
+                       digest=check.digest, wall_seconds=journal.info("wall_seconds"))  # fmt: skip
     finally:
         journal.db.close()
 
@@ -209,10 +207,8 @@ def report_so_far(network: Network, scenario: Scenario) -> dict[str, Any]:
         "reached_end": False,
         "ended_at": None,
     }
-    result = _report(scenario, events, run, min(now, scenario.config.end), now,
-                     network.pki.parties())  # fmt: skip
-    result["digest"] = journal.digest()
-    return result
+    return _report(scenario, events, run, min(now, scenario.config.end), now,
+                   network.pki.parties(), digest=journal.digest())  # fmt: skip
 
 
 def _report(
@@ -222,8 +218,11 @@ def _report(
     measured_until: datetime,
     end: datetime,
     roles: dict[str, str],
+    *,
+    digest: str,
+    wall_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """A report's body from the events of a run and its completeness (``run``)."""
+    """A report from the events of a run and its completeness (``run``)."""
     figures = measure(events, scenario.sla, scenario.expect, measured_until)
     externals = [
         conformance(events, e.details["party"], e.details["role"], end)
@@ -236,10 +235,10 @@ def _report(
         "scenario": scenario.name,
         "description": scenario.description,
         "seed": scenario.config.seed,
-        "digest": None,
+        "digest": digest,
         "start": scenario.config.start.isoformat(),
         "end": scenario.config.end.isoformat(),
-        "wall_seconds": None,
+        "wall_seconds": wall_seconds,
         "expect_exit": scenario.expect_exit,
         "externals": externals,
         "run": run,

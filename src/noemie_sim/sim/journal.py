@@ -298,25 +298,45 @@ class Journal:
 
     def events(self, kind: str | None = None, **where: str) -> list[Event]:
         """Events in order, of ``kind`` if given, whose identifier columns equal ``where``."""
-        clauses, params = [], []
+        return self.select(kind, where=where)
+
+    def select(
+        self,
+        kind: str | None = None,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        where: dict[str, str] | None = None,
+        detail_equals: dict[str, str] | None = None,
+    ) -> list[Event]:
+        """Events in order, of ``kind`` if given, numbered after ``after``, at most ``limit``,
+        whose identifier columns (and ``actor``) equal ``where`` and whose top-level detail
+        keys equal ``detail_equals`` (``{"to": party}``: the files sent to a party)."""
+        clauses: list[str] = ["seq > ?"]
+        params: list[object] = [after]
         if kind is not None:
             clauses.append("kind = ?")
             params.append(kind)
-        for name, value in where.items():
+        for name, value in (where or {}).items():
             if name not in (*IDS, "actor"):
                 raise ValueError(f"cannot select events on {name!r}")
             clauses.append(f"{name} = ?")
             params.append(value)
+        for key, value in (detail_equals or {}).items():
+            if not key.isidentifier():
+                raise ValueError(f"cannot select events on the detail {key!r}")
+            clauses.append(f"json_extract(details, '$.{key}') = ?")
+            params.append(value)
         query = "SELECT seq, at, actor, kind, file, lot, invoice, assure, oc, details FROM events"
-        if clauses:
-            query += " WHERE " + " AND ".join(clauses)
-        return [_event(row) for row in self.db.execute(query + " ORDER BY seq", params)]
+        query += " WHERE " + " AND ".join(clauses) + " ORDER BY seq"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        return [_event(row) for row in self.db.execute(query, params)]
 
     def events_after(self, seq: int) -> list[Event]:
         """Events recorded after event number ``seq``, in order."""
-        query = "SELECT seq, at, actor, kind, file, lot, invoice, assure, oc, details FROM events"
-        return [_event(row) for row in self.db.execute(query + " WHERE seq > ? ORDER BY seq",
-                                                       (seq,))]  # fmt: skip
+        return self.select(after=seq)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events())

@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import signal
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +109,3 @@ def play_with_web(
             return result, live
 
     return asyncio.run(main())
-
-
-def now_text(moment: datetime) -> str:
-    return moment.strftime("%a %d/%m %H:%M")

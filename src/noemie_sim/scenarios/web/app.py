@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 
@@ -352,30 +352,22 @@ async def events(request: Request, live: LiveRun) -> Response:
     if unknown:
         raise ApiError(400, "bad-parameter", f"unknown parameter {unknown[0]!r}")
     kind = request.query_params.get("kind")
-    clauses, params = ["seq > ?"], [after]
-    if kind:
-        clauses.append("kind = ?")
-        params.append(kind)  # type: ignore[arg-type]
-    for name, value in _where(request).items():
-        clauses.append(f"{name} = ?")
-        params.append(value)  # type: ignore[arg-type]
-    if "to" in request.query_params:  # the addressee of a file sent, in the details
-        clauses.append("json_extract(details, '$.to') = ?")
-        params.append(request.query_params["to"])  # type: ignore[arg-type]
     journal = live.journal()
-    rows = journal.db.execute(
-        "SELECT seq FROM events WHERE " + " AND ".join(clauses) + " ORDER BY seq LIMIT ?",
-        (*params, limit + 1),
-    ).fetchall()
-    seqs = [r[0] for r in rows]
-    page_seqs = set(seqs[:limit])
-    found = [e for e in journal.events_after(after) if e.seq in page_seqs] if page_seqs else []
+    addressee = request.query_params.get("to")
+    found = journal.select(
+        kind or None,
+        after=after,
+        limit=limit + 1,
+        where=_where(request),
+        detail_equals={"to": addressee} if addressee else None,
+    )
+    more, found = len(found) > limit, found[:limit]
     items = [event_json(e, live.narrate(e)) for e in found]
     return JSONResponse(
         {
             "events": items,
             "next_after": items[-1]["seq"] if items else after,
-            "more": len(seqs) > limit,
+            "more": more,
             "total": journal.count(),
             "state": live.state,
         }
@@ -399,7 +391,7 @@ async def stream(request: Request, live: LiveRun) -> Response:
         last = after
         while True:
             news = live.news()  # taken before reading: an event recorded meanwhile wakes us
-            batch = live.journal().events_after(last)[:MAX_PAGE]
+            batch = live.journal().select(after=last, limit=MAX_PAGE)
             for e in batch:
                 last = e.seq
                 data = json.dumps(event_json(e, live.narrate(e)))
@@ -521,9 +513,10 @@ async def file_seal(request: Request, live: LiveRun) -> Response:
         raise ApiError(404, "no-sealed-copy", f"file {archived.id} was kept in clear only")
     network = _built(live)
     pki = network.pki
-    sent = [e for e in live.events_of_file(archived) if e.kind == "file-sent"]
+    named = live.events_of_file(archived)
+    sent = [e for e in named if e.kind == "file-sent"]
     recipient = str(sent[0].details["to"]) if sent else archived.actor
-    when = (sent[0].at if sent else _received_at(live, archived)) or network.clock.now()
+    when = (sent or named)[0].at if named else network.clock.now()
     data = archived.sealed.read_bytes()
     try:
         me = pki.identity(recipient)
@@ -546,11 +539,6 @@ async def file_seal(request: Request, live: LiveRun) -> Response:
     return JSONResponse(
         {"id": archived.id, "readable": True, "at": when.isoformat(), **seal, "opened": judged}
     )
-
-
-def _received_at(live: LiveRun, archived: ArchivedFile) -> datetime | None:
-    found = live.events_of_file(archived)
-    return found[0].at if found else None
 
 
 async def invoice_trace(request: Request, live: LiveRun) -> Response:
@@ -662,7 +650,7 @@ async def clock_advance(request: Request, live: LiveRun) -> Response:
         await live.advance_to(when)
     result = _clock_json(live)
     if seq:
-        found = live.journal().events_after(seq - 1)[:1]
+        found = live.journal().select(after=seq - 1, limit=1)
         result["event"] = event_json(found[0], live.narrate(found[0])) if found else None
     elif key == "until_event":
         result["event"] = None  # the run ended first

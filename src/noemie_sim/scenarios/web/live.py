@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,11 @@ class ArchivedFile:
     sealed: Path | None
     clear: Path | None
 
+    @property
+    def stem(self) -> str:
+        """Its path in the run folder, as the journal's events name it."""
+        return f"files/{self.actor}/{self.id}-{self.name}"
+
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -45,8 +51,27 @@ class ArchivedFile:
             "name": self.name,
             "sealed_bytes": self.sealed.stat().st_size if self.sealed else None,
             "clear_bytes": self.clear.stat().st_size if self.clear else None,
-            "path": f"files/{self.actor}/{self.id}-{self.name}",
+            "path": self.stem,
         }
+
+
+def _archived(paths: Iterable[Path]) -> list[ArchivedFile]:
+    """The archived files among ``paths`` (``files/<actor>/N-name`` and its ``.clear``), by
+    number."""
+    copies: dict[str, tuple[str, str, dict[bool, Path]]] = {}
+    for path in paths:
+        match = _ARCHIVE.fullmatch(path.name)
+        if match is None or path.name.endswith(".part"):
+            continue
+        number, name = match.groups()
+        clear = name.endswith(".clear")
+        copies.setdefault(number, (path.parent.name, name.removesuffix(".clear"), {}))[2][clear] = (
+            path
+        )
+    return [
+        ArchivedFile(number, actor, name, kept.get(False), kept.get(True))
+        for number, (actor, name, kept) in sorted(copies.items())
+    ]
 
 
 def event_json(e: Event, text: str | None = None) -> dict[str, Any]:
@@ -166,54 +191,20 @@ class LiveRun:
 
     def files(self, actor: str | None = None) -> list[ArchivedFile]:
         """Every archived file, in the order they were kept (of ``actor`` if given)."""
-        root = self.folder / "files"
-        if not root.is_dir():
-            return []
-        found: dict[str, ArchivedFile] = {}
-        folders = [root / actor] if actor else sorted(p for p in root.iterdir() if p.is_dir())
-        for folder in folders:
-            if not folder.is_dir():
-                continue
-            for path in folder.iterdir():
-                match = _ARCHIVE.fullmatch(path.name)
-                if match is None or path.name.endswith(".part"):
-                    continue
-                number, name = match.groups()
-                clear = name.endswith(".clear")
-                name = name.removesuffix(".clear")
-                have = found.get(number)
-                sealed_path = None if clear else path
-                clear_path = path if clear else None
-                if have is not None:
-                    sealed_path = have.sealed or sealed_path
-                    clear_path = have.clear or clear_path
-                found[number] = ArchivedFile(number, folder.name, name, sealed_path, clear_path)
-        return [found[n] for n in sorted(found)]
+        return _archived((self.folder / "files").glob(f"{actor or '*'}/*"))
 
     def file(self, number: str) -> ArchivedFile | None:
+        """The archived file numbered ``number`` (6 digits), None when there is none."""
         if not re.fullmatch(r"\d{6}", number):
             return None
-        root = self.folder / "files"
-        if not root.is_dir():
-            return None
-        for folder in root.iterdir():
-            if any(folder.glob(f"{number}-*")):
-                return next((f for f in self.files(folder.name) if f.id == number), None)
-        return None
+        found = _archived((self.folder / "files").glob(f"*/{number}-*"))
+        return found[0] if found else None
 
     def events_of_file(self, archived: ArchivedFile) -> list[Event]:
         """The events that name this archived copy (sent or received)."""
-        stem = f"files/{archived.actor}/{archived.id}-{archived.name}"
-        rows = (
-            self.journal()
-            .db.execute(
-                "SELECT seq FROM events WHERE actor = ? AND details LIKE ? ORDER BY seq",
-                (archived.actor, f'%"archive":"{stem}"%'),
-            )
-            .fetchall()
+        return self.journal().select(
+            where={"actor": archived.actor}, detail_equals={"archive": archived.stem}
         )
-        seqs = {row[0] for row in rows}
-        return [e for e in self.journal().events(actor=archived.actor) if e.seq in seqs]
 
     # -- steering -----------------------------------------------------------------------------
 
