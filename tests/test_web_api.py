@@ -208,3 +208,29 @@ def _bad_requests(served: Served, file_id: str) -> None:
         assert answer.status_code == status, (method, path, body, answer.text)
         error = answer.json()["error"]
         assert error["code"] and error["message"], (path, error)
+
+
+def test_a_scaled_serve_lists_its_kits_and_changes_speed(tmp_path: Path) -> None:
+    """serve in scaled time: the kits by role and as a list, the speed changed through the
+    API, advance refused (it follows real time), and the verdict of a run stopped early."""
+    out = tmp_path / "serve"
+    with serving("serve", "demo", "--external", "oc", "--speed", "3600", "--paused",
+                 "--out", str(out)) as served:  # fmt: skip
+        served.wait_for_line("the clock is paused")  # the network is built
+        http = served.http
+        kits = http.get("/api/kits").json()["kits"]
+        (party,) = kits
+        assert Path(kits[party]) == out / "kits" / party
+        kit = http.get("/api/kits/oc").json()
+        assert kit["party"] == party and kit["role"] == "oc" and "key.pem" in kit["files"]
+        assert kit["connection"]["servers"][0]["port"] > 0
+        clock = http.get("/api/clock").json()
+        assert clock["mode"] == "scaled" and clock["speed"] == 3600 and clock["paused"]
+        assert http.post("/api/clock/speed", json={"speed": 7200}).json()["speed"] == 7200
+        assert http.get("/api/clock").json()["speed"] == 7200
+        refused = http.post("/api/clock/advance", json={"by": "1h"})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "scaled-clock"
+        assert http.post("/api/stop").status_code == 202
+        code = served.wait()
+    final = json.loads((out / "report.json").read_text())
+    assert code == final["exit_code"]
