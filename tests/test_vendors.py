@@ -98,7 +98,11 @@ async def unseal(kit: Path, sealed: str) -> bytes:
 
 
 class Served:
-    """A network served in the test's event loop, with one external party and its kit."""
+    """A network served in the test's event loop, with one external party and its kit.
+
+    Its scaled clock runs only while the test waits for an event of the run (:meth:`event`)
+    and is paused while the test plays the external party (openssl, sftp): a loaded machine
+    makes the test slower, never makes the run end before the party has acted."""
 
     def __init__(self, scenario: Scenario, folder: Path, party: str, keys: KeyPool) -> None:
         self.scenario, self.folder, self.party, self.keys = scenario, folder, party, keys
@@ -111,19 +115,24 @@ class Served:
         self.network = network
         write_kit(network, self.party, self.folder / "kits")
         network.journal.listeners.append(self._heard)
+        network.clock.pause()  # until the test waits for the run (event)
         self.ready.set()
 
     def _heard(self, event: Event) -> None:
         for wanted, flag in self.waiting:
-            if wanted(event):
+            if wanted(event) and not flag.is_set():
                 flag.set()
+                assert self.network is not None
+                self.network.clock.pause()  # after this step: the test acts meanwhile
 
     async def event(self, wanted: Callable[[Event], bool]) -> None:
-        """Until the journal records an event ``wanted`` accepts; fails if the run ends first.
-        No wall-clock timeout: a loaded machine only makes the wait longer."""
+        """Run the clock until the journal records an event ``wanted`` accepts, then pause
+        it; fails if the run ends first. No wall-clock timeout: a loaded machine only makes
+        the wait longer."""
         flag = asyncio.Event()
         self.waiting.append((wanted, flag))
-        assert self.task is not None
+        assert self.task is not None and self.network is not None
+        self.network.clock.resume()
         heard = asyncio.ensure_future(flag.wait())
         await asyncio.wait([heard, self.task], return_when=asyncio.FIRST_COMPLETED)
         if not flag.is_set():
