@@ -120,6 +120,17 @@ def population_of(config: NetworkConfig) -> PopulationConfig:
     return population
 
 
+def population_parties(population: Population) -> list[tuple[str, str]]:
+    """The (role, id) of every party of a population, in the order their certificates are
+    issued: caisses, practitioners, mutuelles, employers."""
+    return (
+        [("cpam", c.organisme) for c in population.caisses]
+        + [("ps", p.ps_number) for p in population.practitioners]
+        + [("oc", m.oc_number) for m in population.mutuelles]
+        + [("employer", e.siret) for e in population.employers]
+    )
+
+
 @dataclass
 class RunResult:
     folder: Path
@@ -140,8 +151,12 @@ class Network:
         extra_config: dict[str, Any] | None = None,
         externals: frozenset[str] = frozenset(),
         caisse_servers: dict[str, tuple[str, int, str]] | None = None,
+        pki_folder: Path | None = None,
     ):
         self.config = config
+        # a PKI made beforehand that holds every party of this network (a shard of a run
+        # sharded by caisse shares its run's PKI); None: the network makes its own in folder/pki
+        self.pki_folder = pki_folder
         self.extra_config = extra_config or {}
         # parties played by real systems: their actor is built (the population knows them,
         # a mutuelle's links are requested) but never started, and has no client
@@ -255,28 +270,30 @@ class Network:
                 *self.employers.values()]  # fmt: skip
 
     def _pki(self, population: Population) -> Pki:
+        if self.pki_folder is not None:
+            pki = Pki(self.pki_folder)
+            issued = pki.parties()
+            missing = [i for _, i in population_parties(population) if i not in issued]
+            if missing:
+                raise ValueError(f"the PKI {self.pki_folder} has no certificate for {missing[:3]}")
+            return pki
         issued_at = self.config.start - timedelta(days=1)
         pki = Pki.create(self.folder / "pki", issued_at, pool=self.keys)
-        parties = (
-            [("cpam", c.organisme) for c in population.caisses]
-            + [("ps", p.ps_number) for p in population.practitioners]
-            + [("oc", m.oc_number) for m in population.mutuelles]
-            + [("employer", e.siret) for e in population.employers]
-        )
-        pki.issue_many(parties, issued_at, pool=self.keys)
+        pki.issue_many(population_parties(population), issued_at, pool=self.keys)
         return pki
 
     async def _hub(self, cpam: str) -> tuple[HubSide, Callable[[str], MailboxClient]]:
-        """The caisse's hub and a way to connect a partner to it."""
+        """The caisse's hub (a mailbox for each partner of this network's population) and a
+        way to connect a partner to it."""
         pki = self.pki
-        partners = sorted(i for i, role in pki.parties().items() if role != "cpam")
+        assert self.kernel is not None
+        partners = sorted(i for r, i in population_parties(self.kernel.population) if r != "cpam")
         if self.config.transport == "memory":
             memory = MemoryHub(partners)
             self._hub_of[cpam] = memory
             return memory, memory.client
-        hub = SftpHub(
-            pki, cpam, self.folder / "hubs" / cpam, self.clock.now, on_event=self._hub_event
-        )
+        hub = SftpHub(pki, cpam, self.folder / "hubs" / cpam, self.clock.now,
+                      on_event=self._hub_event, partners=partners)  # fmt: skip
         await hub.start()
         self._hubs.append(hub)
         self._hub_of[cpam] = hub
@@ -292,9 +309,8 @@ class Network:
         backups: list[tuple[str, int]] = []
         if self.config.standby_hubs:
             # the same mailboxes (same folder, same host key) served by a second server
-            standby = SftpHub(
-                pki, cpam, self.folder / "hubs" / cpam, self.clock.now, on_event=self._hub_event
-            )
+            standby = SftpHub(pki, cpam, self.folder / "hubs" / cpam, self.clock.now,
+                              on_event=self._hub_event, partners=partners)  # fmt: skip
             await standby.start()
             self._hubs.append(standby)
             backups.append((standby.host, standby.port))

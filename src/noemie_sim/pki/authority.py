@@ -184,6 +184,7 @@ class Pki:
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
+        self._read: tuple[tuple[int, int, int], dict] | None = None  # type: ignore[type-arg]
         if not (self.folder / "pki.json").is_file():
             raise PkiError(f"{self.folder} is not a PKI folder (no pki.json); create it first")
 
@@ -368,6 +369,17 @@ class Pki:
         return _Ca(cert, _load_key((folder / "key.pem").read_bytes()), folder)
 
     def _state(self) -> dict:  # type: ignore[type-arg]
+        """The registry, for reading only: parsed again only when the file was replaced
+        (every write replaces it), since a national PKI's registry takes milliseconds to
+        parse and is read at every login and every file opened."""
+        path = self.folder / "pki.json"
+        seen = path.stat()
+        stamp = (seen.st_ino, seen.st_mtime_ns, seen.st_size)
+        if self._read is None or self._read[0] != stamp:
+            self._read = (stamp, json.loads(path.read_text()))
+        return self._read[1]
+
+    def _fresh_state(self) -> dict:  # type: ignore[type-arg]
         state: dict = json.loads((self.folder / "pki.json").read_text())  # type: ignore[type-arg]
         return state
 
@@ -377,7 +389,7 @@ class Pki:
         with open(self.folder / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                state = self._state()
+                state = self._fresh_state()
                 yield state
                 write_file(self.folder / "pki.json", json.dumps(state, indent=1).encode())
             finally:

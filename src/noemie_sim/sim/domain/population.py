@@ -25,6 +25,102 @@ from . import identifiers as ids
 from .nomenclature import SPECIALTIES, Profession
 from .rules import GRIDS
 
+#: The rest of the caisses of the régime général, one per département (the four CGSS and
+#: Mayotte's CSSM included), numbered département + 1 like the documented ones (011 Ain, 131,
+#: 751; norms.md §7.6) and 201/202 for Corsica: a convention (the real numbers of the few
+#: départements with several CPAMs, and their names, are not modelled).
+NATIONAL_CAISSES = (
+    (21, "Aisne"),
+    (31, "Allier"),
+    (41, "Alpes-de-Haute-Provence"),
+    (51, "Hautes-Alpes"),
+    (71, "Ardèche"),
+    (81, "Ardennes"),
+    (91, "Ariège"),
+    (101, "Aube"),
+    (111, "Aude"),
+    (121, "Aveyron"),
+    (141, "Calvados"),
+    (151, "Cantal"),
+    (161, "Charente"),
+    (171, "Charente-Maritime"),
+    (181, "Cher"),
+    (191, "Corrèze"),
+    (211, "Côte-d'Or"),
+    (221, "Côtes-d'Armor"),
+    (231, "Creuse"),
+    (241, "Dordogne"),
+    (251, "Doubs"),
+    (261, "Drôme"),
+    (271, "Eure"),
+    (281, "Eure-et-Loir"),
+    (291, "Finistère"),
+    (301, "Gard"),
+    (321, "Gers"),
+    (341, "Hérault"),
+    (351, "Ille-et-Vilaine"),
+    (361, "Indre"),
+    (371, "Indre-et-Loire"),
+    (381, "Isère"),
+    (391, "Jura"),
+    (401, "Landes"),
+    (411, "Loir-et-Cher"),
+    (421, "Loire"),
+    (431, "Haute-Loire"),
+    (451, "Loiret"),
+    (461, "Lot"),
+    (471, "Lot-et-Garonne"),
+    (481, "Lozère"),
+    (491, "Maine-et-Loire"),
+    (501, "Manche"),
+    (511, "Marne"),
+    (521, "Haute-Marne"),
+    (531, "Mayenne"),
+    (541, "Meurthe-et-Moselle"),
+    (551, "Meuse"),
+    (561, "Morbihan"),
+    (581, "Nièvre"),
+    (601, "Oise"),
+    (611, "Orne"),
+    (621, "Pas-de-Calais"),
+    (631, "Puy-de-Dôme"),
+    (641, "Pyrénées-Atlantiques"),
+    (651, "Hautes-Pyrénées"),
+    (661, "Pyrénées-Orientales"),
+    (701, "Haute-Saône"),
+    (711, "Saône-et-Loire"),
+    (721, "Sarthe"),
+    (731, "Savoie"),
+    (741, "Haute-Savoie"),
+    (761, "Seine-Maritime"),
+    (771, "Seine-et-Marne"),
+    (781, "Yvelines"),
+    (791, "Deux-Sèvres"),
+    (801, "Somme"),
+    (811, "Tarn"),
+    (821, "Tarn-et-Garonne"),
+    (831, "Var"),
+    (841, "Vaucluse"),
+    (851, "Vendée"),
+    (861, "Vienne"),
+    (871, "Haute-Vienne"),
+    (881, "Vosges"),
+    (891, "Yonne"),
+    (901, "Territoire de Belfort"),
+    (911, "Essonne"),
+    (921, "Hauts-de-Seine"),
+    (931, "Seine-Saint-Denis"),
+    (941, "Val-de-Marne"),
+    (951, "Val-d'Oise"),
+    (201, "Corse-du-Sud"),
+    (202, "Haute-Corse"),
+    (971, "Guadeloupe (CGSS)"),
+    (972, "Martinique (CGSS)"),
+    (973, "Guyane (CGSS)"),
+    (974, "La Réunion (CGSS)"),
+    (976, "Mayotte (CSSM)"),
+)
+
 #: Caisse numbers with their département name (a few real CPAM codes, norms.md §7.6; 571
 #: and 681 follow the same département-based pattern, a convention).
 CAISSES = (
@@ -40,6 +136,7 @@ CAISSES = (
     (11, "Ain"),
     (571, "Moselle"),
     (681, "Haut-Rhin"),
+    *NATIONAL_CAISSES,
 )
 #: The départements of the régime local d'Alsace-Moselle (Moselle, Bas-Rhin, Haut-Rhin).
 ALSACE_MOSELLE_DEPARTMENTS = frozenset({"57", "67", "68"})
@@ -91,6 +188,27 @@ class PopulationConfig:
     split_cover_share: float = 0.05
     pharmacy_tiers_payant_share: float = 0.95  # tiers payant is the norm at the pharmacy
     reference_day: date = date(2026, 3, 2)
+    #: the share of one caisse in a run sharded by caisse (None: a whole population)
+    shard: ShardOf | None = None
+
+
+@dataclass(frozen=True)
+class ShardOf:
+    """What makes a caisse's share of a population part of the whole run (a convention of
+    noemie-sim, so that shards built apart never clash): the run's seed, from which every
+    shard draws the same mutuelles; the caisse's ``index`` among the run's caisses, which
+    gives it its own block of NIR commune codes (:data:`COMMUNES_PER_SHARD` of 990) and of
+    SIRENs (``index`` then 5 digits); its ``department_rank`` among the run's caisses of its
+    département, which gives it its block of n° AM orders (:data:`PS_ORDERS_PER_SHARD`)."""
+
+    run_seed: int
+    index: int
+    department_rank: int = 0
+
+
+#: Sizes of the identifier blocks of a shard (see :class:`ShardOf`).
+COMMUNES_PER_SHARD = 9  # 110 shards x 9 = the 990 commune codes of a NIR
+PS_ORDERS_PER_SHARD = 16_000  # 6 caisses of one département (971-976) x 16 000 < 100 000 orders
 
 
 @dataclass(frozen=True)
@@ -340,28 +458,87 @@ def _mutuelle_name(n: int, names: _Pools, taken: set[str]) -> str:
     return name
 
 
+def chosen_caisses(config: PopulationConfig) -> tuple[Caisse, ...]:
+    """The caisses of a population: those of ``caisse_numbers``, else the first ``caisses``
+    of :data:`CAISSES`. ValueError for an unknown number."""
+    known = dict(CAISSES)
+    for wanted in config.caisse_numbers:
+        if wanted not in known:
+            raise ValueError(f"unknown caisse {wanted}: one of {', '.join(map(str, known))}")
+    chosen = (
+        [(n, known[n]) for n in config.caisse_numbers]
+        if config.caisse_numbers
+        else CAISSES[: config.caisses]
+    )
+    return tuple(Caisse(ids.organisme(1, number, 0), name) for number, name in chosen)
+
+
+def run_mutuelles(run_seed: int, count: int) -> tuple[Mutuelle, ...]:
+    """The mutuelles of a run sharded by caisse: the same in every shard, drawn from the run's
+    seed alone."""
+    rng = random.Random(f"{run_seed}/mutuelles")
+    names = _Pools(run_seed, 0)
+    mutuelles: list[Mutuelle] = []
+    numbers: set[str] = set()
+    taken: set[str] = set()
+    for n in range(count):
+        number = ids.oc_number(f"{rng.randrange(10**7):07d}")
+        while number in numbers:
+            number = ids.oc_number(f"{rng.randrange(10**7):07d}")
+        numbers.add(number)
+        mutuelles.append(Mutuelle(number, _mutuelle_name(n, names, taken)))
+        taken.add(mutuelles[-1].name)
+    return tuple(mutuelles)
+
+
+def _shard_ps_number(department: str, category: int, shard: ShardOf, n: int) -> str:
+    if n >= PS_ORDERS_PER_SHARD:
+        raise ValueError(f"at most {PS_ORDERS_PER_SHARD} practitioners in a caisse's shard")
+    return ids.ps_number(department, category, shard.department_rank * PS_ORDERS_PER_SHARD + n)
+
+
+def _shard_siret(shard: ShardOf, n: int) -> str:
+    if n >= 100_000:
+        raise ValueError("at most 100 000 employers in a caisse's shard")
+    return ids.siret(ids.siren(f"{shard.index:03d}{n:05d}"), 1)
+
+
+def shard_parties(config: PopulationConfig) -> list[tuple[str, str]]:
+    """The (role, id) of the practitioners and employers of a caisse's shard, as
+    :func:`build` makes them, without building the population (a run's PKI is made before
+    its shards run)."""
+    shard = config.shard
+    if shard is None:
+        raise ValueError("not a shard's population")
+    (caisse,) = chosen_caisses(config)
+    department = caisse.organisme[2:4]
+    parties = []
+    for n in range(config.practitioners):
+        specialty = config.specialties[n % len(config.specialties)]
+        category = SPECIALTIES[specialty].profession.value
+        parties.append(("ps", _shard_ps_number(department, category, shard, n)))
+    parties += [("employer", _shard_siret(shard, n)) for n in range(config.employers)]
+    return parties
+
+
 def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Population:
     """The population of ``seed``; ValueError for an impossible configuration."""
     if config.assures < 1 or config.caisses < 1 or config.practitioners < 0:
         raise ValueError("a population needs at least one assuré and one caisse")
     if config.caisses > len(CAISSES):
         raise ValueError(f"at most {len(CAISSES)} caisses")
-    known = dict(CAISSES)
-    for wanted in config.caisse_numbers:
-        if wanted not in known:
-            raise ValueError(f"unknown caisse {wanted}: one of {', '.join(map(str, known))}")
     for code in config.specialties:
         if code not in SPECIALTIES:
             raise ValueError(f"unknown specialty {code!r}")
+    shard = config.shard
+    if shard is not None and (
+        len(chosen_caisses(config)) != 1 or shard.index >= 990 // COMMUNES_PER_SHARD
+    ):
+        raise ValueError("a shard is one caisse, of at most 110 in its run")
     rng = random.Random(seed)
     names = _Pools(seed, config.assures)
     today = config.reference_day
-    chosen = (
-        [(n, known[n]) for n in config.caisse_numbers]
-        if config.caisse_numbers
-        else CAISSES[: config.caisses]
-    )
-    caisses = tuple(Caisse(ids.organisme(1, number, 0), name) for number, name in chosen)
+    caisses = chosen_caisses(config)
     # draws added after the first versions use their own generators, so that a seed's other
     # draws (and the populations that scenarios and tests rely on) stay as they were
     pathway = random.Random(f"{seed}/medecin-traitant")
@@ -371,7 +548,12 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
     def person(sex: int, born: date, last: str, insured_nir: str | None = None) -> Beneficiary:
         while True:
             department = rng.choice(ids.DEPARTMENTS)
-            body, key = ids.nir(sex, born, department, rng.randint(1, 990), rng.randint(1, 999))
+            commune = (
+                1 + shard.index * COMMUNES_PER_SHARD + rng.randrange(COMMUNES_PER_SHARD)
+                if shard
+                else rng.randint(1, 990)
+            )
+            body, key = ids.nir(sex, born, department, commune, rng.randint(1, 999))
             if body not in nirs:
                 nirs.add(body)
                 break
@@ -423,11 +605,13 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
         category = profession.value
         caisse = caisses[n % len(caisses)]
         department = caisse.organisme[2:4]
-        while True:
+        while shard is None:
             number = ids.ps_number(department, category, rng.randrange(100_000))
             if number not in ps_numbers:
                 ps_numbers.add(number)
                 break
+        else:
+            number = _shard_ps_number(department, category, shard, n)
         street, postcode, city = rng.choice(names.addresses)
         practitioners.append(
             Practitioner(
@@ -449,7 +633,7 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
     mutuelles = []
     oc_numbers: set[str] = set()
     mutuelle_names: set[str] = set()
-    for n in range(config.mutuelles):
+    for n in range(config.mutuelles if shard is None else 0):
         while True:
             number = ids.oc_number(f"{rng.randrange(10**7):07d}")
             if number not in oc_numbers:
@@ -457,6 +641,8 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
                 break
         mutuelles.append(Mutuelle(number, _mutuelle_name(n, names, mutuelle_names)))
         mutuelle_names.add(mutuelles[-1].name)
+    if shard is not None:
+        mutuelles = list(run_mutuelles(shard.run_seed, config.mutuelles))
     contracts = []
     grids = sorted(GRIDS)
     if mutuelles:
@@ -511,7 +697,11 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
     employers = []
     adults = [i for i in insured if i.rights_until is None]
     for n in range(config.employers):
-        siret = ids.siret(ids.siren(f"{rng.randrange(10**8):08d}"), rng.randrange(1, 100))
+        siret = (
+            ids.siret(ids.siren(f"{rng.randrange(10**8):08d}"), rng.randrange(1, 100))
+            if shard is None
+            else _shard_siret(shard, n)
+        )
         staff = rng.sample(adults, min(config.employees_per_employer, len(adults)))
         employees = tuple(
             Employee(

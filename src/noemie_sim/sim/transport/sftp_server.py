@@ -102,7 +102,8 @@ class ServerFaults:
 
 class SftpHub:
     """The server of one CPAM. ``now`` gives the simulated time used to check certificates;
-    ``on_event(kind, **details)`` receives logins, refusals and deliveries."""
+    ``on_event(kind, **details)`` receives logins, refusals and deliveries. ``partners``: the
+    mailboxes it serves (default: every party of the PKI but the caisses)."""
 
     def __init__(
         self,
@@ -114,6 +115,7 @@ class SftpHub:
         on_event: EventSink | None = None,
         limits: Limits | None = None,
         faults: ServerFaults | None = None,
+        partners: list[str] | None = None,
     ) -> None:
         self.pki = pki
         self.cpam = cpam
@@ -121,7 +123,8 @@ class SftpHub:
         self.limits = limits or Limits()
         self.faults = faults or ServerFaults()
         self._on_event = on_event
-        partners = sorted(i for i, role in pki.parties().items() if role != "cpam")
+        if partners is None:
+            partners = sorted(i for i, role in pki.parties().items() if role != "cpam")
         self.disk = DiskHub(
             data, partners, now=now, part_max_age=self.limits.part_max_age, on_event=self.event
         )
