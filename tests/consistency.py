@@ -26,7 +26,11 @@ def broken_on_purpose(run: Path) -> set[str]:
 
 
 def invalid_files(run: Path) -> tuple[int, list[str]]:
-    """(files checked, one line per file ``validate`` refuses: path and first anomaly)."""
+    """(files checked, one line per file ``validate`` refuses: path and first anomaly); a
+    sharded run's files are those of every shard."""
+    if (run / "shards").is_dir():
+        results = [invalid_files(shard) for shard in sorted((run / "shards").iterdir())]
+        return sum(c for c, _ in results), [f"{line}" for _, r in results for line in r]
     exempt = broken_on_purpose(run)
     checked, refused = 0, []
     for path in sorted((run / "files").rglob("*.clear")):

@@ -125,13 +125,16 @@ async def play(
     on_built: Callable[[Network], None] | None = None,
     externals: frozenset[str] = frozenset(),
     caisse_servers: dict[str, tuple[str, int, str]] | None = None,
+    pki_folder: Path | None = None,
+    extra_config: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run ``scenario`` in ``folder``; ScenarioError before anything runs if a fault's target
-    is not in the network."""
-    extra = {"scenario": scenario.source, "scenario_name": scenario.name}
+    is not in the network. ``pki_folder``: a PKI made beforehand holding every party (a
+    shard's); ``extra_config`` goes into the journal's configuration beside the scenario."""
+    extra = {"scenario": scenario.source, "scenario_name": scenario.name, **(extra_config or {})}
     network = Network(
         scenario.config, folder, keys=keys, extra_config=extra, externals=externals,
-        caisse_servers=caisse_servers,
+        caisse_servers=caisse_servers, pki_folder=pki_folder,
     )  # fmt: skip
     async with network:
         schedule_faults(network, scenario)

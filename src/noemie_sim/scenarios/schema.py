@@ -185,6 +185,9 @@ class Scenario:
     expect: dict[str, float | bool] = field(default_factory=dict)
     expect_exit: int = 0
     source: str = ""
+    #: "caisse": the run is a set of shards, one per caisse, each its own network
+    #: (scenarios/shards.py); None: one network
+    shard_by: str | None = None
 
 
 class _Table:
@@ -321,6 +324,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
     transport = head.text("transport", "sftp", ("sftp", "memory"))
     scale = head.number("scale", 1.0, 1e-9, 1.0)
     expect_exit = head.integer("expect_exit", 0, 0, 1)
+    shard_by = head.text("shard_by", "none", ("none", "caisse"))
     head.done()
 
     population = _population(root.table("population"), scale)
@@ -363,13 +367,17 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
         if fault.kind == "network-faults" and transport != "sftp":
             raise ScenarioError(f"faults[{n}].kind", "the sftp transport for network faults",
                                 transport)  # fmt: skip
+    if shard_by == "caisse" and faults:
+        raise ScenarioError("faults", "no fault in a scenario sharded by caisse (shard_by): "
+                            "faults are not modelled across shards yet", len(faults))  # fmt: skip
     for n, fault in enumerate(faults, start=1):
         moment = fault_moment(fault.at, config)
         if moment >= config.end:
             last = duration + settle
             raise ScenarioError(f"faults[{n}].at", f"a moment of the run: day 1 to day {last} "
                                 f"(it ends {config.end:%Y-%m-%d %H:%M})", fault.at)  # fmt: skip
-    return Scenario(name, description, config, faults, sla, expect, expect_exit, text)
+    return Scenario(name, description, config, faults, sla, expect, expect_exit, text,
+                    None if shard_by == "none" else shard_by)  # fmt: skip
 
 
 def _start(value: object) -> datetime:

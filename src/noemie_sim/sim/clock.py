@@ -46,6 +46,13 @@ def stopwatch() -> Callable[[], float]:
     return lambda: time.perf_counter() - started
 
 
+def cpu_stopwatch() -> Callable[[], float]:
+    """A function giving the CPU seconds this process used since this call (benchmarks and
+    the lines per CPU-second of a run's summary)."""
+    started = time.process_time()
+    return lambda: time.process_time() - started
+
+
 def parse_moment(text: str) -> datetime:
     """A user-given time: ISO 8601 date or date and time; without a zone it is UTC.
     ValueError with a readable message otherwise."""

@@ -229,7 +229,7 @@ class Journal:
             self._folders.add(folder)
         for data, suffix in ((sealed, ""), (clear, ".clear")):
             if data is not None:
-                _write_atomic(self.folder / f"{stem}{suffix}", data, made=True)
+                write_atomically(self.folder / f"{stem}{suffix}", data, made=True)
         return stem
 
     def set_info(self, key: str, value: Any) -> None:
@@ -254,8 +254,8 @@ class Journal:
         manifest: dict[str, Any] = dict(body)
         if sign is not None:
             manifest["seal"] = sign(_canonical(body).encode())
-        _write_atomic(self.folder / ROWS, bytes(self._prefixes))
-        _write_atomic(self.folder / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
+        write_atomically(self.folder / ROWS, bytes(self._prefixes))
+        write_atomically(self.folder / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
         return manifest
 
     def _manifest_body(self, prefixes: bytes) -> dict[str, Any]:
@@ -522,7 +522,7 @@ def _event(row: tuple[Any, ...]) -> Event:
     )  # fmt: skip
 
 
-def _write_atomic(path: Path, data: bytes, made: bool = False) -> None:
+def write_atomically(path: Path, data: bytes, made: bool = False) -> None:
     """Write ``path`` whole or not at all (a temporary name, then a rename); its folder is
     created unless ``made`` says it exists."""
     if not made:

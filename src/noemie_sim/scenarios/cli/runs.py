@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from noemie_sim.pki.authority import KeyPool
-from noemie_sim.scenarios import catalogue
+from noemie_sim.scenarios import catalogue, shards
 from noemie_sim.scenarios.catalogue import bundled
 from noemie_sim.scenarios.reports import render as reports
 from noemie_sim.scenarios.reports.narration import Narrator
@@ -33,7 +33,7 @@ from noemie_sim.scenarios.runner import play, recorded_scenario, report
 from noemie_sim.scenarios.schema import Scenario, ScenarioError
 from noemie_sim.sim.journal import JournalError, check_run, open_journal
 
-from . import web
+from . import sharded, web
 from .common import UsageError
 
 
@@ -63,7 +63,7 @@ def make_console() -> Console:
 def _out(args: argparse.Namespace, name: str) -> Path:
     if args.out:
         out = Path(args.out)
-        if (out / "journal.sqlite").exists():
+        if (out / "journal.sqlite").exists() or (out / shards.MANIFEST).exists():
             raise UsageError(f"{out} already holds a run: choose another --out")
         return out
     return Path(tempfile.mkdtemp(prefix=f"noemie-sim-{name}-"))
@@ -132,23 +132,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.scale is not None:
         overrides["scale"] = args.scale
     web.check_web(args)
-    scenario = web.with_speed(find_scenario(args.scenario, overrides), args.speed)
+    scenario = find_scenario(args.scenario, overrides)
+    sharded.check_arguments(args, scenario)
+    scenario = web.with_speed(scenario, args.speed)
     out = _out(args, scenario.name)
     console = make_console()
     console.print(
         f"running [bold]{scenario.name}[/] (seed {scenario.config.seed}) in {out}", soft_wrap=True
     )  # a path is never wrapped
-    result, wall = _play(scenario, out, console, narrate=False, args=args)
+    if scenario.shard_by:
+        result, wall = sharded.play(args, scenario, out, console, sharded.pki_cache(), key_pool())
+    else:
+        result, wall = _play(scenario, out, console, narrate=False, args=args)
     reports.print_terminal(result, console)
     console.print(f"run folder {out} ({wall:.1f} s)", soft_wrap=True)  # a path is never wrapped
     _write_reports(result, args)
     return int(result["exit_code"])
 
 
+def _sharded(folder: str) -> bool:
+    """Whether a run folder holds a run sharded by caisse; UsageError for an unreadable
+    manifest of one."""
+    try:
+        return shards.read_manifest(Path(folder)) is not None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _finished(folder: str) -> dict[str, Any]:
     try:
+        if _sharded(folder):
+            return shards.report(Path(folder))
         return report(folder)
-    except (JournalError, ScenarioError) as exc:
+    except (JournalError, ScenarioError, ValueError) as exc:
         raise UsageError(f"{folder}: {exc}") from None
 
 
@@ -171,8 +187,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
+        if _sharded(args.run_dir):
+            return _verify_sharded(args)
         check = check_run(args.run_dir, _root(args.root))
-    except JournalError as exc:
+    except (JournalError, ValueError) as exc:
         raise UsageError(f"{args.run_dir}: {exc}") from None
     console = make_console()
     colour = {"complete": "green", "incomplete": "yellow"}.get(check.state, "red")
@@ -185,9 +203,35 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return {"complete": 0, "tampered": 1}.get(check.state, EXIT_CODES["incomplete"])
 
 
+def _verify_sharded(args: argparse.Namespace) -> int:
+    state, problems, digest = shards.verify(Path(args.run_dir), _root(args.root))
+    console = make_console()
+    colour = {"complete": "green", "incomplete": "yellow"}.get(state, "red")
+    console.print(f"{args.run_dir}: [{colour}]{state}[/] (sharded run, digest {digest})")
+    for problem in problems:
+        console.print(f"  - {problem}")
+    if state == "complete":
+        console.print("  every shard's chain, end and signed manifest check out, and their "
+                      "digests give the run's")  # fmt: skip
+    return {"complete": 0, "tampered": 1}.get(state, EXIT_CODES["incomplete"])
+
+
+def _trace_folder(run_dir: str, invoice: str) -> str:
+    """The run folder holding an invoice: RUN_DIR, or for a sharded run the shard of the
+    invoice's PS (the caisse whose hub has the PS's mailbox)."""
+    if not _sharded(run_dir):
+        return run_dir
+    ps = invoice.split("/", 1)[0]
+    for shard in sorted((Path(run_dir) / "shards").glob("*")):
+        if (shard / "files" / ps).is_dir() or (shard / "hubs" / shard.name / ps).is_dir():
+            return str(shard)
+    raise UsageError(f"{run_dir}: no shard of this run has a PS {ps!r}")
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     """Print the way of one invoice through a run (:mod:`noemie_sim.scenarios.reports.trace`)."""
     try:
+        args.run_dir = _trace_folder(args.run_dir, args.invoice)
         journal = open_journal(args.run_dir)
     except JournalError as exc:
         raise UsageError(f"{args.run_dir}: {exc}") from None
@@ -217,7 +261,36 @@ def _hours(hours: float) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
+def _replay_sharded(args: argparse.Namespace) -> int:
+    try:
+        state, problems, recorded = shards.verify(Path(args.run_dir))
+        manifest = shards.read_manifest(Path(args.run_dir))
+        assert manifest is not None
+        scenario = shards.recorded_scenario(manifest)
+    except (ValueError, ScenarioError) as exc:
+        raise UsageError(f"{args.run_dir}: {exc}") from None
+    console = make_console()
+    if state != "complete":
+        console.print(f"{args.run_dir} is [yellow]{state}[/]: " + "; ".join(problems[:5]))
+        console.print("its journals cannot be compared with a replay")
+        return EXIT_CODES["incomplete"] if state == "incomplete" else 2
+    engine = sharded.engine_of(args)
+    with tempfile.TemporaryDirectory(prefix="noemie-sim-replay-") as folder:
+        console.print(f"replaying [bold]{scenario.name}[/] (seed {scenario.config.seed}), "
+                      f"{len(manifest['caisses'])} shards on {engine.workers} {engine.name} "
+                      "worker(s)")  # fmt: skip
+        run = shards.run_sharded(scenario, Path(folder), engine, keys=key_pool(),
+                                 pki_cache=sharded.pki_cache())  # fmt: skip
+    if run.digest == recorded:
+        console.print(f"[green]identical[/] journals: digest {run.digest}")
+        return 0
+    console.print(f"[red]different[/] journals: recorded {recorded}, replayed {run.digest}")
+    return 1
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    if _sharded(args.run_dir):
+        return _replay_sharded(args)
     try:
         check = check_run(args.run_dir)
         if check.state == "tampered":
@@ -289,6 +362,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="play in scaled time: simulated seconds per real second")  # fmt: skip
     _add_reports(run)
     web.add_web(run)
+    sharded.add_arguments(run)
     run.set_defaults(handler=cmd_run)
     rep = sub.add_parser(
         "report",
@@ -324,6 +398,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog="example: noemie-sim replay RUN_DIR",
     )
     replay.add_argument("run_dir", metavar="RUN_DIR")
+    sharded.add_arguments(replay)
     replay.set_defaults(handler=cmd_replay)
     follow = sub.add_parser(
         "trace",

@@ -11,6 +11,7 @@ are not jours ouvrés there).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -79,6 +80,11 @@ class Flow:
             "histogram": _histogram(delays, limit_hours) if delays else [],
             "limit_hours": limit_hours,
             "limit_business": self.limit.business,
+            # [[hours, how many]...]: the delays to 0.01 h, so that the flows of several runs
+            # (the shards of a run) merge into exact percentiles (merge)
+            "delays": [
+                [h, len(list(n))] for h, n in itertools.groupby(round(d, 2) for d in delays)
+            ],
         }
 
 
@@ -394,3 +400,92 @@ def _timeline(sent: list[Event], limit: int = 3000) -> list[list[Any]]:
         ]
         for e in sent[:limit]
     ]
+
+
+def merge(parts: list[dict[str, Any]], expect: dict[str, float | bool]) -> dict[str, Any]:
+    """The figures of one run made of ``parts`` (the figures of its shards, as
+    :func:`measure` gives them): counts, money, rejects and breaches added; each flow's
+    percentiles, maximum and histogram from its merged delays (exact to the 0.01 h they are
+    kept to); rates weighted by invoices; ``expect`` judged on the merged figures; lists of
+    examples merged in time order, up to their limits."""
+
+    def added(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+        total: dict[str, Any] = {}
+        for d in dicts:
+            for k, v in d.items():
+                total[k] = total.get(k, 0) + v
+        return dict(sorted(total.items()))
+
+    invoices = [p["counts"]["invoices"] for p in parts]
+    all_invoices = sum(invoices)
+
+    def weighted(values: list[float | None]) -> float | None:
+        if not all_invoices:
+            return None
+        total = sum(float(v or 0.0) * n for v, n in zip(values, invoices, strict=True))
+        return float(round(total / all_invoices, 4))
+
+    flows: dict[str, list[dict[str, Any]]] = {}
+    for p in parts:
+        for flow in p["sla"]:
+            flows.setdefault(flow["name"], []).append(flow)
+    sla = [_merged_flow(entries) for entries in flows.values()]
+    figures: dict[str, Any] = {}
+    for key in parts[0]["figures"] if parts else ():
+        values = [p["figures"][key] for p in parts]
+        if key == "reject_rate":
+            figures[key] = weighted(values) or 0.0
+        elif isinstance(values[0], bool):
+            figures[key] = all(values)
+        else:
+            figures[key] = sum(values)
+    figures["sla_breaches"] = sum(f["breaches"] for f in sla)
+    by_time = sorted((row for p in parts for row in p["timeline"]), key=lambda r: str(r[0]))
+    negatives = sorted((row for p in parts for row in p["negatives"]), key=lambda r: str(r[0]))
+    return {
+        "counts": added([p["counts"] for p in parts]),
+        "files_by_kind": added([p["files_by_kind"] for p in parts]),
+        "sla": sla,
+        "rejects": {
+            key: added([p["rejects"][key] for p in parts])
+            for key in ("amo", "arl", "arl_status", "oc", "refused_files")
+        },
+        "money": added([p["money"] for p in parts]),
+        "late_payments": added([p["late_payments"] for p in parts]),
+        "automation_rate": weighted([p["automation_rate"] for p in parts]),
+        "figures": figures,
+        "expectations": [_check(key, value, figures) for key, value in expect.items()],
+        "unreconciled": [x for p in parts for x in p["unreconciled"]][:20],
+        "lost": [x for p in parts for x in p["lost"]][:20],
+        "hourly": sorted(added([dict(p["hourly"]) for p in parts]).items()),
+        "timeline": by_time[:3000],
+        "negatives": negatives[:3000],
+        "reject_labels": {
+            key: {c: label for p in parts for c, label in p["reject_labels"][key].items()}
+            for key in ("amo", "arl", "oc")
+        },
+    }
+
+
+def _merged_flow(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One flow of several runs: see :func:`merge`."""
+    counted: dict[float, int] = {}
+    for entry in entries:
+        for hours, n in entry["delays"]:
+            counted[hours] = counted.get(hours, 0) + n
+    delays = [h for h, n in sorted(counted.items()) for _ in range(n)]
+    first = entries[0]
+    breaches = sum(e["breaches"] for e in entries)
+    return {
+        **{k: first[k] for k in ("name", "limit", "limit_hours", "limit_business")},
+        "count": sum(e["count"] for e in entries),
+        "done": sum(e["done"] for e in entries),
+        "pending": sum(e["pending"] for e in entries),
+        "p50_hours": _percentile(delays, 50),
+        "p95_hours": _percentile(delays, 95),
+        "max_hours": round(delays[-1], 2) if delays else None,
+        "breaches": breaches,
+        "verdict": "pass" if breaches == 0 else "fail",
+        "histogram": _histogram(delays, first["limit_hours"]) if delays else [],
+        "delays": sorted([h, n] for h, n in counted.items()),
+    }
