@@ -5,6 +5,7 @@ shards, and a run stopped with Ctrl-C left incomplete but valid."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import signal
@@ -13,16 +14,17 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from noemie_sim.actors.network import population_of
 from noemie_sim.pki.authority import KeyPool, Pki
-from noemie_sim.scenarios import shards
+from noemie_sim.scenarios import runner, shards
 from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.schema import ScenarioError, parse
-from noemie_sim.sim.domain.population import build
+from noemie_sim.sim.domain.population import build, shard_parties
 from noemie_sim.sim.journal import check_run, open_journal
 
 from .consistency import invalid_files
@@ -91,7 +93,7 @@ def test_shards_split_the_network_by_caisse_and_never_clash() -> None:
         made = [("ps", p.ps_number) for p in population.practitioners] + [
             ("employer", e.siret) for e in population.employers
         ]
-        assert shards.shard_parties(population_of(shard.scenario.config)) == made
+        assert shard_parties(population_of(shard.scenario.config)) == made
     # no identifier twice across shards, Guadeloupe and Martinique sharing département 97
     for ids in (
         [i.nir for p in populations for i in p.insured],
@@ -130,7 +132,7 @@ def test_one_digest_with_one_worker_or_a_process_pool(keys: KeyPool, tmp_path: P
 def test_the_report_of_a_sharded_run_is_its_shards_merged(keys: KeyPool, tmp_path: Path) -> None:
     run = _run(shards.InlineEngine(), tmp_path / "run", keys, tmp_path / "cache")
     report = shards.report(tmp_path / "run")
-    parts = [shards.runner.report(tmp_path / "run" / "shards" / r.caisse) for r in run.results]
+    parts = [runner.report(tmp_path / "run" / "shards" / r.caisse) for r in run.results]
     assert report["verdict"] == "pass" and report["exit_code"] == 0
     assert report["digest"] == run.digest
     assert report["run"]["state"] == "complete"
@@ -176,14 +178,13 @@ def test_a_shard_that_lost_its_journal_or_was_swapped_is_no_pass(
 
 def _ray_cluster() -> Iterator[str]:
     """A local Ray cluster of two nodes (a head and a worker node), its address."""
-    try:
-        from ray.cluster_utils import Cluster
+    try:  # Ray's types are partial: it is used untyped here
+        ray: Any = importlib.import_module("ray")
+        utils: Any = importlib.import_module("ray.cluster_utils")
     except ImportError:
         pytest.skip("Ray is not installed here (pip install 'noemie-sim[ray]'): the Ray "
                     "engine was not run")  # fmt: skip
-    import ray
-
-    cluster = Cluster(
+    cluster = utils.Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024},
     )
@@ -203,8 +204,7 @@ def ray_cluster() -> Iterator[str]:
 def test_the_same_digest_on_a_ray_cluster_of_two_nodes(
     keys: KeyPool, tmp_path: Path, ray_cluster: str
 ) -> None:
-    import ray
-
+    ray: Any = importlib.import_module("ray")
     ray.init(address=ray_cluster, include_dashboard=False, log_to_driver=False)
     engine = shards.RayEngine(ray_cluster)
     assert engine.workers == 2
@@ -216,6 +216,11 @@ def test_the_same_digest_on_a_ray_cluster_of_two_nodes(
     assert len(nodes) == 2
     report = shards.report(tmp_path / "ray")
     assert report["verdict"] == "pass" and report["digest"] == inline.digest
+    # on a run folder every node sees, the shards write there directly: the same run
+    shared = _run(shards.RayEngine(ray_cluster, shared=True), tmp_path / "shared", keys,
+                  tmp_path / "cache")  # fmt: skip
+    assert shared.digest == inline.digest
+    assert check_run(tmp_path / "shared" / "shards" / "017510000").state == "complete"
 
 
 def test_a_scenario_sharded_by_caisse_takes_no_fault() -> None:

@@ -207,9 +207,13 @@ def _link_or_copy(source: str, target: str) -> None:
 # -- one shard ------------------------------------------------------------------------------
 
 
+#: Real seconds between two progress messages of a shard (and two checks of a stop).
+PROGRESS_EVERY = 0.5
+
+
 @dataclass(frozen=True)
 class Progress:
-    """What a shard has done so far (sent every simulated hour or 2 000 lines)."""
+    """What a shard has done so far (sent every :data:`PROGRESS_EVERY` seconds)."""
 
     caisse: str
     lines: int
@@ -275,8 +279,8 @@ def run_shard(job: ShardJob, channel: Channel | None = None) -> ShardResult:
     if not link.exists():
         link.symlink_to(os.path.relpath(job.pki, folder))
     wall, cpu = stopwatch(), cpu_stopwatch()
-    done = {"lines": 0, "files": 0, "sent_lines": 0}
-    hour: list[datetime | None] = [None]
+    done = {"lines": 0, "files": 0}
+    told_at = [-PROGRESS_EVERY]
     network: list[Network] = []
 
     def listen(event: Event) -> None:
@@ -286,10 +290,11 @@ def run_shard(job: ShardJob, channel: Channel | None = None) -> ShardResult:
             done["files"] += 1
 
     def progress(now: datetime) -> None:
-        this_hour = now.replace(minute=0, second=0, microsecond=0)
-        if this_hour == hour[0] and done["lines"] - done["sent_lines"] < 2000:
+        # told twice a second at most: a message (and the stop check) crosses processes or a
+        # Ray cluster, and a display needs no more; what the shard does never depends on it
+        if wall() - told_at[0] < PROGRESS_EVERY:
             return
-        hour[0], done["sent_lines"] = this_hour, done["lines"]
+        told_at[0] = wall()
         channel.put(Progress(job.shard.caisse, done["lines"], done["files"], now))
         if channel.stopping() and network:
             network[0].clock.stop()
@@ -456,12 +461,15 @@ class RayEngine:
 
     Each task gets the run's PKI through Ray's object store, plays its shard in a folder of
     the node that runs it and returns that folder (journal, archives, hub) as a tar archive,
-    unpacked into the run folder. Ray places the tasks (one CPU each, spread over the
-    nodes) and retries one whose worker died; progress comes back through a Ray queue."""
+    unpacked into the run folder. With ``shared`` (the run folder is on a path every node
+    sees: a shared file system, or one machine), tasks read the PKI and write their shard
+    there directly. Ray places the tasks (one CPU each, spread over the nodes) and retries
+    one whose worker died; progress comes back through a Ray queue."""
 
     name = "ray"
 
-    def __init__(self, address: str | None) -> None:
+    def __init__(self, address: str | None, *, shared: bool = False) -> None:
+        self.shared = shared
         try:
             ray: Any = importlib.import_module("ray")  # an optional extra, typed or not
         except ImportError:
@@ -490,11 +498,16 @@ class RayEngine:
 
         told = Queue()
         self._flag = ray.remote(num_cpus=0)(_StopFlag).remote()
-        pki = ray.put(_tar(Path(jobs[0].pki))) if jobs else None
-        task = ray.remote(num_cpus=1, max_retries=2, scheduling_strategy="SPREAD")(
-            _play_shard_on_node
-        )
-        refs = {task.remote(job, pki, told, self._flag): job.shard.caisse for job in jobs}
+        options = {"num_cpus": 1, "max_retries": 2, "scheduling_strategy": "SPREAD"}
+        if self.shared:
+            task = ray.remote(**options)(_play_shard_in_place)
+            refs = {task.remote(job, told, self._flag): job.shard.caisse for job in jobs}
+        else:
+            archive = _tar(Path(jobs[0].pki)) if jobs else b""
+            name = hashlib.sha256(archive).hexdigest()[:24]
+            pki = ray.put(archive)
+            task = ray.remote(**options)(_play_shard_on_node)
+            refs = {task.remote(job, name, pki, told, self._flag): job.shard.caisse for job in jobs}
         heard: queue.Queue[Progress | Finished] = queue.Queue()
 
         def forward() -> None:
@@ -508,13 +521,17 @@ class RayEngine:
                 for ref in ready:
                     caisse = refs[ref]
                     try:
-                        result, archive = ray.get(ref)
+                        value = ray.get(ref)
                     except Exception as exc:  # the task failed after Ray's retries
                         cause = getattr(exc, "cause", None) or exc  # a RayTaskError's cause
                         why = str(cause).strip().splitlines()[-1] if str(cause).strip() else ""
                         heard.put(Finished(caisse, None, why if isinstance(cause, NotStarted)
                                            else f"{type(cause).__name__}: {why}"))  # fmt: skip
                         continue
+                    if self.shared:
+                        heard.put(Finished(caisse, value))
+                        continue
+                    result, archive = value
                     target = Path(next(j.folder for j in jobs if j.shard.caisse == caisse))
                     _untar(archive, target)
                     (target / "pki").symlink_to(os.path.relpath(jobs[0].pki, target))
@@ -562,16 +579,29 @@ class _RayChannel:
         return bool(self.ray.get(self.flag.is_set.remote()))
 
 
+def _play_shard_in_place(job: ShardJob, told: Any, flag: Any) -> ShardResult:
+    """A Ray task on a shared run folder: the shard played where the run keeps it."""
+    return run_shard(job, _RayChannel(importlib.import_module("ray"), told, flag))
+
+
 def _play_shard_on_node(
-    job: ShardJob, pki: bytes, told: Any, flag: Any
+    job: ShardJob, pki_name: str, pki: bytes, told: Any, flag: Any
 ) -> tuple[ShardResult, bytes]:
-    """A Ray task: the shard played in a temporary folder of the node, returned as a tar."""
+    """A Ray task: the shard played in a temporary folder of the node, returned as a tar. The
+    run's PKI is unpacked once per node (``pki_name`` is its digest), then reused by every
+    shard the node plays."""
     import ray
 
+    node_pki = Path(tempfile.gettempdir()) / f"noemie-sim-pki-{pki_name}"
+    if not (node_pki / "pki.json").is_file():
+        unpacking = Path(tempfile.mkdtemp(prefix=f".{node_pki.name}.", dir=node_pki.parent))
+        _untar(pki, unpacking)
+        try:
+            os.rename(unpacking, node_pki)
+        except OSError:  # another task of this node unpacked it first
+            shutil.rmtree(unpacking, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="noemie-sim-shard-") as here:
-        _untar(pki, Path(here) / "pki")
-        local = dataclasses.replace(job, folder=str(Path(here) / "shard"),
-                                    pki=str(Path(here) / "pki"))  # fmt: skip
+        local = dataclasses.replace(job, folder=str(Path(here) / "shard"), pki=str(node_pki))
         result = run_shard(local, _RayChannel(ray, told, flag))
         (Path(here) / "shard" / "pki").unlink()  # the run folder links its own PKI
         return result, _tar(Path(here) / "shard")

@@ -2,7 +2,7 @@
 every core (``--workers``) or on a Ray cluster (``--engine ray``), a progress line per running
 shard, and the report of the whole run (:mod:`noemie_sim.scenarios.shards`).
 
-Ctrl-C (or SIGTERM) asks every running shard to stop at its next progress point: each closes
+Ctrl-C (or SIGTERM) asks every running shard to stop (within half a second): each closes
 its journal as stopped before its end, shards not started are recorded as such, and the run
 folder is left incomplete but valid (``report`` says incomplete, exit 3). A second Ctrl-C
 interrupts at once.
@@ -46,11 +46,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--address", metavar="ADDR",
         help="with --engine ray: the address of an existing Ray cluster (default: a local one)",
     )  # fmt: skip
+    parser.add_argument(
+        "--shared-folder", action="store_true",
+        help="with --engine ray --address: the run folder is on a path every node sees (a "
+        "shared file system); shards write there directly instead of coming back through "
+        "Ray's object store (implied for a local Ray)",
+    )  # fmt: skip
 
 
 def check_arguments(args: argparse.Namespace, scenario: Scenario) -> None:
     """UsageError for sharding options the scenario or the other options cannot take."""
-    sharding = [f"--{n}" for n in ("workers", "engine", "address") if getattr(args, n, None)]
+    names = ("workers", "engine", "address", "shared_folder")
+    sharding = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n, None)]
     if scenario.shard_by is None:
         if sharding:
             raise UsageError(f"{', '.join(sharding)}: for a scenario sharded by caisse "
@@ -62,8 +69,8 @@ def check_arguments(args: argparse.Namespace, scenario: Scenario) -> None:
                          "network, not shards")  # fmt: skip
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers: at least 1, not {args.workers}")
-    if args.address and args.engine != "ray":
-        raise UsageError("--address: the address of a Ray cluster, with --engine ray")
+    if (args.address or args.shared_folder) and args.engine != "ray":
+        raise UsageError("--address and --shared-folder: for a Ray cluster, with --engine ray")
     if args.engine == "ray" and args.workers is not None:
         raise UsageError("--workers: with --engine ray, the cluster's CPUs are the workers")
 
@@ -71,7 +78,8 @@ def check_arguments(args: argparse.Namespace, scenario: Scenario) -> None:
 def engine_of(args: argparse.Namespace) -> shards.Engine:
     if args.engine == "ray":
         try:
-            return shards.RayEngine(args.address)
+            shared = bool(args.shared_folder) or args.address is None  # a local Ray: one disk
+            return shards.RayEngine(args.address, shared=shared)
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
         except ConnectionError as exc:
@@ -130,7 +138,7 @@ def _stop_on_signals(engine: shards.Engine, console: Console) -> Iterator[None]:
         if asked and signum == signal.SIGINT:
             raise KeyboardInterrupt
         asked.append(signum)
-        console.print("stopping: each running shard stops at its next hour and closes its "
+        console.print("stopping: each running shard stops within half a second and closes its "
                       "journal (Ctrl-C again to interrupt at once)")  # fmt: skip
         engine.stop()
 
