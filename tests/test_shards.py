@@ -23,6 +23,7 @@ from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.scenarios import runner, shards
 from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.cli import main
+from noemie_sim.scenarios.reports import measure
 from noemie_sim.scenarios.schema import ScenarioError, parse
 from noemie_sim.sim.domain.population import build, shard_parties
 from noemie_sim.sim.journal import check_run, open_journal
@@ -148,6 +149,11 @@ def test_the_report_of_a_sharded_run_is_its_shards_merged(keys: KeyPool, tmp_pat
             # the merged median lies within the shards' medians
             medians = [f["p50_hours"] for f in mine if f["done"]]
             assert min(medians) <= flow["p50_hours"] <= max(medians)
+    # one part merged is that part: the percentiles, maximum and histogram of each flow too
+    alone = measure.merge([parts[0]], parse(FOUR_CAISSES).expect)
+    for key in ("counts", "money", "rejects", "figures", "expectations", "files_by_kind"):
+        assert alone[key] == parts[0][key], key
+    assert alone["sla"] == parts[0]["sla"]
     assert report["checks"][0]["name"] == "run.complete"
     assert {e["name"] for e in report["expectations"]} == {
         "lost_files", "double_payments", "amounts_reconciled"

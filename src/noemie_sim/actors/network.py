@@ -210,7 +210,7 @@ class Network:
         )
         pki = self._pki(population)
         # the harness's journal seal: a key of this process only, certified by the root
-        self.harness = attest.harness_identity(pki, config.start)
+        self.harness = attest.process_harness(pki, config.start)
         self.kernel = Kernel(self.clock, journal, pki, config.seed, population, config.care_until)
         self.clock.after_step = journal.commit
         journal.record(

@@ -47,6 +47,21 @@ class Harness:
         return self.cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+#: Harness identities of this process, by (root certificate, start): the shards of a run that
+#: one process plays one after the other share one (a key of this process only, as ever).
+_HARNESSES: dict[tuple[bytes, datetime], Harness] = {}
+
+
+def process_harness(pki: Pki, at: datetime) -> Harness:
+    """This process's harness identity under ``pki``'s root from ``at``: made by
+    :func:`harness_identity` the first time, then the same one."""
+    root = (pki.folder / "root" / "cert.pem").read_bytes()
+    key = (root, utc(at))
+    if key not in _HARNESSES:
+        _HARNESSES[key] = harness_identity(pki, at)
+    return _HARNESSES[key]
+
+
 def harness_identity(pki: Pki, at: datetime, days: int = 3650) -> Harness:
     """A fresh key certified by ``pki``'s root from ``at`` for ``days`` days."""
     at = utc(at)

@@ -25,6 +25,7 @@ they say; the scheduling is the process pool's or Ray's own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -233,7 +234,7 @@ class ShardResult:
     events: int
     wall_seconds: float
     cpu_seconds: float
-    peak_rss_kb: int  # of the process that ran it (a worker may run several shards)
+    peak_rss_kb: int  # of the process that ran it so far (a worker runs several shards)
 
 
 @dataclass(frozen=True)
@@ -267,14 +268,15 @@ class _Quiet:
 def run_shard(job: ShardJob, channel: Channel | None = None) -> ShardResult:
     """Play one shard in its folder (a run folder of its own, its ``pki`` a link to the
     run's). When ``channel.stopping()`` says so, the shard stops at its next progress point
-    and closes its journal as stopped before its end."""
-    import asyncio
-
+    and closes its journal as stopped before its end. A shard played again (Ray retries a task
+    whose worker died) starts from an empty folder."""
     channel = channel or _Quiet()
     if channel.stopping():
         raise NotStarted("not started: the run was stopped")
     folder = Path(job.folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
     link = folder / "pki"
     if not link.exists():
         link.symlink_to(os.path.relpath(job.pki, folder))
@@ -313,8 +315,20 @@ def run_shard(job: ShardJob, channel: Channel | None = None) -> ShardResult:
     channel.put(Progress(shard.caisse, done["lines"], done["files"], network[0].clock.now()))
     return ShardResult(
         shard.caisse, result.digest, reached, result.counts, done["lines"], int(events),
-        round(wall(), 3), round(cpu(), 3), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        round(wall(), 3), round(cpu(), 3), peak_rss_kb(),
     )  # fmt: skip
+
+
+def peak_rss_kb() -> int:
+    """The largest resident memory this process has had (KB): Linux's VmHWM, which a process
+    spawned by another does not inherit (getrusage's ru_maxrss does, after fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # -- engines --------------------------------------------------------------------------------
@@ -780,6 +794,10 @@ def report(folder: Path, root: x509.Certificate | None = None) -> dict[str, Any]
             problems.append(f"shard {caisse}: {exc}")
             row["state"], tampered = "tampered", True
             continue
+        # keep the roles of the parties the merged report shows, not the whole national PKI
+        # (36 000 parties) once per shard
+        shown = {a for r in part["timeline"] for a in r[1:3]} | {r[1] for r in part["negatives"]}
+        part["roles"] = {k: v for k, v in part["roles"].items() if k in shown}
         parts.append(part)
         digests.append((caisse, part["digest"]))
         run = part["run"]
@@ -803,9 +821,7 @@ def report(folder: Path, root: x509.Certificate | None = None) -> dict[str, Any]
         "ended_at": max((p["run"]["ended_at"] or "" for p in parts), default=None) or None,
     }
     figures = measure.merge(parts, scenario.expect)
-    shown = {a for row in figures["timeline"] for a in row[1:3]} | {
-        row[1] for row in figures["negatives"]
-    }
+    shown = {a for r in figures["timeline"] for a in r[1:3]} | {r[1] for r in figures["negatives"]}
     roles = {k: v for p in parts for k, v in p["roles"].items() if k in shown}
     return {
         "format": "noemie-sim report 2",

@@ -5,7 +5,7 @@ shard, and the report of the whole run (:mod:`noemie_sim.scenarios.shards`).
 Ctrl-C (or SIGTERM) asks every running shard to stop (within half a second): each closes
 its journal as stopped before its end, shards not started are recorded as such, and the run
 folder is left incomplete but valid (``report`` says incomplete, exit 3). A second Ctrl-C
-interrupts at once.
+interrupts the command at once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -98,11 +98,15 @@ class _Board:
         self.lines_done = 0
         self.done: list[str] = []
         self.failed: dict[str, str] = {}
-        self.elapsed = stopwatch()
+        self.elapsed: Callable[[], float] | None = None  # from the first word of a shard
 
     def hear(self, message: shards.Progress | shards.Finished) -> None:
+        if self.elapsed is None:  # the PKI made before the shards is not counted
+            self.elapsed = stopwatch()
         if isinstance(message, shards.Progress):
-            self.running[message.caisse] = message
+            # a shard's last progress may come after its end (they travel apart)
+            if message.caisse not in self.done and message.caisse not in self.failed:
+                self.running[message.caisse] = message
             return
         self.running.pop(message.caisse, None)
         if message.result is not None:
@@ -115,6 +119,9 @@ class _Board:
         return self.lines_done + sum(p.lines for p in self.running.values())
 
     def render(self) -> Group:
+        if self.elapsed is None:
+            return Group(Text(f"making the PKI of the run's parties (or taking it from the "
+                              f"cache), then {self.count} shards"))  # fmt: skip
         seconds = max(self.elapsed(), 1e-9)
         head = Text(
             f"{len(self.done)}/{self.count} shards done on {self.engine.workers} "

@@ -76,8 +76,9 @@ class Flow:
             "max_hours": round(delays[-1], 2) if delays else None,
             "breaches": breaches,
             "verdict": "pass" if breaches == 0 else "fail",
-            # bins reach the limit, so that a chart shows both the delays and the limit
-            "histogram": _histogram(delays, limit_hours) if delays else [],
+            # bins reach the limit, so that a chart shows both the delays and the limit; the
+            # delays to 0.01 h, as they are kept for merging, so that merged bins are the same
+            "histogram": _histogram([round(d, 2) for d in delays], limit_hours) if delays else [],
             "limit_hours": limit_hours,
             "limit_business": self.limit.business,
             # [[hours, how many]...]: the delays to 0.01 h, so that the flows of several runs

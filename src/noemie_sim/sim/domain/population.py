@@ -10,6 +10,7 @@ NIR matches its person's sex, birth year and month.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import random
@@ -473,6 +474,7 @@ def chosen_caisses(config: PopulationConfig) -> tuple[Caisse, ...]:
     return tuple(Caisse(ids.organisme(1, number, 0), name) for number, name in chosen)
 
 
+@functools.lru_cache(maxsize=4)  # every shard of a run asks: one Faker pool per process
 def run_mutuelles(run_seed: int, count: int) -> tuple[Mutuelle, ...]:
     """The mutuelles of a run sharded by caisse: the same in every shard, drawn from the run's
     seed alone."""
