@@ -1,4 +1,5 @@
-"""The national-day scenario at growing scales: prestation lines per second of wall time.
+"""The national-day scenario at growing scales, as one network (its shards are not used:
+bench_shards.py measures the sharded run): prestation lines per second of wall time.
 
 python bench/bench_national_day.py [--scales 0.0005,0.002,0.005] [--transport memory|sftp]
 
