@@ -262,6 +262,9 @@ def test_the_command_line_runs_stops_and_reports_a_sharded_run(
     assert main(["run", "demo", "--workers", "2"]) == 2
     assert "--workers" in capsys.readouterr().err
     assert main(["run", str(scenario), "--engine", "processes", "--address", "x:1"]) == 2
+    assert main(["run", str(scenario), "--workers", "0"]) == 2
+    assert main(["replay", str(tmp_path / "run"), "--workers", "0"]) == 2
+    assert "--workers: at least 1" in capsys.readouterr().err
 
 
 def test_ctrl_c_leaves_an_incomplete_but_valid_run(tmp_path: Path) -> None:

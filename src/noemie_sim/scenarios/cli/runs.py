@@ -275,12 +275,15 @@ def _replay_sharded(args: argparse.Namespace) -> int:
         console.print("its journals cannot be compared with a replay")
         return EXIT_CODES["incomplete"] if state == "incomplete" else 2
     engine = sharded.engine_of(args)
-    with tempfile.TemporaryDirectory(prefix="noemie-sim-replay-") as folder:
-        console.print(f"replaying [bold]{scenario.name}[/] (seed {scenario.config.seed}), "
-                      f"{len(manifest['caisses'])} shards on {engine.workers} {engine.name} "
-                      "worker(s)")  # fmt: skip
-        run = shards.run_sharded(scenario, Path(folder), engine, keys=key_pool(),
-                                 pki_cache=sharded.pki_cache())  # fmt: skip
+    try:
+        with tempfile.TemporaryDirectory(prefix="noemie-sim-replay-") as folder:
+            console.print(f"replaying [bold]{scenario.name}[/] (seed {scenario.config.seed}), "
+                          f"{len(manifest['caisses'])} shards on {engine.workers} "
+                          f"{engine.name} worker(s)")  # fmt: skip
+            run = shards.run_sharded(scenario, Path(folder), engine, keys=key_pool(),
+                                     pki_cache=sharded.pki_cache())  # fmt: skip
+    finally:
+        sharded.close(engine)
     if run.digest == recorded:
         console.print(f"[green]identical[/] journals: digest {run.digest}")
         return 0

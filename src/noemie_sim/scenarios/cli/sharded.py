@@ -67,8 +67,6 @@ def check_arguments(args: argparse.Namespace, scenario: Scenario) -> None:
     if getattr(args, "web", False) or getattr(args, "speed", None):
         raise UsageError(f"{scenario.name} is sharded by caisse: --web and --speed play one "
                          "network, not shards")  # fmt: skip
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers: at least 1, not {args.workers}")
     if (args.address or args.shared_folder) and args.engine != "ray":
         raise UsageError("--address and --shared-folder: for a Ray cluster, with --engine ray")
     if args.engine == "ray" and args.workers is not None:
@@ -76,6 +74,9 @@ def check_arguments(args: argparse.Namespace, scenario: Scenario) -> None:
 
 
 def engine_of(args: argparse.Namespace) -> shards.Engine:
+    """The engine the options ask for (UsageError for impossible ones); :func:`close` it."""
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers: at least 1, not {args.workers}")
     if args.engine == "ray":
         try:
             shared = bool(args.shared_folder) or args.address is None  # a local Ray: one disk
@@ -185,11 +186,16 @@ def play(
                 scenario, out, engine, keys=keys, pki_cache=pki_cache, on_message=hear
             )
     finally:
-        close = getattr(engine, "close", None)
-        if close is not None:
-            close()
+        close(engine)
     _summary(run, console)
     return shards.report(out), run.wall_seconds
+
+
+def close(engine: shards.Engine) -> None:
+    """Let go of what an engine started (a local Ray)."""
+    release = getattr(engine, "close", None)
+    if release is not None:
+        release()
 
 
 def _finished_line(message: shards.Finished, done: int, count: int) -> str:
