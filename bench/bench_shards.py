@@ -75,9 +75,7 @@ def main() -> None:
             engine = make()
             timer = stopwatch()
             run = _once(engine, args.scale, keys, pki_cache)
-            close = getattr(engine, "close", None)
-            if close is not None:
-                close()
+            engine.close()
             cpu = sum(r.cpu_seconds for r in run.results)
             rates.setdefault(label, []).append(run.lines / run.wall_seconds)
             cpu_per_line.setdefault(label, []).append(cpu / run.lines * 1000)  # ms

@@ -232,6 +232,22 @@ def _report(
         for e in events
         if e.kind == "external-party"
     ]
+    return assemble(scenario, run, figures, externals, roles, digest=digest,
+                    wall_seconds=wall_seconds)  # fmt: skip
+
+
+def assemble(
+    scenario: Scenario,
+    run: dict[str, Any],
+    figures: dict[str, Any],
+    externals: list[dict[str, Any]],
+    roles: dict[str, str],
+    *,
+    digest: str,
+    wall_seconds: float | None,
+) -> dict[str, Any]:
+    """The report of a run from its parts, with its verdict (the one place both a run and a
+    sharded run's merged figures become a report)."""
     return {
         "format": "noemie-sim report 2",
         "roles": roles,

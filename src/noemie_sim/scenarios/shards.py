@@ -65,7 +65,6 @@ from noemie_sim.sim.randomness import derived_seed
 
 from . import runner
 from .reports import measure
-from .reports.verdict import decide
 from .runner import play
 from .schema import Scenario, parse
 
@@ -139,14 +138,14 @@ def plan(scenario: Scenario) -> list[Shard]:
 def run_parties(scenario: Scenario, shards: list[Shard]) -> list[tuple[str, str]]:
     """The (role, id) of every party of a sharded run, without building any population:
     the caisses, each shard's practitioners and employers, the mutuelles."""
-    parties = [("cpam", s.caisse) for s in shards]
-    for s in shards:
-        parties += [p for p in shard_parties(population_of(s.scenario.config)) if p[0] == "ps"]
+    of_shards = [p for s in shards for p in shard_parties(population_of(s.scenario.config))]
     mutuelles = run_mutuelles(scenario.config.seed, scenario.config.population.mutuelles)
-    parties += [("oc", m.oc_number) for m in mutuelles]
-    for s in shards:
-        parties += [p for p in shard_parties(population_of(s.scenario.config)) if p[0] != "ps"]
-    return parties
+    return (
+        [("cpam", s.caisse) for s in shards]
+        + [p for p in of_shards if p[0] == "ps"]
+        + [("oc", m.oc_number) for m in mutuelles]
+        + [p for p in of_shards if p[0] != "ps"]
+    )
 
 
 def run_digest(digests: list[tuple[str, str]]) -> str:
@@ -355,6 +354,10 @@ class Engine(Protocol):
         """Ask every running shard to stop at its next progress point (Ctrl-C)."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the engine started (a local Ray); nothing for the others."""
+        ...
+
 
 class InlineEngine:
     """Every shard in this process, one after the other (``--workers 1``)."""
@@ -375,6 +378,9 @@ class InlineEngine:
     def stop(self) -> None:
         self._stop.set()
 
+    def close(self) -> None:
+        pass
+
     def run(self, jobs: list[ShardJob]) -> Iterator[Progress | Finished]:
         for job in jobs:
             result: ShardResult | None = None
@@ -388,6 +394,17 @@ class InlineEngine:
             while not self._heard.empty():
                 yield self._heard.get()
             yield Finished(job.shard.caisse, result, error)
+
+
+def _until_finished(heard: queue.Queue[Any], count: int) -> Iterator[Progress | Finished]:
+    """What the shards say, as heard, until ``count`` of them have finished."""
+    left = count
+    while left:
+        message = heard.get()
+        if isinstance(message, Finished):
+            left -= 1
+        if message is not None:
+            yield message
 
 
 class _PoolChannel:
@@ -426,6 +443,9 @@ class ProcessEngine:
         if self._stop is not None:
             self._stop.set()
 
+    def close(self) -> None:
+        pass  # the pool ends with each run
+
     def run(self, jobs: list[ShardJob]) -> Iterator[Progress | Finished]:
         context = multiprocessing.get_context("spawn")
         heard: queue.Queue[Progress | Finished | None] = queue.Queue()
@@ -456,14 +476,8 @@ class ProcessEngine:
             for job in jobs:
                 future = pool.submit(_pooled_shard, job, channel)
                 future.add_done_callback(functools.partial(finished, caisse=job.shard.caisse))
-            left = len(jobs)
             try:
-                while left:
-                    message = heard.get()
-                    if isinstance(message, Finished):
-                        left -= 1
-                    if message is not None:
-                        yield message
+                yield from _until_finished(heard, len(jobs))
             finally:
                 told.put(None)
                 forwarder.join()
@@ -555,13 +569,8 @@ class RayEngine:
         waiter = threading.Thread(target=wait, daemon=True)
         forwarder.start()
         waiter.start()
-        left = len(jobs)
         try:
-            while left:
-                message = heard.get()
-                if isinstance(message, Finished):
-                    left -= 1
-                yield message
+            yield from _until_finished(heard, len(jobs))
         finally:
             told.put(None)
             forwarder.join()
@@ -823,29 +832,16 @@ def report(folder: Path, root: x509.Certificate | None = None) -> dict[str, Any]
     figures = measure.merge(parts, scenario.expect)
     shown = {a for r in figures["timeline"] for a in r[1:3]} | {r[1] for r in figures["negatives"]}
     roles = {k: v for p in parts for k, v in p["roles"].items() if k in shown}
-    return {
-        "format": "noemie-sim report 2",
-        "roles": roles,
-        "scenario": scenario.name,
-        "description": scenario.description,
-        "seed": scenario.config.seed,
-        "digest": digest,
-        "start": scenario.config.start.isoformat(),
-        "end": scenario.config.end.isoformat(),
-        "wall_seconds": manifest.get("wall_seconds"),
-        "expect_exit": scenario.expect_exit,
-        "externals": [],
-        "run": run,
-        "sharded": {
-            "engine": manifest.get("engine"),
-            "workers": manifest.get("workers"),
-            "lines": manifest.get("lines"),
-            "pki_seconds": manifest.get("pki_seconds"),
-            "shards": shards,
-        },
-        **figures,
-        **decide(run, figures["sla"], figures["expectations"], []),
+    report = runner.assemble(scenario, run, figures, [], roles, digest=digest,
+                             wall_seconds=manifest.get("wall_seconds"))  # fmt: skip
+    report["sharded"] = {
+        "engine": manifest.get("engine"),
+        "workers": manifest.get("workers"),
+        "lines": manifest.get("lines"),
+        "pki_seconds": manifest.get("pki_seconds"),
+        "shards": shards,
     }
+    return report
 
 
 def _digest_differs(

@@ -283,7 +283,7 @@ def _replay_sharded(args: argparse.Namespace) -> int:
             run = shards.run_sharded(scenario, Path(folder), engine, keys=key_pool(),
                                      pki_cache=sharded.pki_cache())  # fmt: skip
     finally:
-        sharded.close(engine)
+        engine.close()
     if run.digest == recorded:
         console.print(f"[green]identical[/] journals: digest {run.digest}")
         return 0

@@ -186,16 +186,9 @@ def play(
                 scenario, out, engine, keys=keys, pki_cache=pki_cache, on_message=hear
             )
     finally:
-        close(engine)
+        engine.close()
     _summary(run, console)
     return shards.report(out), run.wall_seconds
-
-
-def close(engine: shards.Engine) -> None:
-    """Let go of what an engine started (a local Ray)."""
-    release = getattr(engine, "close", None)
-    if release is not None:
-        release()
 
 
 def _finished_line(message: shards.Finished, done: int, count: int) -> str:
