@@ -164,10 +164,11 @@ class Served:
 
 
 def _not_conform_everywhere(run: Path, party: str) -> None:
-    """One verdict everywhere: a vendor's "not conform" fails `report` (exit 1), is a failing
-    JUnit test case naming the check and its reason, and shows in the HTML page."""
+    """One verdict everywhere: a vendor's "not conform" is a failing JUnit test case naming
+    the check and its reason, and shows in the HTML page; the run, stopped by the test before
+    its end, is incomplete (exit 3) all the same, never a pass."""
     junit, page = run / "v.xml", run / "v.html"
-    assert main(["report", str(run), "--junit", str(junit), "--html", str(page)]) == 1
+    assert main(["report", str(run), "--junit", str(junit), "--html", str(page)]) == 3
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
     failures = {
@@ -177,6 +178,7 @@ def _not_conform_everywhere(run: Path, party: str) -> None:
     }
     assert f"conformance.{party}.lots-accepted" in failures, failures
     assert "0001 004" in failures[f"conformance.{party}.lots-accepted"]
+    assert "before the scenario's end" in failures["run.complete"]
     assert suite.get("failures") == str(len(failures))
     html = page.read_text()
     assert "not conform" in html and f"conformance.{party}.lots-accepted" in html

@@ -15,6 +15,7 @@ The run folder holds ``journal.sqlite``, ``files/`` (every exchanged file, seale
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 from noemie_sim.pki import attest
 from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.sim.calendar import add_jours_ouvres
-from noemie_sim.sim.clock import Clock, stopwatch
+from noemie_sim.sim.clock import Clock, real_ticks, stopwatch
 from noemie_sim.sim.domain.population import Population, PopulationConfig, build
 from noemie_sim.sim.journal import Journal
 from noemie_sim.sim.randomness import derived_seed
@@ -42,6 +43,11 @@ from .mutuelle import Mutuelle, MutuelleBehaviour
 from .practitioner import Practitioner, PractitionerBehaviour
 
 TRANSPORTS = ("sftp", "memory")
+#: With a real clock (serve), how far past the real time a CRL stays valid, and how close to
+#: its end a fresh one is published (checked every :data:`REAL_CRL_CHECK_SECONDS` real seconds)
+REAL_CRL_DAYS = timedelta(days=7)
+REAL_CRL_REFRESH = timedelta(days=6)
+REAL_CRL_CHECK_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -90,10 +96,24 @@ class NetworkConfig:
         return add_jours_ouvres(self.care_until, self.settle_jours_ouvres)
 
     def as_json(self) -> dict[str, Any]:
-        """The configuration as JSON values (the journal's chain starts from it)."""
+        """The configuration as JSON values, all of it."""
         result = _jsonable(dataclasses.asdict(self))
         assert isinstance(result, dict)
         return result
+
+    def chained_json(self) -> dict[str, Any]:
+        """What the journal's chain starts from: the configuration but how the run is watched
+        (``speed``: scaled or virtual time changes when steps run, never which, so a run
+        played at any speed replays identical)."""
+        result = self.as_json()
+        for watched in WATCHED:
+            result.pop(watched)
+        return result
+
+
+#: Settings of a run that say how it is watched, not what it does: out of the chain, kept in
+#: the journal's run information (``watched``).
+WATCHED = ("speed",)
 
 
 def _jsonable(value: object) -> object:
@@ -152,12 +172,19 @@ class Network:
         externals: frozenset[str] = frozenset(),
         caisse_servers: dict[str, tuple[str, int, str]] | None = None,
         pki_folder: Path | None = None,
+        sftp_port: int | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
     ):
         self.config = config
         # a PKI made beforehand that holds every party of this network (a shard of a run
         # sharded by caisse shares its run's PKI); None: the network makes its own in folder/pki
         self.pki_folder = pki_folder
         self.extra_config = extra_config or {}
+        # the port of the first caisse's hub (the others follow: N+1, ...); None: free ports
+        self.sftp_port = sftp_port
+        # the real clock, when real systems take part (serve): the PKI is then valid at the
+        # real time they act at as well as at the simulated times (:meth:`_pki`)
+        self.wall_clock = wall_clock
         # parties played by real systems: their actor is built (the population knows them,
         # a mutuelle's links are requested) but never started, and has no client
         self.externals = externals
@@ -206,8 +233,9 @@ class Network:
         population = build(config.seed, population_of(config))
         self.folder.mkdir(parents=True, exist_ok=True)
         journal = Journal(
-            self.folder, self.clock.now, {"network": config.as_json(), **self.extra_config}
+            self.folder, self.clock.now, {"network": config.chained_json(), **self.extra_config}
         )
+        journal.set_info("watched", {key: getattr(config, key) for key in WATCHED})
         pki = self._pki(population)
         # the harness's journal seal: a key of this process only, certified by the root
         self.harness = attest.process_harness(pki, config.start)
@@ -228,12 +256,13 @@ class Network:
                 raise ValueError(f"no party {party!r} in this network to leave external")
             if roles[party] == "cpam" and party not in self.caisse_servers:
                 raise ValueError(f"{party} is an external caisse: give the address of its server")
-        for caisse in population.caisses:
+        for n, caisse in enumerate(population.caisses):
             ident = caisse.organisme
             if ident in self.externals:
                 connect[ident] = self._external_caisse(ident)
             else:
-                hubs[ident], connect[ident] = await self._hub(ident)
+                port = 0 if self.sftp_port is None else self.sftp_port + n
+                hubs[ident], connect[ident] = await self._hub(ident, port)
         kernel = self.kernel
         for caisse in population.caisses:
             if caisse.organisme in hubs:  # an external caisse has no actor here
@@ -278,13 +307,40 @@ class Network:
                 raise ValueError(f"the PKI {self.pki_folder} has no certificate for {missing[:3]}")
             return pki
         issued_at = self.config.start - timedelta(days=1)
-        pki = Pki.create(self.folder / "pki", issued_at, pool=self.keys)
+        window = None
+        if self.wall_clock is not None:
+            # real systems check at the real time: certificates from before both clocks'
+            # starts, CRLs covering the real time too (kept so by refresh_crls)
+            issued_at = min(issued_at, self.wall_clock() - timedelta(days=1))
+            window = self._real_crl_window
+        pki = Pki.create(self.folder / "pki", issued_at, pool=self.keys, crl_window=window)
         pki.issue_many(population_parties(population), issued_at, pool=self.keys)
         return pki
 
-    async def _hub(self, cpam: str) -> tuple[HubSide, Callable[[str], MailboxClient]]:
-        """The caisse's hub (a mailbox for each partner of this network's population) and a
-        way to connect a partner to it."""
+    def _real_crl_window(self) -> tuple[datetime, datetime]:
+        assert self.wall_clock is not None
+        now = self.wall_clock()
+        return now - timedelta(days=1), now + REAL_CRL_DAYS
+
+    def refresh_crls(self) -> bool:
+        """With a real clock (serve): publish fresh CRLs when those in force end within
+        :data:`REAL_CRL_REFRESH` of the real time, so that a run served for days keeps a CRL
+        valid at the real time. True when it published."""
+        if self.wall_clock is None or self.kernel is None:
+            return False
+        ends = [c.next_update_utc for c in self.pki.current_crls()]
+        if min(e for e in ends if e is not None) - self.wall_clock() > REAL_CRL_REFRESH:
+            return False
+        self.pki.publish_crls(self.clock.now())
+        self.kernel.pki_changed()
+        return True
+
+    async def _hub(
+        self, cpam: str, port: int = 0
+    ) -> tuple[HubSide, Callable[[str], MailboxClient]]:
+        """The caisse's hub (a mailbox for each partner of this network's population) on
+        ``port`` (0: a free one) and a way to connect a partner to it. OSError when the port
+        cannot be bound."""
         pki = self.pki
         assert self.kernel is not None
         partners = sorted(i for r, i in population_parties(self.kernel.population) if r != "cpam")
@@ -294,7 +350,7 @@ class Network:
             return memory, memory.client
         hub = SftpHub(pki, cpam, self.folder / "hubs" / cpam, self.clock.now,
                       on_event=self._hub_event, partners=partners)  # fmt: skip
-        await hub.start()
+        await hub.start(port=port)
         self._hubs.append(hub)
         self._hub_of[cpam] = hub
         known_hosts = hub.known_hosts_line() + "\n"
@@ -364,7 +420,18 @@ class Network:
         actors' own events). Not the logins that never completed, nor the removal of stale
         .part files: here every partner holds its right key, so both come only from
         connections cut by network faults, whose count depends on SSH padding (random), and
-        the chain must be the same for the same seed."""
+        the chain must be the same for the same seed.
+
+        An external party's own actions have no actor here to journal them: the hub tells
+        when it has read a file of its ``retour/`` whole (``file-fetched``) or removed it
+        (``file-removed``), which is how a real partner takes delivery; its conformance and
+        the run's count of lost files read them."""
+        if kind in ("fetched", "removed") and self.kernel:
+            partner = str(details["partner"])
+            if partner in self.externals:
+                self.journal.record(partner, f"file-{kind}", name=details["name"],
+                                    hub=details["hub"])  # fmt: skip
+            return
         if kind not in ("login-refused", "confinement", "sessions-closed") or not self.kernel:
             return
         if str(details.get("reason", "")).startswith("authentication failed"):
@@ -472,7 +539,14 @@ class Network:
     async def run(self) -> RunResult:
         """Run until the configured end; the result's digest is the journal's."""
         timer = stopwatch()
-        await self.clock.run_until(self.config.end)
+        keeper = None
+        if self.wall_clock is not None:
+            keeper = asyncio.create_task(self._keep_crls_fresh())
+        try:
+            await self.clock.run_until(self.config.end)
+        finally:
+            if keeper is not None:
+                keeper.cancel()
         journal = self.journal
         journal.set_info("wall_seconds", round(timer(), 3))
         counts = self.counts()
@@ -486,6 +560,10 @@ class Network:
             reached_end=now >= self.config.end,
         )
         return RunResult(self.folder, journal, journal.digest(), counts)
+
+    async def _keep_crls_fresh(self) -> None:
+        async for _elapsed in real_ticks(REAL_CRL_CHECK_SECONDS):
+            self.refresh_crls()
 
     def counts(self) -> dict[str, int]:
         """What the run moved, from the journal."""

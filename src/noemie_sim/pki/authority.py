@@ -22,7 +22,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -185,6 +185,12 @@ class Pki:
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         self._read: tuple[tuple[int, int, int], dict] | None = None  # type: ignore[type-arg]
+        #: when set, a span (from, until) every CRL published by this object covers too, on
+        #: top of ``crl_days`` from its publication time: where real systems check at the
+        #: real time a PKI dated by a simulated clock (see :meth:`publish_crls`)
+        self.crl_window: Callable[[], tuple[datetime, datetime]] | None = None
+        #: told after every publication of CRLs by this object (a kit keeps a copy of them)
+        self.on_publish: list[Callable[[], None]] = []
         if not (self.folder / "pki.json").is_file():
             raise PkiError(f"{self.folder} is not a PKI folder (no pki.json); create it first")
 
@@ -198,9 +204,11 @@ class Pki:
         *,
         crl_days: int = CRL_DAYS,
         pool: KeyPool | None = None,
+        crl_window: Callable[[], tuple[datetime, datetime]] | None = None,
     ) -> Pki:
-        """A new PKI at ``at``: root, one intermediate per sector, their first CRLs. Keys come
-        from ``pool`` when given (its first keys go to the CAs)."""
+        """A new PKI at ``at``: root, one intermediate per sector, their first CRLs (covering
+        ``crl_window`` too: :attr:`crl_window`). Keys come from ``pool`` when given (its first
+        keys go to the CAs)."""
         at = utc(at)
         folder = Path(folder)
         if (folder / "pki.json").exists():
@@ -218,6 +226,7 @@ class Pki:
         state = {"version": 1, "crl_days": crl_days, "parties": {}, "revoked": {}, "crl_number": {}}
         write_file(folder / "pki.json", json.dumps(state, indent=1).encode())
         pki = cls(folder)
+        pki.crl_window = crl_window
         pki.publish_crls(at)
         return pki
 
@@ -296,19 +305,43 @@ class Pki:
         self.publish_crls(at, only=issuer)
 
     def publish_crls(self, at: datetime, *, only: str | None = None) -> None:
-        """Issue a fresh CRL (valid ``crl_days`` from ``at``) for the root and every sector CA,
-        or only for ``only`` ("root" or a sector)."""
+        """Issue a fresh CRL for the root and every sector CA, or only for ``only`` ("root"
+        or a sector): it lists the revocations dated up to ``at`` and is valid from ``at``
+        for ``crl_days``, widened to cover :attr:`crl_window` when one is set (lastUpdate the
+        earlier of ``at`` and the window's start, nextUpdate the later of the two ends). A
+        validation at a time picks the latest CRL valid then, and a revocation counts from
+        its own date: widening changes no decision at a simulated time, and lets a real
+        system checking at the real time find a CRL in force, revocations included."""
         at = utc(at)
+        window = self.crl_window() if self.crl_window is not None else None
         with self._locked() as state:
             issuers = ["root", *SECTORS] if only is None else [only]
             for issuer in issuers:
                 ca = self._ca(issuer)
                 number = state["crl_number"].get(issuer, 0) + 1
                 state["crl_number"][issuer] = number
-                crl = _crl(ca, state["revoked"].get(issuer, []), number, at, state["crl_days"])
+                crl = _crl(ca, state["revoked"].get(issuer, []), number, at, state["crl_days"],
+                           window)  # fmt: skip
                 pem = crl.public_bytes(serialization.Encoding.PEM)
                 write_file(ca.folder / "crls" / f"{number:06d}.pem", pem)
                 write_file(ca.folder / "crl.pem", pem)
+        for listener in self.on_publish:
+            listener()
+
+    def current_crls_pem(self) -> bytes:
+        """The CRL in force of the root and of every sector CA (the last published), one PEM
+        after the other: what a partner checking revocation with openssl needs."""
+        folders = [self.folder / "root", *(self.folder / "ca" / s for s in SECTORS)]
+        return b"".join((folder / "crl.pem").read_bytes() for folder in folders)
+
+    def current_crls(self) -> list[x509.CertificateRevocationList]:
+        """The last CRL published by the root and by every sector CA."""
+        folders = [self.folder / "root", *(self.folder / "ca" / s for s in SECTORS)]
+        return [x509.load_pem_x509_crl((folder / "crl.pem").read_bytes()) for folder in folders]
+
+    def intermediates_pem(self) -> bytes:
+        """The certificates of the sector CAs, one PEM after the other."""
+        return b"".join((self.folder / "ca" / s / "cert.pem").read_bytes() for s in SECTORS)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -498,13 +531,21 @@ def end_entity_certificate(
 
 
 def _crl(
-    ca: _Ca, entries: list[list[str]], number: int, at: datetime, days: int
+    ca: _Ca,
+    entries: list[list[str]],
+    number: int,
+    at: datetime,
+    days: int,
+    window: tuple[datetime, datetime] | None = None,
 ) -> x509.CertificateRevocationList:
+    first, last = at, at + timedelta(days=days)
+    if window is not None:
+        first, last = min(first, utc(window[0])), max(last, utc(window[1]))
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(ca.cert.subject)
-        .last_update(at)
-        .next_update(at + timedelta(days=days))
+        .last_update(first)
+        .next_update(last)
         .add_extension(x509.CRLNumber(number), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False

@@ -127,14 +127,18 @@ async def play(
     caisse_servers: dict[str, tuple[str, int, str]] | None = None,
     pki_folder: Path | None = None,
     extra_config: dict[str, Any] | None = None,
+    sftp_port: int | None = None,
+    wall_clock: Callable[[], datetime] | None = None,
 ) -> RunResult:
     """Run ``scenario`` in ``folder``; ScenarioError before anything runs if a fault's target
     is not in the network. ``pki_folder``: a PKI made beforehand holding every party (a
-    shard's); ``extra_config`` goes into the journal's configuration beside the scenario."""
+    shard's); ``extra_config`` goes into the journal's configuration beside the scenario;
+    ``sftp_port`` and ``wall_clock``: see :class:`Network` (``serve``)."""
     extra = {"scenario": scenario.source, "scenario_name": scenario.name, **(extra_config or {})}
     network = Network(
         scenario.config, folder, keys=keys, extra_config=extra, externals=externals,
-        caisse_servers=caisse_servers, pki_folder=pki_folder,
+        caisse_servers=caisse_servers, pki_folder=pki_folder, sftp_port=sftp_port,
+        wall_clock=wall_clock,
     )  # fmt: skip
     async with network:
         schedule_faults(network, scenario)

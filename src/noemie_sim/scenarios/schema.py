@@ -78,7 +78,8 @@ EXPECT_COUNT_MAX = 10**9
 #: Figures a scenario may assert in [expect]; numbers are exact unless the key ends in _max.
 EXPECTATIONS = {
     "sla_breaches": "SLA breaches, all flows",
-    "lost_files": "files sent and never received (in flight at the end excepted)",
+    "lost_files": "files sent to a simulated party and never received (in flight at the end "
+    "excepted; what an external party fetches is its own conformance)",
     "double_payments": "invoices paid more than once",
     "undelivered_files": "files whose upload still failed at the end of the run",
     "negative_arl_max": "at most this many negative ARL lots",

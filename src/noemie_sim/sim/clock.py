@@ -28,7 +28,7 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 Step = Callable[[], Awaitable[None]]
@@ -51,6 +51,17 @@ def cpu_stopwatch() -> Callable[[], float]:
     the lines per CPU-second of a run's summary)."""
     started = time.process_time()
     return lambda: time.process_time() - started
+
+
+async def real_ticks(seconds: float) -> AsyncIterator[float]:
+    """Every ``seconds`` of real time, forever (until the consumer stops iterating or its
+    task is cancelled): the real seconds since the first tick was asked for. For work that
+    follows the real clock whatever the simulated one does (a heartbeat line, CRLs kept valid
+    at the real time); never for business time."""
+    elapsed = stopwatch()
+    while True:
+        await asyncio.sleep(seconds)
+        yield elapsed()
 
 
 def parse_moment(text: str) -> datetime:

@@ -384,6 +384,70 @@ class Journal:
         return walk
 
 
+@dataclass(frozen=True)
+class Difference:
+    """Where two journals part (:func:`first_difference`): the first event number whose row
+    differs (0: their configurations differ), its kind in each (None where that journal has
+    no such event), and each differing field with its value in each."""
+
+    seq: int
+    recorded_kind: str | None
+    replayed_kind: str | None
+    fields: dict[str, tuple[Any, Any]]
+
+    def describe(self) -> str:
+        if self.seq == 0:
+            what = "the run configurations differ"
+        elif self.replayed_kind is None or self.recorded_kind is None:
+            which = "replayed" if self.replayed_kind is None else "recorded"
+            kind = self.recorded_kind or self.replayed_kind
+            return f"event {self.seq} ({kind}) is missing from the {which} journal"
+        else:
+            kinds = (self.recorded_kind if self.recorded_kind == self.replayed_kind
+                     else f"{self.recorded_kind} / {self.replayed_kind}")  # fmt: skip
+            what = f"event {self.seq} ({kinds}) differs"
+        shown = "; ".join(f"{name}: recorded {_short(a)}, replayed {_short(b)}"
+                          for name, (a, b) in self.fields.items())  # fmt: skip
+        return f"{what}: {shown}"
+
+
+def _short(value: Any, most: int = 160) -> str:
+    text = _canonical(value)
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+_COLUMNS = ("at", "actor", "kind", *IDS)
+
+
+def first_difference(recorded: Journal, replayed: Journal) -> Difference | None:
+    """The first place the two journals differ (their configurations, then event by event,
+    every chained column and each detail key), None when their chains are the same."""
+    a_config, b_config = recorded.config(), replayed.config()
+    if a_config != b_config:
+        keys = sorted(set(a_config) | set(b_config))
+        return Difference(0, None, None, {k: (a_config.get(k), b_config.get(k)) for k in keys
+                                          if a_config.get(k) != b_config.get(k)})  # fmt: skip
+    query = "SELECT seq, at, actor, kind, file, lot, invoice, assure, oc, details FROM events " \
+            "ORDER BY seq"  # fmt: skip
+    a_rows, b_rows = recorded.db.execute(query), replayed.db.execute(query)
+    while True:
+        a, b = a_rows.fetchone(), b_rows.fetchone()
+        if a is None and b is None:
+            return None
+        if a is None or b is None:
+            seq = (a or b)[0]
+            return Difference(seq, a and a[3], b and b[3], {})
+        if a == b:
+            continue
+        fields = {name: (x, y) for name, x, y in zip(_COLUMNS, a[1:9], b[1:9], strict=True)
+                  if x != y}  # fmt: skip
+        a_details, b_details = json.loads(a[9]), json.loads(b[9])
+        for key in sorted(set(a_details) | set(b_details)):
+            if a_details.get(key) != b_details.get(key):
+                fields[f"details.{key}"] = (a_details.get(key), b_details.get(key))
+        return Difference(a[0], a[3], b[3], fields)
+
+
 @dataclass
 class ChainWalk:
     """What :meth:`Journal.walk_chain` found: the recomputed hash and kind of each event

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from pathlib import Path
 
+from noemie_sim.scenarios.vendors.fresh import pki_time
 from noemie_sim.sim.clock import parse_moment, wall_now
 
 
@@ -37,9 +39,24 @@ def moment(args: argparse.Namespace) -> datetime:
         raise UsageError(f"--at: {exc}") from None
 
 
-def add_at(parser: argparse.ArgumentParser, what: str) -> None:
+def moment_for_pki(args: argparse.Namespace, pki_folder: str) -> datetime:
+    """The ``--at`` time given; else the time that makes sense for ``pki_folder``
+    (:func:`noemie_sim.scenarios.vendors.fresh.pki_time`: a run's simulated time, or now),
+    said on stderr so that the user knows which."""
+    if args.at is not None:
+        return moment(args)
+    at, why = pki_time(Path(pki_folder))
+    print(f"at {at.isoformat()} ({why}; --at TIME to choose)", file=sys.stderr)
+    return at
+
+
+#: The default of ``--at`` for the commands given a PKI folder (:func:`moment_for_pki`).
+RUN_TIME = "for a run's pki/, the run's simulated time; else now"
+
+
+def add_at(parser: argparse.ArgumentParser, what: str, default: str = "now") -> None:
     parser.add_argument(
         "--at",
         metavar="TIME",
-        help=f"{what} (ISO 8601, UTC unless a zone is given; default: now)",
+        help=f"{what} (ISO 8601, UTC unless a zone is given; default: {default})",
     )

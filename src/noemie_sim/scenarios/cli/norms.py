@@ -11,7 +11,7 @@ from noemie_sim.sim.domain.generate import generate
 from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
 
-from .common import UsageError, add_at, moment, read_file, write_output
+from .common import UsageError, add_at, moment_for_pki, read_file, write_output
 
 KIND_NAMES = ", ".join(kinds.KINDS)
 #: Anomalies listed by validate; the count says how many there are in all.
@@ -144,7 +144,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _fresh(args: argparse.Namespace) -> tuple[bytes, str]:
-    at = moment(args) if args.at else None
+    at = moment_for_pki(args, args.pki)
     try:
         return fresh_file(
             args.kind, args.sender, Path(args.pki), file_id=args.file or 1, lot_number=args.lot,

@@ -18,7 +18,7 @@ from noemie_sim.sim.domain import identifiers as ids
 from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
 
-from .common import UsageError, add_at, moment, read_file, write_output
+from .common import RUN_TIME, UsageError, add_at, moment, moment_for_pki, read_file, write_output
 
 #: Real caisse numbers first (norms.md §7.6), then any others.
 CAISSES = (751, 131, 691, 331, 592, 311, 441, 671, 61, 11, 341, 381, 452, 541, 641, 751)
@@ -185,7 +185,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
                 f"not {args.sender} -> {args.recipient}: refused"
             )
             return 1
-    at = moment(args)
+    at = moment_for_pki(args, args.pki)
     try:
         trust = TrustStore.load(pki)
         sender = pki.identity(args.sender)
@@ -221,7 +221,7 @@ def cmd_open(args: argparse.Namespace) -> int:
             data,
             me,
             TrustStore.load(pki),
-            moment(args),
+            moment_for_pki(args, args.pki),
             None if args.raw else kinds.declared_parties,
         )
     except SealError as exc:
@@ -353,7 +353,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--to", dest="recipient", required=True, metavar="ID")
     p.add_argument("--out", required=True, metavar="OUT")
     p.add_argument("--raw", action="store_true", help="seal content that is not a network file")
-    add_at(p, "sealing time")
+    add_at(p, "sealing time", RUN_TIME)
     p.set_defaults(handler=cmd_seal)
 
     p = sub.add_parser(
@@ -372,5 +372,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--raw", action="store_true", help="do not bind sender and recipient to the file's header"
     )
-    add_at(p, "validation time")
+    add_at(p, "validation time", RUN_TIME)
     p.set_defaults(handler=cmd_open)

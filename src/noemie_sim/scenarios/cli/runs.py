@@ -31,7 +31,7 @@ from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.reports.verdict import EXIT_CODES
 from noemie_sim.scenarios.runner import play, recorded_scenario, report
 from noemie_sim.scenarios.schema import Scenario, ScenarioError
-from noemie_sim.sim.journal import JournalError, check_run, open_journal
+from noemie_sim.sim.journal import JournalError, check_run, first_difference, open_journal
 
 from . import sharded, web
 from .common import UsageError
@@ -301,23 +301,38 @@ def cmd_replay(args: argparse.Namespace) -> int:
         journal = open_journal(args.run_dir)
         scenario = recorded_scenario(journal)
         recorded = journal.digest()
-        journal.db.close()
+        externals = sorted(str(e.details["party"]) for e in journal.events("external-party"))
     except (JournalError, ScenarioError) as exc:
         raise UsageError(f"{args.run_dir}: {exc}") from None
-    console = make_console()
-    if not check.complete:
-        console.print(f"{args.run_dir} is [yellow]incomplete[/]: " + "; ".join(check.problems))
-        console.print("its journal cannot be compared with a replay")
-        return EXIT_CODES["incomplete"]
-    with tempfile.TemporaryDirectory(prefix="noemie-sim-replay-") as folder:
-        console.print(f"replaying [bold]{scenario.name}[/] (seed {scenario.config.seed})")
-        result = asyncio.run(play(scenario, folder, keys=key_pool()))
-        digest = result.digest
-        result.journal.close()
+    try:
+        if externals:
+            # what a real system did (its files, their timing) is not the simulation's to
+            # redo: replaying without it would differ at its first file and prove nothing
+            raise UsageError(
+                f"{args.run_dir} was served with external parties ({', '.join(externals)}): "
+                "their traffic came from real systems and cannot be replayed; "
+                f"noemie-sim replay-traffic {args.run_dir} --against ID re-sends a system "
+                "what the run sent it"
+            )
+        console = make_console()
+        if not check.complete:
+            console.print(f"{args.run_dir} is [yellow]incomplete[/]: " + "; ".join(check.problems))
+            console.print("its journal cannot be compared with a replay")
+            return EXIT_CODES["incomplete"]
+        with tempfile.TemporaryDirectory(prefix="noemie-sim-replay-") as folder:
+            console.print(f"replaying [bold]{scenario.name}[/] (seed {scenario.config.seed})")
+            result = asyncio.run(play(scenario, folder, keys=key_pool()))
+            digest = result.digest
+            difference = None if digest == recorded else first_difference(journal, result.journal)
+            result.journal.close()
+    finally:
+        journal.db.close()
     if digest == recorded:
         console.print(f"[green]identical[/] journal: digest {digest}")
         return 0
     console.print(f"[red]different[/] journal: recorded {recorded}, replayed {digest}")
+    if difference is not None:
+        console.print(f"first difference: {difference.describe()}", soft_wrap=True)
     return 1
 
 

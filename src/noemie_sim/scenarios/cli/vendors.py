@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -25,7 +26,7 @@ from noemie_sim.scenarios.runner import play, report
 from noemie_sim.scenarios.schema import ScenarioError
 from noemie_sim.scenarios.vendors.external import party_roles, pick_externals, write_kit
 from noemie_sim.scenarios.vendors.replay_traffic import replay_traffic
-from noemie_sim.sim.clock import Clock
+from noemie_sim.sim.clock import Clock, real_ticks, wall_now
 from noemie_sim.sim.journal import Event, JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
@@ -62,6 +63,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             caisse_servers[caisses[0]] = (host or "127.0.0.1", int(port), known)
         except (OSError, ValueError) as exc:
             raise UsageError(f"--caisse-server/--caisse-known-hosts: {exc}") from None
+    if args.sftp_port is not None and not 1 <= args.sftp_port <= 65535 - len(roles):
+        raise UsageError(f"--sftp-port must be from 1 to {65535 - len(roles)}, not "
+                         f"{args.sftp_port}")  # fmt: skip
     out = _out(args, "serve")
     console = make_console()
 
@@ -84,12 +88,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "simulated (Ctrl-C or SIGTERM stops it cleanly)"
         )
 
-    watch = ServeProgress(externals, roles)
+    # a terminal shows a table that updates; a CI's log gets a line per thing that happens to
+    # an external party, and a heartbeat
+    log = None if console.is_terminal or args.quiet else console
+    watch = ServeProgress(externals, roles, log=log)
     clock: list[Clock] = []
+    beats: list[asyncio.Task[None]] = []
 
     def built(network: Network) -> None:
         on_built(network)
         clock.append(network.clock)
+        if log is not None:
+            beats.append(asyncio.create_task(watch.heartbeat(network.clock)))
 
     def show(now: datetime) -> None:
         watch.now = now
@@ -98,21 +108,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     with Live(watch.table(), console=console, refresh_per_second=4,
               transient=not console.is_terminal) as live:  # fmt: skip
+        # the PKI follows the real clock too: the external systems check at the real time
+        options: dict[str, Any] = {
+            "keys": key_pool(), "externals": frozenset(externals), "progress": show,
+            "caisse_servers": caisse_servers, "listener": watch.tell,
+            "sftp_port": args.sftp_port, "wall_clock": wall_now,
+        }  # fmt: skip
         try:
             if args.web:
                 result, _served = web.play_with_web(
                     args, scenario, out, console, "serve", play, on_built=built, kits=kits,
-                    keys=key_pool(), externals=frozenset(externals), progress=show,
-                    caisse_servers=caisse_servers, listener=watch.tell,
+                    **options,
                 )  # fmt: skip
             else:
-                result = asyncio.run(
-                    play(scenario, out, keys=key_pool(), externals=frozenset(externals),
-                         on_built=built, progress=show, caisse_servers=caisse_servers,
-                         listener=watch.tell)
-                )  # fmt: skip
+                result = asyncio.run(play(scenario, out, on_built=built, **options))
         except (ScenarioError, ValueError) as exc:
             raise UsageError(str(exc)) from None
+        except OSError as exc:
+            if args.sftp_port is None:
+                raise
+            raise UsageError(f"cannot serve SFTP on ports from {args.sftp_port}: "
+                             f"{exc.strerror or exc}") from None  # fmt: skip
     result.journal.close()
     final = report(out)
     reports.write_json(final, out / "report.json")
@@ -129,31 +145,75 @@ def cmd_serve(args: argparse.Namespace) -> int:
 class ServeProgress:
     """What ``serve`` shows while it runs, from the journal's events as they are recorded:
     per external party, the files it sent and was sent, its refused files, the ARL statuses
-    of its lots; the simulated time and the next scheduled step."""
+    of its lots; the simulated time and the next scheduled step.
 
-    def __init__(self, externals: list[str], roles: dict[str, str]) -> None:
+    With ``log`` (stdout is not a terminal: a CI's log), each thing that happens to an
+    external party is also one line there as it happens, and :meth:`heartbeat` adds a line
+    with the simulated time every :data:`HEARTBEAT_SECONDS` real seconds."""
+
+    def __init__(
+        self, externals: list[str], roles: dict[str, str], log: Console | None = None
+    ) -> None:
         self.roles = roles
         self.parties = {p: {"sent": 0, "received": 0, "refused": 0, "P": 0, "N": 0, "D": 0}
                         for p in externals}  # fmt: skip
         self.now: datetime | None = None
         self.next_step: tuple[datetime, str] | None = None
         self.last: str = ""
+        self.log = log
+
+    def _say(self, e: Event, text: str) -> None:
+        self.last = f"{e.at:%d/%m %H:%M} {text}"
+        if self.log is not None:
+            self.log.print(f"[simulated {e.at:%a %d/%m %H:%M}] {text}", soft_wrap=True,
+                           highlight=False, markup=False)  # fmt: skip
 
     def tell(self, e: Event) -> None:
-        sender = e.details.get("sender")
+        sender = str(e.details.get("sender"))
+        to = str(e.details.get("to"))
+        name = e.details.get("name")
         if e.kind == "file-received" and sender in self.parties:
-            self.parties[str(sender)]["sent"] += 1
-            self.last = f"{e.at:%d/%m %H:%M} {sender} → {e.actor}: {e.details.get('name')}"
+            self.parties[sender]["sent"] += 1
+            self._say(e, f"{sender} → {e.actor}: {name} received by the caisse")
         elif e.kind == "file-refused" and sender in self.parties:
-            self.parties[str(sender)]["refused"] += 1
-            self.last = f"{e.at:%d/%m %H:%M} refused from {sender}: {e.details.get('code')}"
-        elif e.kind == "file-sent" and e.details.get("to") in self.parties:
-            self.parties[str(e.details["to"])]["received"] += 1
+            self.parties[sender]["refused"] += 1
+            self._say(e, f"{sender} → {e.actor}: {name} refused ({e.details.get('code')}: "
+                         f"{e.details.get('reason')}); finding: files-readable")  # fmt: skip
+        elif e.kind == "file-sent" and to in self.parties:
+            self.parties[to]["received"] += 1
+            self._say(e, f"{e.actor} → {to}: {name} available in retour/")
+        elif e.kind in ("file-fetched", "file-removed") and e.actor in self.parties:
+            done = "fetched" if e.kind == "file-fetched" else "removed"
+            self._say(e, f"{e.actor}: retour/{name} {done}")
+        elif e.kind == "oc-answer-received" and e.oc in self.parties:
+            self._say(e, f"{e.oc} → {e.actor}: answer to décomptes {e.file} received "
+                         f"({e.details.get('rejected')} rejected)")  # fmt: skip
         elif e.kind == "arl-sent":
             party = str(e.file or "").split("/")[0]
             if party in self.parties:
                 status = str(e.details.get("status"))
                 self.parties[party][status] = self.parties[party].get(status, 0) + 1
+                finding = "; finding: lots-accepted" if status == "N" else ""
+                codes = ", ".join(e.details.get("codes") or []) or "no anomaly"
+                self._say(e, f"{e.actor} → {party}: ARL status {status} for file {e.file}"
+                             f" lot {e.lot or '-'} ({codes}){finding}")  # fmt: skip
+        elif e.kind in ("login-refused", "sessions-closed") and e.details.get("partner") in (
+            self.parties
+        ):
+            self._say(e, f"{e.actor}: {e.kind} for {e.details.get('partner')} "
+                         f"({e.details.get('reason')})")  # fmt: skip
+
+    async def heartbeat(self, clock: Clock) -> None:
+        """A line with the simulated time, the clock's state and the next step, every
+        :data:`HEARTBEAT_SECONDS` real seconds, until cancelled (the run's end)."""
+        assert self.log is not None
+        async for _elapsed in real_ticks(HEARTBEAT_SECONDS):
+            following = clock.next_step()
+            after = f", next: {following[1]} at {following[0]:%a %d/%m %H:%M}" if following else ""
+            state = "paused" if clock.paused else "running"
+            self.log.print(f"[simulated {clock.now():%a %d/%m %H:%M}] heartbeat: {state}"
+                           f"{after}", soft_wrap=True, highlight=False,
+                           markup=False)  # fmt: skip
 
     def table(self) -> Table:
         now = f"{self.now:%a %d/%m %H:%M}" if self.now else "starting"
@@ -168,6 +228,10 @@ class ServeProgress:
             table.add_row(party, self.roles.get(party, "?"), str(n["sent"]), str(n["refused"]),
                           str(n["received"]), f"{n['P']} / {n['N']} / {n['D']}")  # fmt: skip
         return table
+
+
+#: Real seconds between two heartbeat lines of ``serve``'s log (stdout not a terminal).
+HEARTBEAT_SECONDS = 30.0
 
 
 def cmd_replay_traffic(args: argparse.Namespace) -> int:
@@ -240,6 +304,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="with --web: a virtual clock that moves only when the API advances it (a "
         "vendor's CI drives the run step by step; docs/api.md)",
+    )
+    serve.add_argument(
+        "--sftp-port",
+        type=int,
+        metavar="N",
+        help="the first caisse's SFTP hub on port N, the others on N+1, N+2... in the order "
+        "the kits list them (default: free ports)",
+    )
+    serve.add_argument(
+        "--quiet",
+        action="store_true",
+        help="when stdout is not a terminal, no line per event of an external party and no "
+        "heartbeat (only the start lines and the verdict)",
     )
     web.add_web(serve)
     serve.set_defaults(handler=cmd_serve)

@@ -284,11 +284,14 @@ def measure(
     receipts = Counter((e.actor, str(e.details.get("name"))) for e in of("file-received"))
     # a file whose upload failed is undelivered (its sender knows and retries), not lost
     failed = {(e.actor, str(e.details.get("name"))) for e in of("upload-failed")}
+    # what an external party does with its retour/ is its own conformance, not the network's
+    externals = {str(e.details["party"]) for e in of("external-party")}
     lost: list[str] = []
     undelivered: set[str] = set()
     for e in of("file-sent"):
         name = str(e.details.get("name"))
-        if (str(e.details.get("to")), name) in receipts or name in lost:
+        to = str(e.details.get("to"))
+        if (to, name) in receipts or name in lost or to in externals:
             continue
         if (e.actor, name) in failed:
             undelivered.add(name)

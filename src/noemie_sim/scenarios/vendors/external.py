@@ -2,16 +2,19 @@
 each external party, judged from the journal by the rules the simulated parties follow.
 
 A kit (``kits/<ID>/``) holds everything a vendor's system needs and nothing of noemie-sim's
-code: its key (0600) and certificate, the chain and the root, the certificates of the parties
-it exchanges with (``peers/``), ``known_hosts`` for the caisse's SFTP server, a
-``connection.json``, a valid sample file and a README with the exact ``sftp`` and ``openssl``
-commands.
+code: its key (0600) and certificate, the chain and the root, the sector CAs and the CRLs in
+force (``crls.pem``, rewritten whenever the run publishes CRLs), the certificates of the
+parties it exchanges with (``peers/``), ``known_hosts`` for the caisse's SFTP server, a
+``connection.json``, a valid sample file and a README whose commands run as written from the
+kit's folder (``sftp``, ``openssl``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sys
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -21,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 
 from noemie_sim.actors.network import Network, NetworkConfig, population_of
 from noemie_sim.actors.practitioner import Practitioner
-from noemie_sim.pki.authority import write_file
+from noemie_sim.pki.authority import Pki, write_file
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain.population import build
@@ -80,6 +83,8 @@ def write_kit(network: Network, party: str, folder: Path) -> Path:
     for name in ("cert.pem", "chain.pem"):
         shutil.copyfile(home / name, kit / name)
     shutil.copyfile(pki.folder / "root" / "cert.pem", kit / "root.pem")
+    write_kit_crls(pki, kit)
+    pki.on_publish.append(lambda: write_kit_crls(pki, kit))
     (kit / "peers").mkdir(exist_ok=True)
     for caisse in caisses:
         peer = pki.folder / "parties" / caisse / "cert.pem"
@@ -121,6 +126,8 @@ def _caisse_kit(network: Network, caisse: str, folder: Path) -> Path:
     for name in ("cert.pem", "chain.pem"):
         shutil.copyfile(home / name, kit / name)
     shutil.copyfile(pki.folder / "root" / "cert.pem", kit / "root.pem")
+    write_kit_crls(pki, kit)
+    pki.on_publish.append(lambda: write_kit_crls(pki, kit))
     population = network.kernel.population if network.kernel else None
     assert population is not None
     partners = (
@@ -162,21 +169,44 @@ def _caisse_of(network: Network, party: str) -> str:
 
 
 def _readme(party: str, role: str, server: dict[str, Any], sample: str) -> str:
-    """The kit's README: the template of this role with the party's names and port."""
+    """The kit's README: the template's sections for this role, with the party's names,
+    port and sample, every command runnable as written from the kit's folder."""
     template = (resources.files("noemie_sim.scenarios.vendors") / "kit_readme.md").read_text(
         "utf-8"
     )
-    duty = template.split(f"<!-- {role} -->")[1].split("<!--")[0].strip()
-    common = template.split("<!-- common -->")[1].strip()
+    sections = dict(re.findall(r"<!-- ([\w-]+) -->\n(.*?)(?=<!-- |\Z)", template, re.S))
     if role == "cpam":  # a caisse serves; it seals for its partners
-        common = common[common.index("## Seal") :].replace("peers/{CAISSE}.pem", "partners/ID.pem")
-        common = common.replace("for the caisse", "for a partner").replace("{CAISSE}", "ID")
-    text = f"# Connection kit of {party} ({role})\n\n{duty}\n\n{common}\n"
-    for key, value in (("PARTY", party), ("CAISSE", str(server["caisse"])),
-                       ("PORT", str(server["port"])), ("HOST", str(server["host"])),
-                       ("SAMPLE", sample)):  # fmt: skip
+        parts = [sections["cpam"], sections["cpam-tools"]]
+    else:
+        parts = [sections[role], sections["common"]]
+        parts += [sections["send"]] if role in SENDS else []
+        parts.append(sections["receive"])
+    text = f"# Connection kit of {party} ({role})\n\n" + "\n".join(p.strip() + "\n" for p in parts)
+    beside = Path(sys.executable).parent / "noemie-sim"  # the command that made this kit
+    values = {
+        "PARTY": party, "CAISSE": str(server["caisse"]), "PORT": str(server["port"]),
+        "HOST": str(server["host"]), "SAMPLE": sample,
+        "UPLOAD": f"{SENDS.get(role)}-{party}-000001.p7m",
+        "NOEMIE_SIM": str(beside) if beside.exists() else "noemie-sim",
+    }  # fmt: skip
+    for key, value in values.items():
         text = text.replace("{" + key + "}", value)
     return text
+
+
+#: The prefix of the files each role sends (FSE lots, OC answers); an employer sends none.
+SENDS = {"ps": "FSE", "oc": "OCR"}
+
+
+def write_kit_crls(pki: Pki, kit: Path) -> None:
+    """The kit's ``crls.pem`` (the CRLs in force), ``trust.pem`` (the root then those CRLs:
+    ``openssl cms -verify`` reads CRLs from its ``-CAfile`` only) and ``cas.pem`` (the sector
+    CAs), each written atomically: a vendor reading one while the run publishes sees the old
+    or the new."""
+    crls = pki.current_crls_pem()
+    write_file(kit / "cas.pem", pki.intermediates_pem())
+    write_file(kit / "crls.pem", crls)
+    write_file(kit / "trust.pem", (pki.folder / "root" / "cert.pem").read_bytes() + crls)
 
 
 # -- conformance ------------------------------------------------------------------------------
@@ -207,8 +237,31 @@ def conformance(events: list[Event], party: str, role: str, end: datetime) -> di
     if role == "cpam":
         return _cpam(events, party, end)
     received = [e for e in events if e.kind == "file-sent" and e.details.get("to") == party]
-    return _judged(party, role, [("no-obligation", "an employer owes no answer: nothing else "
-                                  "to judge", [])], files_received=len(received))  # fmt: skip
+    return _judged(party, role, [_fetched_check(events, party, end)],
+                   files_received=len(received))  # fmt: skip
+
+
+#: A file put in an external party's retour/ this close to the end of the run may still be in
+#: flight: not fetching it is no finding (the same grace as the network's lost files).
+FETCH_GRACE_JOURS_OUVRES = 1
+
+
+def _fetched_check(events: list[Event], party: str, end: datetime) -> tuple[str, str, list[str]]:
+    """``files-fetched``: every file the network put in ``party``'s retour/ was taken: read
+    whole, or removed, as a real partner takes delivery (the hub journals both); those put
+    there within :data:`FETCH_GRACE_JOURS_OUVRES` of the end excepted."""
+    taken = {str(e.details.get("name")) for e in events
+             if e.actor == party and e.kind in ("file-fetched", "file-removed")}  # fmt: skip
+    left = [
+        f"{e.details.get('name')} (put in retour/ {e.at:%d/%m %H:%M} by {e.actor}): not "
+        "fetched by the end of the run"
+        for e in events
+        if e.kind == "file-sent" and e.details.get("to") == party
+        and str(e.details.get("name")) not in taken
+        and add_jours_ouvres(e.at, FETCH_GRACE_JOURS_OUVRES) < end
+    ]  # fmt: skip
+    return ("files-fetched", "every file put in its retour/ fetched (read whole) or removed, "
+            "but those of the last jour ouvré", left)  # fmt: skip
 
 
 def _ps(events: list[Event], ps: str, end: datetime) -> dict[str, Any]:
@@ -240,6 +293,7 @@ def _ps(events: list[Event], ps: str, end: datetime) -> dict[str, Any]:
         ("lots-accepted", "every lot answered by a positive ARL", negative),
         ("corrections-in-time", "a corrected lot accepted within 2 jours ouvrés of each "
          "negative ARL (R161-47)", uncorrected),
+        _fetched_check(events, ps, end),
     ]  # fmt: skip
     return _judged(ps, "ps", checks, files_sent=len(sent), files_refused=len(refused),
                    lots_positive=len(outcome["P"]), lots_negative=len(outcome["N"]),
@@ -267,6 +321,7 @@ def _oc(events: list[Event], oc: str, end: datetime) -> dict[str, Any]:
          [_refusal(e) for e in refused]),
         ("answers-in-time", "every décompte file answered within 2 jours ouvrés",
          missing + late),
+        _fetched_check(events, oc, end),
     ]  # fmt: skip
     return _judged(oc, "oc", checks, decompte_files=len(files), answers=len(answers),
                    answers_refused=len(refused), decomptes_rejected=rejected,

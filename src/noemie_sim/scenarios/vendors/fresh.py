@@ -17,7 +17,7 @@ from noemie_sim.pki.authority import Pki
 from noemie_sim.sim.clock import wall_now
 from noemie_sim.sim.domain.generate import INVOICES_PER_FILE, fresh_fse_file
 from noemie_sim.sim.domain.population import build
-from noemie_sim.sim.journal import open_journal
+from noemie_sim.sim.journal import JournalError, open_journal
 from noemie_sim.sim.norms import kinds, oc_answer
 
 from ..runner import recorded_scenario
@@ -25,6 +25,27 @@ from ..schema import ScenarioError
 
 #: What ``generate --from`` makes for each role: the kind a party of that role sends.
 FRESH_KINDS = {"ps": "b2", "oc": "oc-answer"}
+
+
+def pki_time(pki_folder: Path) -> tuple[datetime, str]:
+    """The time a command given ``pki_folder`` acts at by default, and why: for the ``pki/``
+    of a run folder, the run's simulated time (its last journaled event: the simulated now of
+    a running ``serve``, the end of a finished run), at which its certificates and CRLs are
+    valid; for any other PKI, the real time."""
+    journal_path = pki_folder.parent / "journal.sqlite"
+    if journal_path.is_file():
+        try:
+            journal = open_journal(pki_folder.parent)
+        except JournalError:
+            journal = None
+        if journal is not None:
+            try:
+                last = journal.last_time()
+            finally:
+                journal.db.close()
+            if last is not None:
+                return last, f"the simulated time of the run in {pki_folder.parent}"
+    return wall_now(), "the real time"
 
 
 def fresh_file(
@@ -74,10 +95,9 @@ def fresh_file(
                 scenario = recorded_scenario(journal)
             except ScenarioError:
                 scenario = None
-            at = at or journal.last_time()
         finally:
             journal.db.close()
-    at = at or wall_now()
+    at = at or pki_time(pki_folder)[0]
     if kind == "b2":
         if scenario is None:
             raise ValueError(

@@ -601,16 +601,23 @@ async def clock_speed(request: Request, live: LiveRun) -> Response:
 
 
 async def clock_advance(request: Request, live: LiveRun) -> Response:
-    """Virtual clock: ``{"to": TIME}``, ``{"by": DURATION}`` or ``{"until_event": KIND}``;
-    answers once the clock has paused there (or the run has ended)."""
-    body = await _body(request, ("to", "by", "until_event"))
-    if len(body) != 1:
+    """Virtual clock: ``{"to": TIME}``, ``{"by": DURATION}`` or ``{"until_event": KIND}``
+    (with ``"party"``: sent to or by that id; with ``"timeout"``: a duration of simulated
+    time, 408 when it passes with no such event); answers once the clock has paused there
+    (or the run has ended)."""
+    body = await _body(request, ("to", "by", "until_event", "party", "timeout"))
+    options = {k: body.pop(k) for k in ("party", "timeout") if k in body}
+    if len(body) != 1 or (options and "until_event" not in body):
         raise ApiError(
             400,
             "bad-advance",
             'give one of "to" (a time), "by" (a duration like '
-            '"2h") or "until_event" (an event kind like "arl-sent")',
+            '"2h") or "until_event" (an event kind like "arl-sent", with "party" and '
+            '"timeout" if wanted)',
         )
+    for option, given in options.items():
+        if not isinstance(given, str) or not given:
+            raise ApiError(400, "bad-advance", f"{option} must be a text, not {given!r}")
     network = _network_live(live)
     if not network.clock.virtual:
         raise ApiError(
@@ -623,7 +630,24 @@ async def clock_advance(request: Request, live: LiveRun) -> Response:
         raise ApiError(400, "bad-advance", f"{key} must be a text, not {value!r}")
     seq = None
     if key == "until_event":
-        seq = await live.advance_until_event(value)
+        party = options.get("party")
+        if party is not None and party not in network.pki.parties():
+            raise ApiError(400, "bad-advance", f"party: no party {party!r} in this network")
+        until = None
+        if "timeout" in options:
+            until = network.clock.now() + timedelta(seconds=_calendar(options["timeout"],
+                                                                      "timeout"))  # fmt: skip
+        seq = await live.advance_until_event(value, party, until)
+        if seq is None:
+            result = _clock_json(live)
+            result["event"] = None
+            who = f" for {party}" if party else ""
+            return JSONResponse(
+                {"error": {"code": "timeout", "message": f"no {value} event{who} before "
+                           f"{result['now']} (simulated): the clock stands there"},
+                 **result},
+                status_code=408,
+            )  # fmt: skip
     else:
         if key == "to" and value == "end":
             when = network.config.end
@@ -633,13 +657,7 @@ async def clock_advance(request: Request, live: LiveRun) -> Response:
             except ValueError as exc:
                 raise ApiError(400, "bad-time", str(exc)) from None
         else:
-            try:
-                duration = parse_duration(value, "by")
-            except ScenarioError as exc:
-                raise ApiError(400, "bad-duration", str(exc)) from None
-            if duration.business:
-                raise ApiError(400, "bad-duration", 'by is calendar time here ("2h", "3 days")')
-            when = network.clock.now() + timedelta(seconds=duration.seconds)
+            when = network.clock.now() + timedelta(seconds=_calendar(value, "by"))
         if when < network.clock.now():
             raise ApiError(
                 409,
@@ -648,6 +666,7 @@ async def clock_advance(request: Request, live: LiveRun) -> Response:
                 f"{network.clock.now().isoformat()}",
             )
         await live.advance_to(when)
+    await live.settled()  # a run that ended meanwhile answers with its final state
     result = _clock_json(live)
     if seq:
         found = live.journal().select(after=seq - 1, limit=1)
@@ -655,6 +674,17 @@ async def clock_advance(request: Request, live: LiveRun) -> Response:
     elif key == "until_event":
         result["event"] = None  # the run ended first
     return JSONResponse(result)
+
+
+def _calendar(text: str, key: str) -> float:
+    """Seconds of a calendar duration given as ``key`` ("2h", "3 days"); 400 otherwise."""
+    try:
+        duration = parse_duration(text, key)
+    except ScenarioError as exc:
+        raise ApiError(400, "bad-duration", str(exc)) from None
+    if duration.business:
+        raise ApiError(400, "bad-duration", f'{key} is calendar time here ("2h", "3 days")')
+    return duration.seconds
 
 
 async def faults(request: Request, live: LiveRun) -> Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +97,16 @@ def event_json(e: Event, text: str | None = None) -> dict[str, Any]:
     return result
 
 
+def concerns(e: Event, party: str) -> bool:
+    """Whether event ``e`` was sent to or by ``party``: its actor, the addressee, sender or
+    partner it names, the émetteur of the file or lot it names (``PARTY/N``), or its OC."""
+    if party in (e.actor, e.oc):
+        return True
+    if party in (e.details.get("to"), e.details.get("sender"), e.details.get("partner")):
+        return True
+    return any(str(ident).split("/", 1)[0] == party for ident in (e.file, e.lot) if ident)
+
+
 class LiveRun:
     """The state the API serves. ``attach`` is given the network once built (``play``'s
     ``on_built``); ``finish`` the final report once the run has ended and its journal is
@@ -111,9 +121,10 @@ class LiveRun:
         self.narrator = Narrator()
         self.final: dict[str, Any] | None = None  # the report, once the run has ended
         self.stop_requested = asyncio.Event()
+        self.ended = asyncio.Event()  # set once the final report is there
         self._journal: Journal | None = None  # the finished run's journal, read back
         self._news = asyncio.Event()  # set at each event, then replaced: wakes the streams
-        self._awaited: list[tuple[str, asyncio.Future[int]]] = []
+        self._awaited: list[tuple[Callable[[Event], bool], asyncio.Future[int]]] = []
 
     # -- the run's course ---------------------------------------------------------------------
 
@@ -123,8 +134,8 @@ class LiveRun:
         network.journal.listeners.append(self._heard)
 
     def _heard(self, e: Event) -> None:
-        for kind, waiter in self._awaited:
-            if e.kind == kind and not waiter.done():
+        for wanted, waiter in self._awaited:
+            if wanted(e) and not waiter.done():
                 waiter.set_result(e.seq)
                 assert self.network is not None
                 self.network.clock.pause()  # after this step: the caller sees the event
@@ -134,6 +145,7 @@ class LiveRun:
     def finish(self) -> None:
         """The run has ended and its journal is closed: serve its final report from now on."""
         self.final = report(self.folder)
+        self.ended.set()
         for _kind, waiter in self._awaited:
             if not waiter.done():
                 waiter.set_result(0)
@@ -208,17 +220,46 @@ class LiveRun:
 
     # -- steering -----------------------------------------------------------------------------
 
+    async def settled(self) -> None:
+        """Return once the run's clock runs on (paused), or, when the run has ended, once
+        its final report is there (or the serving is stopping): what an answer then says
+        (the verdict above all) is final."""
+        assert self.network is not None
+        if self.network.clock.running or self.ended.is_set():
+            return
+        ended = asyncio.ensure_future(self.ended.wait())
+        stopping = asyncio.ensure_future(self.stop_requested.wait())
+        await asyncio.wait([ended, stopping], return_when=asyncio.FIRST_COMPLETED)
+        for waiting in (ended, stopping):
+            waiting.cancel()
+
     def network_or_none(self) -> Network | None:
         return self.network if self.live else None
 
-    async def advance_until_event(self, kind: str) -> int:
-        """Virtual clock: run until an event of ``kind`` is recorded, then pause after its
-        step. Returns its sequence number (0: the run ended first)."""
+    async def advance_until_event(
+        self, kind: str, party: str | None = None, until: datetime | None = None
+    ) -> int | None:
+        """Virtual clock: run until an event of ``kind`` is recorded (sent to or by ``party``
+        when given: :func:`concerns`), then pause after its step. With ``until``, pause
+        there if no such event came first. Returns its sequence number; 0 when the run ended
+        first; None when ``until`` was reached first."""
         assert self.network is not None
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._awaited.append((kind, waiter))
-        self.network.clock.resume()
-        seq = await waiter
+
+        def wanted(e: Event) -> bool:
+            return e.kind == kind and (party is None or concerns(e, party))
+
+        self._awaited.append((wanted, waiter))
+        if until is None:
+            self.network.clock.resume()
+            seq = await waiter
+        else:
+            self.network.clock.advance(until)
+            await self.network.clock.parked()
+            if not waiter.done():
+                self._awaited = [(w, f) for w, f in self._awaited if f is not waiter]
+                return None
+            seq = waiter.result()
         await self.network.clock.parked()
         return seq
 

@@ -133,8 +133,15 @@ def description() -> dict[str, Any]:
                                             "it ends"},
                                      "by": {"type": "string", "examples": ["2h", "3 days"]},
                                      "until_event": {"type": "string",
-                                                     "examples": ["arl-sent"]}}},
-                errors=(400, 409))},
+                                                     "examples": ["arl-sent"]},
+                                     "party": {"type": "string", "description": "with "
+                                               "until_event: an event sent to or by this "
+                                               "party id"},
+                                     "timeout": {"type": "string", "examples": ["1 day"],
+                                                 "description": "with until_event: simulated "
+                                                 "time to wait at most; 408 with the time "
+                                                 "reached when nothing came"}}},
+                errors=(400, 408, 409))},
             "/api/faults": {
                 "get": _op("the kinds of fault, their targets and whether they last",
                            errors=()),

@@ -373,6 +373,8 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         self.mailbox = os.path.realpath(hub.disk.root / self.partner)
         super().__init__(chan, chroot=self.mailbox.encode())
         self.open_files = 0
+        # retour/ files open for reading: file object -> (name, size, byte ranges read)
+        self._reading: dict[int, _Fetch] = {}
         hub.disk.sweep_parts(self.partner)
 
     def _guard(self) -> None:
@@ -466,6 +468,7 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         # the client's attributes are ignored: no setuid bit, no world access
         file_obj = super().open(path, pflags, asyncssh.SFTPAttrs(permissions=FILE_MODE))
         self.open_files += 1
+        self._follow_read(path, file_obj, writing or changes)
         return file_obj
 
     def open56(
@@ -481,12 +484,23 @@ class _MailboxSFTP(asyncssh.SFTPServer):
             path, desired_access, flags, asyncssh.SFTPAttrs(permissions=FILE_MODE)
         )
         self.open_files += 1
+        self._follow_read(path, file_obj, writing or changes)
         return file_obj
+
+    def _follow_read(self, path: bytes, file_obj: object, writing: bool) -> None:
+        """Follow a retour/ file opened for reading, to tell when it has been read whole."""
+        if writing:
+            return
+        _folder, name, _local = self._where(path)
+        self._reading[id(file_obj)] = _Fetch(name, os.fstat(_fd(file_obj)).st_size)
 
     def read(self, file_obj: object, offset: int, size: int) -> bytes:
         self._guard()
         data = super().read(file_obj, offset, size)
         assert isinstance(data, bytes)  # the default implementation is synchronous
+        fetch = self._reading.get(id(file_obj))
+        if fetch is not None and fetch.read(offset, len(data)):
+            self.hub.event("fetched", partner=self.partner, name=fetch.name, size=fetch.size)
         return data
 
     def write(self, file_obj: object, offset: int, data: bytes) -> int:
@@ -512,6 +526,7 @@ class _MailboxSFTP(asyncssh.SFTPServer):
     def close(self, file_obj: object) -> None:
         # Also called when a client dies mid-upload: it never counts as a delivery.
         self.open_files -= 1
+        self._reading.pop(id(file_obj), None)
         super().close(file_obj)
 
     def fsync(self, file_obj: object) -> None:
@@ -546,6 +561,8 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         if not ((folder == RETOUR and is_final(name)) or (folder == DEPOT and name.endswith(PART))):
             raise asyncssh.SFTPPermissionDenied("remove only received files or your .part files")
         super().remove(path)
+        if folder == RETOUR:
+            self.hub.event("removed", partner=self.partner, name=name)
 
     async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
         """Only what the partner may see: depot/ and retour/ at the top, final names in them
@@ -564,6 +581,34 @@ class _MailboxSFTP(asyncssh.SFTPServer):
 
     def _refuse(self, *_args: object) -> None:
         raise asyncssh.SFTPPermissionDenied("operation not allowed in a mailbox")
+
+
+class _Fetch:
+    """The byte ranges read of one retour/ file open for reading (clients such as OpenSSH's
+    sftp read in parallel, out of order), to tell once when every byte has been read."""
+
+    def __init__(self, name: str, size: int) -> None:
+        self.name, self.size = name, size
+        self.ranges: list[tuple[int, int]] = []  # disjoint, sorted [start, end)
+        self.told = False
+
+    def read(self, offset: int, length: int) -> bool:
+        """Count ``length`` bytes read at ``offset``; True the first time the whole file is
+        covered (an empty file: at its first read)."""
+        if self.told:
+            return False
+        merged: list[tuple[int, int]] = []
+        start, end = offset, offset + length
+        for a, b in self.ranges:
+            if b < start or a > end:
+                merged.append((a, b))
+            else:
+                start, end = min(a, start), max(b, end)
+        merged.append((start, end))
+        self.ranges = sorted(merged)
+        first = self.ranges[0]
+        self.told = first[0] == 0 and first[1] >= self.size
+        return self.told
 
 
 def _fd(file_obj: object) -> int:
