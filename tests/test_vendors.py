@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import socket
 from collections.abc import Callable
 from datetime import datetime
@@ -22,6 +23,7 @@ from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.runner import play, report
 from noemie_sim.scenarios.schema import Scenario, parse
 from noemie_sim.scenarios.vendors.external import write_kit
+from noemie_sim.sim.clock import wall_now
 from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import Event
 from noemie_sim.sim.norms import arl, b2, noemie_ps, oc_answer
@@ -142,7 +144,7 @@ class Served:
     def start(self) -> asyncio.Task[object]:
         self.task = asyncio.create_task(
             play(self.scenario, self.folder, keys=self.keys, externals=frozenset({self.party}),
-                 on_built=self._built)
+                 on_built=self._built, wall_clock=wall_now)
         )  # fmt: skip
         return self.task
 
@@ -364,3 +366,41 @@ async def test_an_external_caisse_on_its_own_server(tmp_path: Path, keys: KeyPoo
     verdicts = {v["party"]: v for v in report(tmp_path / "run")["externals"]}
     assert verdicts[caisse]["verdict"] == "conform", verdicts[caisse]
     assert verdicts[caisse]["arl_in_time"] >= 1
+
+
+async def test_every_command_of_the_kit_readme_runs_as_written(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    """The PS kit's README, its shell blocks run in order from the kit's folder as written
+    (check the certificates at the real time, list, seal and send, then fetch, remove, open
+    and verify with the CRLs), and its noemie-sim commands too."""
+    scenario = parse(SCENARIO)
+    ps, _caisse, _oc = _parties(scenario)
+    served = Served(scenario, tmp_path, ps, keys)
+    task = served.start()
+    await served.ready.wait()
+    readme = (served.kit / "README.md").read_text()
+    assert "{" not in readme.replace("${", "")  # every placeholder filled
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    assert len(blocks) == 4, blocks  # check, connect, seal and send, fetch and open
+
+    async def bash(script: str) -> str:
+        return await command("bash", "-euo", "pipefail", "-c", script, cwd=served.kit)
+
+    checked = await bash(blocks[0])
+    assert checked.count(": OK") == 2
+    await bash(blocks[1])
+    answered = served.event(lambda e: e.kind == "file-sent" and e.details.get("to") == ps)
+    await bash(blocks[2])
+    await answered
+    shown = (await bash(blocks[3])).split("A0", 1)[1]  # after sftp's echo of its commands
+    records = ("A0" + shown).splitlines()
+    assert [len(r) for r in records] == [128, 128, 128], records  # the ARL, a record a line
+    assert records[0][39] == "P", records
+    commands = re.findall(r"`(\S*noemie-sim (?:seal|open) [^`]*)`", readme)
+    assert len(commands) == 2, commands
+    for line in commands:
+        await bash(line)
+    assert (served.kit / "received.txt").read_bytes().startswith(b"A0")
+    verdict = await served.stop(task)
+    assert verdict["verdict"] == "conform", verdict

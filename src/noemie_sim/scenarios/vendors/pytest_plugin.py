@@ -34,6 +34,7 @@ import pytest_asyncio
 
 from noemie_sim.actors.network import Network
 from noemie_sim.pki.authority import KeyPool, Pki
+from noemie_sim.sim.clock import wall_now
 from noemie_sim.sim.journal import Event, Journal
 
 from ..catalogue import find_scenario
@@ -144,9 +145,12 @@ async def noemie_network(
         roles = party_roles(config)
         externals = pick_externals(roles, list(external or []))
         folder = tmp_path / f"network-{len(opened) + 1}"
+        # the vendor's system checks certificates and CRLs at the real time: the PKI is
+        # valid then too, as in serve
         network = Network(
             config, folder, keys=noemie_keys, externals=frozenset(externals),
             extra_config={"scenario": chosen.source, "scenario_name": chosen.name},
+            wall_clock=wall_now,
         )  # fmt: skip
         await network.__aenter__()
         opened.append(network)
