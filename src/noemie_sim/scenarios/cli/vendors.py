@@ -211,6 +211,8 @@ class ServeProgress:
             following = clock.next_step()
             after = f", next: {following[1]} at {following[0]:%a %d/%m %H:%M}" if following else ""
             state = "paused" if clock.paused else "running"
+            if not clock.running:  # served on after its end (--web), until stopped
+                state, after = "the run has ended, serving until stopped", ""
             self.log.print(f"[simulated {clock.now():%a %d/%m %H:%M}] heartbeat: {state}"
                            f"{after}", soft_wrap=True, highlight=False,
                            markup=False)  # fmt: skip

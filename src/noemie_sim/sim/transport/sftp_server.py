@@ -27,6 +27,11 @@ locks, statvfs@openssh.com and fstatvfs@openssh.com. The attributes a client sen
 are ignored: files are created 0640, owned by the hub's user. Attributes read back carry size,
 permissions and modification time only (no owner ids).
 
+Taking delivery: the hub tells (``fetched``) when a partner has read a ``retour/`` file whole,
+every byte of it over one open handle whatever the order of the reads, and (``removed``) when
+it removes one: for a partner played by a real system, that is the only record of what it
+did with what it was sent.
+
 Policy: a partner writes only ``depot/NAME.part``, publishes it only by renaming it to
 ``depot/NAME`` (atomic, no-clobber: link then unlink, as OpenSSH does), reads (read-only open:
 no write, append, create, truncate or exclusive flag) and removes only final names in
