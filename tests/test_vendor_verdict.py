@@ -6,6 +6,7 @@ when stdout is not a terminal."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,7 +193,15 @@ async def test_the_heartbeat_of_a_ci_log(monkeypatch: pytest.MonkeyPatch) -> Non
 
     clock.at(datetime(2026, 3, 2, 7, tzinfo=UTC), step, "caisse reads its depots")
     watch = serve_cli.ServeProgress(["751"], {"751": "ps"}, log=Log())  # type: ignore[arg-type]
+    clock.pause()
+    running = asyncio.create_task(clock.run_until(datetime(2026, 3, 3, tzinfo=UTC)))
+    while not clock.running:  # the task starts at the loop's next turn
+        await asyncio.sleep(0)
+    await clock.parked()
     await watch.heartbeat(clock)
-    assert len(lines) == 3
-    assert lines[0] == ("[simulated Mon 02/03 06:00] heartbeat: running, next: caisse reads "
-                        "its depots at Mon 02/03 07:00")  # fmt: skip
+    assert lines == ["[simulated Mon 02/03 06:00] heartbeat: paused, next: caisse reads its "
+                     "depots at Mon 02/03 07:00"] * 3  # fmt: skip
+    clock.stop()
+    await running
+    await watch.heartbeat(clock)  # served on after the end
+    assert lines[3].endswith("heartbeat: the run has ended, serving until stopped")

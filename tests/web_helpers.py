@@ -41,7 +41,9 @@ class Served:
                 break
         else:
             raise AssertionError("the command ended without serving:\n" + "".join(self.lines))
-        self.http = httpx.Client(base_url=self.url, timeout=None)
+        # a program sending JSON, as the API asks of whatever changes the run
+        self.http = httpx.Client(base_url=self.url, timeout=None,
+                                 headers={"Content-Type": "application/json"})
         # what it prints next is kept by a thread: a full pipe would block the command
         self._printed = threading.Condition()
         self._ended = False
@@ -94,7 +96,8 @@ def serving(*args: str) -> Iterator[Served]:
         if process.poll() is None:
             if served is not None:
                 try:
-                    served.http.post("/api/stop")
+                    if served.http.post("/api/stop").status_code != 202:
+                        process.kill()  # refused (a token the test did not give)
                 except httpx.HTTPError:
                     process.kill()
             else:

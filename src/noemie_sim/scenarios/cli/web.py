@@ -16,6 +16,7 @@ from rich.console import Console
 
 from noemie_sim.actors.network import Network, RunResult
 from noemie_sim.scenarios.schema import Scenario
+from noemie_sim.scenarios.web.guard import Policy
 from noemie_sim.scenarios.web.live import LiveRun
 from noemie_sim.scenarios.web.server import WebServer
 
@@ -34,14 +35,20 @@ def add_web(parser: argparse.ArgumentParser) -> None:
                        help="address to serve on (127.0.0.1: this machine only)")  # fmt: skip
     group.add_argument("--port", type=int, default=0,
                        help="port to serve on (default: a free one, printed at start)")  # fmt: skip
+    group.add_argument("--token", metavar="TOKEN",
+                       help="the bearer token every request must carry (default: none on "
+                       "127.0.0.1; generated and printed when --host is reachable from other "
+                       "machines)")  # fmt: skip
     group.add_argument("--paused", action="store_true",
                        help="start with the clock paused (resume or advance it from the page "
                        "or the API)")  # fmt: skip
 
 
 def check_web(args: argparse.Namespace) -> None:
-    if not args.web and (args.paused or args.port or args.host != "127.0.0.1"):
-        raise UsageError("--paused, --host and --port go with --web")
+    if not args.web and (args.paused or args.port or args.host != "127.0.0.1" or args.token):
+        raise UsageError("--paused, --host, --port and --token go with --web")
+    if args.token is not None and len(args.token) < 16:
+        raise UsageError("--token must be at least 16 characters")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be from 0 to 65535, not {args.port}")
 
@@ -76,8 +83,9 @@ def play_with_web(
         live = LiveRun(scenario, out, mode)
         if kits is not None:
             live.kits = kits  # the same dict: on_built fills it
+        policy = Policy.for_address(args.host, args.token)
         try:
-            server = WebServer(live, args.host, args.port)
+            server = WebServer(live, args.host, args.port, policy)
         except OSError as exc:
             raise UsageError(
                 f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
@@ -85,6 +93,11 @@ def play_with_web(
         async with server as web:
             console.print(f"live page and HTTP API: [bold]{web.url}[/] "
                           f"(description: {web.url}openapi.json)", soft_wrap=True)  # fmt: skip
+            if policy.token is not None:
+                console.print(f"API token: {policy.token} (every request sends "
+                              f"'Authorization: Bearer {policy.token}'; the page: "
+                              f"{web.url}?token={policy.token})", soft_wrap=True,
+                              markup=False)  # fmt: skip
 
             def built(network: Network) -> None:
                 if on_built is not None:

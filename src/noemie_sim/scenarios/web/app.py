@@ -163,10 +163,7 @@ async def _body(request: Request, keys: tuple[str, ...]) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad-json", f"the body is not JSON: {exc}") from None
+    data = _json(raw)
     if not isinstance(data, dict):
         raise ApiError(400, "bad-json", "the body must be a JSON object")
     unknown = sorted(set(data) - set(keys))
@@ -175,6 +172,16 @@ async def _body(request: Request, keys: tuple[str, ...]) -> dict[str, Any]:
             400, "unknown-key", f"unknown key {unknown[0]!r}; known: {', '.join(keys) or 'none'}"
         )
     return data
+
+
+def _json(raw: bytes) -> Any:
+    """A JSON body; 400 when it is not JSON or nests too deeply to be read."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad-json", f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "bad-json", "the body nests too deeply to be read") from None
 
 
 class NotReady(ApiError):
@@ -697,11 +704,7 @@ async def faults(request: Request, live: LiveRun) -> Response:
                 ]
             }
         )
-    raw = await request.body()
-    try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad-json", f"the body is not JSON: {exc}") from None
+    data = _json(await request.body() or b"null")
     _network_live(live)
     try:
         fault = fault_now(data)

@@ -12,6 +12,7 @@ from types import TracebackType
 import uvicorn
 
 from .app import make_app
+from .guard import Guard, Policy
 from .live import LiveRun
 
 
@@ -25,15 +26,21 @@ class _InLoopServer(uvicorn.Server):
 
 
 class WebServer:
-    """The API of ``live`` on ``host:port`` (port 0: a free one) while the context is open::
+    """The API of ``live`` on ``host:port`` (port 0: a free one), behind the :mod:`.guard`
+    ``policy``, while the context is open::
 
         async with WebServer(live, "127.0.0.1", 0) as web:
             print(web.url)
 
     OSError when the address cannot be bound (a port in use)."""
 
-    def __init__(self, live: LiveRun, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, live: LiveRun, host: str = "127.0.0.1", port: int = 0, policy: Policy | None = None
+    ) -> None:
         self.live = live
+        #: who may talk to it (:mod:`.guard`): loopback names and the bound address; a token
+        #: when bound beyond loopback
+        self.policy = policy or Policy.for_address(host)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -46,8 +53,8 @@ class WebServer:
             self._socket.close()
             raise
         self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(make_app(live), log_level="warning", access_log=False,
-                                lifespan="off")  # fmt: skip
+        config = uvicorn.Config(Guard(make_app(live), self.policy), log_level="warning",
+                                access_log=False, lifespan="off")  # fmt: skip
         self._server = _InLoopServer(config)
         self._task: asyncio.Task[None] | None = None
 
