@@ -104,7 +104,8 @@ def test_beyond_loopback_every_request_needs_the_token(tmp_path: Path) -> None:
         anyone = httpx.Client(base_url=url, timeout=None)
         refused = anyone.get("/api/clock")
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "token-required"
-        assert anyone.get("/api/clock", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        wrong = {"Authorization": "Bearer wrong"}
+        assert anyone.get("/api/clock", headers=wrong).status_code == 401
         bearer = {"Authorization": f"Bearer {token}"}
         assert anyone.get("/api/clock", headers=bearer).status_code == 200
         # a browser opens the page once with ?token=: it gets a cookie for the rest
