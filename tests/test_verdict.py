@@ -121,16 +121,33 @@ def test_verify_names_a_cut_tail_and_a_rehashed_edit(
     assert "signature does not match" in capsys.readouterr().out
 
 
-def test_verify_trusts_only_the_root_it_is_given(
-    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    other = Pki.create(tmp_path / "other", T0)
-    root = other.folder / "root" / "cert.pem"
-    assert main(["verify", str(finished), "--root", str(root)]) == 1
-    assert "not issued by this root" in capsys.readouterr().out
-    assert main(["verify", str(finished), "--root", str(finished / "pki/root/cert.pem")]) == 0
+def test_verify_trusts_only_the_harness_it_is_given(
+    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # another machine's harness: its certificate does not vouch for this run
+    monkeypatch.setenv("NOEMIE_SIM_HARNESS_DIR", str(tmp_path / "another-machine"))
+    assert main(["harness", "--export", str(tmp_path / "other.pem")]) == 0
+    monkeypatch.delenv("NOEMIE_SIM_HARNESS_DIR")
+    assert main(["verify", str(finished), "--root", str(tmp_path / "other.pem")]) == 1
+    out = " ".join(capsys.readouterr().out.split())  # unwrapped
+    assert "tampered" in out and "signed by another harness" in out
+    # the PKI's root is no harness: refused, never trusted
+    assert main(["verify", str(finished), "--root", str(finished / "pki/root/cert.pem")]) == 1
+    assert "not a harness certificate" in " ".join(capsys.readouterr().out.split())
+    # this machine's harness, exported, is what the run was signed with
+    assert main(["harness", "--export", str(tmp_path / "mine.pem")]) == 0
+    assert main(["verify", str(finished), "--root", str(tmp_path / "mine.pem")]) == 0
+    assert "signatures checked against the certificate given" in " ".join(
+        capsys.readouterr().out.split()
+    )
     check = check_run(finished)
     assert check.complete and check.manifest is not None and "seal" in check.manifest
+    assert check.trusted.startswith("this machine's harness") and not check.warnings
+    # on a machine with no harness of its own, only the folder's certificate: a warning
+    monkeypatch.setenv("NOEMIE_SIM_HARNESS_DIR", str(tmp_path / "nothing-here"))
+    alone = check_run(finished)
+    assert alone.complete and alone.warnings and "own certificate" in alone.warnings[0]
 
 
 def _edit_and_rehash(path: Path, seq: int) -> None:

@@ -31,7 +31,9 @@ def _raw(url: str, request: bytes) -> bytes:
 def test_the_api_answers_this_machines_pages_only(tmp_path: Path) -> None:
     with serving("run", "demo", "--paused", "--out", str(tmp_path / "run")) as served:
         url = served.url.rstrip("/")
-        plain = httpx.Client(base_url=url, timeout=None)  # no JSON header: a browser's form
+        # no JSON header: what a browser's form or a hostile script sends
+        plain = httpx.Client(base_url=url, timeout=None)
+        served.closing.append(plain)
         evil = {"Origin": "http://evil.example"}
         # a "simple" cross-site POST, which a browser sends without asking: refused
         for path in ("/api/faults", "/api/clock/resume", "/api/clock/advance", "/api/stop"):
@@ -102,6 +104,7 @@ def test_beyond_loopback_every_request_needs_the_token(tmp_path: Path) -> None:
         assert token in printed
         url = served.url.rstrip("/").replace("0.0.0.0", "127.0.0.1")
         anyone = httpx.Client(base_url=url, timeout=None)
+        served.closing.append(anyone)
         refused = anyone.get("/api/clock")
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "token-required"
         wrong = {"Authorization": "Bearer wrong"}

@@ -42,11 +42,14 @@ class Served:
         else:
             raise AssertionError("the command ended without serving:\n" + "".join(self.lines))
         # a program sending JSON, as the API asks of whatever changes the run
-        self.http = httpx.Client(base_url=self.url, timeout=None,
-                                 headers={"Content-Type": "application/json"})
+        self.http = httpx.Client(
+            base_url=self.url, timeout=None, headers={"Content-Type": "application/json"}
+        )
         # what it prints next is kept by a thread: a full pipe would block the command
         self._printed = threading.Condition()
         self._ended = False
+        #: other clients a test opened on it, closed with it
+        self.closing: list[httpx.Client] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -106,6 +109,8 @@ def serving(*args: str) -> Iterator[Served]:
         if served is not None:
             served.wait()
             served.http.close()
+            for client in served.closing:
+                client.close()
         if process.stdout is not None:
             process.stdout.close()
 

@@ -760,15 +760,6 @@ def recorded_scenario(manifest: dict[str, Any]) -> Scenario:
     return parse(str(manifest["scenario"]), {"seed": manifest["seed"]})
 
 
-def _root(folder: Path, root: x509.Certificate | None) -> x509.Certificate | None:
-    if root is not None:
-        return root
-    try:
-        return x509.load_pem_x509_certificate((folder / "pki" / "root" / "cert.pem").read_bytes())
-    except (OSError, ValueError):
-        return None  # each shard's check then says its manifest's signature cannot be checked
-
-
 def report(folder: Path, root: x509.Certificate | None = None) -> dict[str, Any]:
     """The report of a sharded run from its folder: each shard's report (one shard's events
     in memory at a time; :func:`runner.report`) merged into the figures of the whole run
@@ -781,7 +772,6 @@ def report(folder: Path, root: x509.Certificate | None = None) -> dict[str, Any]
     if manifest is None:
         raise ValueError(f"{folder} is not a sharded run (no {MANIFEST})")
     scenario = recorded_scenario(manifest)
-    root = _root(folder, root)
     parts: list[dict[str, Any]] = []
     digests: list[tuple[str, str]] = []
     problems: list[str] = []
@@ -870,7 +860,6 @@ def verify(folder: Path, root: x509.Certificate | None = None) -> tuple[str, lis
     manifest = read_manifest(folder)
     if manifest is None:
         raise ValueError(f"{folder} is not a sharded run (no {MANIFEST})")
-    root = _root(folder, root)
     states: list[str] = []
     problems: list[str] = []
     digests = []

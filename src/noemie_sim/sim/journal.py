@@ -32,6 +32,7 @@ assuré's NIR, ``oc`` is the OC number.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -45,7 +46,6 @@ from typing import Any
 from cryptography import x509
 
 from noemie_sim.pki import attest
-from noemie_sim.pki.authority import Pki
 from noemie_sim.pki.errors import PkiError
 
 from .clock import wall_now
@@ -55,6 +55,11 @@ MANIFEST = "manifest.json"
 ROWS = "manifest.rows"
 MANIFEST_FORMAT = "noemie-sim run manifest 1"
 ROW_PREFIX = 4  # bytes of each event's hash kept in manifest.rows
+FILES = "manifest.files"  # "SHA-256 path" of every archived file, signed through the manifest
+CHECKPOINTS = "checkpoints.jsonl"  # the signed checkpoints, one a line
+CHECKPOINT_FORMAT = "noemie-sim journal checkpoint 1"
+#: a signed checkpoint after this many events at most, and at every new simulated hour
+CHECKPOINT_EVERY = 500
 IDS = ("file", "lot", "invoice", "assure", "oc")
 
 _SCHEMA = """
@@ -141,6 +146,14 @@ class Journal:
             self._db.close()
             raise JournalError(f"{path} is not a readable journal ({exc})") from None
         self._archived = 0
+        #: "SHA-256 path" of every file archived, in order: covered by the checkpoints and the
+        #: signed manifest (manifest.files)
+        self._files: list[str] = []
+        #: signs checkpoints (and so makes them): see :meth:`_checkpoint`
+        self.signer: Callable[[bytes], dict[str, str]] | None = None
+        self._checkpointed = self._seq  # the last checkpoint's number (or where we started)
+        self._checkpoint_lines: list[str] = []  # for checkpoints.jsonl, at the next commit
+        self._hour = ""  # the simulated hour of the last event recorded
         self._folders: set[Path] = set()  # archive folders known to exist
         self._prefixes = bytearray()  # ROW_PREFIX bytes of each event's hash, in order
         self.listeners: list[Callable[[Event], None]] = []  # told of every event recorded
@@ -184,6 +197,45 @@ class Journal:
     ) -> int:
         """Append an event; identifiers among ``fields`` go to their columns, the rest to the
         details; ``evidence`` is stored outside the chain. Returns its sequence number."""
+        if self.signer is not None:
+            hour = self.now().isoformat()[:13]
+            if self._checkpoint_due(hour):
+                self._checkpoint()
+            self._hour = hour
+        return self._append(actor, kind, evidence, fields)
+
+    def _checkpoint_due(self, hour: str) -> bool:
+        """Whether a checkpoint comes before the next event, dated in ``hour`` (its ISO text
+        to the hour): after :data:`CHECKPOINT_EVERY` events since the last, and when
+        simulated time enters a new hour (``check_journal`` applies the same rule)."""
+        return self._seq > self._checkpointed and (
+            self._seq - self._checkpointed >= CHECKPOINT_EVERY or hour != self._hour
+        )
+
+    def _checkpoint(self) -> None:
+        """A signed checkpoint (when :meth:`_checkpoint_due`): the chain's hash and the
+        archived files' digest after the event before it, signed by the harness (the
+        signature kept as evidence, outside the chain, and a line of ``checkpoints.jsonl``).
+        An edit re-hashed end to end no longer matches a checkpoint after it, even when the
+        run's end and its manifest are removed; a cut journal is caught by the checkpoints
+        file beside it."""
+        assert self.signer is not None
+        body = self._checkpoint_body(self._seq, self._hash, _files_digest(self._files))
+        seal = self.signer(_canonical(body).encode())
+        # written beside the journal once its rows are committed (commit): a run killed
+        # before that has no checkpoint line past its journal's end
+        self._checkpoint_lines.append(_canonical({**body, "seal": seal}) + "\n")
+        self._append("journal", "checkpoint", {"files": body["files"], "seal": seal},
+                     {"events": self._seq})  # fmt: skip
+        self._checkpointed = self._seq
+
+    def _checkpoint_body(self, events: int, digest: str, files: str) -> dict[str, Any]:
+        return {"format": CHECKPOINT_FORMAT, "genesis": self.genesis(), "events": events,
+                "digest": digest, "files": files}  # fmt: skip
+
+    def _append(
+        self, actor: str, kind: str, evidence: dict[str, Any] | None, fields: dict[str, Any]
+    ) -> int:
         ids = [fields.pop(name, None) for name in IDS]
         ids = [None if v is None else str(v) for v in ids]
         self._seq += 1
@@ -230,6 +282,7 @@ class Journal:
         for data, suffix in ((sealed, ""), (clear, ".clear")):
             if data is not None:
                 write_atomically(self.folder / f"{stem}{suffix}", data, made=True)
+                self._files.append(f"{hashlib.sha256(data).hexdigest()} {stem}{suffix}")
         return stem
 
     def set_info(self, key: str, value: Any) -> None:
@@ -238,6 +291,13 @@ class Journal:
 
     def commit(self) -> None:
         self.db.commit()
+        self._write_checkpoints()
+
+    def _write_checkpoints(self) -> None:
+        if self._checkpoint_lines:
+            with open(self.folder / CHECKPOINTS, "a", encoding="utf-8") as out:
+                out.write("".join(self._checkpoint_lines))
+            self._checkpoint_lines = []
 
     def close_run(
         self, sign: Callable[[bytes], dict[str, str]] | None = None, **details: Any
@@ -249,8 +309,12 @@ class Journal:
         self.record(
             "network", "run-ended", **details, events_before=self._seq, digest_before=self._hash
         )
-        self.db.commit()
+        self.commit()
+        listed = "".join(f"{line}\n" for line in self._files).encode()
+        write_atomically(self.folder / FILES, listed)
         body = self._manifest_body(bytes(self._prefixes))
+        body["files"] = len(self._files)
+        body["files_sha256"] = hashlib.sha256(listed).hexdigest()
         manifest: dict[str, Any] = dict(body)
         if sign is not None:
             manifest["seal"] = sign(_canonical(body).encode())
@@ -277,7 +341,7 @@ class Journal:
         """Commit and close the database; closing a closed journal does nothing."""
         if self._closed:
             return
-        self.db.commit()
+        self.commit()
         self._db.close()
         self._closed = True
 
@@ -376,6 +440,7 @@ class Journal:
                 previous = chain_hash(previous, [*row[:9], json.loads(row[9])])
                 walk.hashes.append(previous)
                 walk.kinds.append(str(row[3]))
+                walk.hours.append(str(row[1])[:13])
                 if previous != row[10]:
                     walk.problem = f"event {seq} ({row[3]}) does not match its hash"
                     return walk
@@ -409,6 +474,11 @@ class Difference:
         shown = "; ".join(f"{name}: recorded {_short(a)}, replayed {_short(b)}"
                           for name, (a, b) in self.fields.items())  # fmt: skip
         return f"{what}: {shown}"
+
+
+def _files_digest(lines: list[str]) -> str:
+    """The digest of the archived files listed so far (as manifest.files would list them)."""
+    return hashlib.sha256("".join(f"{line}\n" for line in lines).encode()).hexdigest()
 
 
 def _short(value: Any, most: int = 160) -> str:
@@ -455,6 +525,7 @@ class ChainWalk:
 
     hashes: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    hours: list[str] = field(default_factory=list)  # each event's simulated time, to the hour
     problem: str | None = None
 
 
@@ -472,6 +543,9 @@ class RunCheck:
     events: int
     digest: str
     manifest: dict[str, Any] | None = None
+    #: which harness certificate the signatures were checked against, and warnings about it
+    trusted: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -479,9 +553,11 @@ class RunCheck:
 
 
 def check_run(folder: Path | str, root: x509.Certificate | None = None) -> RunCheck:
-    """Check a run folder: the journal's chain, its end, its manifest and the manifest's
-    signature under ``root`` (default: the run's own ``pki/root/cert.pem``). JournalError
-    when the folder holds no readable journal."""
+    """Check a run folder: the journal's chain, its signed checkpoints, its end, its manifest,
+    the manifest's signature and the archived files it lists. Signatures are checked against
+    ``root``, a harness certificate (default: this machine's harness; only when there is none,
+    the certificate the manifest carries, with a warning: see :mod:`noemie_sim.pki.attest`).
+    JournalError when the folder holds no readable journal."""
     folder = Path(folder)
     journal = open_journal(folder)
     try:
@@ -497,25 +573,47 @@ def check_journal(journal: Journal, root: x509.Certificate | None = None) -> Run
     count, digest = len(walk.hashes), (walk.hashes[-1] if walk.hashes else journal.genesis())
     if walk.problem:
         return RunCheck("tampered", [walk.problem], count, digest)
-    problems: list[str] = []
+    manifest: Any = None
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
             raise ValueError("not a manifest of this format")
     except FileNotFoundError:
+        manifest = None
+    except (OSError, ValueError) as exc:
+        return RunCheck("tampered", [f"{MANIFEST} cannot be read: {exc}"], count, digest)
+    trusted, named, warnings = _trusted(root, manifest)
+    problems = _check_checkpoints(journal, walk, trusted)
+    if problems:
+        return RunCheck("tampered", problems, count, digest, manifest, named, warnings)
+    if manifest is None:
         ended = bool(walk.kinds) and walk.kinds[-1] == "run-ended"
         why = "its manifest was removed" if ended else "it has no run-ended event"
         return RunCheck(
             "incomplete",
             [f"the run never ended: no {MANIFEST} ({why}; a killed or still running run)"],
-            count,
-            digest,
-        )
-    except (OSError, ValueError) as exc:
-        return RunCheck("tampered", [f"{MANIFEST} cannot be read: {exc}"], count, digest)
+            count, digest, None, named, warnings,
+        )  # fmt: skip
     body = {k: manifest.get(k) for k in ("format", "genesis", "events", "digest", "ended_at",
-                                         "rows_sha256")}  # fmt: skip
-    problems += _check_seal(manifest, body, folder, root)
+                                         "rows_sha256", "files", "files_sha256")}  # fmt: skip
+    problems += _check_seal(manifest, body, trusted)
+    if not problems:
+        problems += _check_files(folder, body)
+    result = _check_end(journal, walk, manifest, body, problems, count, digest)
+    return dataclasses.replace(result, trusted=named, warnings=warnings)
+
+
+def _check_end(
+    journal: Journal,
+    walk: ChainWalk,
+    manifest: dict[str, Any],
+    body: dict[str, Any],
+    problems: list[str],
+    count: int,
+    digest: str,
+) -> RunCheck:
+    """The journal against its manifest: the same run, cut, added to, or edited."""
+    folder = journal.folder
     expected = manifest.get("events")
     if not isinstance(expected, int) or manifest.get("genesis") != journal.genesis():
         problems.append(f"{MANIFEST} belongs to another run")
@@ -537,23 +635,152 @@ def check_journal(journal: Journal, root: x509.Certificate | None = None) -> Run
     return RunCheck("tampered" if problems else "complete", problems, count, digest, manifest)
 
 
+def _trusted(
+    root: x509.Certificate | None, manifest: dict[str, Any] | None
+) -> tuple[x509.Certificate | None, str, list[str]]:
+    """The harness certificate to check signatures against, what to call it, and warnings:
+    ``root`` when given; else this machine's harness; else, with a warning, the certificate
+    the manifest carries (anyone could have made it)."""
+    if root is not None:
+        return root, f"the certificate given ({attest.fingerprint(root)})", []
+    mine = attest.trusted_harness_certificate()
+    if mine is not None:
+        return mine, f"this machine's harness ({attest.fingerprint(mine)})", []
+    seal = (manifest or {}).get("seal")
+    try:
+        carried = x509.load_pem_x509_certificate(str(seal["certificate"]).encode("ascii"))  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None, "nothing", ["no harness certificate to trust: signatures not checked"]
+    return (
+        carried,
+        f"the certificate the run folder carries ({attest.fingerprint(carried)})",
+        [
+            "only the run folder's own certificate could be trusted: anyone who changed the folder "
+            "could have signed with a key of their own; check it with --root CERT (the harness "
+            "certificate of the machine that ran it: noemie-sim harness --export)"
+        ],
+    )
+
+
 def _check_seal(
-    manifest: dict[str, Any], body: dict[str, Any], folder: Path, root: x509.Certificate | None
+    manifest: dict[str, Any], body: dict[str, Any], trusted: x509.Certificate | None
 ) -> list[str]:
     seal = manifest.get("seal")
     if not isinstance(seal, dict):
         return [f"{MANIFEST} is not signed"]
+    if trusted is None:
+        return []
     try:
-        if root is None:  # the run's own root, from the PKI folder beside its journal
-            root = Pki(folder / "pki").root()
-        ended = datetime.fromisoformat(str(body["ended_at"]))
-    except (OSError, ValueError, PkiError) as exc:
-        return [f"the manifest's signature cannot be checked: {exc}"]
-    try:
-        attest.verify(seal, _canonical(body).encode(), root, ended)
+        attest.verify(seal, _canonical(body).encode(), trusted)
     except PkiError as exc:
         return [f"the manifest's signature is refused: {exc}"]
     return []
+
+
+def _check_checkpoints(
+    journal: Journal, walk: ChainWalk, trusted: x509.Certificate | None
+) -> list[str]:
+    """Every signed checkpoint against the chain as recomputed: one where it should be (every
+    :data:`CHECKPOINT_EVERY` events), signing the hash the chain has there; none beside the
+    journal (checkpoints.jsonl) past its end."""
+    count = len(walk.hashes)
+    checkpointed, hour = 0, ""  # as Journal.record keeps them, replayed row by row
+    for n in range(count):
+        # row n is a checkpoint exactly when one was due before the event recorded then
+        # (dated like it: a checkpoint has the time of the event it comes before)
+        after_checkpoint = n == checkpointed and n > 0 and walk.kinds[n - 1] == "checkpoint"
+        due = (
+            not after_checkpoint
+            and n > checkpointed
+            and (n - checkpointed >= CHECKPOINT_EVERY or walk.hours[n] != hour)
+        )
+        if due != (walk.kinds[n] == "checkpoint"):
+            what = "not the signed checkpoint due there" if due else "a checkpoint out of place"
+            return [f"event {n + 1} ({walk.kinds[n]}) is {what}: events were removed, added "
+                    "or moved"]  # fmt: skip
+        if due:
+            checkpointed = n + 1
+        else:
+            hour = walk.hours[n]
+    rows = journal.db.execute(
+        "SELECT seq, details, evidence FROM events WHERE kind = 'checkpoint' ORDER BY seq"
+    )
+    for seq, details, evidence in rows:
+        events = json.loads(details).get("events")
+        kept = json.loads(evidence or "{}")
+        if events != seq - 1 or not isinstance(kept.get("seal"), dict):
+            return [f"the checkpoint at event {seq} is not one the harness wrote"]
+        body = journal._checkpoint_body(events, walk.hashes[events - 1], str(kept.get("files")))
+        if trusted is not None:
+            try:
+                attest.verify(kept["seal"], _canonical(body).encode(), trusted)
+            except attest.OtherHarness as exc:
+                return [f"the checkpoint at event {seq} is {exc}"]
+            except PkiError as exc:
+                edited = _first_changed_row(walk, journal.folder, events)
+                return [f"{edited} differs from the signed checkpoint at event {seq}: it was "
+                        f"edited and the chain re-hashed after it ({exc})"]  # fmt: skip
+    try:
+        lines = (journal.folder / CHECKPOINTS).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            reached, seal = int(entry["events"]), entry["seal"]
+            body = journal._checkpoint_body(reached, str(entry["digest"]), str(entry["files"]))
+        except (ValueError, KeyError, TypeError):
+            return [f"{CHECKPOINTS} holds a line that is not a checkpoint"]
+        if reached < count:
+            continue
+        if trusted is not None:
+            try:
+                attest.verify(seal, _canonical(body).encode(), trusted)
+            except PkiError:
+                return [f"{CHECKPOINTS} holds a checkpoint the harness did not sign"]
+        return [f"the journal was cut: it ends at event {count}, but a signed checkpoint "
+                f"shows the run had reached event {reached + 1}"]  # fmt: skip
+    return []
+
+
+def _first_changed_row(walk: ChainWalk, folder: Path, events: int) -> str:
+    """The first of events 1 to ``events`` whose hash differs from manifest.rows (a locating
+    aid, when the file is still there), else those events as a whole."""
+    try:
+        prefixes = (folder / ROWS).read_bytes()
+    except OSError:
+        prefixes = b""
+    for n, digest in enumerate(walk.hashes[:events]):
+        kept = prefixes[n * ROW_PREFIX : (n + 1) * ROW_PREFIX]
+        if len(kept) == ROW_PREFIX and kept != bytes.fromhex(digest[: 2 * ROW_PREFIX]):
+            return f"event {n + 1} ({walk.kinds[n]}) of events 1 to {events}"
+    return f"one of events 1 to {events}"
+
+
+def _check_files(folder: Path, body: dict[str, Any]) -> list[str]:
+    """The archived files against manifest.files, whose digest the manifest signs."""
+    if body.get("files_sha256") is None:
+        return []
+    try:
+        listed = (folder / FILES).read_bytes()
+    except OSError:
+        return [f"{FILES} was removed: the archived files cannot be checked"]
+    if hashlib.sha256(listed).hexdigest() != body["files_sha256"]:
+        return [f"{FILES} differs from the signed manifest"]
+    problems = []
+    for line in listed.decode("utf-8").splitlines():
+        expected, _, path = line.partition(" ")
+        try:
+            found = hashlib.sha256((folder / path).read_bytes()).hexdigest()
+        except OSError:
+            problems.append(f"the archived file {path} was removed")
+            continue
+        if found != expected:
+            problems.append(f"the archived file {path} was changed after the run")
+        if len(problems) >= 10:
+            problems.append("(and maybe more)")
+            break
+    return problems
 
 
 def _locate_edit(walk: ChainWalk, folder: Path, body: dict[str, Any]) -> str:

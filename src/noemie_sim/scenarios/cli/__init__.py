@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'noemie-sim COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"noemie-sim {__version__}")
+    parser.add_argument(
+        "--harness-key", metavar="FILE",
+        help="the harness's Ed25519 key (PEM) that signs runs' manifests and checkpoints, and "
+        "whose certificate verify trusts (default: this user's, made at first use outside any "
+        "run folder; see 'noemie-sim harness')",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     norms.register(sub)
     norms.register_generate(sub)
@@ -50,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``noemie-sim`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.harness_key:  # for this process and the workers it starts
+        os.environ["NOEMIE_SIM_HARNESS_KEY"] = str(Path(args.harness_key).resolve())
     try:
         code: int = args.handler(args)
     except UsageError as exc:

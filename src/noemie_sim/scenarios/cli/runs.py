@@ -22,7 +22,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from noemie_sim.pki import attest
 from noemie_sim.pki.authority import KeyPool
+from noemie_sim.pki.errors import PkiError
 from noemie_sim.scenarios import catalogue, shards
 from noemie_sim.scenarios.catalogue import bundled
 from noemie_sim.scenarios.reports import render as reports
@@ -34,7 +36,7 @@ from noemie_sim.scenarios.schema import Scenario, ScenarioError
 from noemie_sim.sim.journal import JournalError, check_run, first_difference, open_journal
 
 from . import sharded, web
-from .common import UsageError
+from .common import UsageError, write_output
 
 
 def find_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -56,8 +58,9 @@ def key_pool() -> KeyPool:
 
 def make_console() -> Console:
     """The terminal, or 120 columns when the output is a file or a pipe."""
-    screen = Console()
-    return screen if screen.is_terminal else Console(width=120)
+    # no emoji codes: a fingerprint's ":AB:" is text, not a picture
+    screen = Console(emoji=False)
+    return screen if screen.is_terminal else Console(width=120, emoji=False)
 
 
 def _out(args: argparse.Namespace, name: str) -> Path:
@@ -169,13 +172,14 @@ def _finished(folder: str) -> dict[str, Any]:
 
 
 def _root(path: str | None) -> x509.Certificate | None:
-    """The root certificate given with ``--root``; None: the run's own (check_run's default)."""
+    """The harness certificate given with ``--root``; None: check_run's default (this
+    machine's harness)."""
     if path is None:
         return None
     try:
         return x509.load_pem_x509_certificate(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the root certificate {path}: {exc}") from None
+        raise UsageError(f"cannot read the certificate {path}: {exc}") from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -198,9 +202,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
                   f"digest {check.digest})")  # fmt: skip
     for problem in check.problems:
         console.print(f"  - {problem}")
+    console.print(f"  signatures checked against {check.trusted}")
+    for warning in check.warnings:
+        console.print(f"  [yellow]warning[/]: {warning}")
     if check.complete:
-        console.print("  chain, end of the run and the manifest's signature check out")
+        console.print("  chain, signed checkpoints, end of the run, the manifest's signature "
+                      "and the archived files check out")  # fmt: skip
     return {"complete": 0, "tampered": 1}.get(check.state, EXIT_CODES["incomplete"])
+
+
+def cmd_harness(args: argparse.Namespace) -> int:
+    try:
+        harness = attest.local_harness()
+    except PkiError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"harness {harness.where}: certificate SHA-256 {attest.fingerprint(harness.cert)}")
+    if args.export:
+        write_output(args.export, harness.certificate_pem().encode())
+        print(f"certificate written to {args.export}: give it to 'noemie-sim verify --root' "
+              "where this machine's runs are checked")  # fmt: skip
+    return 0
 
 
 def _verify_sharded(args: argparse.Namespace) -> int:
@@ -398,15 +419,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "verify",
         help="check a run folder: journal chain, end of the run, signed manifest",
         description="Check that RUN_DIR's journal is whole and untouched: every row against "
-        "its hash chain, the run-ended event, the manifest's event count and final digest, and "
-        "the manifest's signature by the harness under the root certificate (the run's "
-        "pki/root/cert.pem, or --root). Says what is wrong and at which event. Exit 0 intact "
-        "and complete, 1 tampered with, 2 not a run folder, 3 incomplete.",
-        epilog="example: noemie-sim verify RUN_DIR --root trusted-root.pem",
+        "its hash chain, the signed checkpoints, the run-ended event, the manifest's event "
+        "count and final digest, the manifest's signature by the harness (this machine's, or "
+        "--root: never a key the run folder holds) and every archived file against the digest "
+        "the manifest signs. Says what is wrong and where, and which certificate it trusted. "
+        "Exit 0 intact and complete, 1 tampered with, 2 not a run folder, 3 incomplete.",
+        epilog="example: noemie-sim verify RUN_DIR --root harness.pem",
     )
     ver.add_argument("run_dir", metavar="RUN_DIR")
-    ver.add_argument("--root", metavar="CERT", help="the root certificate to trust (PEM)")
+    ver.add_argument("--root", metavar="CERT",
+                     help="the harness certificate to trust (PEM: 'noemie-sim harness --export' "
+                     "on the machine that ran it; default: this machine's harness)")  # fmt: skip
     ver.set_defaults(handler=cmd_verify)
+    harness = sub.add_parser(
+        "harness",
+        help="the harness identity that signs runs (outside any run folder)",
+        description="Show this machine's harness identity: the Ed25519 key that signs every "
+        "run's checkpoints and manifest, kept in the user's data directory (or given with "
+        "--harness-key), never in a run folder; with --export, write its certificate, which "
+        "'noemie-sim verify --root' trusts on another machine.",
+        epilog="example: noemie-sim harness --export harness.pem",
+    )
+    harness.add_argument("--export", metavar="FILE", help="write the certificate (PEM) to FILE")
+    harness.set_defaults(handler=cmd_harness)
     replay = sub.add_parser(
         "replay",
         help="run a recorded scenario again and compare the journals",
