@@ -208,7 +208,9 @@ class OtherHarness(PkiError):
     """A signature that names another harness than the one trusted (it may be intact)."""
 
 
-def _other_signer(signed: Mapping[str, object], trusted: x509.Certificate) -> x509.Certificate | None:
+def _other_signer(
+    signed: Mapping[str, object], trusted: x509.Certificate
+) -> x509.Certificate | None:
     """The certificate the signature names, when it is another harness than ``trusted``."""
     try:
         cert = x509.load_pem_x509_certificate(str(signed["certificate"]).encode("ascii"))
