@@ -346,8 +346,8 @@ async def test_a_session_open_at_revocation_fails_its_next_operation(
                        capture_output=True)  # fmt: skip
         with pytest.raises((asyncssh.SFTPError, asyncssh.Error, ConnectionError)):
             await sftp.listdir("retour")
-    (closed,) = events_of(hub, "sessions-closed")
-    assert closed["partner"] == PS
+    closed = events_of(hub, "sessions-closed")  # by that operation, or by the hub's watch
+    assert closed and {c["partner"] for c in closed} == {PS}
 
 
 async def test_wrong_keys_are_told_within_a_rate_limit(

@@ -47,7 +47,7 @@ from noemie_sim.sim.domain.text import ascii_upper
 from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly, FormatError
 from noemie_sim.sim.norms.kinds import detect
-from noemie_sim.sim.transport.api import AlreadyDelivered, HubSide
+from noemie_sim.sim.transport.api import AlreadyDelivered, Changed, HubSide
 
 from .base import Actor, Kernel
 from .practitioner import invoice_ident, lot_ident
@@ -262,7 +262,12 @@ class Cpam(Actor):
                 if size > MAX_SEALED_BYTES:
                     self._refuse_oversize(partner, name, size)  # never read into memory
                 else:
-                    self._receive(partner, name, self.hub.read_depot(partner, name))
+                    try:
+                        data = self.hub.read_depot(partner, name)
+                    except Changed as exc:
+                        self._refuse_changed(partner, name, str(exc))
+                    else:
+                        self._receive(partner, name, data)
                 self.kernel.journal.commit()
                 self.hub.consume(partner, name)
 
@@ -272,6 +277,15 @@ class Cpam(Actor):
         self.log("file-refused", sender=partner, name=name, code="oversize", reason=reason)
         if self.kernel.role_of(partner) == "ps":
             self._answer_lots(partner, 0, "0" * 64, [], [_file_anomaly(codes.ARL["0001 005"])])
+
+    def _refuse_changed(self, partner: str, name: str, reason: str) -> None:
+        """A file whose bytes are not those the hub delivered: refused with its own reason,
+        answered (a PS) by a negative ARL for modified content."""
+        self.log("file-received", sender=partner, name=name)
+        self.log("file-refused", sender=partner, name=name, code="changed-after-delivery",
+                 reason=reason)  # fmt: skip
+        if self.kernel.role_of(partner) == "ps":
+            self._answer_lots(partner, 0, "0" * 64, [], [_file_anomaly(codes.ARL["0002 002"])])
 
     def _receive(self, partner: str, name: str, data: bytes) -> None:
         role = self.kernel.role_of(partner)

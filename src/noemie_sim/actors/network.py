@@ -368,7 +368,8 @@ class Network:
         if self.config.standby_hubs:
             # the same mailboxes (same folder, same host key) served by a second server
             standby = SftpHub(pki, cpam, self.folder / "hubs" / cpam, self.clock.now,
-                              on_event=self._hub_event, partners=partners)  # fmt: skip
+                              on_event=self._hub_event, partners=partners,
+                              disk=hub.disk)  # fmt: skip
             await standby.start()
             self._hubs.append(standby)
             backups.append((standby.host, standby.port))
@@ -435,6 +436,10 @@ class Network:
                                     hub=details["hub"])  # fmt: skip
             return
         if kind not in ("login-refused", "confinement", "sessions-closed") or not self.kernel:
+            return
+        if details.get("by") == "watch":
+            # the hub's real-time watch (sessions of a partner refused since, found idle):
+            # when it looks depends on real time; the network revalidates at its own steps
             return
         if str(details.get("reason", "")).startswith("authentication failed"):
             return

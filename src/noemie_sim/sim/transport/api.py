@@ -38,6 +38,11 @@ class Refused(TransportError):
     retryable = False
 
 
+class Changed(Refused):
+    """A file of a depot whose content is not what the hub delivered (changed after the
+    rename that published it): the caisse refuses it with this reason."""
+
+
 class MailboxClient(Protocol):
     """A partner's view of its mailbox on one hub."""
 
@@ -67,7 +72,9 @@ class HubSide(Protocol):
     def depot_size(self, partner: str, name: str) -> int:
         """The size of ``depot/name`` in bytes, known before reading it."""
 
-    def read_depot(self, partner: str, name: str) -> bytes: ...
+    def read_depot(self, partner: str, name: str) -> bytes:
+        """The bytes of ``depot/name``; :class:`Changed` when they are not what was
+        delivered."""
 
     def consume(self, partner: str, name: str) -> None:
         """Remove a processed file from ``depot/``."""

@@ -6,12 +6,14 @@ retours directly, without SFTP).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .api import AlreadyDelivered, Refused
+from .api import AlreadyDelivered, Changed, Refused
 from .names import DEPOT, FOLDERS, PART, RETOUR, check_name, is_final, part_name
 
 
@@ -38,6 +40,13 @@ class DiskHub:
         self.part_max_age = part_max_age
         self.on_event = on_event
         self._parts: dict[tuple[str, str], tuple[datetime, int]] = {}  # seen at, size then
+        # the quota's ledger: bytes each partner's depot/ holds, kept as writes, publications,
+        # removals and closes happen (no scan per write); a file removed while a handle still
+        # writes to it stays counted until that handle closes (its bytes are still on disk)
+        self._held: dict[str, int] = {}
+        self._writing: Counter[tuple[str, int]] = Counter()  # (partner, inode) open to write
+        # what the hub delivered: (partner, name) -> SHA-256, checked when the file is read
+        self._delivered: dict[tuple[str, str], str] = {}
         for partner in self._partners:
             check_name(partner)
             for folder in FOLDERS:
@@ -67,9 +76,66 @@ class DiskHub:
         return (self.folder(partner, DEPOT) / check_name(name)).stat().st_size
 
     def depot_bytes(self, partner: str) -> int:
-        """Bytes held in ``partner``'s depot/, ``.part`` files included (the quota)."""
-        with os.scandir(self.folder(partner, DEPOT)) as entries:
-            return sum(e.stat(follow_symlinks=False).st_size for e in entries if e.is_file())
+        """Bytes held in ``partner``'s depot/ (the quota): its files, ``.part`` files
+        included, and files removed while still open for writing. Scanned once, then kept
+        by :meth:`wrote`, :meth:`opened_for_writing`, :meth:`closed_for_writing` and every
+        removal."""
+        if partner not in self._held:
+            with os.scandir(self.folder(partner, DEPOT)) as entries:
+                self._held[partner] = sum(
+                    e.stat(follow_symlinks=False).st_size for e in entries if e.is_file()
+                )
+        return self._held[partner]
+
+    def depot_files(self, partner: str) -> int:
+        """How many files ``partner``'s depot/ holds (``.part`` ones included)."""
+        return len(os.listdir(self.folder(partner, DEPOT)))
+
+    def wrote(self, partner: str, grown: int) -> None:
+        """A handle's file in ``partner``'s depot/ grew by ``grown`` bytes."""
+        self._held[partner] = self.depot_bytes(partner) + grown
+
+    def opened_for_writing(self, partner: str, fd: int) -> None:
+        self.depot_bytes(partner)  # scanned before the handle's first byte
+        self._writing[(partner, os.fstat(fd).st_ino)] += 1
+
+    def closed_for_writing(self, partner: str, fd: int) -> None:
+        """A write handle closes: a file removed meanwhile now frees its bytes."""
+        seen = os.fstat(fd)
+        key = (partner, seen.st_ino)
+        self._writing[key] -= 1
+        if self._writing[key] <= 0:
+            del self._writing[key]
+            if seen.st_nlink == 0:
+                self._held[partner] = self.depot_bytes(partner) - seen.st_size
+
+    def _unlink(self, partner: str, path: Path) -> None:
+        """Remove a file of ``partner``'s depot/; its bytes leave the quota now, or when the
+        last handle writing to it closes."""
+        try:
+            seen = path.lstat()
+        except FileNotFoundError:
+            return
+        held = self.depot_bytes(partner)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+            if (partner, seen.st_ino) not in self._writing and seen.st_nlink <= 1:
+                self._held[partner] = held - seen.st_size
+
+    def is_open_for_writing(self, partner: str, path: Path | bytes) -> bool:
+        """Whether a handle writes to the file at ``path`` of ``partner``'s depot/."""
+        try:
+            return (partner, os.stat(path).st_ino) in self._writing
+        except FileNotFoundError:
+            return False
+
+    def remove_part(self, partner: str, name: str) -> None:
+        """The partner removes one of its ``.part`` files."""
+        self._unlink(partner, self.folder(partner, DEPOT) / check_name(name))
+
+    def delivered(self, partner: str, name: str, sha256: str) -> None:
+        """The hub published ``depot/name`` with this content: :meth:`read_depot` checks it."""
+        self._delivered[(partner, name)] = sha256
 
     def sweep_parts(self, partner: str) -> list[str]:
         """Remove ``partner``'s ``.part`` files that did not grow for ``part_max_age`` of the
@@ -88,8 +154,7 @@ class DiskHub:
             if size != before:
                 self._parts[(partner, name)] = (now, size)
             elif now - seen >= self.part_max_age:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(folder / name)
+                self._unlink(partner, folder / name)
                 self._parts.pop((partner, name), None)
                 removed.append(name)
                 if self.on_event is not None:
@@ -98,11 +163,18 @@ class DiskHub:
         return removed
 
     def read_depot(self, partner: str, name: str) -> bytes:
-        return (self.folder(partner, DEPOT) / check_name(name)).read_bytes()
+        """The bytes of ``depot/name``; Changed when they are not what the hub delivered (a
+        write through a handle kept open, or on the disk behind the hub's back)."""
+        data = (self.folder(partner, DEPOT) / check_name(name)).read_bytes()
+        expected = self._delivered.get((partner, name))
+        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            raise Changed(f"{name} is not the file delivered: its content changed after the "
+                          "rename that published it")  # fmt: skip
+        return data
 
     def consume(self, partner: str, name: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.folder(partner, DEPOT) / check_name(name))
+        self._unlink(partner, self.folder(partner, DEPOT) / check_name(name))
+        self._delivered.pop((partner, name), None)
 
     def post(self, partner: str, name: str, data: bytes) -> None:
         publish(self.folder(partner, RETOUR), name, data)

@@ -45,6 +45,8 @@ included (:attr:`Limits.depot_quota`); ``.part`` files left untouched longer tha
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -59,11 +61,14 @@ from cryptography.hazmat.primitives import serialization
 from noemie_sim.pki.authority import SECTORS, Pki
 from noemie_sim.pki.errors import PkiError, SealError
 from noemie_sim.pki.validation import Purpose, TrustStore, validate
+from noemie_sim.sim.clock import real_ticks
 
 from .disk import DiskHub, no_clobber_rename
 from .names import DEPOT, FOLDERS, PART, RETOUR, InvalidName, check_name, is_final
 
 EventSink = Callable[..., None]
+#: Real seconds between two checks of the connected partners' certificates.
+WATCH_SECONDS = 1.0
 
 
 @dataclass
@@ -72,7 +77,9 @@ class Limits:
 
     max_file_size: int = 64 * 1024 * 1024  #: bytes of one file, as held on disk
     depot_quota: int = 256 * 1024 * 1024  #: bytes of a partner's depot/, .part files included
-    max_open_files: int = 16  #: per session
+    max_depot_files: int = 1000  #: files in a partner's depot/, .part files included
+    max_open_files: int = 16  #: per connection, over all its SFTP channels
+    max_channels: int = 4  #: SFTP channels per connection
     max_sessions: int = 8  #: per partner, over all its connections
     part_max_age: timedelta = timedelta(hours=24)  #: hub time an untouched .part is kept
     refusals_per_minute: int = 10  #: refusal events told per partner and minute of hub time
@@ -121,6 +128,8 @@ class SftpHub:
         limits: Limits | None = None,
         faults: ServerFaults | None = None,
         partners: list[str] | None = None,
+        disk: DiskHub | None = None,
+        watch_seconds: float | None = WATCH_SECONDS,
     ) -> None:
         self.pki = pki
         self.cpam = cpam
@@ -130,9 +139,14 @@ class SftpHub:
         self._on_event = on_event
         if partners is None:
             partners = sorted(i for i, role in pki.parties().items() if role != "cpam")
-        self.disk = DiskHub(
+        # a standby server of the same mailboxes shares its primary's (and so its ledger)
+        self.disk = disk or DiskHub(
             data, partners, now=now, part_max_age=self.limits.part_max_age, on_event=self.event
         )
+        #: real seconds between two checks of the connected partners' certificates (None:
+        #: only at each operation and at :meth:`revalidate`)
+        self.watch_seconds = watch_seconds
+        self._watch: asyncio.Task[None] | None = None
         self.host_key = _host_key(Path(data) / ".ssh" / "host_key")
         self.sessions: dict[str, int] = {}
         self.connections: dict[str, set[asyncssh.SSHServerConnection]] = {}
@@ -187,6 +201,22 @@ class SftpHub:
                 "aes256-ctr",
             ],
         )
+        if self.watch_seconds is not None and self._watch is None:
+            self._watch = asyncio.create_task(self._watch_sessions(self.watch_seconds))
+
+    async def _watch_sessions(self, seconds: float) -> None:
+        """Close, every ``seconds`` of real time, the sessions of partners whose certificate
+        no longer lets them in (revoked, also by another process writing the PKI folder, or
+        expired at the hub's time), idle sessions included. Told as ``sessions-closed`` with
+        ``by="watch"``."""
+        async for _elapsed in real_ticks(seconds):
+            for partner, connections in sorted(self.connections.items()):
+                live = [c for c in connections if not c.is_closed()]
+                if live and not self.still_allowed(partner):
+                    for conn in live:
+                        conn.abort()
+                    self.event("sessions-closed", partner=partner, reason="certificate refused",
+                               by="watch")  # fmt: skip
 
     @property
     def port(self) -> int:
@@ -200,6 +230,9 @@ class SftpHub:
 
     async def close(self) -> None:
         """Stop listening and end every open session (a server going down)."""
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -322,6 +355,8 @@ class _SSHServer(asyncssh.SSHServer):
         self.user: str | None = None  # set once the login completed and was counted
         self.tried: str | None = None  # the last user name a login was attempted for
         self.conn: asyncssh.SSHServerConnection | None = None
+        self.channels = 0  # SFTP channels open on this connection
+        self.open_files = 0  # files open over all of them
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -377,13 +412,22 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         self.partner = str(chan.get_extra_info("username"))
         self.mailbox = os.path.realpath(hub.disk.root / self.partner)
         super().__init__(chan, chroot=self.mailbox.encode())
-        self.open_files = 0
+        owner = chan.get_connection().get_owner()
+        assert isinstance(owner, _SSHServer)
+        self.owner = owner  # what this connection holds, over all its channels
+        owner.channels += 1
+        self.over_channels = owner.channels > hub.limits.max_channels
+        self._write_fds: dict[int, int] = {}  # file object -> fd, for files open to write
         # retour/ files open for reading: file object -> (name, size, byte ranges read)
         self._reading: dict[int, _Fetch] = {}
         hub.disk.sweep_parts(self.partner)
 
     def _guard(self) -> None:
-        """Before every operation: the partner's certificate still allows it in, now."""
+        """Before every operation: the channel is within its connection's limit, and the
+        partner's certificate still allows it in, now."""
+        if self.over_channels:
+            limit = self.hub.limits.max_channels
+            raise asyncssh.SFTPFailure(f"too many SFTP channels on one connection (limit {limit})")
         if not self.hub.still_allowed(self.partner):
             self.hub.end_sessions(self.partner, "certificate refused")
             raise asyncssh.SFTPPermissionDenied("certificate no longer valid: session ended")
@@ -453,15 +497,22 @@ class _MailboxSFTP(asyncssh.SFTPServer):
 
     def _check_open(self, path: bytes, writing: bool, changes: bool) -> None:
         """``writing``: the open may write; ``changes``: it may create, truncate or append."""
-        folder, name, _local = self._where(path)
+        folder, name, local = self._where(path)
         if writing or changes:
             if not (folder == DEPOT and name.endswith(PART)):
                 raise asyncssh.SFTPPermissionDenied("write only depot/NAME.part, then rename it")
+            limits = self.hub.limits
+            if not os.path.exists(local) and (
+                self.hub.disk.depot_files(self.partner) >= limits.max_depot_files
+            ):
+                raise asyncssh.SFTPFailure(
+                    f"too many files in depot/ (limit {limits.max_depot_files})"
+                )
         elif not (folder == RETOUR and is_final(name)):
             raise asyncssh.SFTPPermissionDenied("read only final files in retour/")
-        if self.open_files >= self.hub.limits.max_open_files:
+        if self.owner.open_files >= self.hub.limits.max_open_files:
             limit = self.hub.limits.max_open_files
-            raise asyncssh.SFTPFailure(f"too many open files (limit {limit})")
+            raise asyncssh.SFTPFailure(f"too many open files on this connection (limit {limit})")
 
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
         writing = bool(pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_APPEND))
@@ -472,8 +523,7 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         self._check_open(path, writing, changes)
         # the client's attributes are ignored: no setuid bit, no world access
         file_obj = super().open(path, pflags, asyncssh.SFTPAttrs(permissions=FILE_MODE))
-        self.open_files += 1
-        self._follow_read(path, file_obj, writing or changes)
+        self._opened(path, file_obj, writing or changes)
         return file_obj
 
     def open56(
@@ -488,16 +538,20 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         file_obj = super().open56(
             path, desired_access, flags, asyncssh.SFTPAttrs(permissions=FILE_MODE)
         )
-        self.open_files += 1
-        self._follow_read(path, file_obj, writing or changes)
+        self._opened(path, file_obj, writing or changes)
         return file_obj
 
-    def _follow_read(self, path: bytes, file_obj: object, writing: bool) -> None:
-        """Follow a retour/ file opened for reading, to tell when it has been read whole."""
+    def _opened(self, path: bytes, file_obj: object, writing: bool) -> None:
+        """Count an open file on the connection; a file open to write enters the quota's
+        ledger, one open to read (in retour/) is followed to tell when it was read whole."""
+        self.owner.open_files += 1
+        fd = _fd(file_obj)
         if writing:
+            self._write_fds[id(file_obj)] = fd
+            self.hub.disk.opened_for_writing(self.partner, fd)
             return
         _folder, name, _local = self._where(path)
-        self._reading[id(file_obj)] = _Fetch(name, os.fstat(_fd(file_obj)).st_size)
+        self._reading[id(file_obj)] = _Fetch(name, os.fstat(fd).st_size)
 
     def read(self, file_obj: object, offset: int, size: int) -> bytes:
         self._guard()
@@ -520,19 +574,31 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         limits = self.hub.limits
         if after > limits.max_file_size:
             raise asyncssh.SFTPFailure(f"file too large (limit {limits.max_file_size} bytes)")
+        # the ledger, not a scan: the cost of a write does not grow with the files waiting
         if after > held and self.hub.disk.depot_bytes(self.partner) + after - held > (
             limits.depot_quota
         ):
             raise asyncssh.SFTPFailure(f"depot quota exceeded ({limits.depot_quota} bytes)")
         written = super().write(file_obj, offset, data)
         assert isinstance(written, int)  # the default implementation is synchronous
+        if after > held:
+            self.hub.disk.wrote(self.partner, after - held)
         return written
 
     def close(self, file_obj: object) -> None:
         # Also called when a client dies mid-upload: it never counts as a delivery.
-        self.open_files -= 1
+        self.owner.open_files -= 1
         self._reading.pop(id(file_obj), None)
+        fd = self._write_fds.pop(id(file_obj), None)
+        if fd is not None:
+            self.hub.disk.closed_for_writing(self.partner, fd)
         super().close(file_obj)
+
+    def exit(self) -> None:
+        """The SFTP session ends: its files are closed (asyncssh's cleanup), its channel is
+        no longer counted."""
+        self.owner.channels -= 1
+        super().exit()
 
     def fsync(self, file_obj: object) -> None:
         self._guard()
@@ -549,13 +615,19 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         new_folder, new, new_local = self._where(newpath)
         if not (old_folder == new_folder == DEPOT and old == new + PART and is_final(new)):
             raise asyncssh.SFTPPermissionDenied("only depot/NAME.part -> depot/NAME")
+        if self.hub.disk.is_open_for_writing(self.partner, old_local):
+            # a handle kept open could change the file once delivered: close it first
+            raise asyncssh.SFTPFailure(f"{old} is still open for writing: close it, then rename")
         try:
             no_clobber_rename(old_local, new_local)
         except FileExistsError:
             raise asyncssh.SFTPFileAlreadyExists(f"{new} was already delivered") from None
         except FileNotFoundError:
             raise asyncssh.SFTPNoSuchFile(f"no {old} to publish") from None
-        size = os.path.getsize(new_local)
+        with open(new_local, "rb") as delivered:  # what the caisse will find there
+            content = delivered.read()
+        self.hub.disk.delivered(self.partner, new, hashlib.sha256(content).hexdigest())
+        size = len(content)
         self.hub.event("delivered", partner=self.partner, name=new, size=size)
         if self.hub.faults.drop_after_rename(self.partner, new):
             self.hub.event("fault", partner=self.partner, fault="drop-after-rename", name=new)
@@ -565,9 +637,11 @@ class _MailboxSFTP(asyncssh.SFTPServer):
         folder, name, _local = self._where(path)
         if not ((folder == RETOUR and is_final(name)) or (folder == DEPOT and name.endswith(PART))):
             raise asyncssh.SFTPPermissionDenied("remove only received files or your .part files")
+        if folder == DEPOT:  # through the ledger: its bytes count until its handles close
+            self.hub.disk.remove_part(self.partner, name)
+            return
         super().remove(path)
-        if folder == RETOUR:
-            self.hub.event("removed", partner=self.partner, name=name)
+        self.hub.event("removed", partner=self.partner, name=name)
 
     async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
         """Only what the partner may see: depot/ and retour/ at the top, final names in them
