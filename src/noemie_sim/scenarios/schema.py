@@ -371,6 +371,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
     if shard_by == "caisse" and faults:
         raise ScenarioError("faults", "no fault in a scenario sharded by caisse (shard_by): "
                             "faults are not modelled across shards yet", len(faults))  # fmt: skip
+    _check_buildable(population, groups, shard_by == "caisse")
     for n, fault in enumerate(faults, start=1):
         moment = fault_moment(fault.at, config)
         if moment >= config.end:
@@ -379,6 +380,41 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
                                 f"(it ends {config.end:%Y-%m-%d %H:%M})", fault.at)  # fmt: skip
     return Scenario(name, description, config, faults, sla, expect, expect_exit, text,
                     None if shard_by == "none" else shard_by)  # fmt: skip
+
+
+#: The most one network holds (docs/scenarios.md, "How large"): parties, each with its RSA
+#: key and certificate and an SFTP client (the national PKI of 36 859 parties is made in 39 s
+#: from the key pool), and assurés (about 1 KB and 22 µs each to build: 2 million is 2 GB and
+#: 45 s). A larger population is refused before anything is built, saying so.
+MAX_NETWORK_PARTIES = 40_000
+MAX_NETWORK_ASSURES = 2_000_000
+#: The most parties of a run sharded by caisse: its PKI is made before the shards, a key each
+#: (RSA keys are generated at about 22 a second per core, once, then kept in the key pool).
+MAX_RUN_PARTIES = 100_000
+
+
+def _check_buildable(
+    population: PopulationConfig, groups: tuple[PractitionerGroup, ...], sharded: bool
+) -> None:
+    """ScenarioError when one network (one shard, sharded by caisse) would hold more than
+    this machine can build in reasonable time and memory."""
+    shards = population.caisses if sharded else 1
+    practitioners = sum(g.count for g in groups) if groups else population.practitioners
+    parties = practitioners + population.employers + population.caisses
+    per_network = -(-parties // shards) + population.mutuelles  # every shard has every OC
+    where = " per caisse (shard)" if sharded else " in one network"
+    hint = "" if sharded else '; shard_by = "caisse" spreads them over one network per caisse'
+    if sharded and parties + population.mutuelles > MAX_RUN_PARTIES:
+        raise ScenarioError("practitioners", f"at most {MAX_RUN_PARTIES} parties in a run "
+                            "sharded by caisse (each needs an RSA key of the run's PKI, made "
+                            "before the shards)", parties + population.mutuelles)  # fmt: skip
+    if per_network > MAX_NETWORK_PARTIES:
+        raise ScenarioError("practitioners", f"at most {MAX_NETWORK_PARTIES} parties{where} "
+                            f"(practitioners, employers, caisses, mutuelles){hint}",
+                            per_network)  # fmt: skip
+    if -(-population.assures // shards) > MAX_NETWORK_ASSURES:
+        raise ScenarioError("population.assures", f"at most {MAX_NETWORK_ASSURES} assurés"
+                            f"{where}{hint}", population.assures)  # fmt: skip
 
 
 def _start(value: object) -> datetime:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -15,11 +17,47 @@ class UsageError(Exception):
     """A problem with what the user asked (exit 2), with a message for them."""
 
 
-def read_file(path: str) -> bytes:
+#: The most bytes a command reads from a file unless told otherwise (--max-bytes): the
+#: largest file the formats parse (sim/norms/codec.py), and well over any sealed one.
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+
+def read_file(path: str, limit: int = MAX_READ_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them: a FIFO, a device,
+    a folder or a larger file is refused (UsageError naming the path) before anything is
+    read, so that /dev/zero or a pipe cannot fill the memory or block the command."""
     try:
-        return Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    seen = os.fstat(fd)  # of what was opened, not of what the name points to later
+    if not stat.S_ISREG(seen.st_mode):
+        os.close(fd)
+        raise UsageError(f"{path} is not a regular file ({_kind(seen.st_mode)}): give a file")
+    with os.fdopen(fd, "rb") as source:
+        if seen.st_size > limit:
+            raise UsageError(f"{path} is {seen.st_size} bytes, more than {limit} "
+                             "(--max-bytes N reads larger files)")  # fmt: skip
+        data = source.read(limit + 1)
+    if len(data) > limit:  # it grew meanwhile
+        raise UsageError(f"{path} is more than {limit} bytes (--max-bytes N reads larger files)")
+    return data
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def add_max_bytes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-bytes", type=int, default=MAX_READ_BYTES, metavar="N",
+        help=f"read files of at most N bytes (default {MAX_READ_BYTES})",
+    )  # fmt: skip
 
 
 def write_output(path: str, data: bytes) -> None:

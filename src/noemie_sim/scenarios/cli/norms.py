@@ -11,7 +11,7 @@ from noemie_sim.sim.domain.generate import generate
 from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
 
-from .common import UsageError, add_at, moment_for_pki, read_file, write_output
+from .common import UsageError, add_at, add_max_bytes, moment_for_pki, read_file, write_output
 
 KIND_NAMES = ", ".join(kinds.KINDS)
 #: Anomalies listed by validate; the count says how many there are in all.
@@ -28,7 +28,7 @@ EXTENSIONS = {
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    data = read_file(args.file)
+    data = read_file(args.file, args.max_bytes)
     try:
         kind = kinds.resolve(data, args.kind)
     except FormatError as exc:
@@ -52,7 +52,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.sample is not None:
         data, source = kinds.KINDS[args.sample].sample(), f"sample {args.sample}"
     else:
-        data, source = read_file(args.file), args.file
+        data, source = read_file(args.file, args.max_bytes), args.file
     try:
         kind = kinds.resolve(data, args.kind)
     except FormatError as exc:
@@ -92,6 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--kind", choices=list(kinds.KINDS), help=f"skip detection ({KIND_NAMES})")
+    add_max_bytes(p)
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser(
@@ -107,6 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("file", metavar="FILE", nargs="?")
     p.add_argument("--sample", choices=list(kinds.KINDS), help="explain a bundled sample file")
     p.add_argument("--kind", choices=list(kinds.KINDS), help="skip detection")
+    add_max_bytes(p)
     p.set_defaults(handler=cmd_explain)
 
     p = sub.add_parser(

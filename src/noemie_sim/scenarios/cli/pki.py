@@ -18,7 +18,16 @@ from noemie_sim.sim.domain import identifiers as ids
 from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
 
-from .common import RUN_TIME, UsageError, add_at, moment, moment_for_pki, read_file, write_output
+from .common import (
+    RUN_TIME,
+    UsageError,
+    add_at,
+    add_max_bytes,
+    moment,
+    moment_for_pki,
+    read_file,
+    write_output,
+)
 
 #: Real caisse numbers first (norms.md §7.6), then any others.
 CAISSES = (751, 131, 691, 331, 592, 311, 441, 671, 61, 11, 341, 381, 452, 541, 641, 751)
@@ -169,7 +178,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_seal(args: argparse.Namespace) -> int:
     pki = _pki(args.pki)
-    content = read_file(args.file)
+    content = read_file(args.file, args.max_bytes)
     if not args.raw:
         try:
             declared = kinds.declared_parties(content)
@@ -211,7 +220,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 def cmd_open(args: argparse.Namespace) -> int:
     pki = _pki(args.pki)
-    data = read_file(args.file)
+    data = read_file(args.file, args.max_bytes)
     try:
         me = pki.identity(args.recipient)
     except PkiError as exc:
@@ -354,6 +363,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out", required=True, metavar="OUT")
     p.add_argument("--raw", action="store_true", help="seal content that is not a network file")
     add_at(p, "sealing time", RUN_TIME)
+    add_max_bytes(p)
     p.set_defaults(handler=cmd_seal)
 
     p = sub.add_parser(
@@ -373,4 +383,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--raw", action="store_true", help="do not bind sender and recipient to the file's header"
     )
     add_at(p, "validation time", RUN_TIME)
+    add_max_bytes(p)
     p.set_defaults(handler=cmd_open)
