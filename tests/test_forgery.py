@@ -29,6 +29,7 @@ from noemie_sim.sim.journal import (
 )
 
 from .pki_helpers import T0
+from .test_verdict import _edit_and_rehash
 
 
 @pytest.fixture(scope="module")
@@ -123,27 +124,11 @@ def test_an_edit_with_its_end_removed_is_not_a_killed_run(finished: Path, tmp_pa
     assert check.state == "tampered", check
     # with the forger's key left out too (the checkpoints still signed by this machine's)
     plain = _copy(finished, tmp_path / "plain")
-    _edit_keeping_signatures(plain / "journal.sqlite", seq)
+    _edit_and_rehash(plain / "journal.sqlite", seq)  # the checkpoints left as signed
     (plain / MANIFEST).unlink()
     edited = check_run(plain)
     assert edited.state == "tampered" and f"event {seq} " in edited.problems[0], edited
     assert main(["verify", str(plain)]) == 1  # not 3: this is no killed run
-
-
-def _edit_keeping_signatures(path: Path, seq: int) -> None:
-    db = sqlite3.connect(path)
-    previous = db.execute("SELECT value FROM run WHERE key = 'genesis'").fetchone()[0]
-    rows = db.execute("SELECT seq, at, actor, kind, file, lot, invoice, assure, oc, details "
-                      "FROM events ORDER BY seq").fetchall()  # fmt: skip
-    for row in rows:
-        details = json.loads(row[9])
-        if row[0] == seq:
-            details["amo"] = 1
-            db.execute("UPDATE events SET details = ? WHERE seq = ?", (json.dumps(details), seq))
-        previous = chain_hash(previous, [*row[:9], details])
-        db.execute("UPDATE events SET hash = ? WHERE seq = ?", (previous, row[0]))
-    db.commit()
-    db.close()
 
 
 def test_a_cut_of_200_events_is_tampered(finished: Path, tmp_path: Path) -> None:
