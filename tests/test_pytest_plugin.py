@@ -70,3 +70,27 @@ def test_the_pki_fixture(noemie_pki: Pki) -> None:
     }  # fmt: skip
     key = noemie_pki.folder / "parties" / "751000001" / "key.pem"
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_lot_changed_after_its_delivery_is_refused(noemie_network: Start) -> None:
+    """The partner delivered one lot; the bytes in its depot/ changed before the caisse read
+    them (behind the hub's back): refused with its own reason, journaled, a negative ARL."""
+    net = await noemie_network("demo", external=["ps"])
+    (ps,) = net.externals
+    kit = net.kit(ps)
+    where = json.loads((kit / "connection.json").read_text())["servers"][0]
+    name = f"FSE-{ps}-000001.p7m"
+    async with asyncssh.connect(
+        where["host"], where["port"], username=ps, client_keys=[str(kit / "key.pem")],
+        known_hosts=str(kit / "known_hosts"), agent_path=None, config=None,
+    ) as conn, conn.start_sftp_client() as sftp:  # fmt: skip
+        async with sftp.open(f"depot/{name}.part", "wb") as f:
+            await f.write(b"a sealed lot, as delivered")
+        await sftp.rename(f"depot/{name}.part", f"depot/{name}")
+    depot = net.network.folder / "hubs" / where["caisse"] / ps / "depot" / name
+    depot.write_bytes(b"another content")
+    arl = await net.until("arl-sent", party=ps)
+    (refused,) = net.events("file-refused")
+    assert refused.details["code"] == "changed-after-delivery"
+    assert "changed after the rename" in refused.details["reason"]
+    assert arl.details["status"] == "N" and arl.details["codes"] == ["0002 002"]
