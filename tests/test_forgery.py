@@ -20,12 +20,12 @@ from noemie_sim.pki.authority import Pki
 from noemie_sim.pki.errors import PkiError
 from noemie_sim.scenarios.cli import main
 from noemie_sim.sim.journal import (
-    CHECKPOINT_FORMAT,
     CHECKPOINTS,
     MANIFEST,
     _canonical,
     chain_hash,
     check_run,
+    checkpoint_body,
 )
 
 from .pki_helpers import T0
@@ -71,8 +71,7 @@ def _rehash(path: Path, *, edit: int | None = None, keep: int | None = None) -> 
             db.execute("UPDATE events SET details = ? WHERE seq = ?", (json.dumps(details), edit))
         if row[3] == "checkpoint":  # re-signed: the forger's signature over the new chain
             evidence = json.loads(row[10])
-            body = {"format": CHECKPOINT_FORMAT, "genesis": genesis, "events": details["events"],
-                    "digest": previous, "files": evidence["files"]}  # fmt: skip
+            body = checkpoint_body(genesis, details["events"], previous, evidence["files"])
             evidence["seal"] = attest.sign(forger, _canonical(body).encode())
             db.execute("UPDATE events SET evidence = ? WHERE seq = ?",
                        (json.dumps(evidence), row[0]))  # fmt: skip

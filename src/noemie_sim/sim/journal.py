@@ -137,6 +137,7 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path)
         self._closed = False
+        self._genesis: str | None = None
         #: rows recorded and not yet inserted: written in one statement when anything reads
         #: the database or commits (a clock step commits once)
         self._pending: list[tuple[object, ...]] = []
@@ -220,7 +221,7 @@ class Journal:
         run's end and its manifest are removed; a cut journal is caught by the checkpoints
         file beside it."""
         assert self.signer is not None
-        body = self._checkpoint_body(self._seq, self._hash, _files_digest(self._files))
+        body = checkpoint_body(self.genesis(), self._seq, self._hash, _files_digest(self._files))
         seal = self.signer(_canonical(body).encode())
         # written beside the journal once its rows are committed (commit): a run killed
         # before that has no checkpoint line past its journal's end
@@ -228,10 +229,6 @@ class Journal:
         self._append("journal", "checkpoint", {"files": body["files"], "seal": seal},
                      {"events": self._seq})  # fmt: skip
         self._checkpointed = self._seq
-
-    def _checkpoint_body(self, events: int, digest: str, files: str) -> dict[str, Any]:
-        return {"format": CHECKPOINT_FORMAT, "genesis": self.genesis(), "events": events,
-                "digest": digest, "files": files}  # fmt: skip
 
     def _append(
         self, actor: str, kind: str, evidence: dict[str, Any] | None, fields: dict[str, Any]
@@ -334,8 +331,10 @@ class Journal:
 
     def genesis(self) -> str:
         """The hash the chain starts from (that of the run's configuration)."""
-        row = self.db.execute("SELECT value FROM run WHERE key = 'genesis'").fetchone()
-        return str(row[0])
+        if self._genesis is None:  # read once: it never changes
+            row = self.db.execute("SELECT value FROM run WHERE key = 'genesis'").fetchone()
+            self._genesis = str(row[0])
+        return self._genesis
 
     def close(self) -> None:
         """Commit and close the database; closing a closed journal does nothing."""
@@ -474,6 +473,13 @@ class Difference:
         shown = "; ".join(f"{name}: recorded {_short(a)}, replayed {_short(b)}"
                           for name, (a, b) in self.fields.items())  # fmt: skip
         return f"{what}: {shown}"
+
+
+def checkpoint_body(genesis: str, events: int, digest: str, files: str) -> dict[str, Any]:
+    """What a checkpoint signs: the run (its genesis), the events before it, the chain's hash
+    after them, and the digest of the files archived by then."""
+    return {"format": CHECKPOINT_FORMAT, "genesis": genesis, "events": events,
+            "digest": digest, "files": files}  # fmt: skip
 
 
 def _files_digest(lines: list[str]) -> str:
@@ -706,6 +712,7 @@ def _check_checkpoints(
             checkpointed = n + 1
         else:
             hour = walk.hours[n]
+    genesis = journal.genesis()
     rows = journal.db.execute(
         "SELECT seq, details, evidence FROM events WHERE kind = 'checkpoint' ORDER BY seq"
     )
@@ -714,7 +721,7 @@ def _check_checkpoints(
         kept = json.loads(evidence or "{}")
         if events != seq - 1 or not isinstance(kept.get("seal"), dict):
             return [f"the checkpoint at event {seq} is not one the harness wrote"]
-        body = journal._checkpoint_body(events, walk.hashes[events - 1], str(kept.get("files")))
+        body = checkpoint_body(genesis, events, walk.hashes[events - 1], str(kept.get("files")))
         if trusted is not None:
             try:
                 attest.verify(kept["seal"], _canonical(body).encode(), trusted)
@@ -732,7 +739,7 @@ def _check_checkpoints(
         try:
             entry = json.loads(line)
             reached, seal = int(entry["events"]), entry["seal"]
-            body = journal._checkpoint_body(reached, str(entry["digest"]), str(entry["files"]))
+            body = checkpoint_body(genesis, reached, str(entry["digest"]), str(entry["files"]))
         except (ValueError, KeyError, TypeError):
             return [f"{CHECKPOINTS} holds a line that is not a checkpoint"]
         if reached < count:
