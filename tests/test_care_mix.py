@@ -17,12 +17,11 @@ from noemie_sim.pki.authority import KeyPool
 from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
+from noemie_sim.scenarios.reports.validity import invalid_files
 from noemie_sim.scenarios.runner import play
 from noemie_sim.sim.domain.population import Population, build
 from noemie_sim.sim.journal import Journal, open_journal
 from noemie_sim.sim.norms import b2, noemie_550
-
-from .consistency import invalid_files
 
 GOOD_FRIDAY = date(2026, 4, 3)
 PARIS, STRASBOURG = "017510000", "016710000"

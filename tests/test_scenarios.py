@@ -15,6 +15,7 @@ import pytest
 
 from noemie_sim.scenarios.catalogue import bundled, find_scenario
 from noemie_sim.scenarios.cli import main
+from noemie_sim.scenarios.reports.validity import invalid_files
 from noemie_sim.scenarios.schema import (
     EXPECTATIONS,
     FAULT_KINDS,
@@ -24,7 +25,6 @@ from noemie_sim.scenarios.schema import (
     parse_duration,
 )
 
-from .consistency import invalid_files
 from .web_helpers import CHROMIUM_FLAGS, artifacts, chromium
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,10 +17,9 @@ import pytest
 
 from noemie_sim.pki.authority import KeyPool
 from noemie_sim.scenarios.catalogue import bundled, find_scenario
+from noemie_sim.scenarios.reports.validity import broken_on_purpose, invalid_files
 from noemie_sim.scenarios.runner import play
 from noemie_sim.sim.norms import arl, kinds, noemie_ps
-
-from .consistency import broken_on_purpose, invalid_files
 
 SEEDS = (2, 3)  # with each scenario's own seed (test_scenarios.py): three seeds each
 

@@ -24,11 +24,10 @@ from noemie_sim.scenarios import runner, shards
 from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.reports import measure
+from noemie_sim.scenarios.reports.validity import invalid_files
 from noemie_sim.scenarios.schema import ScenarioError, parse
 from noemie_sim.sim.domain.population import build, shard_parties
 from noemie_sim.sim.journal import check_run, open_journal
-
-from .consistency import invalid_files
 
 FOUR_CAISSES = """
 [scenario]

@@ -23,6 +23,7 @@ from noemie_sim.pki.errors import PkiError
 from noemie_sim.sim.journal import Event, Journal, JournalError, check_journal, open_journal
 
 from .reports.measure import measure
+from .reports.validity import invalid_files
 from .reports.verdict import decide
 from .schema import FAULT_KINDS, Fault, Scenario, ScenarioError, fault_moment, parse
 from .vendors.external import conformance
@@ -195,7 +196,8 @@ def report(folder: Path | str, root: x509.Certificate | None = None) -> dict[str
         except PkiError:
             roles = {}
         return _report(scenario, events, run, min(end, scenario.config.end), end, roles,
-                       digest=check.digest, wall_seconds=journal.info("wall_seconds"))  # fmt: skip
+                       digest=check.digest, wall_seconds=journal.info("wall_seconds"),
+                       folder=Path(folder))  # fmt: skip
     finally:
         journal.db.close()
 
@@ -215,7 +217,8 @@ def report_so_far(network: Network, scenario: Scenario) -> dict[str, Any]:
         "ended_at": None,
     }
     return _report(scenario, events, run, min(now, scenario.config.end), now,
-                   network.pki.parties(), digest=journal.digest())  # fmt: skip
+                   network.pki.parties(), digest=journal.digest(),
+                   folder=network.folder)  # fmt: skip
 
 
 def _report(
@@ -228,9 +231,14 @@ def _report(
     *,
     digest: str,
     wall_seconds: float | None = None,
+    folder: Path | None = None,
 ) -> dict[str, Any]:
-    """A report from the events of a run and its completeness (``run``)."""
-    figures = measure(events, scenario.sla, scenario.expect, measured_until)
+    """A report from the events of a run and its completeness (``run``); the archived files
+    of ``folder`` are validated when the scenario expects ``invalid_files``."""
+    invalid = None
+    if folder is not None and "invalid_files" in scenario.expect:
+        invalid = invalid_files(folder)[1]
+    figures = measure(events, scenario.sla, scenario.expect, measured_until, invalid)
     externals = [
         conformance(events, e.details["party"], e.details["role"], end)
         for e in events

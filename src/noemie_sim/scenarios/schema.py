@@ -91,6 +91,8 @@ EXPECTATIONS = {
     "ij_discrepancies_min": "at least this many IJ discrepancies found by employers",
     "reject_rate_max": "at most this share of invoices rejected by the caisse (0 to 1)",
     "amounts_reconciled": "true: AMO + OC + patient = billed for every invoice",
+    "invalid_files": "emitted files that `validate` refuses (those a fault broke on purpose "
+    "excepted), checked in the run folder's archive",
 }
 
 

@@ -42,7 +42,7 @@ import signal
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -243,6 +243,13 @@ class ShardJob:
     pki: str  # the run's PKI folder
     count: int  # shards in the run
 
+    @property
+    def key(self) -> str:
+        return self.shard.caisse
+
+    def __call__(self, channel: Channel) -> ShardResult:
+        return run_shard(self, channel)
+
 
 class NotStarted(Exception):
     """A shard that did not start because the run was asked to stop."""
@@ -254,6 +261,17 @@ class Channel(Protocol):
     def put(self, message: Progress) -> None: ...
 
     def stopping(self) -> bool: ...
+
+
+class Job(Protocol):
+    """What an engine runs: a picklable piece of work named by ``key`` (a shard, a run of a
+    campaign), played by calling it with the channel it talks through. It raises
+    :class:`NotStarted` when the channel says stop before it began."""
+
+    @property
+    def key(self) -> str: ...
+
+    def __call__(self, channel: Channel) -> Any: ...
 
 
 class _Quiet:
@@ -335,23 +353,25 @@ def peak_rss_kb() -> int:
 
 @dataclass(frozen=True)
 class Finished:
-    """A shard that ended: its result, or the error that ended it."""
+    """A job that ended (its ``key``): its result (a :class:`ShardResult` for a shard), or the
+    error that ended it."""
 
-    caisse: str
-    result: ShardResult | None
+    key: str
+    result: Any
     error: str | None = None
 
 
 class Engine(Protocol):
-    """Runs shard jobs somewhere and tells what they say, in the order it hears it."""
+    """Runs jobs (shards, or the runs of a campaign) somewhere and tells what they say, in
+    the order it hears it."""
 
     name: str
     workers: int
 
-    def run(self, jobs: list[ShardJob]) -> Iterator[Progress | Finished]: ...
+    def run(self, jobs: Sequence[Job]) -> Iterator[Progress | Finished]: ...
 
     def stop(self) -> None:
-        """Ask every running shard to stop at its next progress point (Ctrl-C)."""
+        """Ask every running job to stop at its next progress point (Ctrl-C)."""
         ...
 
     def close(self) -> None:
@@ -360,7 +380,7 @@ class Engine(Protocol):
 
 
 class InlineEngine:
-    """Every shard in this process, one after the other (``--workers 1``)."""
+    """Every job in this process, one after the other (``--workers 1``)."""
 
     name = "inline"
     workers = 1
@@ -381,23 +401,23 @@ class InlineEngine:
     def close(self) -> None:
         pass
 
-    def run(self, jobs: list[ShardJob]) -> Iterator[Progress | Finished]:
+    def run(self, jobs: Sequence[Job]) -> Iterator[Progress | Finished]:
         for job in jobs:
-            result: ShardResult | None = None
+            result: Any = None
             error: str | None = None
             try:
-                result = run_shard(job, self)
+                result = job(self)
             except NotStarted as exc:
                 error = str(exc)
-            except Exception as exc:  # the shard failed: the run is incomplete, say why
+            except Exception as exc:  # the job failed: the run is incomplete, say why
                 error = f"{type(exc).__name__}: {exc}"
             while not self._heard.empty():
                 yield self._heard.get()
-            yield Finished(job.shard.caisse, result, error)
+            yield Finished(job.key, result, error)
 
 
 def _until_finished(heard: queue.Queue[Any], count: int) -> Iterator[Progress | Finished]:
-    """What the shards say, as heard, until ``count`` of them have finished."""
+    """What the jobs say, as heard, until ``count`` of them have finished."""
     left = count
     while left:
         message = heard.get()
@@ -408,7 +428,7 @@ def _until_finished(heard: queue.Queue[Any], count: int) -> Iterator[Progress | 
 
 
 class _PoolChannel:
-    """A shard's channel in a worker process: a manager's queue and event (picklable)."""
+    """A job's channel in a worker process: a manager's queue and event (picklable)."""
 
     def __init__(self, heard: Any, stop: Any) -> None:
         self.heard, self.stop = heard, stop
@@ -421,17 +441,17 @@ class _PoolChannel:
 
 
 def _worker_start() -> None:
-    # Ctrl-C reaches the whole process group: the parent asks the shards to stop cleanly
+    # Ctrl-C reaches the whole process group: the parent asks the jobs to stop cleanly
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _pooled_shard(job: ShardJob, channel: _PoolChannel) -> ShardResult:
-    return run_shard(job, channel)
+def _pooled(job: Job, channel: _PoolChannel) -> Any:
+    return job(channel)
 
 
 class ProcessEngine:
-    """Shards on a pool of ``workers`` processes of this machine (spawned, so that no
-    worker inherits the parent's threads or event loop)."""
+    """Jobs on a pool of ``workers`` processes of this machine (spawned, so that no worker
+    inherits the parent's threads or event loop)."""
 
     name = "processes"
 
@@ -446,7 +466,7 @@ class ProcessEngine:
     def close(self) -> None:
         pass  # the pool ends with each run
 
-    def run(self, jobs: list[ShardJob]) -> Iterator[Progress | Finished]:
+    def run(self, jobs: Sequence[Job]) -> Iterator[Progress | Finished]:
         context = multiprocessing.get_context("spawn")
         heard: queue.Queue[Progress | Finished | None] = queue.Queue()
         with context.Manager() as manager, ProcessPoolExecutor(
@@ -463,19 +483,19 @@ class ProcessEngine:
             forwarder = threading.Thread(target=forward, daemon=True)
             forwarder.start()
 
-            def finished(future: Future[ShardResult], caisse: str) -> None:
+            def finished(future: Future[Any], key: str) -> None:
                 if future.cancelled():
-                    heard.put(Finished(caisse, None, "not started: the run was stopped"))
+                    heard.put(Finished(key, None, "not started: the run was stopped"))
                 elif isinstance(exc := future.exception(), NotStarted):
-                    heard.put(Finished(caisse, None, str(exc)))
+                    heard.put(Finished(key, None, str(exc)))
                 elif exc is not None:
-                    heard.put(Finished(caisse, None, f"{type(exc).__name__}: {exc}"))
+                    heard.put(Finished(key, None, f"{type(exc).__name__}: {exc}"))
                 else:
-                    heard.put(Finished(caisse, future.result()))
+                    heard.put(Finished(key, future.result()))
 
             for job in jobs:
-                future = pool.submit(_pooled_shard, job, channel)
-                future.add_done_callback(functools.partial(finished, caisse=job.shard.caisse))
+                future = pool.submit(_pooled, job, channel)
+                future.add_done_callback(functools.partial(finished, key=job.key))
             try:
                 yield from _until_finished(heard, len(jobs))
             finally:
@@ -485,14 +505,15 @@ class ProcessEngine:
 
 
 class RayEngine:
-    """Shards as Ray tasks on an existing cluster (``address``) or a local one (None).
+    """Jobs as Ray tasks on an existing cluster (``address``) or a local one (None).
 
-    Each task gets the run's PKI through Ray's object store, plays its shard in a folder of
-    the node that runs it and returns that folder (journal, archives, hub) as a tar archive,
-    unpacked into the run folder. With ``shared`` (the run folder is on a path every node
-    sees: a shared file system, or one machine), tasks read the PKI and write their shard
-    there directly. Ray places the tasks (one CPU each, spread over the nodes) and retries
-    one whose worker died; progress comes back through a Ray queue."""
+    For shards, each task gets the run's PKI through Ray's object store, plays its shard in a
+    folder of the node that runs it and returns that folder (journal, archives, hub) as a tar
+    archive, unpacked into the run folder. With ``shared`` (the run folder is on a path every
+    node sees: a shared file system, or one machine), tasks read the PKI and write their
+    shard there directly; other jobs (a campaign's runs) are always played in place. Ray
+    places the tasks (one CPU each, spread over the nodes) and retries one whose worker died;
+    progress comes back through a Ray queue."""
 
     name = "ray"
 
@@ -520,22 +541,23 @@ class RayEngine:
         if self._started_here:
             self.ray.shutdown()
 
-    def run(self, jobs: list[ShardJob]) -> Iterator[Progress | Finished]:
+    def run(self, jobs: Sequence[Job]) -> Iterator[Progress | Finished]:
         ray = self.ray
         from ray.util.queue import Queue
 
         told = Queue()
         self._flag = ray.remote(num_cpus=0)(_StopFlag).remote()
         options = {"num_cpus": 1, "max_retries": 2, "scheduling_strategy": "SPREAD"}
-        if self.shared:
-            task = ray.remote(**options)(_play_shard_in_place)
-            refs = {task.remote(job, told, self._flag): job.shard.caisse for job in jobs}
+        shipped = [job for job in jobs if isinstance(job, ShardJob)]
+        if self.shared or len(shipped) < len(jobs):
+            task = ray.remote(**options)(_play_in_place)
+            refs = {task.remote(job, told, self._flag): job.key for job in jobs}
         else:
-            archive = _tar(Path(jobs[0].pki)) if jobs else b""
+            archive = _tar(Path(shipped[0].pki)) if shipped else b""
             name = hashlib.sha256(archive).hexdigest()[:24]
             pki = ray.put(archive)
             task = ray.remote(**options)(_play_shard_on_node)
-            refs = {task.remote(job, name, pki, told, self._flag): job.shard.caisse for job in jobs}
+            refs = {task.remote(job, name, pki, told, self._flag): job.key for job in shipped}
         heard: queue.Queue[Progress | Finished] = queue.Queue()
 
         def forward() -> None:
@@ -556,13 +578,13 @@ class RayEngine:
                         heard.put(Finished(caisse, None, why if isinstance(cause, NotStarted)
                                            else f"{type(cause).__name__}: {why}"))  # fmt: skip
                         continue
-                    if self.shared:
+                    if self.shared or len(shipped) < len(jobs):
                         heard.put(Finished(caisse, value))
                         continue
                     result, archive = value
-                    target = Path(next(j.folder for j in jobs if j.shard.caisse == caisse))
+                    target = Path(next(j.folder for j in shipped if j.key == caisse))
                     _untar(archive, target)
-                    (target / "pki").symlink_to(os.path.relpath(jobs[0].pki, target))
+                    (target / "pki").symlink_to(os.path.relpath(shipped[0].pki, target))
                     heard.put(Finished(caisse, result))
 
         forwarder = threading.Thread(target=forward, daemon=True)
@@ -602,9 +624,9 @@ class _RayChannel:
         return bool(self.ray.get(self.flag.is_set.remote()))
 
 
-def _play_shard_in_place(job: ShardJob, told: Any, flag: Any) -> ShardResult:
-    """A Ray task on a shared run folder: the shard played where the run keeps it."""
-    return run_shard(job, _RayChannel(importlib.import_module("ray"), told, flag))
+def _play_in_place(job: Job, told: Any, flag: Any) -> Any:
+    """A Ray task on a shared folder: the job played where the run keeps it."""
+    return job(_RayChannel(importlib.import_module("ray"), told, flag))
 
 
 def _play_shard_on_node(
@@ -706,9 +728,9 @@ def run_sharded(
     for message in engine.run(jobs):
         if isinstance(message, Finished):
             if message.result is not None:
-                results[message.caisse] = message.result
+                results[message.key] = message.result
             else:
-                failures[message.caisse] = message.error or "failed"
+                failures[message.key] = message.error or "failed"
         if on_message is not None:
             on_message(message)
     wall = timer()

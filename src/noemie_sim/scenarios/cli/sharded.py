@@ -109,12 +109,12 @@ class _Board:
             if message.caisse not in self.done and message.caisse not in self.failed:
                 self.running[message.caisse] = message
             return
-        self.running.pop(message.caisse, None)
+        self.running.pop(message.key, None)
         if message.result is not None:
-            self.done.append(message.caisse)
+            self.done.append(message.key)
             self.lines_done += message.result.lines
         else:
-            self.failed[message.caisse] = message.error or "failed"
+            self.failed[message.key] = message.error or "failed"
 
     def lines(self) -> int:
         return self.lines_done + sum(p.lines for p in self.running.values())
@@ -138,16 +138,19 @@ class _Board:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(engine: shards.Engine, console: Console) -> Iterator[None]:
-    """Ctrl-C and SIGTERM ask the shards to stop; a second Ctrl-C interrupts."""
-    asked: list[int] = []
+def stop_on_signals(
+    engine: shards.Engine, console: Console, what: str = "shard", asked: list[int] | None = None
+) -> Iterator[None]:
+    """Ctrl-C and SIGTERM ask the engine's jobs (``what``: shards, runs) to stop; a second
+    Ctrl-C interrupts. ``asked`` (if given) gets the signals received."""
+    asked = [] if asked is None else asked
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         if asked and signum == signal.SIGINT:
             raise KeyboardInterrupt
         asked.append(signum)
-        console.print("stopping: each running shard stops within half a second and closes its "
-                      "journal (Ctrl-C again to interrupt at once)")  # fmt: skip
+        console.print(f"stopping: each running {what} stops within half a second and closes "
+                      "its journal (Ctrl-C again to interrupt at once)")  # fmt: skip
         engine.stop()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -170,7 +173,7 @@ def play(
         console.print(f"{count} shards (one per caisse) on {engine.workers} {engine.name} "
                       "worker(s)")  # fmt: skip
         board = _Board(count, engine)
-        with _stop_on_signals(engine, console), Live(
+        with stop_on_signals(engine, console), Live(
             board.render(), console=console, transient=True, refresh_per_second=2,
             redirect_stdout=False, auto_refresh=console.is_terminal,
         ) as live:  # fmt: skip
@@ -194,9 +197,9 @@ def play(
 def _finished_line(message: shards.Finished, done: int, count: int) -> str:
     r = message.result
     if r is None:
-        return f"shard {message.caisse}: {message.error}"
+        return f"shard {message.key}: {message.error}"
     end = "" if r.reached_end else ", stopped before the end"
-    return (f"shard {message.caisse} ({done}/{count}): {r.lines:,} lines, "
+    return (f"shard {message.key} ({done}/{count}): {r.lines:,} lines, "
             f"{r.counts['files']:,} files in {r.wall_seconds:.1f} s{end}")  # fmt: skip
 
 

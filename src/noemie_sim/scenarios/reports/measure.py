@@ -129,8 +129,12 @@ def measure(
     sla: dict[str, Duration],
     expect: dict[str, float | bool],
     end: datetime,
+    invalid: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The report's figures (see docs/scenarios.md for the JSON they become)."""
+    """The report's figures (see docs/scenarios.md for the JSON they become). ``invalid``: the
+    archived files ``validate`` refuses (:mod:`.validity`), when they were checked; they are
+    not in the events, so a report measures them only when its scenario expects
+    ``invalid_files``."""
     events = list(events)
     kinds: dict[str, list[Event]] = {}
     for e in events:
@@ -321,6 +325,8 @@ def measure(
         "reject_rate": round(sum(amo_rejects.values()) / len(billed), 4) if billed else 0.0,
         "amounts_reconciled": not unreconciled,
     }
+    if invalid is not None:
+        figures["invalid_files"] = len(invalid)
     expectations = [_check(key, value, figures) for key, value in expect.items()]
     return {
         "counts": {
@@ -347,6 +353,7 @@ def measure(
         "expectations": expectations,
         "unreconciled": unreconciled[:20],
         "lost": lost[:20],
+        "invalid": (invalid or [])[:20],
         "hourly": [[h.isoformat(), n] for h, n in sorted(hourly.items())],
         "timeline": _timeline(of("file-sent")),
         "negatives": _negatives(kinds),
@@ -461,6 +468,7 @@ def merge(parts: list[dict[str, Any]], expect: dict[str, float | bool]) -> dict[
         "expectations": [_check(key, value, figures) for key, value in expect.items()],
         "unreconciled": [x for p in parts for x in p["unreconciled"]][:20],
         "lost": [x for p in parts for x in p["lost"]][:20],
+        "invalid": [x for p in parts for x in p.get("invalid", [])][:20],
         "hourly": sorted(added([dict(p["hourly"]) for p in parts]).items()),
         "timeline": by_time[:3000],
         "negatives": negatives[:3000],

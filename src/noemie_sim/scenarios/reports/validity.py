@@ -1,8 +1,11 @@
-"""The network's law: whatever an honest actor emits, ``validate`` accepts.
+"""The network's law, judged from a run folder: whatever an honest actor emits, ``validate``
+accepts.
 
 :func:`invalid_files` validates every clear file archived in a run folder, except the files a
 scenario's fault broke on purpose: the journal names those (``file-sent`` with ``fault``), so
-the exception is taken from the run's own record, not from a list kept here.
+the exception is taken from the run's own record, not from a list kept here. It is the
+``invalid_files`` figure of a report (when a scenario expects it) and an invariant of every
+run of a campaign.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def invalid_files(run: Path) -> tuple[int, list[str]]:
     sharded run's files are those of every shard."""
     if (run / "shards").is_dir():
         results = [invalid_files(shard) for shard in sorted((run / "shards").iterdir())]
-        return sum(c for c, _ in results), [f"{line}" for _, r in results for line in r]
+        return sum(c for c, _ in results), [line for _, r in results for line in r]
     exempt = broken_on_purpose(run)
     checked, refused = 0, []
     for path in sorted((run / "files").rglob("*.clear")):
