@@ -21,7 +21,7 @@ from pathlib import Path
 
 from noemie_sim import __version__
 
-from . import norms, pki, runs, transport, vendors
+from . import campaign, norms, pki, runs, transport, vendors
 from .common import UsageError
 
 EXTENSIONS = norms.EXTENSIONS
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     transport.register(sub)
     runs.register(sub)
     vendors.register(sub)
+    campaign.register(sub)
     return parser
 
 
