@@ -306,20 +306,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     parser.add_argument("--out", metavar="DIR",
                         help="the campaign folder (default: a new temporary one)")  # fmt: skip
-    parser.add_argument(
-        "--workers", type=int, metavar="N",
-        help="play the runs on N processes of this machine (default: every core; 1 plays them "
-        "one after the other in this process)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--engine", choices=("processes", "ray"),
-        help="where the runs are played (default: processes; ray needs pip install "
-        "'noemie-sim[ray]')",
-    )  # fmt: skip
-    parser.add_argument(
-        "--address", metavar="ADDR",
-        help="with --engine ray: an existing Ray cluster (default: a local one); the campaign "
-        "folder must then be on a path every node sees",
-    )  # fmt: skip
-    # a campaign's runs are written where the campaign keeps them, whatever the engine
-    parser.set_defaults(handler=cmd_campaign, shared_folder=True)
+    # on a remote Ray cluster, the campaign folder must be on a path every node sees
+    sharded.add_arguments(parser, "the runs", shared_folder=False)
+    parser.set_defaults(handler=cmd_campaign)

@@ -31,21 +31,30 @@ from noemie_sim.sim.clock import stopwatch
 from .common import UsageError
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    jobs: str = "a scenario sharded by caisse: its shards",
+    shared_folder: bool = True,
+) -> None:
+    """``--workers``, ``--engine``, ``--address`` (and ``--shared-folder`` when asked) for a
+    command whose ``jobs`` (shards, the runs of a campaign) an engine plays."""
     parser.add_argument(
         "--workers", type=int, metavar="N",
-        help="a scenario sharded by caisse: run its shards on N processes of this machine "
-        "(default: every core; 1 runs them one after the other in this process)",
+        help=f"{jobs} on N processes of this machine (default: every core; 1: one after the "
+        "other in this process)",
     )  # fmt: skip
     parser.add_argument(
         "--engine", choices=("processes", "ray"),
-        help="a scenario sharded by caisse: where its shards run (default: processes; ray "
-        "needs pip install 'noemie-sim[ray]')",
+        help=f"{jobs}: where they run (default: processes; ray needs pip install "
+        "'noemie-sim[ray]')",
     )  # fmt: skip
     parser.add_argument(
         "--address", metavar="ADDR",
         help="with --engine ray: the address of an existing Ray cluster (default: a local one)",
     )  # fmt: skip
+    if not shared_folder:  # the jobs are always written where the command keeps them
+        parser.set_defaults(shared_folder=True)
+        return
     parser.add_argument(
         "--shared-folder", action="store_true",
         help="with --engine ray --address: the run folder is on a path every node sees (a "
