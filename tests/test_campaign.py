@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -198,3 +199,59 @@ def test_a_campaign_stopped_is_never_a_pass(tmp_path: Path) -> None:
     summary = _summary(out)
     assert summary["state"] == "incomplete" and summary["digest"] is None
     assert summary["runs"] == 6 and len(summary["results"]) < 6
+
+
+PS_PARTY = Path(__file__).resolve().parent.parent / "docs" / "examples" / "ps_party.sh"
+
+
+def _needs_the_shell_tools() -> None:
+    for tool in ("curl", "sftp", "openssl", "jq"):
+        if shutil.which(tool) is None:
+            if os.environ.get("CI"):
+                pytest.fail(f"{tool} is not installed: .ci/run installs it")
+            pytest.skip(f"{tool} is not installed here")
+
+
+def test_a_campaign_against_a_real_system(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/examples/ps_party.sh (sftp, openssl, curl, jq) plays the PS of every run; a variant
+    that never fetches fails its own conformance check, and a command that fails is named."""
+    _needs_the_shell_tools()
+    good = tmp_path / "good"
+    assert main(["campaign", "demo", "--runs", "2", "--seed", "5", "--external", "ps",
+                 "--command", f"bash {PS_PARTY}", "--out", str(good)]) == 0  # fmt: skip
+    summary = _summary(good)
+    assert summary["external"] == {"who": "ps", "command": f"bash {PS_PARTY}"}
+    assert "external.command" in summary["invariants"]
+    for run in summary["results"]:
+        assert run["verdict"] == "pass" and run["faults"], run
+        log = Path(run["folder"]).with_suffix(".command.log").read_text()
+        assert "ARL status: P" in log and "the run is at its end" in log
+        # no fault of the simulation targets the external PS (its id is in the kit)
+        kit = next(Path(run["folder"], "kits").iterdir()).name
+        assert all(f["target"] != kit for f in run["faults"])
+
+    lazy = tmp_path / "lazy"
+    code = main(["campaign", "demo", "--runs", "1", "--seed", "5", "--external", "ps",
+                 "--command", f"FETCH=no bash {PS_PARTY}", "--shrink-limit", "1",
+                 "--out", str(lazy)])  # fmt: skip
+    assert code == 1
+    (run,) = _summary(lazy)["results"]
+    (check,) = run["failed"]
+    assert check.startswith("conformance.") and check.endswith(".files-fetched"), run
+    assert "not fetched by the end of the run" in run["messages"][check]
+    assert run["repro"]["check"] == check  # still failing without its first fault
+    assert "--external ps" in Path(run["repro"]["file"]).read_text()
+
+    broken = tmp_path / "broken"
+    assert main(["campaign", "demo", "--runs", "1", "--external", "ps", "--command", "exit 7",
+                 "--shrink-limit", "0", "--out", str(broken)]) == 1  # fmt: skip
+    (run,) = _summary(broken)["results"]
+    assert "external.command" in run["failed"] and "exited 7" in run["messages"]["external.command"]
+    assert any(c.endswith(".sends-files") for c in run["failed"])
+    capsys.readouterr()
+    assert main(["campaign", "demo", "--runs", "1", "--external", "ps"]) == 2
+    assert "--external and --command go together" in capsys.readouterr().err
+    assert main(["campaign", "demo", "--runs", "1", "--external", "751", "--command", "x"]) == 2
+    assert "a role (ps, oc, employer)" in capsys.readouterr().err

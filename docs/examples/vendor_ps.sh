@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A PS billing software's CI job against noemie-sim, with nothing but OpenSSH's sftp, openssl,
 # curl and jq: it serves the demo network with the PS left to "your software" (this script),
-# in virtual time that moves only when the script says, and plays the PS as a real one does:
+# in virtual time that moves only when the script says, and plays the PS (ps_party.sh, beside
+# it) as a real one does:
 # checks its certificates and their CRLs at the real time, seals a lot with openssl, uploads
 # it over SFTP, waits for the caisse's ARL, polls its retour/ over SFTP, fetches and removes
 # every file, opens and verifies each one (CRLs included) and reads what it says; then it runs
@@ -22,7 +23,6 @@ RUN=${RUN:-serve-run}
 FETCH=${FETCH:-yes}
 STOP_EARLY=${STOP_EARLY:-no}
 API="http://127.0.0.1:$API_PORT"
-HERE=$(pwd)
 
 "$NOEMIE_SIM" serve demo --external ps --web --virtual --port "$API_PORT" \
   --sftp-port "$SFTP_PORT" --out "$RUN" > serve.log 2>&1 &
@@ -42,84 +42,14 @@ finish() {  # stop serving and exit with serve's exit code: the verdict
   exit "$code"
 }
 
-# 1. the connection kit of the external PS (curl retries while the network is being built)
-curl -s -f --retry 300 --retry-all-errors --retry-delay 1 "$API/api/kits/ps" > kit.json \
-  || { echo "serve did not start: see serve.log"; cat serve.log; exit 3; }
-PS=$(jq -r .party kit.json)
-CAISSE=$(jq -r '.connection.servers[0].caisse' kit.json)
-PORT=$(jq -r '.connection.servers[0].port' kit.json)
-cd "$(jq -r .folder kit.json)"  # everything below as the kit's README says, from its folder
-echo "playing PS $PS against caisse $CAISSE (SFTP port $PORT)"
-
-in_sftp() {  # sftp commands on stdin, run in batch mode with the kit's key and known_hosts
-  sftp -q -b - -i key.pem -o UserKnownHostsFile=known_hosts -o StrictHostKeyChecking=yes \
-    -o IdentitiesOnly=yes -o BatchMode=yes -P "$PORT" "$PS@127.0.0.1"
-}
-
-# 2. our certificate and the caisse's, checked with their CRLs at the real time
-openssl verify -crl_check_all -CAfile root.pem -untrusted cas.pem -CRLfile crls.pem \
-  -purpose any cert.pem "peers/$CAISSE.pem"
-
-# 3. the lot, sealed at the real time (sign, then encrypt for the caisse), then uploaded:
-#    written as NAME.part, published by the rename
-NAME="FSE-$PS-000001.p7m"
-openssl cms -sign -binary -nodetach -md sha256 -in sample-lot.b2 -signer cert.pem \
-  -inkey key.pem -certfile chain.pem -outform DER -out signed.der
-openssl cms -encrypt -binary -aes-256-gcm -recip "peers/$CAISSE.pem" \
-  -keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 -in signed.der -outform DER \
-  -out "$NAME"
-printf 'put %s depot/%s.part\nrename depot/%s.part depot/%s\n' "$NAME" "$NAME" "$NAME" "$NAME" \
-  | in_sftp
-echo "uploaded $NAME"
-
-if [ "$STOP_EARLY" = yes ]; then
-  post /api/clock/advance '{"by": "1h"}' > /dev/null
-  echo "stopping one simulated hour in"
-  cd "$HERE" && finish
-fi
-
-fetch_all() {  # fetch, remove, open and verify every file in retour/; print each first record
-  for name in $(echo 'ls -1 retour' | in_sftp | grep -o '[A-Z0-9]*-[A-Za-z0-9._-]*\.p7m'); do
-    printf 'get retour/%s received.p7m\nrm retour/%s\n' "$name" "$name" | in_sftp > /dev/null
-    openssl cms -decrypt -binary -inform DER -in received.p7m -inkey key.pem -recip cert.pem \
-      -out received.der
-    openssl cms -verify -binary -inform DER -in received.der -CAfile trust.pem \
-      -certfile cas.pem -crl_check_all -purpose any -out received.txt \
-      2> /dev/null
-    cp received.txt "$name.txt"
-    echo "fetched $name: $(head -c 60 received.txt)"
-  done
-}
-
-# 4. the caisse's answer: advance the simulated clock until it sends this PS a file
-post /api/clock/advance \
-  "{\"until_event\": \"file-sent\", \"party\": \"$PS\", \"timeout\": \"2 days\"}" > sent.json
-ARL=$(jq -r .event.details.name sent.json)
-echo "the caisse sent $ARL"
-if [ "$FETCH" = yes ]; then
-  for _ in $(seq 30); do  # poll retour/ until the file is listed (it is, in virtual time)
-    echo 'ls -1 retour' | in_sftp | grep -q "$ARL" && break
-  done
-  fetch_all
-  # an ARL is records of 128 characters with no separator; position 40 of the first: status
-  STATUS=$(cut -c40 "$ARL.txt")
-  echo "ARL status: $STATUS (P positive, N negative, D duplicate)"
-  [ "$STATUS" = P ] || { echo "the lot was refused:"; fold -w128 "$ARL.txt"; }
-fi
-
-# 5. a real PS polls its retour/ all day long: here every 6 simulated hours, to the end
-still_6h_to_go() {
-  curl -sS -f "$API/api/clock" \
-    | jq -e '(.now, .end) |= (sub("\\+00:00$"; "Z") | fromdateiso8601) | .now + 6 * 3600 < .end' \
-    > /dev/null
-}
-while still_6h_to_go; do
-  post /api/clock/advance '{"by": "6h"}' > /dev/null
-  if [ "$FETCH" = yes ]; then fetch_all; fi
-done
-post /api/clock/advance '{"to": "end"}' > /dev/null
+# 1-5. the PS plays its part (ps_party.sh: kit, certificates, seal, upload, ARL, every file
+#      fetched and opened, every 6 simulated hours to the run's end)
+NOEMIE_SIM_API=$API NOEMIE_SIM_PARTY=ps FETCH=$FETCH STOP_EARLY=$STOP_EARLY \
+  bash "$(dirname "$0")/ps_party.sh" \
+  || { echo "the PS failed: serve's log follows"; cat serve.log; exit 3; }
+if [ "$STOP_EARLY" = yes ]; then finish; fi
 
 # 6. the verdict: every check, the failed ones named; serve's exit code is the verdict's
 curl -sS -f "$API/api/verdict" > verdict.json
 jq -r '"verdict: \(.verdict) (exit \(.exit_code))", (.failed[] | "failed: \(.)")' verdict.json
-cd "$HERE" && finish
+finish

@@ -24,12 +24,20 @@ scheduler of ours.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
+import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 import tomllib
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +65,7 @@ from .schema import (
     parse_duration,
 )
 from .shards import PROGRESS_EVERY, Channel, Finished, NotStarted, Progress
-from .vendors.external import party_roles
+from .vendors.external import party_roles, pick_externals
 
 #: What every run of a campaign must hold, by the name of the check that judges it.
 INVARIANTS = {
@@ -209,31 +217,45 @@ def run_seed(campaign_seed: int, index: int) -> int:
     return derived_seed(campaign_seed, f"campaign run {index}") % 2**63
 
 
-def targets_by_role(config: NetworkConfig) -> dict[str, list[str]]:
-    """ROLE-N names of every party of the network ``config`` builds, by role."""
+def targets_by_role(
+    config: NetworkConfig, exclude: frozenset[str] = frozenset()
+) -> dict[str, list[str]]:
+    """ROLE-N names of the parties of the network ``config`` builds, by role, but those whose
+    id is in ``exclude`` (external parties: no fault of the simulation reaches them). N counts
+    in the network's own order, which is the population's."""
+    names: dict[str, list[str]] = {}
     counts: dict[str, int] = {}
-    for role in party_roles(config).values():
+    for party, role in party_roles(config).items():
         counts[role] = counts.get(role, 0) + 1
-    return {role: [f"{ROLE_PREFIX[role]}-{n}" for n in range(1, count + 1)]
-            for role, count in counts.items()}  # fmt: skip
+        if party not in exclude:
+            names.setdefault(role, []).append(f"{ROLE_PREFIX[role]}-{counts[role]}")
+    return names
 
 
-def draw_faults(plan: FaultPlan, scenario: Scenario, seed: int) -> list[dict[str, Any]]:
+def draw_faults(
+    plan: FaultPlan, scenario: Scenario, seed: int, external: str | None = None
+) -> list[dict[str, Any]]:
     """The faults of the run of ``seed``: between ``plan.per_run`` of them, each of a rule of
-    the plan, on a jour ouvré of the run, in the order they happen. A fault is a scenario's
-    ``[[faults]]`` table."""
+    the plan, on a jour ouvré of the run, in the order they happen, never on the
+    ``external`` party (its id in that run). A fault is a scenario's ``[[faults]]`` table."""
     if not plan.rules or not plan.per_run[1]:
         return []
     rng = generator(seed, "campaign faults")
-    roles = targets_by_role(scenario.config)
+    config = dataclasses.replace(scenario.config, seed=seed)
+    roles = targets_by_role(config, frozenset([external] if external else []))
     every = [t for names in roles.values() for t in names]
+    # the external party by its id or its ROLE-N name in this run: what the simulation
+    # cannot reach
+    spared = {external} | {n for group in targets_by_role(config).values() for n in group
+                           if n not in every}  # fmt: skip
     drawn = []
     for _ in range(rng.randint(*plan.per_run)):
         rule = rng.choice(plan.rules)
         role, lasting, _ = FAULT_KINDS[rule.kind]
-        targets = list(rule.targets) or (every if role == "any" else roles.get(role, []))
+        named = [t for t in rule.targets if t not in spared]
+        targets = named if rule.targets else every if role == "any" else roles.get(role, [])
         if not targets:
-            continue  # no party of that role in this network
+            continue  # no party of that role in this network, or only the external one
         day = rng.randint(1, scenario.config.jours_ouvres)
         minute = rng.randrange(HOURS[0] * 60, HOURS[1] * 60, 5)
         fault: dict[str, Any] = {
@@ -323,6 +345,31 @@ class RunOutcome:
 
 
 @dataclass(frozen=True)
+class External:
+    """A campaign against a real system: the first party of the role ``who`` (ps, oc,
+    employer) is left to ``command``, a shell command started for each run
+    (:func:`serve_and_judge`). Which party that is depends on the run's seed
+    (:func:`external_party`)."""
+
+    who: str
+    command: str
+
+
+def external_party(config: NetworkConfig, who: str) -> str:
+    """The id of the party a run of ``config`` leaves external for the role ``who``: the one
+    ``serve --external WHO`` picks."""
+    (party,) = pick_externals(party_roles(config), [who])
+    return party
+
+
+#: What each run of a campaign against a real system must hold besides :data:`INVARIANTS`
+#: (and the party's conformance checks, ``conformance.<ID>.<check>``).
+EXTERNAL_INVARIANTS = {
+    "external.command": "the external party's command ran and exited 0",
+}
+
+
+@dataclass(frozen=True)
 class RunJob:
     """One run of a campaign, as an engine plays it (picklable): its scenario is ``source``,
     played in ``folder`` with the keys of ``keys`` (a :class:`KeyPool` folder)."""
@@ -335,6 +382,8 @@ class RunJob:
     keys: str
     strict_sla: bool
     scale: float | None = None
+    external: External | None = None
+    party: str | None = None  # the external party's id in this run
 
     @property
     def key(self) -> str:
@@ -365,20 +414,29 @@ def play_and_judge(job: RunJob, channel: Channel | None = None) -> RunOutcome:
         if channel.stopping() and built:
             built[0].clock.stop()
 
+    command_failed: str | None = None
     try:
-        scenario = parse(job.source)
-        result = asyncio.run(play(scenario, folder, keys=KeyPool(job.keys),
-                                  on_built=built.append, progress=progress))  # fmt: skip
-        seconds = float(result.journal.info("wall_seconds") or 0.0)
-        result.journal.close()
+        if job.external is not None:
+            command_failed = serve_and_judge(job, job.external)
+            seconds = 0.0
+        else:
+            scenario = parse(job.source)
+            result = asyncio.run(play(scenario, folder, keys=KeyPool(job.keys),
+                                      on_built=built.append, progress=progress))  # fmt: skip
+            seconds = float(result.journal.info("wall_seconds") or 0.0)
+            result.journal.close()
         judged = report(folder)
     except Exception as exc:  # the harness failed: an outcome of the run, not of the campaign
         why = f"{type(exc).__name__}: {exc}"
         return RunOutcome(job.index, job.seed, job.faults, job.folder, None, ["harness"],
                           {"harness": why})  # fmt: skip
     messages = {c["name"]: c["message"] for c in judged["checks"] if not c["passed"]}
+    if command_failed is not None:
+        judged["failed"].append("external.command")
+        messages["external.command"] = command_failed
     failed = [name for name in judged["failed"]
-              if name in INVARIANTS or name.startswith("conformance.")
+              if name in INVARIANTS or name in EXTERNAL_INVARIANTS
+              or name.startswith("conformance.")
               or (job.strict_sla and name.startswith("sla."))]  # fmt: skip
     try:
         verified = check_run(folder)
@@ -394,6 +452,90 @@ def play_and_judge(job: RunJob, channel: Channel | None = None) -> RunOutcome:
         job.index, job.seed, job.faults, job.folder, judged["digest"], failed,
         {k: v for k, v in messages.items() if k in failed}, sla, dict(judged["counts"]), seconds,
     )  # fmt: skip
+
+
+# -- a run against a real system --------------------------------------------------------------
+
+_API_LINE = re.compile(r"live page and HTTP API: (http://\S+)")
+_KIT_LINE = re.compile(r"external \S+ (\S+): connection kit (.+?)\s*$")
+
+
+def _default_sigint() -> None:
+    # a pool worker ignores Ctrl-C (its parent stops the runs); what it starts must not
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def serve_and_judge(job: RunJob, external: External) -> str | None:
+    """Serve the run's scenario with ``external`` left to its command, as a vendor would
+    (``noemie-sim serve RUN.toml --external WHO --web --virtual``, the virtual clock moved
+    only through the API), start the command once the party's kit is ready, with
+    ``NOEMIE_SIM_API``, ``NOEMIE_SIM_KIT``, ``NOEMIE_SIM_RUN`` and ``NOEMIE_SIM_PARTY`` in
+    its environment, in the campaign command's own folder; when it exits, take the run to its
+    end and stop serving. The run folder is then judged like any other. Returns why the command
+    failed (its exit code), or None. serve's output is in ``runs/NNN.serve.log``, the
+    command's in ``runs/NNN.command.log``. RuntimeError when serve did not start."""
+    folder = Path(job.folder)
+    scenario_file = folder.with_suffix(".toml")
+    scenario_file.parent.mkdir(parents=True, exist_ok=True)
+    scenario_file.write_text(job.source, encoding="utf-8")
+    serve_log = folder.with_suffix(".serve.log")
+    command = [sys.executable, "-m", "noemie_sim", "serve", str(scenario_file), "--external",
+               external.who, "--web", "--virtual", "--quiet", "--out", str(folder)]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          preexec_fn=_default_sigint) as serve, \
+            serve_log.open("w", encoding="utf-8") as log:  # fmt: skip
+        assert serve.stdout is not None
+        api = kit = None
+        for line in serve.stdout:  # until both the API and the kit are said
+            log.write(line)
+            if found := _API_LINE.search(line):
+                api = found.group(1).rstrip("/")
+            if found := _KIT_LINE.search(line):
+                kit = found.group(2)
+            if api and kit:
+                break
+        output = serve.stdout
+        drain = threading.Thread(target=lambda: log.writelines(output), daemon=True)
+        drain.start()  # serve says more (refusals, its end): kept, and never blocks on a pipe
+        if not (api and kit):
+            serve.wait()
+            drain.join()
+            raise RuntimeError(f"serve did not start (exit {serve.returncode}): see {serve_log}")
+        env = {
+            **os.environ,
+            "NOEMIE_SIM_API": api,
+            "NOEMIE_SIM_KIT": str(Path(kit).resolve()),
+            "NOEMIE_SIM_RUN": str(folder.resolve()),
+            "NOEMIE_SIM_PARTY": str(job.party),
+        }
+        with folder.with_suffix(".command.log").open("w", encoding="utf-8") as out:
+            code = subprocess.run(external.command, shell=True, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, preexec_fn=_default_sigint,
+                                  check=False).returncode  # fmt: skip
+        if serve.poll() is None:  # the command left the run going: to its end, then stop
+            with contextlib.suppress(OSError):
+                clock = json.loads(_api(api, "/api/clock"))
+                if clock.get("now") and clock["now"] < clock["end"]:  # both ISO, in UTC
+                    _api(api, "/api/clock/advance", {"to": "end"})
+            try:
+                _api(api, "/api/stop", {})
+            except OSError:  # the API did not take it: SIGTERM stops serve as cleanly
+                serve.terminate()
+        serve.wait()
+        drain.join()
+    if code != 0:
+        return f"the command exited {code} (its output: {folder.with_suffix('.command.log')})"
+    return None
+
+
+def _api(address: str, path: str, body: dict[str, Any] | None = None) -> bytes:
+    """GET (or POST ``body`` as JSON) ``path`` of the API at ``address``; OSError when it
+    does not answer 2xx (urllib's errors are OSErrors)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(address + path, data=data,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request) as answer:
+        return bytes(answer.read())
 
 
 # -- shrinking --------------------------------------------------------------------------------
@@ -468,6 +610,7 @@ class CampaignSpec:
     strict_sla: bool = False
     scale: float | None = None
     faults_label: str = "random"
+    external: External | None = None
 
 
 def jobs(spec: CampaignSpec) -> list[RunJob]:
@@ -475,11 +618,15 @@ def jobs(spec: CampaignSpec) -> list[RunJob]:
     made = []
     for index in range(1, spec.runs + 1):
         seed = run_seed(spec.seed, index)
-        faults = draw_faults(spec.plan, spec.scenario, seed)
+        party = None
+        if spec.external is not None:
+            config = dataclasses.replace(spec.scenario.config, seed=seed)
+            party = external_party(config, spec.external.who)
+        faults = draw_faults(spec.plan, spec.scenario, seed, party)
         source = run_source(spec.scenario, seed, faults, scale=spec.scale)
         folder = spec.folder / "runs" / f"{index:03d}"
         made.append(RunJob(index, seed, faults, source, str(folder), str(spec.keys),
-                           spec.strict_sla, spec.scale))  # fmt: skip
+                           spec.strict_sla, spec.scale, spec.external, party))  # fmt: skip
     return made
 
 
@@ -487,19 +634,17 @@ def check_targets(spec: CampaignSpec) -> None:
     """CampaignError when a fault the plan may draw names a party the network does not have
     (a faults file's ``targets``): said before any run, not as a harness failure of each."""
     names = targets_by_role(spec.scenario.config)
-    ids = party_roles(spec.scenario.config)
+    roles = party_roles(spec.scenario.config)
     for rule in spec.plan.rules:
         role = FAULT_KINDS[rule.kind][0]
         allowed = [n for r, group in names.items() if role in ("any", r) for n in group]
+        allowed += [p for p, r in roles.items() if role in ("any", r)]
         for target in rule.targets:
-            if target not in allowed and ids.get(target) not in (
-                role,
-                *(() if role != "any" else ids.values()),
-            ):
+            if target not in allowed:
+                named = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
                 raise CampaignError(
-                    f"--faults: {rule.kind} targets {target!r}, not a party of "
-                    f"{spec.scenario.name} it can target ({', '.join(allowed[:12])}"
-                    f"{', ...' if len(allowed) > 12 else ''} or their ids)"
+                    f"--faults: {rule.kind} targets {target!r}, not a simulated "
+                    f"party of {spec.scenario.name} it can target ({named})"
                 )
 
 
@@ -533,7 +678,12 @@ def repro_source(spec: CampaignSpec, outcome: RunOutcome, shrunk: Shrunk) -> str
         f"It fails {shrunk.check}: {outcome.messages.get(shrunk.check, '')}\n"
         f"Faults, shrunk from {len(outcome.faults)} to {len(shrunk.faults)} in "
         f"{shrunk.trials} trial runs:\n{faults}\n"
-        f"Play it: noemie-sim run THIS_FILE"
+        + (
+            f"Play it: noemie-sim serve THIS_FILE --external {spec.external.who} --web "
+            f"--virtual, with your system ({spec.external.command}) as that party"
+            if spec.external
+            else "Play it: noemie-sim run THIS_FILE"
+        )
     )
     return run_source(spec.scenario, outcome.seed, shrunk.faults, scale=spec.scale,
                       sla=spec.strict_sla, note=note)  # fmt: skip

@@ -9,6 +9,7 @@ or a run did not end (Ctrl-C, SIGTERM): never a pass.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import json
 import tempfile
@@ -20,9 +21,11 @@ from rich.console import Console
 
 from noemie_sim.scenarios import campaign
 from noemie_sim.scenarios.campaign import (
+    EXTERNAL_INVARIANTS,
     INVARIANTS,
     CampaignError,
     CampaignSpec,
+    External,
     RunOutcome,
     describe,
 )
@@ -57,17 +60,37 @@ def _spec(args: argparse.Namespace) -> CampaignSpec:
             plan = campaign.load_plan(Path(args.faults))
         except CampaignError as exc:
             raise UsageError(str(exc)) from None
+    external = _external(args)
     folder = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="noemie-sim-campaign-"))
     if (folder / REPORT).exists():
         raise UsageError(f"{folder} already holds a campaign: choose another --out")
     seed = args.seed if args.seed is not None else scenario.config.seed
     spec = CampaignSpec(scenario, args.runs, seed, plan, folder, key_pool().folder,
-                        args.strict_sla, args.scale, args.faults)  # fmt: skip
+                        args.strict_sla, args.scale, args.faults, external)  # fmt: skip
     try:  # the faults' targets must exist in the network: said before any run
         campaign.check_targets(spec)
     except CampaignError as exc:
         raise UsageError(str(exc)) from None
     return spec
+
+
+def _external(args: argparse.Namespace) -> External | None:
+    """The role left to a real system (--external ROLE --command CMD), or None."""
+    if bool(args.external) != bool(args.external_command):
+        raise UsageError("--external and --command go together: the party left to your "
+                         "system, and the command that plays it in each run")  # fmt: skip
+    if not args.external:
+        return None
+    if args.external not in CAMPAIGN_ROLES:
+        raise UsageError(f"--external: a role ({', '.join(CAMPAIGN_ROLES)}): each run has its "
+                         f"own parties, so an id means nothing across runs, not "
+                         f"{args.external!r}")  # fmt: skip
+    return External(args.external, args.external_command)
+
+
+#: The roles a command can play in a campaign (a caisse's SFTP server would have to start
+#: with each run).
+CAMPAIGN_ROLES = ("ps", "oc", "employer")
 
 
 def _line(outcome: RunOutcome, runs: int) -> str:
@@ -177,7 +200,8 @@ def _summary(
         "verdict": verdict,
         "exit_code": {"pass": 0, "fail": 1, "incomplete": 3}[verdict],
         "digest": campaign.campaign_digest(ordered) if not incomplete else None,
-        "invariants": INVARIANTS,
+        "invariants": {**INVARIANTS, **(EXTERNAL_INVARIANTS if spec.external else {})},
+        "external": dataclasses.asdict(spec.external) if spec.external else None,
         "passed": sum(1 for o in ordered if o.passed),
         "failed": len(failures),
         "not_finished": unfinished,
@@ -306,6 +330,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     parser.add_argument("--out", metavar="DIR",
                         help="the campaign folder (default: a new temporary one)")  # fmt: skip
+    parser.add_argument(
+        "--external", metavar="WHO",
+        help="leave a party (ps, oc or employer: the first of that role) to your system in every "
+        "run: each run "
+        "is served (serve --web --virtual) and --command started for it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--command", metavar="CMD", dest="external_command",
+        help="with --external: the shell command that plays the party in each run, started "
+        "in this folder once the party's kit is ready, with NOEMIE_SIM_API, "
+        "NOEMIE_SIM_KIT, NOEMIE_SIM_RUN and NOEMIE_SIM_PARTY in its environment; when it "
+        "exits, the run is taken to its end and judged (its conformance checks too)",
+    )  # fmt: skip
     # on a remote Ray cluster, the campaign folder must be on a path every node sees
     sharded.add_arguments(parser, "the runs", shared_folder=False)
     parser.set_defaults(handler=cmd_campaign)
