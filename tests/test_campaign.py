@@ -65,6 +65,9 @@ def test_a_random_campaign_passes_and_plays_the_same_runs_again(
     for r in a["results"]:
         assert Path(r["folder"], "journal.sqlite").is_file()
         assert r["digest"] and not r["failed"]
+        # SLAs measured and reported per run (they fail it only with --strict-sla)
+        arl = next(f for f in r["sla"] if f["name"] == "arl")
+        assert arl["count"] > 0 and arl["p95_hours"] is not None and arl["max_hours"] > 0
     # the same command on one worker: the same runs, faults and digests
     assert main([*args, "--out", str(second), "--workers", "1"]) == 0
     b = _summary(second)
@@ -255,3 +258,25 @@ def test_a_campaign_against_a_real_system(
     assert "--external and --command go together" in capsys.readouterr().err
     assert main(["campaign", "demo", "--runs", "1", "--external", "751", "--command", "x"]) == 2
     assert "a role (ps, oc, employer)" in capsys.readouterr().err
+
+
+def test_slas_fail_a_run_only_when_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lot cut in transit gets its ARL only once the PS sends it again, two jours ouvrés
+    later: a breach of the ARL SLA that the network survives (what the 50-run campaign of
+    nominal-week found)."""
+    faults = tmp_path / "cut.toml"
+    faults.write_text(
+        'per_run = [1, 1]\n\n[[faults]]\nkind = "truncate-file"\ntargets = ["PS-1"]\n'
+    )
+    args = ["campaign", *SMALL, "--runs", "1", "--seed", "4", "--faults", str(faults)]
+    assert main([*args, "--out", str(tmp_path / "lenient")]) == 0
+    (run,) = _summary(tmp_path / "lenient")["results"]
+    assert next(f for f in run["sla"] if f["name"] == "arl")["breaches"] == 2
+    assert main([*args, "--strict-sla", "--out", str(tmp_path / "strict")]) == 1
+    (run,) = _summary(tmp_path / "strict")["results"]
+    assert run["failed"] == ["sla.arl"] and "beyond 2 jours ouvrés" in run["messages"]["sla.arl"]
+    capsys.readouterr()
+    assert main(["run", run["repro"]["file"], "--out", str(tmp_path / "r")]) == 1
+    assert "✗ sla.arl" in capsys.readouterr().out

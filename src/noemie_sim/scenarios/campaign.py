@@ -418,12 +418,10 @@ def play_and_judge(job: RunJob, channel: Channel | None = None) -> RunOutcome:
     try:
         if job.external is not None:
             command_failed = serve_and_judge(job, job.external)
-            seconds = 0.0
         else:
             scenario = parse(job.source)
             result = asyncio.run(play(scenario, folder, keys=KeyPool(job.keys),
                                       on_built=built.append, progress=progress))  # fmt: skip
-            seconds = float(result.journal.info("wall_seconds") or 0.0)
             result.journal.close()
         judged = report(folder)
     except Exception as exc:  # the harness failed: an outcome of the run, not of the campaign
@@ -447,10 +445,12 @@ def play_and_judge(job: RunJob, channel: Channel | None = None) -> RunOutcome:
         failed.append("verify")
         messages["verify"] = str(exc)
     sla = [{"name": s["name"], "breaches": s["breaches"], "count": s["count"],
-            "p95_hours": s.get("p95")} for s in judged["sla"]]  # fmt: skip
+            "p95_hours": s["p95_hours"], "max_hours": s["max_hours"]}
+           for s in judged["sla"]]  # fmt: skip
     return RunOutcome(
         job.index, job.seed, job.faults, job.folder, judged["digest"], failed,
-        {k: v for k, v in messages.items() if k in failed}, sla, dict(judged["counts"]), seconds,
+        {k: v for k, v in messages.items() if k in failed}, sla, dict(judged["counts"]),
+        float(judged["wall_seconds"] or 0.0),
     )  # fmt: skip
 
 
