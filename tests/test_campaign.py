@@ -5,21 +5,26 @@ that is never a pass (exit 3)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from noemie_sim.scenarios import campaign
+from noemie_sim.scenarios import campaign, shards
+from noemie_sim.scenarios.campaign import RunOutcome
 from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.schema import FAULT_KINDS
+
+from .test_shards import _ray_cluster
 
 #: nominal-week at a fifth of its size: a run takes about two seconds
 SMALL = ["nominal-week", "--scale", "0.2"]
@@ -280,3 +285,28 @@ def test_slas_fail_a_run_only_when_strict(
     capsys.readouterr()
     assert main(["run", run["repro"]["file"], "--out", str(tmp_path / "r")]) == 1
     assert "✗ sla.arl" in capsys.readouterr().out
+
+
+@pytest.fixture
+def ray_cluster() -> Iterator[str]:
+    yield from _ray_cluster()
+
+
+def test_the_same_runs_on_a_ray_cluster_of_two_nodes(tmp_path: Path, ray_cluster: str) -> None:
+    """--engine ray: the runs as Ray tasks on two nodes, written where the campaign keeps
+    them; the same runs and digests as in this process."""
+    ray: Any = importlib.import_module("ray")
+    ray.init(address=ray_cluster, include_dashboard=False, log_to_driver=False)
+    scenario = find_scenario("nominal-week", {"scale": 0.2})
+    keys = tmp_path / "keys"
+
+    def played(engine: shards.Engine, folder: Path) -> list[tuple[int, str | None]]:
+        spec = campaign.CampaignSpec(scenario, 4, 3, campaign.random_plan(scenario), folder,
+                                     keys, scale=0.2)  # fmt: skip
+        outcomes = [o for o in campaign.run_all(spec, engine) if isinstance(o, RunOutcome)]
+        assert all(o.passed for o in outcomes), [o.messages for o in outcomes]
+        return sorted((o.index, o.digest) for o in outcomes)
+
+    on_ray = played(shards.RayEngine(ray_cluster, shared=True), tmp_path / "ray")
+    assert len(on_ray) == 4
+    assert on_ray == played(shards.InlineEngine(), tmp_path / "inline")
