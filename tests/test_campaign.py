@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.schema import FAULT_KINDS
 
 from .test_shards import _ray_cluster
+from .test_vendor_shell import needs_the_shell_tools
 
 #: nominal-week at a fifth of its size: a run takes about two seconds
 SMALL = ["nominal-week", "--scale", "0.2"]
@@ -212,20 +212,12 @@ def test_a_campaign_stopped_is_never_a_pass(tmp_path: Path) -> None:
 PS_PARTY = Path(__file__).resolve().parent.parent / "docs" / "examples" / "ps_party.sh"
 
 
-def _needs_the_shell_tools() -> None:
-    for tool in ("curl", "sftp", "openssl", "jq"):
-        if shutil.which(tool) is None:
-            if os.environ.get("CI"):
-                pytest.fail(f"{tool} is not installed: .ci/run installs it")
-            pytest.skip(f"{tool} is not installed here")
-
-
 def test_a_campaign_against_a_real_system(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """docs/examples/ps_party.sh (sftp, openssl, curl, jq) plays the PS of every run; a variant
     that never fetches fails its own conformance check, and a command that fails is named."""
-    _needs_the_shell_tools()
+    needs_the_shell_tools()
     good = tmp_path / "good"
     assert main(["campaign", "demo", "--runs", "2", "--seed", "5", "--external", "ps",
                  "--command", f"bash {PS_PARTY}", "--out", str(good)]) == 0  # fmt: skip

@@ -24,12 +24,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run(folder: Path, **variant: str) -> tuple[int, str, dict[str, str]]:
+def needs_the_shell_tools() -> None:
+    """The peers a vendor's shell job uses: a failure under CI (.ci/run installs them), a
+    skip only on a developer's machine without them."""
     for tool in ("curl", "sftp", "openssl", "jq"):
         if shutil.which(tool) is None:
             if os.environ.get("CI"):
                 pytest.fail(f"{tool} is not installed: .ci/run installs it")
             pytest.skip(f"{tool} is not installed here")
+
+
+def _run(folder: Path, **variant: str) -> tuple[int, str, dict[str, str]]:
+    needs_the_shell_tools()
     env = {
         **os.environ,
         "NOEMIE_SIM": str(Path(sys.executable).with_name("noemie-sim")),
