@@ -106,11 +106,11 @@ def _line(outcome: RunOutcome, runs: int) -> str:
 
 
 def cmd_campaign(args: argparse.Namespace) -> int:
-    spec = _spec(args)
     if args.address and args.engine != "ray":
         raise UsageError("--address: for a Ray cluster, with --engine ray")
     if args.engine == "ray" and args.workers is not None:
         raise UsageError("--workers: with --engine ray, the cluster's CPUs are the workers")
+    spec = _spec(args)
     engine = sharded.engine_of(args)
     console = make_console()
     kinds = ", ".join(sorted({r.kind for r in spec.plan.rules})) or "none"
