@@ -217,18 +217,31 @@ def run_seed(campaign_seed: int, index: int) -> int:
     return derived_seed(campaign_seed, f"campaign run {index}") % 2**63
 
 
-def targets_by_role(
-    config: NetworkConfig, exclude: frozenset[str] = frozenset()
-) -> dict[str, list[str]]:
-    """ROLE-N names of the parties of the network ``config`` builds, by role, but those whose
-    id is in ``exclude`` (external parties: no fault of the simulation reaches them). N counts
-    in the network's own order, which is the population's."""
-    names: dict[str, list[str]] = {}
+def party_names(config: NetworkConfig) -> dict[str, tuple[str, str]]:
+    """Party id -> (role, ROLE-N name) of the network ``config`` builds (its population, built
+    once here). N counts in the network's own order, which is the population's."""
     counts: dict[str, int] = {}
+    names = {}
     for party, role in party_roles(config).items():
         counts[role] = counts.get(role, 0) + 1
-        if party not in exclude:
-            names.setdefault(role, []).append(f"{ROLE_PREFIX[role]}-{counts[role]}")
+        names[party] = (role, f"{ROLE_PREFIX[role]}-{counts[role]}")
+    return names
+
+
+def targets_by_role(config: NetworkConfig) -> dict[str, list[str]]:
+    """ROLE-N names of the parties of the network ``config`` builds, by role."""
+    return _by_role(party_names(config))
+
+
+def _by_role(
+    parties: dict[str, tuple[str, str]], external: str | None = None
+) -> dict[str, list[str]]:
+    """ROLE-N names by role, but the ``external`` party's (no fault of the simulation
+    reaches it)."""
+    names: dict[str, list[str]] = {}
+    for party, (role, name) in parties.items():
+        if party != external:
+            names.setdefault(role, []).append(name)
     return names
 
 
@@ -241,13 +254,12 @@ def draw_faults(
     if not plan.rules or not plan.per_run[1]:
         return []
     rng = generator(seed, "campaign faults")
-    config = dataclasses.replace(scenario.config, seed=seed)
-    roles = targets_by_role(config, frozenset([external] if external else []))
+    parties = party_names(dataclasses.replace(scenario.config, seed=seed))
+    roles = _by_role(parties, external)
     every = [t for names in roles.values() for t in names]
     # the external party by its id or its ROLE-N name in this run: what the simulation
     # cannot reach
-    spared = {external} | {n for group in targets_by_role(config).values() for n in group
-                           if n not in every}  # fmt: skip
+    spared = {external, parties[external][1]} if external else set()
     drawn = []
     for _ in range(rng.randint(*plan.per_run)):
         rule = rng.choice(plan.rules)
@@ -633,12 +645,12 @@ def jobs(spec: CampaignSpec) -> list[RunJob]:
 def check_targets(spec: CampaignSpec) -> None:
     """CampaignError when a fault the plan may draw names a party the network does not have
     (a faults file's ``targets``): said before any run, not as a harness failure of each."""
-    names = targets_by_role(spec.scenario.config)
-    roles = party_roles(spec.scenario.config)
+    parties = party_names(spec.scenario.config)
+    names = _by_role(parties)
     for rule in spec.plan.rules:
         role = FAULT_KINDS[rule.kind][0]
         allowed = [n for r, group in names.items() if role in ("any", r) for n in group]
-        allowed += [p for p, r in roles.items() if role in ("any", r)]
+        allowed += [p for p, (r, _name) in parties.items() if role in ("any", r)]
         for target in rule.targets:
             if target not in allowed:
                 named = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
