@@ -5,6 +5,7 @@ Kinds (see :mod:`.kinds`): ``b2`` FSE lots, ``arl``, ``noemie-ps`` (580 return),
 :class:`FormatError`.
 """
 
+from . import pack  # noqa: F401 - installs the built-in pack: every table comes from one
 from .errors import Anomaly, FormatError
 from .kinds import KINDS, FileKind, detect, explain
 

@@ -17,12 +17,14 @@ derived: N when the file or any lot has an anomaly, D when every lot is a duplic
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from .codec import (
     FIXED_128,
     Field,
+    FixedFraming,
     Kind,
     Record,
     RecordLayout,
@@ -35,9 +37,9 @@ from .codec import (
     when,
 )
 from .errors import Anomaly, Findings
-from .model import Cursor, OnePass, from_record, to_record
+from .model import Cursor, OnePass, from_record, rebind, to_record
 
-FRAMING = FIXED_128
+FRAMING: FixedFraming = FIXED_128
 STATUSES = ("P", "N", "D")
 #: The anomaly a duplicate (D) lot carries, and only it (codes.ARL, project convention).
 DUPLICATE_CODE = "0003 001"
@@ -94,6 +96,16 @@ TRAILER = _record(
 )
 LAYOUTS = {lay.code: lay for lay in (HEADER, LOT, ANOMALY, TRAILER)}
 NAMES = {code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()}
+
+
+def use(framing: FixedFraming, layouts: Mapping[str, RecordLayout]) -> None:
+    """Speak a norms pack's ARL tables from now on (:func:`noemie_sim.sim.norms.pack.install`
+    calls it with tables it has checked: the same record codes and every field named here)."""
+    global FRAMING
+    FRAMING = framing
+    rebind(globals(), layouts)
+    NAMES.clear()
+    NAMES.update({code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()})
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,14 @@ or 3, 3F, 3H (établissement lines).
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from .codec import (
     FIXED_128,
     Field,
+    FixedFraming,
     Kind,
     Record,
     RecordLayout,
@@ -39,7 +40,7 @@ from .codec import (
 )
 from .errors import Anomaly, Findings
 from .keys import NIR_PATTERN, luhn_valid, nir_key
-from .model import Checker, Cursor, OnePass, from_record, to_record
+from .model import Checker, Cursor, OnePass, from_record, rebind, to_record
 
 #: The detail positions are those of the B2 "CP" variant as ATIH's RSF-ACE 2023 transcribes
 #: them; the variant a PS sends is not public (norms.md §2.2).
@@ -51,7 +52,7 @@ GRAND_REGIMES = tuple(
 #: Natures d'assurance accepted in Type 2 pos 77: the RSF-ACE list (norms.md §2.2). 40, an
 #: AT-MP nature in SNDS (§7.6), is not in it: AT-MP is 41 here.
 INSURANCE_NATURES = ("10", "13", "30", "41", "90")
-FRAMING = FIXED_128
+FRAMING: FixedFraming = FIXED_128
 
 
 def _b2(code: str, name: str, label: str, *fields_: Field, doc: str = "") -> RecordLayout:
@@ -294,6 +295,16 @@ LAYOUTS: dict[str, RecordLayout] = {
     )
 }
 NAMES = {code: f"{lay.name} ({lay.label})" for code, lay in LAYOUTS.items()}
+
+
+def use(framing: FixedFraming, layouts: Mapping[str, RecordLayout]) -> None:
+    """Speak a norms pack's B2 tables from now on (:func:`noemie_sim.sim.norms.pack.install`
+    calls it with tables it has checked: the same record codes and every field named here)."""
+    global FRAMING
+    FRAMING = framing
+    rebind(globals(), layouts)
+    NAMES.clear()
+    NAMES.update({code: f"{lay.name} ({lay.label})" for code, lay in LAYOUTS.items()})
 
 
 # -- typed model ----------------------------------------------------------------------------
@@ -645,9 +656,10 @@ def parse(data: bytes) -> B2File:
 
 
 def declared_file_id(data: bytes) -> int:
-    """The file number the header (Type 0, positions 50-59) declares, 0 when unreadable: what
+    """The file number the header (Type 0, field ``file_id``) declares, 0 when unreadable: what
     an answer to a file that cannot be parsed refers to."""
-    head = bytes(data[49:59])
+    f = FILE_HEADER.field("file_id")
+    head = bytes(data[f.start - 1 : f.end])
     return int(head) if head.isdigit() else 0
 
 

@@ -96,6 +96,9 @@ class RecordLayout:
     length: int
     fields: tuple[Field, ...]
     doc: str = ""
+    #: data fields a norms pack added that the network's code does not know: always optional,
+    #: written blank, read and checked like the others (sim/norms/pack.py)
+    extension: frozenset[str] = frozenset()
     _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
     _codecs: list[tuple[Field, int, int, Callable[[str], Value]]] = field(
         default_factory=list, compare=False, repr=False
@@ -153,7 +156,9 @@ class RecordLayout:
         return self._data[0]
 
     def record(self, **values: Value) -> Record:
-        """A record of this layout; every data field must be given (None for a blank optional)."""
+        """A record of this layout; every data field must be given (None for a blank optional),
+        except the :attr:`extension` fields, blank unless given."""
+        values = {**dict.fromkeys(self.extension), **values}
         missing = [f.name for f in self.data_fields if f.name not in values]
         extra = [k for k in values if k not in self._by_name or not self._by_name[k].is_data]
         if missing or extra:
@@ -612,11 +617,13 @@ def layout(
     fields: Sequence[Field],
     *,
     doc: str = "",
+    extension: frozenset[str] = frozenset(),
 ) -> RecordLayout:
     """Build a layout from its declared fields, filling every gap with a blank filler field.
 
-    Raises ValueError (a programming error in a table, caught by the tests) when fields overlap,
-    leave the record, or are declared twice.
+    Raises ValueError (a programming error in a table, caught by the tests; a mistake in a
+    norms pack, reported by its check) when fields overlap, leave the record, or are declared
+    twice, or when a date or constant does not fill its field.
     """
     declared = sorted(fields, key=lambda f: f.start)
     complete: list[Field] = []
@@ -641,7 +648,7 @@ def layout(
         raise ValueError(f"{name}: fields run past the record length {length}")
     if position <= length:
         complete.append(_filler(position, length - position + 1))
-    return RecordLayout(code, name, label, length, tuple(complete), doc)
+    return RecordLayout(code, name, label, length, tuple(complete), doc, extension)
 
 
 def record_128(

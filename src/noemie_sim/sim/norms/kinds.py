@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from . import arl, b2, noemie, noemie_550, noemie_ps, oc_answer, samples
-from .codec import Framing, Kind, Record, RecordLayout, RecordStream
+from .codec import Field, Framing, Kind, Record, RecordLayout, RecordStream
 from .errors import Anomaly, Findings, FormatError, shorten
 
 
@@ -133,110 +133,128 @@ _NOTES = {
         "décompte file; this one is noemie-sim's."
     ),
 }
-KINDS: dict[str, FileKind] = {
-    k.name: k
-    for k in (
-        FileKind(
-            "b2",
-            "Lots de FSE (norme B2), PS -> caisse",
-            b2.FRAMING,
-            b2.LAYOUTS,
-            b2.parse,
-            lambda d: b2.validate(d, "FSE"),
-            samples.b2_lot,
-            ("5 ", "8 ", "9 "),
-            _depths(_B2_DEPTHS),
-            lambda d, limit: b2.check(d, "FSE", limit),
-            _NOTES["b2"],
-        ),
-        FileKind(
-            "arl",
-            "Accusé de réception logique, caisse -> PS",
-            arl.FRAMING,
-            arl.LAYOUTS,
-            arl.parse,
-            arl.validate,
-            samples.arl_negative,
-            ("A1", "A9"),
-            _depths({"A0": 0, "A9": 0, "A1": 1, "A2": 2}),
-            arl.check,
-            _NOTES["arl"],
-        ),
-        FileKind(
-            "noemie-ps",
-            noemie_ps.REF.title,
-            noemie.FRAMING,
-            noemie_ps.REF.layouts,
-            noemie_ps.parse,
-            noemie_ps.validate,
-            samples.noemie_ps_return,
-            ("990", "999"),
-            _noemie_depths(noemie_ps.REF),
-            noemie_ps.check,
-            _NOTES["noemie-ps"],
-        ),
-        FileKind(
-            "decompte",
-            "Décomptes B2, caisse -> organisme complémentaire",
-            b2.FRAMING,
-            b2.LAYOUTS,
-            b2.parse,
-            lambda d: b2.validate(d, "DEC"),
-            samples.decompte,
-            ("5 ", "8 ", "9 "),
-            _depths(_B2_DEPTHS),
-            lambda d, limit: b2.check(d, "DEC", limit),
-            _NOTES["decompte"],
-        ),
-        FileKind(
-            "oc-answer",
-            "Réponse d'un organisme complémentaire à un fichier de décomptes",
-            oc_answer.FRAMING,
-            oc_answer.LAYOUTS,
-            oc_answer.parse,
-            oc_answer.validate,
-            samples.oc_answer_sample,
-            ("R9",),
-            _depths({"R0": 0, "R1": 1, "R9": 0}),
-            oc_answer.check,
-            _NOTES["oc-answer"],
-        ),
-        FileKind(
-            "noemie-550",
-            noemie_550.REF.title,
-            noemie.FRAMING,
-            noemie_550.REF.layouts,
-            noemie_550.parse,
-            noemie_550.validate,
-            samples.noemie_550_sample,
-            ("990", "999"),
-            _noemie_depths(noemie_550.REF),
-            noemie_550.check,
-            _NOTES["noemie-550"],
-        ),
-    )
-}
+
+
+def _kinds() -> dict[str, FileKind]:
+    """Every kind, as the format modules' current tables describe it."""
+    return {
+        k.name: k
+        for k in (
+            FileKind(
+                "b2",
+                "Lots de FSE (norme B2), PS -> caisse",
+                b2.FRAMING,
+                b2.LAYOUTS,
+                b2.parse,
+                lambda d: b2.validate(d, "FSE"),
+                samples.b2_lot,
+                ("5 ", "8 ", "9 "),
+                _depths(_B2_DEPTHS),
+                lambda d, limit: b2.check(d, "FSE", limit),
+                _NOTES["b2"],
+            ),
+            FileKind(
+                "arl",
+                "Accusé de réception logique, caisse -> PS",
+                arl.FRAMING,
+                arl.LAYOUTS,
+                arl.parse,
+                arl.validate,
+                samples.arl_negative,
+                ("A1", "A9"),
+                _depths({"A0": 0, "A9": 0, "A1": 1, "A2": 2}),
+                arl.check,
+                _NOTES["arl"],
+            ),
+            FileKind(
+                "noemie-ps",
+                noemie_ps.REF.title,
+                noemie.FRAMING,
+                noemie_ps.REF.layouts,
+                noemie_ps.parse,
+                noemie_ps.validate,
+                samples.noemie_ps_return,
+                ("990", "999"),
+                _noemie_depths(noemie_ps.REF),
+                noemie_ps.check,
+                _NOTES["noemie-ps"],
+            ),
+            FileKind(
+                "decompte",
+                "Décomptes B2, caisse -> organisme complémentaire",
+                b2.FRAMING,
+                b2.LAYOUTS,
+                b2.parse,
+                lambda d: b2.validate(d, "DEC"),
+                samples.decompte,
+                ("5 ", "8 ", "9 "),
+                _depths(_B2_DEPTHS),
+                lambda d, limit: b2.check(d, "DEC", limit),
+                _NOTES["decompte"],
+            ),
+            FileKind(
+                "oc-answer",
+                "Réponse d'un organisme complémentaire à un fichier de décomptes",
+                oc_answer.FRAMING,
+                oc_answer.LAYOUTS,
+                oc_answer.parse,
+                oc_answer.validate,
+                samples.oc_answer_sample,
+                ("R9",),
+                _depths({"R0": 0, "R1": 1, "R9": 0}),
+                oc_answer.check,
+                _NOTES["oc-answer"],
+            ),
+            FileKind(
+                "noemie-550",
+                noemie_550.REF.title,
+                noemie.FRAMING,
+                noemie_550.REF.layouts,
+                noemie_550.parse,
+                noemie_550.validate,
+                samples.noemie_550_sample,
+                ("990", "999"),
+                _noemie_depths(noemie_550.REF),
+                noemie_550.check,
+                _NOTES["noemie-550"],
+            ),
+        )
+    }
+
+
+#: every kind by name, refilled in place when a norms pack is installed (:func:`rebuild`)
+KINDS: dict[str, FileKind] = _kinds()
+
+
+def rebuild() -> None:
+    """Describe the kinds with the format modules' current tables (after a pack is installed)."""
+    KINDS.clear()
+    KINDS.update(_kinds())
 
 
 def detect(data: bytes) -> FileKind:
     """The kind of a file from its first record; FormatError when it is none of ours."""
+    noemie_kinds = (KINDS["noemie-ps"], KINDS["noemie-550"])
     if data[:3] == b"000":
-        reference = noemie.reference_of(data)
-        for kind in (KINDS["noemie-ps"], KINDS["noemie-550"]):
-            if reference == kind.layouts["000"].field("reference").const:
+        for kind in noemie_kinds:
+            reference = kind.layouts["000"].field("reference")
+            if _zone(data, reference) == reference.const.encode():
                 return kind
+        reference = noemie_kinds[0].layouts["000"].field("reference")
         raise FormatError(
             Anomaly(
                 "unknown NOEMIE référence",
                 record=1,
                 field="reference",
-                position=62,
-                expected="580 or 550",
-                found=shorten(repr(data[61:64])),
+                position=reference.start,
+                expected=" or ".join(k.layouts["000"].field("reference").const
+                                     for k in noemie_kinds),
+                found=shorten(repr(_zone(data, reference))),
             )
-        )
+        )  # fmt: skip
     if data[:2] == b"0 ":
-        nature = data[11:14]
+        nature_field = b2.FILE_HEADER.field("nature")
+        nature = _zone(data, nature_field)
         if nature == b"FSE":
             return KINDS["b2"]
         if nature == b"DEC":
@@ -246,7 +264,7 @@ def detect(data: bytes) -> FileKind:
                 "unknown B2 file nature",
                 record=1,
                 field="nature",
-                position=12,
+                position=nature_field.start,
                 expected="'FSE' or 'DEC'",
                 found=shorten(repr(nature)),
             )
@@ -263,6 +281,11 @@ def detect(data: bytes) -> FileKind:
             found=shorten(repr(data[:3])),
         )
     )
+
+
+def _zone(data: bytes, f: Field) -> bytes:
+    """The bytes of field ``f`` in the first record of ``data``."""
+    return bytes(data[f.start - 1 : f.end])
 
 
 def declared_parties(data: bytes) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from .codec import Framing, Record, RecordLayout, RecordStream, Value
@@ -21,12 +21,29 @@ T = TypeVar("T")
 
 def to_record(lay: RecordLayout, obj: object | None = None, **given: Value) -> Record:
     """A record of ``lay`` taking each data field from ``given`` or else from ``obj``'s attribute
-    of the same name."""
+    of the same name; the fields a norms pack added (``lay.extension``) are blank unless
+    given."""
     key = tuple(given)
     names, read = lay.memo(key, lambda: _reader(lay, key))
     values = dict(zip(names, read(obj), strict=True))
+    if lay.extension:
+        values.update(dict.fromkeys(lay.extension))
     values.update(given)
     return Record(lay, values)
+
+
+def rebind(namespace: MutableMapping[str, Any], layouts: Mapping[str, RecordLayout]) -> None:
+    """Point every module-level layout of ``namespace`` (a format module's globals) at the
+    layout of the same code in ``layouts``, and refill its ``LAYOUTS`` table in place: how a
+    format module comes to speak a norms pack's tables (sim/norms/pack.py). Functions read
+    their layouts from the module's globals at each call, so they follow."""
+    for name, value in list(namespace.items()):
+        if isinstance(value, RecordLayout):
+            namespace[name] = layouts[value.code]
+    table = namespace.get("LAYOUTS")
+    if isinstance(table, dict):
+        table.clear()
+        table.update(layouts)
 
 
 def _reader(
@@ -34,7 +51,9 @@ def _reader(
 ) -> tuple[tuple[str, ...], Callable[[object], tuple[Any, ...]]]:
     """The data fields of ``lay`` not in ``given``, and a function reading them from an
     object's attributes (one C call, whatever the number of fields)."""
-    names = tuple(f.name for f in lay.data_fields if f.name not in given)
+    names = tuple(
+        f.name for f in lay.data_fields if f.name not in given and f.name not in lay.extension
+    )
     if not names:
         return names, lambda obj: ()
     getter = operator.attrgetter(*names)

@@ -143,12 +143,22 @@ class Reference:
     layouts: dict[str, RecordLayout]
     groups: dict[str, int]
     contents: dict[str, tuple[Slot, ...]]
-    line_amounts: Callable[[Record], tuple[int, int]]
+    #: the line entities whose amounts a 990 sums: entity code -> the fields giving its
+    #: ``amount_1`` and ``amount_2`` (other entities count 0)
+    totals: dict[str, tuple[str, str]]
+    framing: DelimitedFraming = FRAMING
     names: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for code, lay in self.layouts.items():
             self.names[code] = f"{code} {lay.name}"
+
+    def line_amounts(self, record: Record) -> tuple[int, int]:
+        """The two amounts ``record`` adds to the 990 totals of the groups above it."""
+        fields = self.totals.get(record.layout.code)
+        if fields is None:
+            return 0, 0
+        return record.number(fields[0]), record.number(fields[1])
 
 
 @dataclass
@@ -265,7 +275,7 @@ def build(ref: Reference, header: Record, items: Sequence[Item]) -> bytes:
     trailer = ref.layouts["999"]
     values = {f.name: header[f.name] for f in trailer.data_fields if f.name != "entity_count"}
     out.append(trailer.record(**values, entity_count=len(out) + 1))
-    return encode_records(out, FRAMING)
+    return encode_records(out, ref.framing)
 
 
 # -- parsing and validation -----------------------------------------------------------------
@@ -273,7 +283,7 @@ def build(ref: Reference, header: Record, items: Sequence[Item]) -> bytes:
 
 def decode(ref: Reference, data: bytes) -> tuple[list[Record], Tree]:
     """Decoded entities and their hierarchy; FormatError on the first problem."""
-    records = decode_records(data, FRAMING, ref.layouts)
+    records = decode_records(data, ref.framing, ref.layouts)
     return records, structure(ref, records)
 
 
@@ -295,7 +305,7 @@ def check(
     entity (a payee, an employer) at a time and only the first ``limit`` anomalies are kept
     (all are counted). Field anomalies, when there are any, are all that is said; else the
     first misplaced entity alone; else the anomalies of the checks."""
-    one = OnePass(data, FRAMING, ref.layouts, ref.names, limit)
+    one = OnePass(data, ref.framing, ref.layouts, ref.names, limit)
     window, cur, checker = one.window, one.cursor, one.checker
 
     def walk() -> None:
@@ -345,11 +355,3 @@ def header_values(obj: object) -> dict[str, object]:
         name: getattr(obj, name)
         for name in ("sender_type", "sender", "receiver_type", "receiver", "created_at", "file_id")
     }
-
-
-def reference_of(data: bytes) -> str | None:
-    """The référence number of a NOEMIE file (000 entity, offset 61), if it looks like one."""
-    if data[:3] != b"000" or len(data) < 64:
-        return None
-    ref = data[61:64]
-    return ref.decode("ascii") if ref.isdigit() else None

@@ -31,7 +31,7 @@ from . import noemie
 from .codec import Kind, Record, amount, num, text, when
 from .errors import Anomaly, Findings
 from .keys import NIR_PATTERN, luhn_valid, nir_key
-from .model import Checker, from_record, to_record
+from .model import Checker, from_record, rebind, to_record
 from .noemie import Item, Node, Reference, Slot, entity
 
 REFERENCE = "550"
@@ -133,12 +133,6 @@ MOVEMENT = entity(
 )
 
 
-def _line_amounts(record: Record) -> tuple[int, int]:
-    if record.code == "230":
-        return record.number("net_amount"), record.number("gross_amount")
-    return 0, 0
-
-
 REF = Reference(
     number=REFERENCE,
     title="NOEMIE employeurs: IJ en subrogation (BPIJ)",
@@ -166,8 +160,16 @@ REF = Reference(
         "150": (Slot(("160",), 1, None),),
         "160": (Slot(("230",), 1, None),),
     },
-    line_amounts=_line_amounts,
+    totals={"230": ("net_amount", "gross_amount")},
 )
+
+
+def use(ref: Reference) -> None:
+    """Speak a norms pack's NOEMIE 550 tables from now on
+    (:func:`noemie_sim.sim.norms.pack.install` calls it with tables it has checked)."""
+    global REF
+    REF = ref
+    rebind(globals(), ref.layouts)
 
 
 # -- typed model ----------------------------------------------------------------------------

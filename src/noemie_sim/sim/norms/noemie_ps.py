@@ -28,7 +28,7 @@ from . import noemie
 from .codec import Kind, Record, RecordLayout, amount, num, text, when
 from .errors import Anomaly, Findings
 from .keys import NIR_PATTERN, nir_key
-from .model import Checker, from_record, to_record
+from .model import Checker, from_record, rebind, to_record
 from .noemie import CODE, Item, Node, Reference, Slot, entity
 
 REFERENCE = "580"
@@ -177,14 +177,8 @@ MOVEMENT = entity(
     text("direction", 33, 1, "Sens: C crédit au PS, D débit", choices=("C", "D")),
 )
 
+
 _ACTS = ("210", "212", "216")
-
-
-def _line_amounts(record: Record) -> tuple[int, int]:
-    if record.code in _ACTS:
-        return record.number("amo_amount"), record.number("fee_amount")
-    return 0, 0
-
 
 REF = Reference(
     number=REFERENCE,
@@ -225,8 +219,16 @@ REF = Reference(
             Slot(("290",), 0, None),
         ),
     },
-    line_amounts=_line_amounts,
+    totals={code: ("amo_amount", "fee_amount") for code in _ACTS},
 )
+
+
+def use(ref: Reference) -> None:
+    """Speak a norms pack's NOEMIE 580 tables from now on
+    (:func:`noemie_sim.sim.norms.pack.install` calls it with tables it has checked)."""
+    global REF
+    REF = ref
+    rebind(globals(), ref.layouts)
 
 
 # -- typed model ----------------------------------------------------------------------------

@@ -11,12 +11,14 @@ R: the whole file was refused (its refusal code says why) and carries no R1.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from .codec import (
     FIXED_128,
     Field,
+    FixedFraming,
     Kind,
     Record,
     RecordLayout,
@@ -29,9 +31,9 @@ from .codec import (
 )
 from .errors import Anomaly, Findings
 from .keys import NIR_PATTERN, nir_key
-from .model import Cursor, OnePass, from_record, to_record
+from .model import Cursor, OnePass, from_record, rebind, to_record
 
-FRAMING = FIXED_128
+FRAMING: FixedFraming = FIXED_128
 OC_CODE = r"[A-Z]{2}[0-9]{2}"
 
 
@@ -80,6 +82,16 @@ TRAILER = _record(
 )
 LAYOUTS = {lay.code: lay for lay in (HEADER, REJECT, TRAILER)}
 NAMES = {code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()}
+
+
+def use(framing: FixedFraming, layouts: Mapping[str, RecordLayout]) -> None:
+    """Speak a norms pack's OC answer tables from now on (:func:`noemie_sim.sim.norms.pack.install`
+    calls it with tables it has checked: the same record codes and every field named here)."""
+    global FRAMING
+    FRAMING = framing
+    rebind(globals(), layouts)
+    NAMES.clear()
+    NAMES.update({code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()})
 
 
 @dataclass(frozen=True)
