@@ -6,6 +6,7 @@ the property tests (10 000 per parser), ``quick`` for a fast local loop (500).
 """
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, settings
 
 from noemie_sim.pki.authority import Pki
 from noemie_sim.pki.validation import TrustStore
+from noemie_sim.sim.norms import pack as norms_pack
 
 from .fuzz import PROFILE
 from .pki_helpers import PARTIES, T0
@@ -25,6 +27,15 @@ settings.register_profile(
     "quick", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(PROFILE)
+
+
+@pytest.fixture(autouse=True)
+def built_in_norms() -> Iterator[None]:
+    """Every test starts and ends speaking the built-in tables: a test that installs a norms
+    pack (a command run with --norms) cannot change what the next one in its worker speaks."""
+    norms_pack.install(norms_pack.BUILTIN)
+    yield
+    norms_pack.install(norms_pack.BUILTIN)
 
 
 @pytest.fixture(scope="session")

@@ -25,10 +25,12 @@ from typing import Any
 
 from noemie_sim.pki import attest
 from noemie_sim.pki.authority import KeyPool, Pki
+from noemie_sim.sim import packs
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.clock import Clock, real_ticks, stopwatch
 from noemie_sim.sim.domain.population import Population, PopulationConfig, build
 from noemie_sim.sim.journal import Journal
+from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.randomness import derived_seed
 from noemie_sim.sim.transport.api import HubSide, MailboxClient
 from noemie_sim.sim.transport.faults import FaultPlan, FaultProxy
@@ -249,7 +251,9 @@ class Network:
             seed=config.seed,
             population=population.digest(),
             end=config.end.isoformat(),
+            norms=norms_pack.active().digest,
         )
+        packs.keep_with_run(self.folder)
         hubs: dict[str, HubSide] = {}
         connect: dict[str, Callable[[str], MailboxClient]] = {}
         roles = pki.parties()

@@ -53,6 +53,7 @@ from cryptography import x509
 
 from noemie_sim.actors.network import Network, population_of
 from noemie_sim.pki.authority import KeyPool, Pki
+from noemie_sim.sim import packs
 from noemie_sim.sim.clock import cpu_stopwatch, stopwatch
 from noemie_sim.sim.domain.population import (
     ShardOf,
@@ -61,6 +62,8 @@ from noemie_sim.sim.domain.population import (
     shard_parties,
 )
 from noemie_sim.sim.journal import Event, JournalError, check_run, write_atomically
+from noemie_sim.sim.norms import pack as norms_pack
+from noemie_sim.sim.norms.pack import Pack
 from noemie_sim.sim.randomness import derived_seed
 
 from . import runner
@@ -445,7 +448,14 @@ def _worker_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _pooled(job: Job, channel: _PoolChannel) -> Any:
+def _speak(norms: Pack) -> None:
+    """Make this worker speak the run's norms pack (a worker keeps it for its next jobs)."""
+    if norms_pack.active().digest != norms.digest:
+        norms_pack.install(norms)
+
+
+def _pooled(job: Job, channel: _PoolChannel, norms: Pack) -> Any:
+    _speak(norms)
     return job(channel)
 
 
@@ -494,7 +504,7 @@ class ProcessEngine:
                     heard.put(Finished(key, future.result()))
 
             for job in jobs:
-                future = pool.submit(_pooled, job, channel)
+                future = pool.submit(_pooled, job, channel, norms_pack.active())
                 future.add_done_callback(functools.partial(finished, key=job.key))
             try:
                 yield from _until_finished(heard, len(jobs))
@@ -548,16 +558,19 @@ class RayEngine:
         told = Queue()
         self._flag = ray.remote(num_cpus=0)(_StopFlag).remote()
         options = {"num_cpus": 1, "max_retries": 2, "scheduling_strategy": "SPREAD"}
+        norms = norms_pack.active()
         shipped = [job for job in jobs if isinstance(job, ShardJob)]
         if self.shared or len(shipped) < len(jobs):
             task = ray.remote(**options)(_play_in_place)
-            refs = {task.remote(job, told, self._flag): job.key for job in jobs}
+            refs = {task.remote(job, told, self._flag, norms): job.key for job in jobs}
         else:
             archive = _tar(Path(shipped[0].pki)) if shipped else b""
             name = hashlib.sha256(archive).hexdigest()[:24]
             pki = ray.put(archive)
             task = ray.remote(**options)(_play_shard_on_node)
-            refs = {task.remote(job, name, pki, told, self._flag): job.key for job in shipped}
+            refs = {
+                task.remote(job, name, pki, told, self._flag, norms): job.key for job in shipped
+            }
         heard: queue.Queue[Progress | Finished] = queue.Queue()
 
         def forward() -> None:
@@ -624,19 +637,21 @@ class _RayChannel:
         return bool(self.ray.get(self.flag.is_set.remote()))
 
 
-def _play_in_place(job: Job, told: Any, flag: Any) -> Any:
+def _play_in_place(job: Job, told: Any, flag: Any, norms: Pack) -> Any:
     """A Ray task on a shared folder: the job played where the run keeps it."""
+    _speak(norms)
     return job(_RayChannel(importlib.import_module("ray"), told, flag))
 
 
 def _play_shard_on_node(
-    job: ShardJob, pki_name: str, pki: bytes, told: Any, flag: Any
+    job: ShardJob, pki_name: str, pki: bytes, told: Any, flag: Any, norms: Pack
 ) -> tuple[ShardResult, bytes]:
     """A Ray task: the shard played in a temporary folder of the node, returned as a tar. The
     run's PKI is unpacked once per node (``pki_name`` is its digest), then reused by every
     shard the node plays."""
     import ray
 
+    _speak(norms)
     node_pki = Path(tempfile.gettempdir()) / f"noemie-sim-pki-{pki_name}"
     if not (node_pki / "pki.json").is_file():
         unpacking = Path(tempfile.mkdtemp(prefix=f".{node_pki.name}.", dir=node_pki.parent))
@@ -713,8 +728,10 @@ def run_sharded(
         "engine": engine.name,
         "workers": engine.workers,
         "caisses": [s.caisse for s in shards],
+        "norms": norms_pack.active().digest,
         "state": "running",
     }
+    packs.keep_with_run(folder)
     _write(folder, manifest)
     timer = stopwatch()
     issued_at = scenario.config.start - timedelta(days=1)

@@ -25,6 +25,7 @@ from noemie_sim.sim.norms.pack import (
     Pack,
     PackError,
     Problem,
+    active,
     compile_pack,
 )
 
@@ -32,6 +33,8 @@ from noemie_sim.sim.norms.pack import (
 ENVIRONMENT = "NOEMIE_SIM_NORMS"
 MANIFEST = "pack.toml"
 SCHEMA_FILE = "schema.json"
+#: where a run folder keeps the pack its run spoke (when not the built-in one)
+RUN_FOLDER = "norms"
 
 
 def read_pack(folder: str | Path) -> Pack:
@@ -102,6 +105,33 @@ def write_pack(pack: Pack, folder: str | Path, description: str = "") -> list[Pa
 def schema_text() -> str:
     """The JSON Schema of a pack file, as published (docs/norms-pack.schema.json)."""
     return json.dumps(SCHEMA, indent=2, ensure_ascii=False) + "\n"
+
+
+def keep_with_run(folder: Path) -> None:
+    """Keep the pack this process speaks in run folder ``folder`` (``norms/``) unless it is the
+    built-in one: what :func:`for_run` finds when the run is replayed. Its digest is in the
+    run's journal (``run-started``), so a changed copy is refused."""
+    speaking = active()
+    if not speaking.builtin:
+        write_pack(speaking, folder / RUN_FOLDER)
+
+
+def for_run(run_dir: Path, digest: str | None) -> Pack:
+    """The pack a run spoke, from the ``digest`` its journal recorded (None: a run made before
+    packs, the built-in one): the pack this process speaks, the copy kept in the run folder,
+    or the built-in one, whichever has that digest. PackError when none has."""
+    candidates = [active(), BUILTIN]
+    if digest is None:
+        return BUILTIN
+    kept = run_dir / RUN_FOLDER
+    if kept.is_dir():
+        candidates.insert(1, read_pack(kept))
+    for pack in candidates:
+        if pack.digest == digest:
+            return pack
+    raise PackError([Problem(str(run_dir), f"this run spoke the norms pack of digest {digest}, "
+                             "which is neither the one given nor kept in the run folder: give "
+                             "--norms DIR with that pack")])  # fmt: skip
 
 
 def chosen(folder: str | None) -> Pack:

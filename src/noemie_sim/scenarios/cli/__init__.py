@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from noemie_sim import __version__
+from noemie_sim.sim import packs
+from noemie_sim.sim.norms import pack as norms_pack
+from noemie_sim.sim.norms.pack import PackError
 
 from . import campaign, norms, pki, runs, transport, vendors
 from .common import UsageError
@@ -45,12 +48,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     norms.register(sub)
     norms.register_generate(sub)
+    norms.register_packs(sub)
     pki.register(sub)
     transport.register(sub)
     runs.register(sub)
     vendors.register(sub)
     campaign.register(sub)
+    for name, command in sub.choices.items():
+        if name not in ("norms", "harness"):
+            _add_norms(command)
     return parser
+
+
+def _add_norms(parser: argparse.ArgumentParser) -> None:
+    """``--norms DIR`` on ``parser`` and on every command below it."""
+    nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not nested:
+        parser.add_argument(
+            "--norms", metavar="DIR",
+            help=f"speak the layout tables of this norms pack (default: ${packs.ENVIRONMENT}, "
+            "else the built-in tables; see 'noemie-sim norms')",
+        )  # fmt: skip
+    for action in nested:
+        for command in action.choices.values():
+            _add_norms(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +80,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.harness_key:  # for this process and the workers it starts
         os.environ["NOEMIE_SIM_HARNESS_KEY"] = str(Path(args.harness_key).resolve())
+    try:
+        speaking = packs.chosen(getattr(args, "norms", None))
+    except PackError as exc:
+        print(f"noemie-sim {args.command}: {norms.pack_refused(exc)}", file=sys.stderr)
+        return 2
+    norms_pack.install(speaking)
+    # the commands this one starts (a vendor's script calling noemie-sim) speak it too
+    given = getattr(args, "norms", None)
+    before = os.environ.get(packs.ENVIRONMENT)
+    if given:
+        os.environ[packs.ENVIRONMENT] = str(Path(given).resolve())
+    try:
+        return _handle(args)
+    finally:
+        if given:  # the command is over (main is called again in one process by tests)
+            os.environ.pop(packs.ENVIRONMENT, None)
+            if before is not None:
+                os.environ[packs.ENVIRONMENT] = before
+
+
+def _handle(args: argparse.Namespace) -> int:
+    """Run the command's handler; every failure becomes its exit code and one line."""
     try:
         code: int = args.handler(args)
     except UsageError as exc:

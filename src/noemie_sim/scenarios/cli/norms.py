@@ -7,9 +7,12 @@ from pathlib import Path
 
 from noemie_sim.pki.errors import PkiError
 from noemie_sim.scenarios.vendors.fresh import fresh_file
+from noemie_sim.sim import packs
 from noemie_sim.sim.domain.generate import generate
-from noemie_sim.sim.norms import kinds
+from noemie_sim.sim.norms import doc, kinds
+from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.errors import FormatError
+from noemie_sim.sim.norms.pack import Pack, PackError
 
 from .common import UsageError, add_at, add_max_bytes, moment_for_pki, read_file, write_output
 
@@ -120,6 +123,95 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("out", metavar="DIR")
     p.set_defaults(handler=cmd_samples)
+
+
+def _read_pack(folder: str) -> Pack:
+    try:
+        return packs.read_pack(folder)
+    except PackError as exc:
+        raise UsageError(pack_refused(exc)) from None
+
+
+def pack_refused(exc: PackError) -> str:
+    """The message of a refused pack: every problem on its own line, with its place."""
+    return "the norms pack is refused:\n" + "\n".join(f"  - {p}" for p in exc.problems)
+
+
+def cmd_norms_export(args: argparse.Namespace) -> int:
+    speaking = norms_pack.active()
+    if Path(args.dir).exists() and any(Path(args.dir).glob("*.toml")) and not args.force:
+        raise UsageError(f"{args.dir} already holds a pack (--force overwrites it)")
+    try:
+        written = packs.write_pack(speaking, args.dir)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.dir}: {exc.strerror or exc}") from None
+    print(f"{args.dir}: norms pack {speaking.name!r}, digest {speaking.digest}, "
+          f"{len(written)} files")  # fmt: skip
+    for path in written:
+        print(f"  {path.name}")
+    print(f"edit a format's file, then: noemie-sim norms check {args.dir}")
+    return 0
+
+
+def cmd_norms_check(args: argparse.Namespace) -> int:
+    checked = _read_pack(args.dir)
+    changes = norms_pack.differences(norms_pack.BUILTIN, checked)
+    print(f"{args.dir}: valid norms pack {checked.name!r}, digest {checked.digest}")
+    if not changes:
+        print("  the same tables as the built-in ones")
+    else:
+        print(f"  {len(changes)} difference(s) from the built-in tables:")
+        for line in changes:
+            print(f"  - {line}")
+    return 0
+
+
+def cmd_norms_doc(args: argparse.Namespace) -> int:
+    documented = _read_pack(args.dir)
+    out = Path(args.out) if args.out else Path(args.dir) / "norms.md"
+    norms_pack.install(documented)
+    write_output(str(out), doc.render(f"{documented.name!r} (digest {documented.digest})").encode())
+    print(f"{out}: the tables of norms pack {documented.name!r}")
+    return 0
+
+
+def register_packs(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "norms",
+        help="export, check and document a norms pack (your own layout tables)",
+        description="A norms pack is a folder of TOML files, one per format, holding every "
+        "layout table: records, fields (position, length, picture, choices, pattern, label, "
+        "source), framing and NOEMIE structure. Export the built-in one, edit it to follow your "
+        "cahier des charges, check it, then give it to any command with --norms DIR (or "
+        f"{packs.ENVIRONMENT}=DIR). docs/norms-packs.md says what a pack may change.",
+        epilog="examples: noemie-sim norms export ./my-norms\n"
+        "          noemie-sim norms check ./my-norms\n"
+        "          noemie-sim run demo --norms ./my-norms --out run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="norms_action", metavar="ACTION", required=True)
+    a = actions.add_parser("export", help="write the tables this command speaks as a pack",
+                           description="Write the built-in tables (or, with --norms, another "
+                           "pack's) as a pack folder: the starting point you edit.")  # fmt: skip
+    a.add_argument("dir", metavar="DIR")
+    a.add_argument("--force", action="store_true", help="overwrite a pack already in DIR")
+    a.set_defaults(handler=cmd_norms_export)
+    a = actions.add_parser(
+        "check",
+        help="check a pack and say how it differs from the built-in",
+        description="Check a pack folder against the schema and against what "
+        "the network needs; print what it changes from the built-in tables "
+        "(records and fields added, removed, moved or changed). Exit 0 when "
+        "valid, 2 listing each problem with its file, record and field.",
+    )
+    a.add_argument("dir", metavar="DIR")
+    a.set_defaults(handler=cmd_norms_check)
+    a = actions.add_parser("doc", help="write the Markdown tables of a pack",
+                           description="Write docs/norms.md's tables for a pack: DIR/norms.md "
+                           "unless --out FILE.")  # fmt: skip
+    a.add_argument("dir", metavar="DIR")
+    a.add_argument("--out", metavar="FILE")
+    a.set_defaults(handler=cmd_norms_doc)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -33,7 +33,16 @@ from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.reports.verdict import EXIT_CODES
 from noemie_sim.scenarios.runner import play, recorded_scenario, report
 from noemie_sim.scenarios.schema import Scenario, ScenarioError
-from noemie_sim.sim.journal import JournalError, check_run, first_difference, open_journal
+from noemie_sim.sim import packs
+from noemie_sim.sim.journal import (
+    Journal,
+    JournalError,
+    check_run,
+    first_difference,
+    open_journal,
+)
+from noemie_sim.sim.norms import pack as norms_pack
+from noemie_sim.sim.norms.pack import PackError
 
 from . import sharded, web
 from .common import UsageError, write_output
@@ -203,6 +212,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for problem in check.problems:
         console.print(f"  - {problem}")
     console.print(f"  signatures checked against {check.trusted}")
+    if check.state != "tampered":
+        journal = open_journal(args.run_dir)
+        try:
+            console.print(f"  {_norms_line(args.run_dir, _recorded_norms(journal))}")
+        finally:
+            journal.db.close()
     for warning in check.warnings:
         console.print(f"  [yellow]warning[/]: {warning}")
     if check.complete:
@@ -229,6 +244,8 @@ def _verify_sharded(args: argparse.Namespace) -> int:
     console = make_console()
     colour = {"complete": "green", "incomplete": "yellow"}.get(state, "red")
     console.print(f"{args.run_dir}: [{colour}]{state}[/] (sharded run, digest {digest})")
+    manifest = shards.read_manifest(Path(args.run_dir)) or {}
+    console.print(f"  {_norms_line(args.run_dir, manifest.get('norms'))}")
     for problem in problems:
         console.print(f"  - {problem}")
     if state == "complete":
@@ -288,6 +305,7 @@ def _replay_sharded(args: argparse.Namespace) -> int:
         manifest = shards.read_manifest(Path(args.run_dir))
         assert manifest is not None
         scenario = shards.recorded_scenario(manifest)
+        _speak_as_recorded(args.run_dir, manifest.get("norms"))
     except (ValueError, ScenarioError) as exc:
         raise UsageError(f"{args.run_dir}: {exc}") from None
     console = make_console()
@@ -312,6 +330,35 @@ def _replay_sharded(args: argparse.Namespace) -> int:
     return 1
 
 
+def _recorded_norms(journal: Journal) -> str | None:
+    """The digest of the norms pack a run's journal says it spoke (None: a run made before
+    packs, which spoke the built-in tables)."""
+    started = journal.events("run-started")
+    return started[0].details.get("norms") if started else None
+
+
+def _speak_as_recorded(run_dir: str, digest: str | None) -> None:
+    """Speak the norms pack a run spoke, as its replay must (said when not the built-in)."""
+    try:
+        recorded = packs.for_run(Path(run_dir), digest)
+    except PackError as exc:
+        raise UsageError("; ".join(str(p) for p in exc.problems)) from None
+    if not recorded.builtin:
+        print(f"speaking the norms pack {recorded.name!r} the run spoke (digest {recorded.digest})")
+    norms_pack.install(recorded)
+
+
+def _norms_line(run_dir: str, digest: str | None) -> str:
+    """What verify says of the norms pack a run spoke."""
+    if digest is None or digest == norms_pack.BUILTIN.digest:
+        return "norms: the built-in tables"
+    try:
+        kept = packs.for_run(Path(run_dir), digest)
+    except PackError:
+        return f"norms: a pack of digest {digest}, not kept in the run folder"
+    return f"norms: pack {kept.name!r}, digest {digest} (kept in {packs.RUN_FOLDER}/)"
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     if _sharded(args.run_dir):
         return _replay_sharded(args)
@@ -322,6 +369,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         journal = open_journal(args.run_dir)
         scenario = recorded_scenario(journal)
         recorded = journal.digest()
+        _speak_as_recorded(args.run_dir, _recorded_norms(journal))
         externals = sorted(str(e.details["party"]) for e in journal.events("external-party"))
     except (JournalError, ScenarioError) as exc:
         raise UsageError(f"{args.run_dir}: {exc}") from None

@@ -2,6 +2,9 @@
 
 Fixtures:
 
+* ``noemie_norms``: the norms pack the session speaks (``--noemie-norms DIR``, else the folder
+  ``NOEMIE_SIM_NORMS`` names, else the built-in tables), installed for every network and
+  codec of the session;
 * ``noemie_keys``: RSA keys reused by every network of the session (a PKI's cost);
 * ``noemie_pki``: a fresh test PKI folder with one party of each role;
 * ``noemie_network``: a factory ``await noemie_network("demo", external=["ps"])`` that builds a
@@ -34,8 +37,11 @@ import pytest_asyncio
 
 from noemie_sim.actors.network import Network
 from noemie_sim.pki.authority import KeyPool, Pki
+from noemie_sim.sim import packs
 from noemie_sim.sim.clock import wall_now
 from noemie_sim.sim.journal import Event, Journal
+from noemie_sim.sim.norms import pack as norms_pack
+from noemie_sim.sim.norms.pack import Pack, PackError
 
 from ..catalogue import find_scenario
 from ..runner import schedule_faults
@@ -111,6 +117,26 @@ class Harness:
         return [conformance(events, p, roles[p], self.now) for p in self.externals]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--noemie-norms", metavar="DIR", default=None,
+        help="the norms pack (your layout tables) noemie-sim's fixtures speak "
+        f"(default: ${packs.ENVIRONMENT}, else the built-in tables)",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def noemie_norms(request: pytest.FixtureRequest) -> Pack:
+    """The norms pack of the session, installed: a broken pack fails the session's first test
+    using it with every problem named."""
+    try:
+        chosen = packs.chosen(request.config.getoption("--noemie-norms"))
+    except PackError as exc:
+        pytest.fail("the norms pack is refused: " + "; ".join(map(str, exc.problems)))
+    norms_pack.install(chosen)
+    return chosen
+
+
 @pytest.fixture(scope="session")
 def noemie_keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
     """Test RSA keys shared by the session's PKIs."""
@@ -131,10 +157,12 @@ def noemie_pki(tmp_path: Path, noemie_keys: KeyPool) -> Pki:
 
 @pytest_asyncio.fixture
 async def noemie_network(
-    tmp_path: Path, noemie_keys: KeyPool
+    tmp_path: Path, noemie_keys: KeyPool, noemie_norms: Pack
 ) -> AsyncIterator[Callable[..., Awaitable[Harness]]]:
-    """A factory of networks under test; each is closed when the test ends."""
+    """A factory of networks under test, speaking ``noemie_norms``; each is closed when the
+    test ends."""
     opened: list[Network] = []
+    norms_pack.install(noemie_norms)  # whatever another test of the process installed
 
     async def start(scenario: str = "demo", external: list[str] | None = None) -> Harness:
         try:
