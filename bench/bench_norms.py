@@ -1,27 +1,34 @@
 """Encode, parse and validate speed of every format, in records (or entities) per second.
 
-    python bench/bench_norms.py [--invoices N] [--repeat R]
+    python bench/bench_norms.py [--invoices N] [--repeat R] [--norms DIR]
 
 Each kind gets one large file built from its sample's content (N invoices, ARL lots, OC rejects,
 IJ lines); each operation is timed R times (min/median/max) next to its comparison from the
 same run: plain slicing of every record at its fields' positions for parse and validate, a
-plain join of the field texts for build, and the ratio of the medians. A JSON line per
-figure goes to stderr, for scripts.
+plain join of the field texts for build, and the ratio of the medians. Each operation is
+timed twice, by turns: with the built-in tables and with a norms pack read from its folder
+(--norms DIR; by default the built-in tables exported to a temporary folder and read back,
+which must cost the same), and the ratio pack / built-in is printed. A JSON line per figure
+goes to stderr, for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from noemie_sim.sim import packs
 from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer, samples
+from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.codec import DelimitedFraming, Framing, RecordLayout
 
 
@@ -93,6 +100,7 @@ def timings(fn: Callable[[], object], repeat: int) -> list[float]:
     """Seconds of ``repeat`` calls of ``fn``."""
     times = []
     for _ in range(repeat):
+        gc.collect()  # the previous run's garbage is not this one's cost
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
@@ -124,37 +132,55 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--invoices", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--norms", metavar="DIR", help="the pack to compare (default: exported)")
     args = parser.parse_args()
     from noemie_sim.sim.norms import KINDS
 
-    print("records/s per core, min/median/max of", args.repeat, "runs; x: ours / plain")
-    head = f"{'kind':<11} {'op':<9} {'records':>8} {'ours min/med/max':>32}"
-    print(f"{head} {'plain median':>13} {'x':>5}")
+    with tempfile.TemporaryDirectory() as folder:
+        if args.norms is None:
+            packs.write_pack(norms_pack.BUILTIN, folder)
+        compared = packs.read_pack(args.norms or folder)
+    tables = {"built-in": norms_pack.BUILTIN, "pack": compared}
+    print(f"pack {compared.name!r} (digest {compared.digest[:16]}, built-in: "
+          f"{'yes' if compared.builtin else 'no'})")  # fmt: skip
+    print("records/s per core, min/median/max of", args.repeat, "runs, built-in and pack by "
+          "turns; x: pack / plain; p/b: pack / built-in")  # fmt: skip
+    head = f"{'kind':<11} {'op':<9} {'records':>8} {'built-in median':>15} {'pack min/med/max':>32}"
+    print(f"{head} {'plain median':>13} {'x':>5} {'p/b':>5}")
     for name, (obj, build, parse) in big_files(args.invoices).items():
+        data = {}
+        for label, pack in tables.items():
+            norms_pack.install(pack)
+            data[label] = build(obj)
+            assert KINDS[name].validate(data[label]) == [], (name, label)
         kind = KINDS[name]
-        data = build(obj)
-        records = len(kind.framing.split(data))
-        assert kind.validate(data) == [], name
-        slicing, joining = plain(data, kind.framing, kind.layouts)
-        for op, ours, reference in (
-            ("build", partial(build, obj), joining),
-            ("parse", partial(parse, data), slicing),
-            ("validate", partial(kind.validate, data), slicing),
-        ):
-            rates = sorted(records / t for t in timings(ours, args.repeat))
+        records = len(kind.framing.split(data["pack"]))
+        slicing, joining = plain(data["pack"], kind.framing, kind.layouts)
+        for op, reference in (("build", joining), ("parse", slicing), ("validate", slicing)):
+            rates: dict[str, list[float]] = {label: [] for label in tables}
+            for _ in range(args.repeat):
+                for label, pack in tables.items():
+                    norms_pack.install(pack)
+                    ours = {"build": partial(build, obj), "parse": partial(parse, data[label]),
+                            "validate": partial(KINDS[name].validate, data[label])}[op]  # fmt: skip
+                    rates[label].extend(records / t for t in timings(ours, 1))
             base = statistics.median(records / t for t in timings(reference, args.repeat))
-            median = statistics.median(rates)
+            built_in = statistics.median(rates["built-in"])
+            mine = sorted(rates["pack"])
+            median = statistics.median(mine)
             print(
-                f"{name:<11} {op:<9} {records:>8} "
-                f"{rates[0]:>10,.0f} {median:>10,.0f} {rates[-1]:>10,.0f} {base:>13,.0f}"
-                f" {median / base:>5.2f}"
+                f"{name:<11} {op:<9} {records:>8} {built_in:>15,.0f} "
+                f"{mine[0]:>10,.0f} {median:>10,.0f} {mine[-1]:>10,.0f} {base:>13,.0f}"
+                f" {median / base:>5.2f} {median / built_in:>5.2f}"
             )
             print(
                 json.dumps({"bench": "norms", "kind": name, "op": op, "unit": "records/s",
-                            "min": rates[0], "median": median, "max": rates[-1],
-                            "plain": base, "ratio": median / base}),
+                            "min": mine[0], "median": median, "max": mine[-1],
+                            "built_in": built_in, "plain": base, "ratio": median / base,
+                            "pack_over_built_in": median / built_in}),
                 file=sys.stderr,
             )  # fmt: skip
+    norms_pack.install(norms_pack.BUILTIN)
 
 
 if __name__ == "__main__":
