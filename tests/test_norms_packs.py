@@ -26,6 +26,8 @@ from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.pack import BUILTIN, PackError, compile_pack
 
+from .web_helpers import serving
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -322,3 +324,27 @@ def test_any_edit_of_a_field_compiles_or_is_refused_with_a_problem(
         assert exc.problems and all(str(p).startswith(f"{fmt}.toml") for p in exc.problems)
     else:
         assert compiled.digest  # a harmless edit (a label, an extra choice...) is a pack
+
+
+def test_the_live_api_speaks_and_names_the_pack(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = export(tmp_path, capsys)
+    vendor_dialect(folder)
+    with serving("run", "demo", "--paused", "--norms", str(folder), "--out",
+                 str(tmp_path / "run")) as served:  # fmt: skip
+        served.wait_for_line("the clock is paused")
+        http = served.http
+        norms = http.get("/api/network").json()["norms"]
+        assert norms == {"name": "vendor dialect", "digest": packs.read_pack(folder).digest,
+                         "builtin": False}  # fmt: skip
+        moved = http.post("/api/clock/advance", json={"until_event": "file-sent"}).json()
+        file_id = moved["event"]["archive_id"]
+        tree = http.get(f"/api/files/{file_id}/explain").json()
+        header = tree["records"][0]["fields"]
+        assert any(f["name"] == "created_at" for f in header)
+        clear = http.get(f"/api/files/{file_id}/clear").content
+        assert clear[59:73] == b" " * 14  # the creation time is at 80 in this dialect
+        validation = http.get(f"/api/files/{file_id}/validation").json()
+        # (the demo's first lot carries a wrong NIR key on purpose; its layout is right)
+        assert all("NIR key is wrong" in a for a in validation["anomalies"]), validation

@@ -35,6 +35,7 @@ from noemie_sim.scenarios.schema import (
 from noemie_sim.sim.clock import parse_moment
 from noemie_sim.sim.journal import IDS
 from noemie_sim.sim.norms import kinds
+from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.kinds import declared_parties
 
@@ -264,12 +265,19 @@ async def openapi(request: Request, live: LiveRun) -> Response:
     return JSONResponse(description())
 
 
+def _norms() -> dict[str, Any]:
+    """The norms pack the network speaks (docs/norms-packs.md)."""
+    speaking = norms_pack.active()
+    return {"name": speaking.name, "digest": speaking.digest, "builtin": speaking.builtin}
+
+
 async def network(request: Request, live: LiveRun) -> Response:
     net = live.network
     result: dict[str, Any] = {
         "scenario": live.scenario.name,
         "description": live.scenario.description.strip(),
         "seed": live.scenario.config.seed,
+        "norms": _norms(),
         "mode": live.mode,
         "state": live.state,
         "folder": str(live.folder),

@@ -59,8 +59,9 @@ def description() -> dict[str, Any]:
                                           ok={"description": "the asset"}, errors=(404,))},
             "/openapi.json": {"get": _op("this description", errors=())},
             "/api/network": {"get": _op(
-                "the network: scenario, state, parties (id, role, name, caisse, external), "
-                "SFTP hubs (host, port, known_hosts) and connection kits", errors=())},
+                "the network: scenario, state, the norms pack it speaks (name, digest, "
+                "builtin), parties (id, role, name, caisse, external), SFTP hubs (host, "
+                "port, known_hosts) and connection kits", errors=())},
             "/api/kits": {"get": _op("the connection kits of the external parties (serve)",
                                      errors=(503,))},
             "/api/kits/{party}": {"get": _op(

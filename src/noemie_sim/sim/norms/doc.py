@@ -13,8 +13,10 @@ This page is generated from the layout tables in `src/noemie_sim/sim/norms/` by
 
 Each field is either **documented** (its public source is named; the confidence of each source is
 in the project's reference notes, norms.md) or a **convention** of noemie-sim, where the public
-documentation stops (norms.md §2.3, §3, §9). A vendor holding the real cahier des charges can
-replace a table without touching the codec.
+documentation stops (norms.md §2.3, §3, §9). A vendor holding the real cahier des charges
+replaces these tables with its own, without touching the package: `noemie-sim norms export DIR`
+writes them as a norms pack, which every command speaks with `--norms DIR`
+([norms-packs.md](norms-packs.md)).
 
 Conventions common to all formats:
 

@@ -289,6 +289,10 @@ function fillFaults(kinds, parties) {
 (async function start() {
   let network = await api("/api/network");
   $("#scenario").textContent = network.scenario;
+  if (!network.norms.builtin) {  // a vendor's layout tables: say which, next to the scenario
+    $("#norms").textContent = `norms: ${network.norms.name}`;
+    $("#norms").title = `norms pack digest ${network.norms.digest}`;
+  }
   document.title = `noemie-sim — ${network.scenario}`;
   await refreshClock();
   while (!network.parties.length && network.state === "starting") {  // the PKI is being made
