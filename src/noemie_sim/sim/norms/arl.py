@@ -95,17 +95,20 @@ TRAILER = _record(
     num("anomaly_count", 18, 5, "Nombre total d'anomalies"),
 )
 LAYOUTS = {lay.code: lay for lay in (HEADER, LOT, ANOMALY, TRAILER)}
-NAMES = {code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()}
+
+
+def _named(lay: RecordLayout) -> str:
+    """How messages name a record of this format."""
+    return f"{lay.code} {lay.name}"
+
+
+NAMES = {code: _named(lay) for code, lay in LAYOUTS.items()}
 
 
 def use(framing: FixedFraming, layouts: Mapping[str, RecordLayout]) -> None:
-    """Speak a norms pack's ARL tables from now on (:func:`noemie_sim.sim.norms.pack.install`
+    """Speak a norms pack's tables from now on (:func:`noemie_sim.sim.norms.pack.install`
     calls it with tables it has checked: the same record codes and every field named here)."""
-    global FRAMING
-    FRAMING = framing
-    rebind(globals(), layouts)
-    NAMES.clear()
-    NAMES.update({code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()})
+    rebind(globals(), layouts, framing, _named)
 
 
 @dataclass(frozen=True)

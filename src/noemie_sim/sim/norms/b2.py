@@ -294,17 +294,20 @@ LAYOUTS: dict[str, RecordLayout] = {
         FILE_END,
     )
 }
-NAMES = {code: f"{lay.name} ({lay.label})" for code, lay in LAYOUTS.items()}
+
+
+def _named(lay: RecordLayout) -> str:
+    """How messages name a record of this format."""
+    return f"{lay.name} ({lay.label})"
+
+
+NAMES = {code: _named(lay) for code, lay in LAYOUTS.items()}
 
 
 def use(framing: FixedFraming, layouts: Mapping[str, RecordLayout]) -> None:
-    """Speak a norms pack's B2 tables from now on (:func:`noemie_sim.sim.norms.pack.install`
+    """Speak a norms pack's tables from now on (:func:`noemie_sim.sim.norms.pack.install`
     calls it with tables it has checked: the same record codes and every field named here)."""
-    global FRAMING
-    FRAMING = framing
-    rebind(globals(), layouts)
-    NAMES.clear()
-    NAMES.update({code: f"{lay.name} ({lay.label})" for code, lay in LAYOUTS.items()})
+    rebind(globals(), layouts, framing, _named)
 
 
 # -- typed model ----------------------------------------------------------------------------

@@ -32,9 +32,15 @@ def to_record(lay: RecordLayout, obj: object | None = None, **given: Value) -> R
     return Record(lay, values)
 
 
-def rebind(namespace: MutableMapping[str, Any], layouts: Mapping[str, RecordLayout]) -> None:
+def rebind(
+    namespace: MutableMapping[str, Any],
+    layouts: Mapping[str, RecordLayout],
+    framing: Framing | None = None,
+    named: Callable[[RecordLayout], str] | None = None,
+) -> None:
     """Point every module-level layout of ``namespace`` (a format module's globals) at the
-    layout of the same code in ``layouts``, and refill its ``LAYOUTS`` table in place: how a
+    layout of the same code in ``layouts``, refill its ``LAYOUTS`` table in place, and when
+    given, set its ``FRAMING`` and refill its ``NAMES`` (code -> ``named(layout)``): how a
     format module comes to speak a norms pack's tables (sim/norms/pack.py). Functions read
     their layouts from the module's globals at each call, so they follow."""
     for name, value in list(namespace.items()):
@@ -44,6 +50,12 @@ def rebind(namespace: MutableMapping[str, Any], layouts: Mapping[str, RecordLayo
     if isinstance(table, dict):
         table.clear()
         table.update(layouts)
+    if framing is not None:
+        namespace["FRAMING"] = framing
+    if named is not None:
+        names = namespace["NAMES"]
+        names.clear()
+        names.update({code: named(lay) for code, lay in layouts.items()})
 
 
 def _reader(

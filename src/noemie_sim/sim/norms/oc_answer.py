@@ -81,17 +81,20 @@ TRAILER = _record(
     num("record_count", 22, 6, "Nombre d'enregistrements"),
 )
 LAYOUTS = {lay.code: lay for lay in (HEADER, REJECT, TRAILER)}
-NAMES = {code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()}
+
+
+def _named(lay: RecordLayout) -> str:
+    """How messages name a record of this format."""
+    return f"{lay.code} {lay.name}"
+
+
+NAMES = {code: _named(lay) for code, lay in LAYOUTS.items()}
 
 
 def use(framing: FixedFraming, layouts: Mapping[str, RecordLayout]) -> None:
-    """Speak a norms pack's OC answer tables from now on (:func:`noemie_sim.sim.norms.pack.install`
+    """Speak a norms pack's tables from now on (:func:`noemie_sim.sim.norms.pack.install`
     calls it with tables it has checked: the same record codes and every field named here)."""
-    global FRAMING
-    FRAMING = framing
-    rebind(globals(), layouts)
-    NAMES.clear()
-    NAMES.update({code: f"{lay.code} {lay.name}" for code, lay in LAYOUTS.items()})
+    rebind(globals(), layouts, framing, _named)
 
 
 @dataclass(frozen=True)
