@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +350,27 @@ def test_the_live_api_speaks_and_names_the_pack(
         validation = http.get(f"/api/files/{file_id}/validation").json()
         # (the demo's first lot carries a wrong NIR key on purpose; its layout is right)
         assert all("NIR key is wrong" in a for a in validation["anomalies"]), validation
+
+
+def test_the_vendors_pytest_plugin_speaks_the_pack_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = export(tmp_path, capsys)
+    vendor_dialect(folder)
+    suite = tmp_path / "vendor_suite"
+    suite.mkdir()
+    (suite / "test_mine.py").write_text(
+        "from noemie_sim.sim.norms import kinds\n"
+        "def test_speaks(noemie_norms):\n"
+        "    assert noemie_norms.name == 'vendor dialect'\n"
+        "    assert kinds.KINDS['b2'].layouts['0 '].field('created_at').start == 80\n",
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)]
+    given = subprocess.run([*command, "--noemie-norms", str(folder)], capture_output=True,
+                           text=True, cwd=suite, check=False)  # fmt: skip
+    assert given.returncode == 0, given.stdout + given.stderr
+    edit(folder / "b2.toml", '{ name = "sender", start = 20,', '{ name = "sender", start = 19,')
+    broken = subprocess.run([*command, "--noemie-norms", str(folder)], capture_output=True,
+                            text=True, cwd=suite, check=False)  # fmt: skip
+    assert broken.returncode == 1 and "field sender: starts at 19" in broken.stdout
