@@ -18,7 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from noemie_sim.pki.authority import SEAL_EKU, Identity, Pki
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-PS, PS2, CPAM, OC, EMPLOYER = "991086265", "751334327", "017510000", "75942367", "86379402000835"
+PS, PS2, CPAM, OC, EMPLOYER = "751108622", "751334327", "017510000", "75942367", "86379402000835"
 PARTIES = [("ps", PS), ("ps", PS2), ("cpam", CPAM), ("oc", OC), ("employer", EMPLOYER)]
 
 

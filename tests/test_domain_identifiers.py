@@ -52,7 +52,9 @@ def test_ps_number_structure_and_errors() -> None:
     assert number.startswith("75601234") and ids.check_ps_number(number) == []
     assert ids.ps_category(number) == "infirmier"
     assert ids.ps_number("2A", 1, 1).startswith("201")
-    assert ids.check_ps_number("991086266") == ["n° AM key is 6, expected 5"]
+    assert ids.check_ps_number("991086266") == [
+        "bad n° AM key (Luhn): 991086266, expected 991086265"
+    ]
     with pytest.raises(ValueError):
         ids.ps_number("75", 1, 100_000)
 
@@ -62,7 +64,13 @@ def test_siren_siret_finess_rpps_oc_organisme() -> None:
     assert siren == "863794020"
     siret = ids.siret(siren, 83)
     assert len(siret) == 14 and ids.check_siret(siret) == []
-    assert ids.check_siret("86379402000836") == ["SIRET key is 6, expected 5"]
+    assert ids.check_siret("86379402000836") == [
+        "bad SIRET key (Luhn): 86379402000836, expected 86379402000835"
+    ]
+    # the SIREN inside is keyed on its own: 14 digits passing Luhn over a bad SIREN fail
+    assert ids.check_siret("86379402100080") == [
+        "bad SIREN part of the SIRET key (Luhn): 863794021, expected 863794020"
+    ]
     assert ids.check_finess(ids.finess("13078604")) == [] and ids.check_finess("130786048")
     assert ids.check_rpps("10003456789") == [] and ids.check_rpps("1000")
     assert ids.check_oc_number("75942367") == [] and ids.check_oc_number("75942368")
@@ -83,7 +91,8 @@ def test_corsica_before_1976_is_written_20_and_2a_2b_after() -> None:
     early = "260072A001002"  # 2A for a birth in 1960
     problems = ids.check_nir(f"{early}{nir_key(early):02d}", birth=date(1960, 7, 14))
     assert problems == [
-        "NIR département 2A for a birth in Corsica on 1960-07-14: 20 (2A/2B since 1 January 1976)"
+        "NIR département 2A/2B for a birth before 1976: 2A, expected 20 (Corsica before 1 "
+        "January 1976)"
     ]
 
 
@@ -110,16 +119,20 @@ def test_a_population_born_in_corsica_before_1976_carries_20() -> None:
 )
 def test_structurally_impossible_nirs_are_refused_even_with_their_key(body: str, why: str) -> None:
     """Sex digit 1/2 (CNAM nir-validation NirValidator), 7/8 (NNP/NIA, CNAM NnpValidator) and
-    3/4 (beta.gouv itou); month 01-12 or 20-99 (norms.md §7.1). A recomputed key does not make
-    an impossible NIR valid, in check_nir nor in any file."""
+    3/4 (beta.gouv itou): the shape of the field; month 01-12 or a pseudo-month 20-42, 50-99:
+    the identifier law, which names it. A recomputed key does not make an impossible NIR
+    valid, in check_nir nor in any file."""
     from noemie_sim.sim.norms import b2, samples
 
     full = f"{body}{97 - int(body) % 97:02d}"  # the key computed as for any NIR
-    assert ids.check_nir(full)[0].startswith("NIR body"), why
+    month = why.startswith("month")
+    said = "impossible NIR: no such month" if month else "NIR body"
+    assert ids.check_nir(full)[0].startswith(said), why
     data = bytearray(samples.b2_lot())
     for i in range(0, len(data), 128):
         if data[i : i + 2] == b"2 ":
             data[i + 11 : i + 26] = full.encode()
             break
     found = b2.validate(bytes(data))
-    assert [(a.field, a.message) for a in found] == [("insured_nir", "invalid value")], why
+    message = "impossible NIR: no such month" if month else "invalid value"
+    assert [(a.field, a.message) for a in found] == [("insured_nir", message)], why

@@ -33,7 +33,7 @@ from .pki_helpers import CPAM, OC, PS, PS2, T0, edit_signed
 from .strategies import mutated
 
 AT = T0 + timedelta(days=1)
-LOT = samples.b2_lot()  # declares sender PS 991086265 and receiver CPAM 017510000
+LOT = samples.b2_lot()  # declares sender PS 751108622 and receiver CPAM 017510000
 
 
 def test_seal_open_round_trip_binds_the_declared_parties(pki: Pki, trust: TrustStore) -> None:
@@ -110,7 +110,7 @@ def _open_inner(pki: Pki, trust: TrustStore, inner: bytes) -> None:
 
 def test_content_modified(pki: Pki, trust: TrustStore) -> None:
     def change(signed: a_cms.SignedData) -> None:
-        signed["encap_content_info"]["content"] = LOT.replace(b"PS991086265", b"PS991086266")
+        signed["encap_content_info"]["content"] = LOT.replace(b"PS751108622", b"PS751108623")
 
     with pytest.raises(errors.BadSignature):
         _open_inner(pki, trust, edit_signed(sign(LOT, pki.identity(PS)), change))

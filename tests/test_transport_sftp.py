@@ -176,7 +176,7 @@ async def test_confinement_matrix(fresh_pki: Pki, hub: SftpHub, tmp_path: Path) 
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("SECRET")
-    sibling = data / f"{PS}0"  # prefix sibling: '/data/991086265' vs '/data/9910862650'
+    sibling = data / f"{PS}0"  # prefix sibling: '/data/751108622' vs '/data/7511086220'
     sibling.mkdir()
     (sibling / "secret.txt").write_text("SIBLING")
     (box / RETOUR_DIR / "escape_file").symlink_to(outside / "secret.txt")

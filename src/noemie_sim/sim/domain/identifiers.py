@@ -8,7 +8,11 @@ no key enforced: the Luhn claim is contradicted by ANS examples), SIREN (8 + Luh
 Convention of noemie-sim: an OC number is 7 digits + a Luhn key (FNMF annexe 102 lists the
 "type 1-2" key for mutuelles; the exact rule for OC numbers is not public).
 
-Every ``check_*`` function returns the list of problems, empty when the identifier is valid.
+The rules themselves are the identifier law of :mod:`noemie_sim.sim.norms.keys`, which the
+validators apply too: this module builds identifiers that obey it (a NIR for a birth in
+metropolitan France, overseas or abroad, with a pseudo-month when the civil status is
+incomplete) and phrases what it refuses. Every ``check_*`` function returns the list of
+problems, empty when the identifier is valid.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from noemie_sim.sim.norms.keys import NIR_BODY, luhn_key, luhn_valid, nir_key
+from noemie_sim.sim.norms import keys
+from noemie_sim.sim.norms.keys import NIR_BODY, luhn_key
 
 #: n° AM catégorie (norms.md §7.2)
 PS_CATEGORIES = {
@@ -32,11 +37,16 @@ PS_CATEGORIES = {
     9: "orthophoniste ou orthoptiste",
 }
 DEPARTMENTS = (*(f"{d:02d}" for d in range(1, 96) if d != 20), "2A", "2B")
-
-
-#: Corsica became two départements, 2A and 2B, on 1 January 1976 (loi 75-356): the NIR of a
-#: person born there earlier carries "20" (norms.md §7.1).
-CORSICA_SPLIT = date(1976, 1, 1)
+#: Overseas départements of birth, written with three digits in a NIR (the commune with two):
+#: Guadeloupe, Martinique, Guyane, La Réunion, Mayotte (norms.md §7.1; INSEE COG).
+OVERSEAS = ("971", "972", "973", "974", "976")
+#: Born abroad: département 99 and the country's INSEE code (its last three digits) in the
+#: commune's place: Allemagne, Belgique, Espagne, Italie, Portugal, Royaume-Uni, Maroc,
+#: Algérie, Tunisie, Sénégal, Turquie, Viêt Nam (INSEE COG, codes 99xxx).
+ABROAD = "99"
+COUNTRIES = (109, 131, 134, 127, 139, 132, 350, 352, 351, 341, 208, 243)
+#: Corsica's split (loi 75-356): from keys.py, the one law.
+CORSICA_SPLIT = keys.CORSICA_SPLIT
 
 
 def birth_department(department: str, birth: date) -> str:
@@ -47,26 +57,49 @@ def birth_department(department: str, birth: date) -> str:
     return department
 
 
-def nir(sex: int, birth: date, department: str, commune: int, rank: int) -> tuple[str, int]:
-    """A NIR body and its key for a person born in metropolitan France (``department`` 01-95,
-    2A, 2B; written "20" for Corsica before 1976) in ``commune`` (COG code 1-990) with birth
-    register ``rank`` (1-999)."""
+def nir(
+    sex: int,
+    birth: date,
+    department: str,
+    commune: int,
+    rank: int,
+    *,
+    pseudo_month: int | None = None,
+) -> tuple[str, int]:
+    """A NIR body and its key for a person born on ``birth`` in ``department``: metropolitan
+    (01-95, 2A, 2B, written "20" for Corsica before 1976) with ``commune`` its COG code
+    (1-990); overseas (:data:`OVERSEAS`) with ``commune`` 1-99; or abroad (:data:`ABROAD`)
+    with ``commune`` the country's code (:data:`COUNTRIES`). ``rank`` is the birth register's
+    number (1-999); ``pseudo_month`` (20-42, 50-99) replaces the month for a person registered
+    from an incomplete civil status. ValueError for anything the identifier law refuses."""
     if sex not in (1, 2):
         raise ValueError("sex is 1 (male) or 2 (female)")
-    if department not in DEPARTMENTS:
+    if department in OVERSEAS:
+        place = f"{department}{commune:02d}" if 1 <= commune <= 99 else ""
+    elif department == ABROAD:
+        place = f"99{commune:03d}" if commune in COUNTRIES else ""
+    elif department in DEPARTMENTS:
+        place = f"{birth_department(department, birth)}{commune:03d}" if 1 <= commune <= 990 else ""
+    else:
         raise ValueError(f"unknown département {department!r}")
-    department = birth_department(department, birth)
-    if not (1 <= commune <= 990 and 1 <= rank <= 999):
-        raise ValueError("commune is 1-990 and rank 1-999")
-    body = f"{sex}{birth.year % 100:02d}{birth.month:02d}{department}{commune:03d}{rank:03d}"
-    return body, nir_key(body)
+    if not place:
+        raise ValueError(f"no commune {commune} in département {department}")
+    if not 1 <= rank <= 999:
+        raise ValueError("rank is 1-999")
+    month = birth.month if pseudo_month is None else pseudo_month
+    body = f"{sex}{birth.year % 100:02d}{month:02d}{place}{rank:03d}"
+    problems = keys.nir_problems(body, birth)
+    if problems:
+        raise ValueError(f"{body}: {problems[0].message} (found {problems[0].found})")
+    return body, keys.nir_key(body)
 
 
 def check_nir(
     value: str, *, sex: int | None = None, birth: date | None = None, department: str | None = None
 ) -> list[str]:
-    """Problems with a 15-character NIR (body + key), and with its consistency with what is
-    known of the person."""
+    """Problems with a 15-character NIR (body + key) by the identifier law
+    (:func:`noemie_sim.sim.norms.keys.nir_problems`), and with its consistency with what is
+    known of the person (sex, birth date, metropolitan département of birth)."""
     if len(value) != 15:
         return [f"a NIR has 15 characters (13 + key), not {len(value)}"]
     body, key = value[:13], value[13:]
@@ -76,23 +109,12 @@ def check_nir(
             "(2A/2B for Corsica since 1976); commune; rank"
         ]
     problems = []
-    if not key.isdigit() or int(key) != nir_key(body):
-        problems.append(f"NIR key is {key}, expected {nir_key(body):02d}")
-    month = int(body[3:5])
+    if not key.isdigit() or int(key) != keys.nir_key(body):
+        problems.append(f"NIR key is {key}, expected {keys.nir_key(body):02d}")
     if sex is not None and int(body[0]) not in (sex, sex + 2, sex + 6):
         problems.append(f"NIR sex digit {body[0]} does not match sex {sex}")
-    if birth is not None:
-        if int(body[1:3]) != birth.year % 100:
-            problems.append(f"NIR year {body[1:3]} does not match birth year {birth.year}")
-        if 1 <= month <= 12 and month != birth.month:
-            problems.append(f"NIR month {month:02d} does not match birth month {birth.month:02d}")
-    if birth is not None and body[5:7] in ("2A", "2B", "20"):
-        expected = birth_department(body[5:7], birth)
-        if body[5:7] != expected:
-            problems.append(
-                f"NIR département {body[5:7]} for a birth in Corsica on {birth.isoformat()}: "
-                f"{expected} (2A/2B since 1 January 1976)"
-            )
+    problems.extend(f"{p.message}: {p.found}, expected {p.expected}"
+                    for p in keys.nir_problems(body, birth))  # fmt: skip
     if department is not None and body[5:7] != birth_department(department, birth or date.max):
         problems.append(f"NIR département {body[5:7]} does not match {department}")
     return problems
@@ -110,12 +132,14 @@ def ps_number(department: str, category: int, order: int) -> str:
     return body + str(luhn_key(body))
 
 
+def _said(kind: str, value: str) -> list[str]:
+    """The identifier law's problems with a number, as sentences."""
+    return [f"{p.message}: {p.found}, expected {p.expected}"
+            for p in keys.number_problems(kind, value)]  # fmt: skip
+
+
 def check_ps_number(value: str) -> list[str]:
-    if not re.fullmatch(r"[0-9]{9}", value):
-        return [f"a n° AM has 9 digits, not {value!r}"]
-    if not luhn_valid(value):
-        return [f"n° AM key is {value[8]}, expected {luhn_key(value[:8])}"]
-    return []
+    return _said("n° AM", value)
 
 
 def ps_category(value: str) -> str:
@@ -130,11 +154,7 @@ def finess(body8: str) -> str:
 
 
 def check_finess(value: str) -> list[str]:
-    if not re.fullmatch(r"[0-9]{9}", value):
-        return [f"a FINESS has 9 digits, not {value!r}"]
-    return (
-        [] if luhn_valid(value) else [f"FINESS key is {value[8]}, expected {luhn_key(value[:8])}"]
-    )
+    return _said("FINESS", value)
 
 
 def check_rpps(value: str) -> list[str]:
@@ -160,18 +180,11 @@ def siret(siren9: str, establishment: int) -> str:
 
 
 def check_siren(value: str) -> list[str]:
-    if not re.fullmatch(r"[0-9]{9}", value):
-        return [f"a SIREN has 9 digits, not {value!r}"]
-    return [] if luhn_valid(value) else [f"SIREN key is {value[8]}, expected {luhn_key(value[:8])}"]
+    return _said("SIREN", value)
 
 
 def check_siret(value: str) -> list[str]:
-    if not re.fullmatch(r"[0-9]{14}", value):
-        return [f"a SIRET has 14 digits, not {value!r}"]
-    problems = [f"in the SIRET's SIREN: {p}" for p in check_siren(value[:9])]
-    if not luhn_valid(value):
-        problems.append(f"SIRET key is {value[13]}, expected {luhn_key(value[:13])}")
-    return problems
+    return _said("SIRET", value)
 
 
 def oc_number(body7: str) -> str:
@@ -182,13 +195,7 @@ def oc_number(body7: str) -> str:
 
 
 def check_oc_number(value: str) -> list[str]:
-    if not re.fullmatch(r"[0-9]{8}", value):
-        return [f"an OC number has 8 digits, not {value!r}"]
-    return (
-        []
-        if luhn_valid(value)
-        else [f"OC number key is {value[7]}, expected {luhn_key(value[:7])}"]
-    )
+    return _said("OC number", value)
 
 
 def organisme(regime: int, caisse: int, centre: int = 0) -> str:

@@ -209,6 +209,10 @@ class ShardOf:
 
 #: Sizes of the identifier blocks of a shard (see :class:`ShardOf`).
 COMMUNES_PER_SHARD = 9  # 110 shards x 9 = the 990 commune codes of a NIR
+#: Shares of the population born overseas and abroad (about 3 % and 8 %: convention, near
+#: INSEE's figures for residents of France), and of those born abroad registered with a
+#: pseudo-month (an incomplete civil status; convention)
+BORN_OVERSEAS, BORN_ABROAD, PSEUDO_MONTH = 0.03, 0.08, 0.1
 PS_ORDERS_PER_SHARD = 16_000  # 6 caisses of one département (971-976) x 16 000 < 100 000 orders
 
 
@@ -523,6 +527,22 @@ def shard_parties(config: PopulationConfig) -> list[tuple[str, str]]:
     return parties
 
 
+def _rare_birth(draw: random.Random) -> tuple[str, int, int | None] | None:
+    """Where a person was born when not in metropolitan France (None for most people): the
+    overseas département or 99 (abroad), the commune or country, and a pseudo-month for
+    some of those born abroad. Drawn from its own generator, so that a seed's other draws
+    stay as they were."""
+    roll = draw.random()
+    if roll < BORN_OVERSEAS:
+        return draw.choice(ids.OVERSEAS), draw.randint(1, 24), None
+    if roll < BORN_OVERSEAS + BORN_ABROAD:
+        month = (
+            draw.choice((20, 21, 22, 30, 31, 40, 50, 60)) if draw.random() < PSEUDO_MONTH else None
+        )
+        return ids.ABROAD, draw.choice(ids.COUNTRIES), month
+    return None
+
+
 def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Population:
     """The population of ``seed``; ValueError for an impossible configuration."""
     if config.assures < 1 or config.caisses < 1 or config.practitioners < 0:
@@ -545,6 +565,7 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
     # draws (and the populations that scenarios and tests rely on) stay as they were
     pathway = random.Random(f"{seed}/medecin-traitant")
     split = random.Random(f"{seed}/split-cover")
+    birthplace = random.Random(f"{seed}/birthplace")
     nirs: set[str] = set()
 
     def person(sex: int, born: date, last: str, insured_nir: str | None = None) -> Beneficiary:
@@ -555,7 +576,15 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
                 if shard
                 else rng.randint(1, 990)
             )
-            body, key = ids.nir(sex, born, department, commune, rng.randint(1, 999))
+            rank = rng.randint(1, 999)
+            rare = _rare_birth(birthplace)
+            if rare is not None:
+                department, commune, pseudo_month = rare
+                if shard:  # the rank, not the commune, keeps a shard's rare NIRs its own
+                    rank = 1 + shard.index * COMMUNES_PER_SHARD + rank % COMMUNES_PER_SHARD
+            else:
+                pseudo_month = None
+            body, key = ids.nir(sex, born, department, commune, rank, pseudo_month=pseudo_month)
             if body not in nirs:
                 nirs.add(body)
                 break

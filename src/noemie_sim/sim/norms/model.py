@@ -11,10 +11,12 @@ import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from .codec import Framing, Record, RecordLayout, RecordStream, Value
 from .errors import Anomaly, Findings, FormatError, shorten
+from .keys import nir_key, nir_problems, number_problems
 
 T = TypeVar("T")
 
@@ -243,6 +245,26 @@ class Checker:
 
     def fail(self, i: int, field: str, message: str, expected: object, actual: object) -> None:
         self.findings.add(anomaly_at(i + 1, self.records[i], field, message, expected, actual))
+
+    def nir(self, i: int, nir_field: str, key_field: str, birth: date | None = None) -> None:
+        """Check the NIR of record ``i`` by the identifier law (keys.py): its key, and what
+        makes it impossible whatever its key (against ``birth``, the holder's birth date in
+        the same file, when there is one)."""
+        values = self.records[i].values
+        body = values[nir_field]
+        assert isinstance(body, str)  # the layout's pattern gave it its shape
+        key = nir_key(body)
+        if key != values[key_field]:
+            self.fail(i, key_field, "NIR key is wrong", key, values[key_field])
+        for problem in nir_problems(body, birth):
+            self.fail(i, nir_field, problem.message, problem.expected, problem.found)
+
+    def number(self, i: int, field: str, kind: str) -> None:
+        """Check the number in ``field`` of record ``i`` by the identifier law: a ``kind``
+        (n° AM, SIRET...) with its Luhn keys."""
+        value = self.records[i].values[field]
+        for problem in number_problems(kind, str(value)):
+            self.fail(i, field, problem.message, problem.expected, problem.found)
 
 
 class OnePass:

@@ -30,7 +30,7 @@ from datetime import date, datetime
 from . import noemie
 from .codec import Kind, Record, amount, num, text, when
 from .errors import Anomaly, Findings
-from .keys import NIR_PATTERN, luhn_valid, nir_key
+from .keys import NIR_PATTERN
 from .model import Checker, from_record, rebind, to_record
 from .noemie import Item, Node, Reference, Slot, entity
 
@@ -376,22 +376,10 @@ def _checks(check: Checker, employer: Node) -> None:
     records = check.records
     for node in employer.walk():
         rec = records[node.index]
-        if rec.code == "040" and not luhn_valid(rec.string("employer_siret")):
-            check.fail(
-                node.index,
-                "employer_siret",
-                "bad SIRET key (Luhn)",
-                "a 14-digit SIRET whose last digit is its Luhn key",
-                rec["employer_siret"],
-            )
+        if rec.code == "040":
+            check.number(node.index, "employer_siret", "SIRET")
         elif rec.code == "110":
-            check.equal(
-                node.index,
-                "insured_nir_key",
-                nir_key(rec.string("insured_nir")),
-                rec["insured_nir_key"],
-                "NIR key is wrong",
-            )
+            check.nir(node.index, "insured_nir", "insured_nir_key")
         elif rec.code == "230":
             period = from_record(IjPeriod, rec)
             span = (period.period_end - period.period_start).days + 1

@@ -27,7 +27,7 @@ from datetime import date, datetime
 from . import noemie
 from .codec import Kind, Record, RecordLayout, amount, num, text, when
 from .errors import Anomaly, Findings
-from .keys import NIR_PATTERN, nir_key
+from .keys import NIR_PATTERN
 from .model import Checker, from_record, rebind, to_record
 from .noemie import CODE, Item, Node, Reference, Slot, entity
 
@@ -421,6 +421,7 @@ def check(data: bytes, limit: int | None = None) -> Findings:
 def _checks(check: Checker, payee: Node) -> None:
     """The référence's own checks on one top-level entity and what it contains."""
     records = check.records
+    check.number(payee.index, "payee_number", "n° AM")
     for day in payee.children:
         owed = moved = 0
         movements: list[int] = []
@@ -465,13 +466,7 @@ def _check_invoice(check: Checker, inv: noemie.Node) -> int:
     for child in inv.children:
         rec = records[child.index]
         if rec.code == "110":
-            check.equal(
-                child.index,
-                "insured_nir_key",
-                nir_key(rec.string("insured_nir")),
-                rec["insured_nir_key"],
-                "NIR key is wrong",
-            )
+            check.nir(child.index, "insured_nir", "insured_nir_key")
         elif rec.code in _ACTS:
             paid += rec.number("amo_amount")
             if head["tiers_payant"] == "O" and rec.number("deductions"):

@@ -30,7 +30,7 @@ from .codec import (
     when,
 )
 from .errors import Anomaly, Findings
-from .keys import NIR_PATTERN, nir_key
+from .keys import NIR_PATTERN
 from .model import Cursor, OnePass, from_record, rebind, to_record
 
 FRAMING: FixedFraming = FIXED_128
@@ -188,7 +188,6 @@ def check(data: bytes, limit: int | None = None) -> Findings:
         rejects = 0
         while cur.peek() == "R1":
             i = take("R1")
-            rec = window[i]
             if refused and rejects == 0:
                 checker.fail(
                     i,
@@ -198,13 +197,8 @@ def check(data: bytes, limit: int | None = None) -> Findings:
                     head["status"],
                 )
             rejects += 1
-            checker.equal(
-                i,
-                "insured_nir_key",
-                nir_key(rec.string("insured_nir")),
-                rec["insured_nir_key"],
-                "NIR key is wrong",
-            )
+            checker.nir(i, "insured_nir", "insured_nir_key")
+            checker.number(i, "ps_number", "n° AM")
             window.release_before(i + 1)
         last = take("R9")
         cur.end()

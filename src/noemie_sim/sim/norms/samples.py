@@ -12,7 +12,8 @@ from datetime import date, datetime
 from . import arl, b2, noemie_550, noemie_ps, oc_answer
 from .keys import nir_key
 
-PS_NUMBER = "991086265"  # a GIE test CPS number (norms.md §7.2)
+#: a médecin of Paris (département 75, catégorie 1); 99 is the GIE test cards' département
+PS_NUMBER = "751108622"
 CAISSE = "017510000"  # régime 01, caisse 751 (Paris), centre 0000
 OC_NUMBER = "75942367"
 SIRET = "86379402000835"
