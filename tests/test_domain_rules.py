@@ -95,7 +95,10 @@ def test_mutuelle_part_follows_the_grid_and_never_exceeds_the_cost() -> None:
 @pytest.mark.parametrize(
     ("leave_start", "monthly", "daily"),
     [
-        (date(2025, 4, 1), 200_000, 3287),
+        # 6 000 € / 91.25 / 2 = 32.8767 €: rounded once to the nearest cent
+        (date(2025, 4, 1), 200_000, 3288),
+        # 7 500 € / 91.25 / 2 = 41.0959 €: 41.10 €, not half the rounded base floored (41.09)
+        (date(2025, 4, 1), 250_000, 4110),
         (date(2025, 4, 1), 500_000, 4147),
         (date(2025, 3, 31), 500_000, 5331),
     ],

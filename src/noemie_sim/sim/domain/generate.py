@@ -189,11 +189,17 @@ def fse_invoice(
         managing_centre=int(insured.caisse[5:]),
         tiers_payant="O" if tiers_payant else "N",
         insurance_nature="10",
-        exemption="4" if who.ald else None,
+        exemption=exemption_of(who),
         oc_number=contract.oc_number if contract else None,
         oc_contract_type="01" if contract else None,
         care_pathway=care_pathway(ps.specialty, patient, day),
     )
+
+
+def exemption_of(who: Beneficiary) -> str | None:
+    """The Type 2 justification d'exonération du ticket modérateur of an invoice for ``who``:
+    4 for a patient in ALD (whose acts the caisse pays at 100 %), none otherwise."""
+    return "4" if who.ald else None
 
 
 def care_pathway(specialty: str, patient: Patient, day: date) -> str | None:
@@ -490,6 +496,7 @@ def _decompte_of(
         managing_caisse=int(insured.caisse[2:5]),
         managing_centre=int(insured.caisse[5:]),
         tiers_payant="N",
+        exemption=exemption_of(who),
         oc_contract_type="01",
         oc_number=mutuelle,
         top_mutualiste=True,

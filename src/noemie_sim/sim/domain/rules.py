@@ -26,7 +26,8 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
 * a contrat responsable covers the ticket modérateur but never the PF nor the franchises;
   the mutuelle never pays more than the real cost.
 * IJ (:func:`ij_for_period`, by kind of leave):
-  - maladie: 50 % of the daily base salary (3 months' gross / 91.25), at most half the daily
+  - maladie: 50 % of the daily base salary (3 months' gross / 91.25, rounded once to the
+    nearest cent, half up: the rounding of a euro amount to the cent), at most half the daily
     base of 1.4 SMIC for leaves starting from 1 April 2025 (1.8 SMIC before), the SMIC of the
     month before the leave (:func:`ij_ceiling`), from the 4th day (3 waiting days) [DOC
     ameli / PRESS];
@@ -440,7 +441,10 @@ def ij_for_period(
         return None
     if kind == "maladie":
         base = daily_base(gross_three_months)
-        daily = min(base // 2, ij_ceiling(leave_start))
+        # half the daily base as the caisse computes it: 50 % of the 3 months' gross / 91.25,
+        # rounded once to the nearest cent (7 500 € -> 41.0959 -> 41.10 €), not half of the
+        # base already rounded, floored (41.09 €)
+        daily = min(half_up(gross_three_months * 100, 9125 * 2), ij_ceiling(leave_start))
     elif kind == "maternite":
         base = daily = maternity_daily_base(leave_start, gross_three_months)
     else:
