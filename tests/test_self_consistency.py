@@ -45,7 +45,7 @@ def _run(name: str, seed: int, folder: Path, keys: KeyPool) -> Path:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", bundled())
+@pytest.mark.parametrize("name", sorted(set(bundled()) - {"dated-rules"}))  # test_dated_rules
 def test_every_emitted_file_validates(name: str, seed: int, tmp_path: Path, keys: KeyPool) -> None:
     run = _run(name, seed, tmp_path / "run", keys)
     checked, refused = invalid_files(run)

@@ -50,6 +50,9 @@ TRANSPORTS = ("sftp", "memory")
 REAL_CRL_DAYS = timedelta(days=7)
 REAL_CRL_REFRESH = timedelta(days=6)
 REAL_CRL_CHECK_SECONDS = 3600.0
+#: The CAs publish fresh CRLs this long (simulated time) before those in force end: a run
+#: longer than a CRL's validity (90 days) keeps one valid at its simulated time
+CRL_RENEWAL_MARGIN = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,8 @@ class Network:
             norms=norms_pack.active().digest,
         )
         packs.keep_with_run(self.folder)
+        if self.pki_folder is None:  # a PKI given (a sharded run's) is published by its owner
+            self._publish_crls_in_time()
         hubs: dict[str, HubSide] = {}
         connect: dict[str, Callable[[str], MailboxClient]] = {}
         roles = pki.parties()
@@ -327,6 +332,22 @@ class Network:
         assert self.wall_clock is not None
         now = self.wall_clock()
         return now - timedelta(days=1), now + REAL_CRL_DAYS
+
+    def _publish_crls_in_time(self) -> None:
+        """Schedule the CAs' next CRL publication on the simulated clock, before the CRLs in
+        force end, as a real PKI publishes them; each publication schedules the next. It
+        never comes in a run shorter than a CRL's validity."""
+        ends = min(c.next_update_utc for c in self.pki.current_crls() if c.next_update_utc)
+
+        async def publish() -> None:
+            self.pki.publish_crls(self.clock.now())
+            assert self.kernel is not None
+            self.kernel.pki_changed()
+            valid = min(c.next_update_utc for c in self.pki.current_crls() if c.next_update_utc)
+            self.journal.record("network", "crls-published", valid_until=valid.isoformat())
+            self._publish_crls_in_time()
+
+        self.clock.at(ends - CRL_RENEWAL_MARGIN, publish, "the CAs publish their CRLs")
 
     def refresh_crls(self) -> bool:
         """With a real clock (serve): publish fresh CRLs when those in force end within

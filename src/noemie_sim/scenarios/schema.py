@@ -63,7 +63,7 @@ SLA_DEFAULTS = {
 #: Ranges of the values a scenario gives (docs/scenarios.md lists them): whatever is outside
 #: is refused with its key path, before anything runs.
 START_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2099, 12, 31, 23, 59, tzinfo=UTC))
-DURATION_JOURS = (1, 260)  # [scenario] duration: a year of jours ouvrés at most
+DURATION_JOURS = (1, 300)  # [scenario] duration: a year and two months of jours ouvrés at most
 SETTLE_JOURS = (0, 60)
 DAY = 86400.0
 #: (shortest, longest) calendar durations in seconds, and the most jours ouvrés, per use

@@ -149,6 +149,9 @@ ACTS = {
             3000,
             frozenset({"01"}),
             participation_forfaitaire=True,
+            # the visit followed the consultation: V + MMG 25 €, 26.50 € under the règlement
+            # arbitral, 30 € with G from 22/12/2024 (convention 2024) [PRESS]
+            history=_G_HISTORY,
         ),
         Act("MD", "Majoration de déplacement", 1000, frozenset({"01"})),
         Act(
