@@ -54,11 +54,11 @@ def test_a_random_campaign_passes_and_plays_the_same_runs_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
-    args = ["campaign", *SMALL, "--runs", "10", "--seed", "11"]
+    args = ["campaign", *SMALL, "--runs", "6", "--seed", "11"]
     assert main([*args, "--out", str(first), "--workers", "2"]) == 0
     out = capsys.readouterr().out
-    assert "10 of 10 runs passed, 0 failed" in out and "verdict: pass (exit 0)" in out
-    assert out.count(": pass  digest ") == 10  # a progress line per run as it ends
+    assert "6 of 6 runs passed, 0 failed" in out and "verdict: pass (exit 0)" in out
+    assert out.count(": pass  digest ") == 6  # a progress line per run as it ends
     a = _summary(first)
     assert a["state"] == "ended" and a["verdict"] == "pass" and a["failed"] == 0
     # random faults: every run has 1 to 3, of several kinds, on parties of the network
@@ -81,7 +81,7 @@ def test_a_random_campaign_passes_and_plays_the_same_runs_again(
     ]
     assert a["digest"] == b["digest"]
     page = (first / "campaign.html").read_text()
-    assert page.count("<tr><td>") == 10 + len(a["fault_kinds"])  # runs, then fault kinds
+    assert page.count("<tr><td>") == 6 + len(a["fault_kinds"])  # runs, then fault kinds
     assert "expect.lost_files" in page and "Faults that failed most" in page
     # a run of the campaign is an ordinary run: replay says identical
     capsys.readouterr()
