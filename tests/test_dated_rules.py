@@ -30,13 +30,12 @@ G = date(2024, 12, 22)
 CEILING = date(2025, 4, 1)
 
 
-def test_the_dated_rules_reach_the_files(tmp_path: Path) -> None:
+def test_the_dated_rules_reach_the_files(tmp_path: Path, noemie_keys: KeyPool) -> None:
     """One run, every check on it (one test: the run is played once, on one worker)."""
     scenario = find_scenario("dated-rules")
     config = dataclasses.replace(scenario.config, transport="memory")
-    keys = KeyPool(tmp_path / "keys")
     result = asyncio.run(play(dataclasses.replace(scenario, config=config), tmp_path / "run",
-                              keys=keys))  # fmt: skip
+                              keys=noemie_keys))  # fmt: skip
     result.journal.close()
     run = tmp_path / "run"
     the_run_passes_and_every_file_validates(run)

@@ -20,7 +20,7 @@ import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.calendar import add_jours_ouvres
@@ -31,6 +31,7 @@ from noemie_sim.sim.domain.rules import Billed
 from noemie_sim.sim.norms import arl, b2, noemie_ps
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.kinds import KINDS, detect
+from noemie_sim.sim.randomness import generator
 from noemie_sim.sim.transport.api import AlreadyDelivered, MailboxClient, TransportError
 
 from .base import Actor, Kernel
@@ -49,6 +50,18 @@ class PractitionerBehaviour:
     foreign_patient_share: float = 0.02  # patients of another caisse: the CPAM rejects them
     wrong_act_share: float = 0.005  # an act its specialty may not bill (rule R1): rejected
     tiers_payant_share: float | None = None  # None: the population's habit
+    #: jours ouvrés between two sendings of the visits billed meanwhile; None: the habit of
+    #: the profession (:data:`SEND_EVERY`)
+    send_every: int | None = None
+
+
+#: How often a profession sends its FSE, in jours ouvrés (convention: a médecin's or a
+#: pharmacy's software sends each evening, an infirmière or a kinésithérapeute on the move
+#: every other day), within R161-47's 3 jours ouvrés (norms.md §8.1). Visits happen from
+#: :data:`FIRST_VISIT` over :data:`VISIT_HOURS`; the FSE delay runs from each visit's time.
+SEND_EVERY = {"24": 2, "26": 2}
+FIRST_VISIT = time(8, 0)
+VISIT_MINUTES = 9 * 60 + 30
 
 
 @dataclass
@@ -116,6 +129,13 @@ class Practitioner(Actor):
         self.rebill_next = 0  # bill an invoice already paid again, under its number
         self.truncate_next = 0  # the next sealed file loses its second half in transit
         self.corrupted_names: set[str] = set()  # files broken on purpose by a corrupt-lot fault
+        #: visits billed and not sent yet (a PS sending every other day), and their times,
+        #: drawn from a generator of their own so that the visits drawn stay as they were
+        self.unsent: list[b2.Invoice] = []
+        self.days_billed = 0
+        self.visit_times = generator(kernel.seed, f"{self.id}/visit-times")
+        every = behaviour.send_every
+        self.send_every = SEND_EVERY.get(who.specialty, 1) if every is None else every
 
     def start(self) -> None:
         self.every_jour_ouvre(self.behaviour.send_at, self.bill_day, f"{self.id} bills")
@@ -159,13 +179,18 @@ class Practitioner(Actor):
         )
 
     async def bill_day(self) -> None:
-        """Bill today's visits and send them as one B2 file of lots."""
+        """Bill today's visits (each at its time of the day) and, on a sending day, send every
+        visit not sent yet as one B2 file of lots; once care is over, what is left."""
         if not self.kernel.care_goes_on():
+            if self.unsent:
+                await self._send_unsent()
             return
         day = self.now().date()
         low, high = self.behaviour.visits_per_day
-        invoices = []
-        for _ in range(self.rng.randint(low, high)):
+        count = self.rng.randint(low, high)
+        first = self.now().replace(hour=FIRST_VISIT.hour, minute=FIRST_VISIT.minute, second=0)
+        times = sorted(self.visit_times.randrange(VISIT_MINUTES) for _ in range(count))
+        for minutes in times:
             insured, _who, invoice = self._visit(day)
             self.expected_amo[invoice.invoice_number] = invoice.totals.amo
             totals = invoice.totals
@@ -179,8 +204,17 @@ class Practitioner(Actor):
                 lines=len(invoice.lines),
                 tiers_payant=invoice.tiers_payant == "O",
                 care_date=day.isoformat(),
+                care_at=(first + timedelta(minutes=minutes)).isoformat(),
             )
-            invoices.append(invoice)
+            self.unsent.append(invoice)
+        self.days_billed += 1
+        if self.days_billed % self.send_every == 0:
+            await self._send_unsent()
+
+    async def _send_unsent(self) -> None:
+        """Send the visits billed and not sent yet, in lots of the behaviour's size (with what
+        the faults armed add: a paid invoice billed again, a lot sent twice)."""
+        invoices, self.unsent = self.unsent, []
         if self.rebill_next and self.last_accepted is not None:
             self.rebill_next -= 1
             invoices.append(self.last_accepted.invoices[0])

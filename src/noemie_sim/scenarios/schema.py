@@ -501,6 +501,7 @@ def _group(t: _Table, scale: float) -> PractitionerGroup:
         foreign_patient_share=t.number("foreign_patient_share", d.foreign_patient_share),
         wrong_act_share=t.number("wrong_act_share", d.wrong_act_share),
         tiers_payant_share=tiers if tiers is None or tiers >= 0 else None,
+        send_every=t.jours("send_every", 1, 1, 3) if t.has("send_every") else None,
     )
     t.done()
     return PractitionerGroup(count, SPECIALTY_NAMES[kind], behaviour)

@@ -156,7 +156,8 @@ def measure(
         flows["arl"].items = [
             (e.at, arl_at.get(lot), _local_ps(e.actor)) for lot, e in sent_lots.items()
         ]
-    # FSE sent: care day -> the first lot carrying the invoice
+    # FSE sent: the visit -> the first lot carrying the invoice (runs recorded before visits
+    # had their time: the billing time of the care day)
     lot_of_invoice: dict[str, Event] = {}
     for e in of("lot-sent"):
         for number in e.details["invoices"]:
@@ -167,7 +168,7 @@ def measure(
         if flow in flows:
             flows[flow].items = [
                 (
-                    datetime.combine(date.fromisoformat(e.details["care_date"]), e.at.timetz()),
+                    _visit_time(e),
                     lot_of_invoice[inv].at if inv in lot_of_invoice else None,
                     _local_ps(e.actor),
                 )
@@ -501,3 +502,11 @@ def _merged_flow(entries: list[dict[str, Any]]) -> dict[str, Any]:
         "histogram": _histogram(delays, first["limit_hours"]) if delays else [],
         "delays": sorted([h, n] for h, n in counted.items()),
     }
+
+
+def _visit_time(billed: Event) -> datetime:
+    """When the visit of an ``invoice-billed`` event took place."""
+    care_at = billed.details.get("care_at")
+    if care_at:
+        return datetime.fromisoformat(str(care_at))
+    return datetime.combine(date.fromisoformat(billed.details["care_date"]), billed.at.timetz())
