@@ -136,7 +136,11 @@ def test_alsace_moselle_keeps_good_friday(run: tuple[Path, Journal, Population])
 def test_every_kind_of_leave_and_a_corrected_ij(run: tuple[Path, Journal, Population]) -> None:
     folder, journal, _population = run
     kinds = {e.details["leave_kind"] for e in journal.events("sick-leave")}
-    assert kinds == {"maladie", "at-mp", "maternite"}
+    assert kinds == {"maladie", "at-mp", "maternite", "paternite"}
+    fathers = [e for e in journal.events("sick-leave") if e.details["leave_kind"] == "paternite"]
+    for leave in fathers:  # 25 days, for men
+        days = date.fromisoformat(leave.details["end"]) - date.fromisoformat(leave.details["start"])
+        assert days.days == 24 and str(leave.assure)[0] in "137", leave
     natures = set()
     debits = 0
     for data in _clear_files(folder, "IJ", PARIS) + _clear_files(folder, "IJ", STRASBOURG):

@@ -180,6 +180,9 @@ def test_maternity_ij_with_its_own_ceiling(leave_start: date, ceiling: int) -> N
     assert rich is not None and rich.daily_amount == ceiling and rich.start == leave_start
     modest = ij_for_period(leave_start, leave_start, leave_start, 3 * 200_000, kind="maternite")
     assert modest is not None and modest.daily_amount == (600_000 * 79 + 4562) // 9125  # 51.95 €
+    # paternity (25 days since 1/7/2021) is paid as maternity: the same amounts, no carence
+    father = ij_for_period(leave_start, leave_start, leave_start, 3 * 900_000, kind="paternite")
+    assert father == rich
     with pytest.raises(ValueError, match="unknown kind"):
         ij_for_period(leave_start, leave_start, leave_start, 1, kind="conge")
 

@@ -36,6 +36,7 @@ from noemie_sim.sim.domain.generate import b2_act, ij_employee, leave_kind, pati
 from noemie_sim.sim.domain.links import LinkRegister
 from noemie_sim.sim.domain.nomenclature import ACTS, may_bill
 from noemie_sim.sim.domain.rules import (
+    PATERNITY_DAYS,
     Billed,
     Counters,
     IjPeriod,
@@ -64,6 +65,7 @@ class CpamBehaviour:
     salary_error_share: float = 0.1  # attestations de salaire that differ from the payroll
     at_mp_share: float = 0.1  # leaves that are accidents du travail / maladies pro.
     maternity_share: float = 0.05  # a woman's leaves that are maternity leaves
+    paternity_share: float = 0.05  # a man's leaves that are paternity leaves
 
 
 @dataclass
@@ -108,8 +110,8 @@ class Settlement:
 class Leave:
     """A leave in subrogation: the employer keeps paying the salary and receives the IJ.
 
-    ``kind`` is maladie, at-mp or maternite (:data:`rules.LEAVE_NATURES`). The IJ are computed
-    from the salary attested when the leave began; when that attestation was wrong, the
+    ``kind`` is maladie, at-mp, maternite or paternite (:data:`rules.LEAVE_NATURES`). The IJ
+    are computed from the salary attested when the leave began; when that attestation was wrong, the
     corrected one reaches the caisse before the next payment (the employer's rectified DSN is
     not a modelled flow: a convention), and that payment takes back what was paid (a debit)
     and pays every day again on the right salary."""
@@ -661,9 +663,12 @@ class Cpam(Actor):
                         # a bonus counted twice, or variable pay left out
                         attested += rng.choice((1, -1)) * rng.randrange(100_00, 800_00, 100)
                     end = today + timedelta(days=rng.randint(4, 25))
-                    kind = leave_kind(rng, employee, b.at_mp_share, b.maternity_share)
+                    kind = leave_kind(rng, employee, b.at_mp_share, b.maternity_share,
+                                      b.paternity_share)  # fmt: skip
                     if kind == "maternite":  # 16 weeks: 6 before the birth, 10 after
                         end = today + timedelta(days=16 * 7 - 1)
+                    elif kind == "paternite":
+                        end = today + timedelta(days=PATERNITY_DAYS - 1)
                     leave = Leave(
                         f"AT{self.id[-4:]}{len(self.leaves) + 1:04d}",
                         employer,

@@ -152,4 +152,6 @@ class Employer(Actor):
         return received, repaid
 
 
-_KIND_OF_NATURE = {nature: kind for kind, nature in LEAVE_NATURES.items()}
+#: the kind of leave whose rules pay a nature d'assurance: paternity is paid under 30 as
+#: maternity is, by the same rules
+_KIND_OF_NATURE = {nature: kind for kind, nature in LEAVE_NATURES.items() if kind != "paternite"}

@@ -515,6 +515,7 @@ def _cpam(t: _Table) -> CpamBehaviour:
         salary_error_share=t.number("salary_error_share", d.salary_error_share),
         at_mp_share=t.number("at_mp_share", d.at_mp_share),
         maternity_share=t.number("maternity_share", d.maternity_share),
+        paternity_share=t.number("paternity_share", d.paternity_share),
     )
     t.done()
     return config

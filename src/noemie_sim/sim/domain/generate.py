@@ -594,15 +594,23 @@ def _oc_answer_to(story: _Story, dec: b2.B2File, unknown: set[int]) -> bytes:
 
 
 def leave_kind(
-    rng: random.Random, employee: Employee, at_mp_share: float, maternity_share: float
+    rng: random.Random,
+    employee: Employee,
+    at_mp_share: float,
+    maternity_share: float,
+    paternity_share: float = 0.0,
 ) -> str:
     """The kind of a leave that starts: AT/MP for ``at_mp_share`` of them, maternité for
-    ``maternity_share`` of a woman's (the NIR's first digit says the sex), maladie otherwise."""
+    ``maternity_share`` of a woman's and paternité for ``paternity_share`` of a man's (the
+    NIR's first digit says the sex), maladie otherwise. One draw, whatever the shares."""
     draw = rng.random()
     if draw < at_mp_share:
         return "at-mp"
-    if employee.nir[0] in "248" and draw < at_mp_share + maternity_share:
+    woman = employee.nir[0] in "248"
+    if woman and draw < at_mp_share + maternity_share:
         return "maternite"
+    if not woman and draw < at_mp_share + paternity_share:
+        return "paternite"
     return "maladie"
 
 
@@ -638,7 +646,7 @@ def _noemie_550(story: _Story) -> bytes:
     total = 0
     for n, employee in enumerate(employer.employees[: story.count]):
         leave_start = story.care_day - timedelta(days=story.rng.randint(0, 20))
-        kind = leave_kind(story.rng, employee, 0.15, 0.1)
+        kind = leave_kind(story.rng, employee, 0.15, 0.1, 0.1)
         periods = ij_periods(
             leave_start,
             leave_start,

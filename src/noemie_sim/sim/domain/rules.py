@@ -35,8 +35,9 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
     (the last month's gross / 30.42) for days 1 to 28 of the leave, 80 % from day 29; the
     daily salary capped at 0.834 % of the plafond annuel de la sécurité sociale (PASS) [DOC
     ameli, service-public];
-  - maternité: no waiting day; the 3 months' gross, each month capped at the monthly PASS,
-    less 21 % of flat social charges, / 91.25 [DOC ameli, service-public];
+  - maternité, and paternité (25 days from 1/7/2021): no waiting day; the 3 months' gross,
+    each month capped at the monthly PASS, less 21 % of flat social charges, / 91.25 [DOC
+    ameli, service-public];
   CSG 6.2 % + CRDS 0.5 % withheld from each [DOC ameli / PRESS].
 """
 
@@ -372,7 +373,10 @@ PASS_YEARLY: tuple[tuple[date, int], ...] = (
     (date(2026, 1, 1), 48_060),
 )
 #: The kinds of leave, with the nature d'assurance a NOEMIE 550 carries them under.
-LEAVE_NATURES = {"maladie": "10", "maternite": "30", "at-mp": "40"}
+LEAVE_NATURES = {"maladie": "10", "maternite": "30", "paternite": "30", "at-mp": "40"}
+#: Congé de paternité et d'accueil de l'enfant: 25 calendar days since 1 July 2021 (32 for a
+#: multiple birth), paid as maternity is (ameli.fr, service-public.fr [DOC])
+PATERNITY_DAYS = 25
 AT_MP_HIGHER_FROM_DAY = 29
 
 
@@ -445,7 +449,7 @@ def ij_for_period(
         # rounded once to the nearest cent (7 500 € -> 41.0959 -> 41.10 €), not half of the
         # base already rounded, floored (41.09 €)
         daily = min(half_up(gross_three_months * 100, 9125 * 2), ij_ceiling(leave_start))
-    elif kind == "maternite":
+    elif kind in ("maternite", "paternite"):  # the same daily base and amount
         base = daily = maternity_daily_base(leave_start, gross_three_months)
     else:
         base = at_mp_daily_salary(leave_start, gross_three_months)
