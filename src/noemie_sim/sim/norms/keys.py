@@ -11,6 +11,7 @@ functions; docs/rules.md cites the source of each rule.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -89,7 +90,8 @@ def nir_month_valid(month: int) -> bool:
     return 1 <= month <= 12 or any(month in r for r in PSEUDO_MONTHS)
 
 
-def nir_problems(body: str, birth: date | None = None) -> list[Impossible]:
+@functools.lru_cache(maxsize=1 << 14)  # a file names the same people again and again
+def nir_problems(body: str, birth: date | None = None) -> tuple[Impossible, ...]:
     """What makes a NIR body impossible, whatever its key: a month outside 01-12 and the
     pseudo-months, département 00, 96 or an overseas code that does not exist, commune or
     n° d'ordre 000, and, given the holder's ``birth`` date (from the same record), a year or
@@ -97,7 +99,7 @@ def nir_problems(body: str, birth: date | None = None) -> list[Impossible]:
     1976, 20 after). ``body`` has :data:`NIR_PATTERN`'s shape (else the shape is the problem).
     """
     if not NIR_BODY.fullmatch(body):
-        return [Impossible("not a NIR", "sex, year, month, département, commune, rank", body)]
+        return (Impossible("not a NIR", "sex, year, month, département, commune, rank", body),)
     problems = []
     month = int(body[3:5])
     if not nir_month_valid(month):
@@ -123,7 +125,7 @@ def nir_problems(body: str, birth: date | None = None) -> list[Impossible]:
         problems.append(Impossible("impossible NIR: n° d'ordre 000", "001-999", body[10:13]))
     if birth is not None:
         problems.extend(_against_birth(body, birth))
-    return problems
+    return tuple(problems)
 
 
 def _against_birth(body: str, birth: date) -> list[Impossible]:
@@ -158,12 +160,13 @@ _NUMBERS = {
 }
 
 
-def number_problems(kind: str, value: str) -> list[Impossible]:
+@functools.lru_cache(maxsize=1 << 12)  # the same PS, employer or OC on every record
+def number_problems(kind: str, value: str) -> tuple[Impossible, ...]:
     """What is wrong with a number of ``kind`` (n° AM, FINESS, SIREN, SIRET, OC number): its
     length and digits, then each Luhn key it carries (a SIRET's SIREN key and its own)."""
     length, spans = _NUMBERS[kind]
     if len(value) != length or not value.isascii() or not value.isdigit():
-        return [Impossible(f"not a {kind}", f"{length} digits", value)]
+        return (Impossible(f"not a {kind}", f"{length} digits", value),)
     problems = []
     for start, end in spans:
         part = value[start:end]
@@ -171,4 +174,4 @@ def number_problems(kind: str, value: str) -> list[Impossible]:
             name = "SIREN part of the SIRET" if (kind, end) == ("SIRET", 9) else kind
             problems.append(Impossible(f"bad {name} key (Luhn)",
                                        f"{part[:-1]}{luhn_key(part[:-1])}", part))  # fmt: skip
-    return problems
+    return tuple(problems)
