@@ -191,8 +191,9 @@ def register_packs(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     actions = p.add_subparsers(dest="norms_action", metavar="ACTION", required=True)
     a = actions.add_parser("export", help="write the tables this command speaks as a pack",
-                           description="Write the built-in tables (or, with --norms, another "
-                           "pack's) as a pack folder: the starting point you edit.")  # fmt: skip
+                           description="Write the built-in tables (or those of the pack "
+                           f"${packs.ENVIRONMENT} names) as a pack folder: the starting point "
+                           "you edit.")  # fmt: skip
     a.add_argument("dir", metavar="DIR")
     a.add_argument("--force", action="store_true", help="overwrite a pack already in DIR")
     a.set_defaults(handler=cmd_norms_export)
