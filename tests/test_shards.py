@@ -319,6 +319,13 @@ def test_the_pki_cache_serves_the_same_pki(keys: KeyPool, tmp_path: Path) -> Non
     assert not shards.prepare_pki(
         tmp_path / "c", shards.run_parties(scenario, [fewer]), at, keys, tmp_path / "cache"
     )
+    # a run longer than a CRL's 90 days: its shards share CRLs valid to its end (none of them
+    # publishes), and that is another PKI of the cache
+    until = at + timedelta(days=400)
+    assert not shards.prepare_pki(tmp_path / "d", parties, at, keys, tmp_path / "cache", until)
+    ends = {c.next_update_utc for c in Pki(tmp_path / "d").current_crls()}
+    assert ends and all(e is not None and e >= until for e in ends)
+    assert all(c.next_update_utc < until for c in a.current_crls())  # type: ignore[operator]
 
 
 def test_national_day_is_sharded_over_the_caisses_of_france() -> None:

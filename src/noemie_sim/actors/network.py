@@ -257,7 +257,7 @@ class Network:
             norms=norms_pack.active().digest,
         )
         packs.keep_with_run(self.folder)
-        if self.pki_folder is None:  # a PKI given (a sharded run's) is published by its owner
+        if self.pki_folder is None:  # a PKI given (a sharded run's) has CRLs for the whole run
             self._publish_crls_in_time()
         hubs: dict[str, HubSide] = {}
         connect: dict[str, Callable[[str], MailboxClient]] = {}

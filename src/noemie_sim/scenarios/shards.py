@@ -52,7 +52,7 @@ from typing import Any, Protocol
 from cryptography import x509
 
 from noemie_sim.actors.network import Network, population_of
-from noemie_sim.pki.authority import KeyPool, Pki
+from noemie_sim.pki.authority import CRL_DAYS, KeyPool, Pki
 from noemie_sim.sim import packs
 from noemie_sim.sim.clock import cpu_stopwatch, stopwatch
 from noemie_sim.sim.domain.population import (
@@ -163,26 +163,30 @@ def run_digest(digests: list[tuple[str, str]]) -> str:
 
 def prepare_pki(
     folder: Path, parties: list[tuple[str, str]], issued_at: datetime,
-    keys: KeyPool | None, cache: Path | None,
+    keys: KeyPool | None, cache: Path | None, until: datetime | None = None,
 ) -> bool:  # fmt: skip
-    """Make the PKI of ``parties`` in ``folder``. With ``cache``, a PKI of the same parties
-    and issuing time made by an earlier run is reused (its files hard-linked, or copied
-    across file systems); a new one is added to the cache. True when the cache served it.
+    """Make the PKI of ``parties`` in ``folder``, its CRLs valid until ``until`` at least (the
+    run's end: shards share it and none of them publishes CRLs, see Network). With
+    ``cache``, a PKI of the same parties, issuing time and CRL validity made by an earlier
+    run is reused (its files hard-linked, or copied across file systems); a new one is added
+    to the cache. True when the cache served it.
 
     The cache holds test PKIs only: keys come from the :class:`KeyPool` anyway."""
+    crl_days = CRL_DAYS
+    if until is not None:
+        crl_days = max(CRL_DAYS, (until - issued_at).days + CRL_MARGIN_DAYS)
     if cache is None:
-        _make_pki(folder, parties, issued_at, keys)
+        _make_pki(folder, parties, issued_at, keys, crl_days)
         return False
-    key = hashlib.sha256(
-        json.dumps([issued_at.isoformat(), parties], separators=(",", ":")).encode()
-    ).hexdigest()[:32]
+    what = [issued_at.isoformat(), parties] + ([crl_days] if crl_days != CRL_DAYS else [])
+    key = hashlib.sha256(json.dumps(what, separators=(",", ":")).encode()).hexdigest()[:32]
     cached = cache / key
     hit = (cached / "pki.json").is_file()
     if not hit:
         cache.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache))
         try:
-            _make_pki(building / "pki", parties, issued_at, keys)
+            _make_pki(building / "pki", parties, issued_at, keys, crl_days)
             with contextlib.suppress(OSError):  # another run cached the same PKI first
                 os.rename(building / "pki", cached)
         finally:
@@ -191,10 +195,18 @@ def prepare_pki(
     return hit
 
 
+#: days a sharded run's CRLs outlast its end
+CRL_MARGIN_DAYS = 7
+
+
 def _make_pki(
-    folder: Path, parties: list[tuple[str, str]], issued_at: datetime, keys: KeyPool | None
+    folder: Path,
+    parties: list[tuple[str, str]],
+    issued_at: datetime,
+    keys: KeyPool | None,
+    crl_days: int = CRL_DAYS,
 ) -> None:
-    pki = Pki.create(folder, issued_at, pool=keys)
+    pki = Pki.create(folder, issued_at, pool=keys, crl_days=crl_days)
     pki.issue_many(parties, issued_at, pool=keys)
 
 
@@ -735,7 +747,8 @@ def run_sharded(
     _write(folder, manifest)
     timer = stopwatch()
     issued_at = scenario.config.start - timedelta(days=1)
-    cached = prepare_pki(folder / "pki", run_parties(scenario, shards), issued_at, keys, pki_cache)
+    cached = prepare_pki(folder / "pki", run_parties(scenario, shards), issued_at, keys, pki_cache,
+                         scenario.config.end)  # fmt: skip
     pki_seconds = timer()
     jobs = [ShardJob(s, str(folder / "shards" / s.caisse), str(folder / "pki"), len(shards))
             for s in shards]  # fmt: skip
