@@ -405,7 +405,10 @@ class Network:
 
             def on_event(kind: str, **details: Any) -> None:
                 if kind == "failover":
-                    self.journal.record(partner, "failover", hub=cpam, to=details["to"])
+                    # the server by its role: its port differs from run to run (evidence)
+                    server = "standby" if details.get("endpoint") else "primary"
+                    self.journal.record(partner, "failover", hub=cpam, to=server,
+                                        evidence={"address": details["to"]})  # fmt: skip
 
             return SftpClient(
                 *address,
@@ -484,6 +487,11 @@ class Network:
                 await result
 
         self.clock.at(when, step, label)
+
+    @property
+    def sftp_hubs(self) -> tuple[SftpHub, ...]:
+        """The caisses' SFTP servers (primaries and standbys), while the network is open."""
+        return tuple(self._hubs)
 
     def revoke(self, party: str) -> None:
         """Revoke ``party``'s certificate now (simulated time), publish the CRL, and close

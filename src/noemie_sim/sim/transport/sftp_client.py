@@ -151,7 +151,8 @@ class SftpClient:
                 if len(self.endpoints) > 1:
                     self._endpoint = (self._endpoint + 1) % len(self.endpoints)
                     host, port = self.endpoints[self._endpoint]
-                    self._event("failover", operation=what, to=f"{host}:{port}")
+                    self._event("failover", operation=what, to=f"{host}:{port}",
+                                endpoint=self._endpoint)  # fmt: skip
                 if attempt + 1 < self.attempts:
                     await self._sleep(delay)
                     delay = min(delay * 2, self.max_backoff)
