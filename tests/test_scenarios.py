@@ -76,9 +76,27 @@ def test_every_bundled_scenario_exits_as_it_declares(
         assert main(["replay", str(tmp_path / "run")]) == 0
     if name == "cpam-outage":
         assert report["figures"]["failovers"] > 0
+        # its alert fired during the outage and resolved when the server was back
+        (outage,) = [e for e in _events(tmp_path / "run") if e[0] == "outage"]
+        (alert,) = report["alerts"]
+        assert alert["name"] == "CaisseHubDown" and alert["labels"] == {"caisse": outage[1]}
+        assert outage[2] < alert["fired_at"] < alert["resolved_at"] == outage[3]
+        # evaluated on the simulated clock, journaled: the run replays identical
+        assert main(["replay", str(tmp_path / "run")]) == 0
     if name == "late-mutuelle":
         (oc,) = [s for s in report["sla"] if s["name"] == "oc_payment"]
         assert oc["breaches"] > 0 and failing == ["oc_payment"]
+
+
+def _events(folder: Path) -> list[tuple[str, str, str, str]]:
+    """(kind, party, at, until) of the run's outages."""
+    db = sqlite3.connect(folder / "journal.sqlite")
+    rows = db.execute(
+        "SELECT kind, json_extract(details, '$.party'), at, json_extract(details, '$.until') "
+        "FROM events WHERE kind = 'outage'"
+    ).fetchall()
+    db.close()
+    return [(str(kind), str(party), str(at), str(until)) for kind, party, at, until in rows]
 
 
 def test_demo_narrates_then_replay_confirms_and_reports_render(

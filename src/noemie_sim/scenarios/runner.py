@@ -22,6 +22,7 @@ from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.pki.errors import PkiError
 from noemie_sim.sim.journal import Event, Journal, JournalError, check_journal, open_journal
 
+from .alerting import AlertWebhook, watch_alerts
 from .reports.measure import measure
 from .reports.validity import invalid_files
 from .reports.verdict import decide
@@ -130,19 +131,26 @@ async def play(
     extra_config: dict[str, Any] | None = None,
     sftp_port: int | None = None,
     wall_clock: Callable[[], datetime] | None = None,
+    alert_webhook: str | None = None,
 ) -> RunResult:
     """Run ``scenario`` in ``folder``; ScenarioError before anything runs if a fault's target
     is not in the network. ``pki_folder``: a PKI made beforehand holding every party (a
     shard's); ``extra_config`` goes into the journal's configuration beside the scenario;
-    ``sftp_port`` and ``wall_clock``: see :class:`Network` (``serve``)."""
+    ``sftp_port`` and ``wall_clock``: see :class:`Network` (``serve``); ``alert_webhook``:
+    the address every firing and resolution of the scenario's alerts is posted to (the run
+    returns once each was delivered or given up)."""
     extra = {"scenario": scenario.source, "scenario_name": scenario.name, **(extra_config or {})}
     network = Network(
         scenario.config, folder, keys=keys, extra_config=extra, externals=externals,
         caisse_servers=caisse_servers, pki_folder=pki_folder, sftp_port=sftp_port,
         wall_clock=wall_clock,
     )  # fmt: skip
+    webhook = AlertWebhook(alert_webhook) if alert_webhook else None
     async with network:
         schedule_faults(network, scenario)
+        watch_alerts(network, scenario)
+        if webhook is not None:
+            network.journal.listeners.append(webhook)
         if on_built is not None:
             on_built(network)
         if listener is not None:
@@ -156,7 +164,11 @@ async def play(
                 progress(network.clock.now())
 
             network.clock.after_step = after_step
-        return await network.run()
+        try:
+            return await network.run()
+        finally:
+            if webhook is not None:
+                await webhook.close()
 
 
 def recorded_scenario(journal: Journal) -> Scenario:

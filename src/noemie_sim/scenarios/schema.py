@@ -93,7 +93,27 @@ EXPECTATIONS = {
     "amounts_reconciled": "true: AMO + OC + patient = billed for every invoice",
     "invalid_files": "emitted files that `validate` refuses (those a fault broke on purpose "
     "excepted), checked in the run folder's archive",
+    "alerts_fired_min": "at least this many alerts fired ([[alerts]])",
+    "alerts_firing_max": "at most this many alerts still firing at the end of the run",
 }
+
+#: Figures an alert's condition may watch ([[alerts]] ``when``), evaluated on the simulated
+#: clock every :data:`ALERT_EVERY` (scenarios/reports/operations.py computes them). Those
+#: marked per caisse fire once per caisse (label ``caisse``).
+ALERT_FIGURES = {
+    "hub_down_minutes": "minutes the caisse's SFTP server has been down (0 when up), per caisse",
+    "reject_rate": "share of invoices rejected by the caisse so far (as the report's)",
+    "negative_arl_rate": "share of ARLs sent so far that are negative",
+    "sla_p95_hours": "p95 delay of the flow named by `sla`, in hours, so far (as the report's)",
+    "decompte_backlog": "décomptes sent to mutuelles and not yet paid or rejected by them",
+    "decomptes_per_hour": "décomptes sent in the last hour of simulated time",
+    "transfer_failures_per_hour": "failed uploads and polls in the last hour of simulated time",
+}
+ALERT_SEVERITIES = ("critical", "warning", "info")
+#: how often alerts are evaluated, in simulated time (Prometheus' evaluation_interval)
+ALERT_EVERY = timedelta(minutes=5)
+ALERT_FOR_LIMITS = (0.0, 60 * DAY, 0)
+MAX_ALERTS = 50
 
 
 class ScenarioError(ValueError):
@@ -179,6 +199,38 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """An alerting rule: it fires once ``when`` has been over ``above`` (or under ``below``)
+    for ``for_`` of simulated time, and resolves when it no longer is (docs/scenarios.md,
+    "Alerts")."""
+
+    name: str
+    when: str
+    above: float | None = None
+    below: float | None = None
+    for_: timedelta = timedelta(0)
+    severity: str = "warning"
+    sla: str | None = None
+    summary: str = ""
+
+    @property
+    def condition(self) -> str:
+        """The condition in a few words: ``sla_p95_hours(arl) > 24``."""
+        figure = f"{self.when}({self.sla})" if self.sla else self.when
+        op, threshold = (">", self.above) if self.above is not None else ("<", self.below)
+        text = f"{figure} {op} {threshold:g}"
+        if self.for_:
+            text += f" for {self.for_.total_seconds() / 60:g}min"
+        return text
+
+    def holds(self, value: float) -> bool:
+        if self.above is not None:
+            return value > self.above
+        assert self.below is not None
+        return value < self.below
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -191,6 +243,7 @@ class Scenario:
     #: "caisse": the run is a set of shards, one per caisse, each its own network
     #: (scenarios/shards.py); None: one network
     shard_by: str | None = None
+    alerts: tuple[Alert, ...] = ()
 
 
 class _Table:
@@ -350,6 +403,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
         sla[key] = value
     sla_table.done()
     expect = _expect(root.table("expect"))
+    alerts = _alerts(root.tables("alerts"), sla)
     root.done()
     config = NetworkConfig(
         seed=seed,
@@ -373,6 +427,9 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
     if shard_by == "caisse" and faults:
         raise ScenarioError("faults", "no fault in a scenario sharded by caisse (shard_by): "
                             "faults are not modelled across shards yet", len(faults))  # fmt: skip
+    if shard_by == "caisse" and alerts:
+        raise ScenarioError("alerts", "no alert in a scenario sharded by caisse (shard_by): "
+                            "alerts watch one network", len(alerts))  # fmt: skip
     _check_buildable(population, groups, shard_by == "caisse")
     for n, fault in enumerate(faults, start=1):
         moment = fault_moment(fault.at, config)
@@ -381,7 +438,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
             raise ScenarioError(f"faults[{n}].at", f"a moment of the run: day 1 to day {last} "
                                 f"(it ends {config.end:%Y-%m-%d %H:%M})", fault.at)  # fmt: skip
     return Scenario(name, description, config, faults, sla, expect, expect_exit, text,
-                    None if shard_by == "none" else shard_by)  # fmt: skip
+                    None if shard_by == "none" else shard_by, alerts)  # fmt: skip
 
 
 #: The most one network holds (docs/scenarios.md, "How large"): parties, each with its RSA
@@ -611,6 +668,50 @@ def _expect(t: _Table) -> dict[str, float | bool]:
         result[key] = value
     t.done()
     return result
+
+
+_ALERT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _alerts(tables: list[_Table], sla: dict[str, Duration]) -> tuple[Alert, ...]:
+    if len(tables) > MAX_ALERTS:
+        raise ScenarioError("alerts", f"at most {MAX_ALERTS} alerts", len(tables))
+    alerts: list[Alert] = []
+    for t in tables:
+        name = t.text("name")
+        if not _ALERT_NAME.fullmatch(name):
+            raise ScenarioError(f"{t.path}.name", "a name of letters, digits and _ "
+                                "(a Prometheus label value, like CaisseHubDown)", name)  # fmt: skip
+        if any(a.name == name for a in alerts):
+            raise ScenarioError(f"{t.path}.name", "a name no other alert has", name)
+        when = t.text("when", None, tuple(ALERT_FIGURES))
+        bounds = {key: t.get(key) for key in ("above", "below") if t.has(key)}
+        if len(bounds) != 1:
+            raise ScenarioError(t.path, "one threshold: above = N or below = N",
+                                ", ".join(bounds) or "none")  # fmt: skip
+        ((key, threshold),) = bounds.items()
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+                or not 0 <= threshold <= 1e9:  # fmt: skip
+            raise ScenarioError(f"{t.path}.{key}", "a number from 0 to 1e9", threshold)
+        hold = t.duration("for", "0s", ALERT_FOR_LIMITS)
+        assert hold is not None
+        flow = None
+        if when == "sla_p95_hours":
+            flow = t.text("sla", None, tuple(sla))
+        elif t.has("sla"):
+            raise ScenarioError(f"{t.path}.sla", "no sla: only sla_p95_hours watches a flow",
+                                t.get("sla"))  # fmt: skip
+        severity = t.text("severity", "warning", ALERT_SEVERITIES)
+        summary = t.get("summary", "")
+        if not isinstance(summary, str) or len(summary) > 300:
+            raise ScenarioError(f"{t.path}.summary", "a text of at most 300 characters", summary)
+        t.done()
+        alerts.append(Alert(
+            name, when, float(threshold) if key == "above" else None,
+            float(threshold) if key == "below" else None, timedelta(seconds=hold.seconds),
+            severity, flow, summary,
+        ))  # fmt: skip
+    return tuple(alerts)
 
 
 def with_overrides(scenario: Scenario, *, seed: int | None = None) -> Scenario:

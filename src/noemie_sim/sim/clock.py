@@ -64,6 +64,12 @@ async def real_ticks(seconds: float) -> AsyncIterator[float]:
         yield elapsed()
 
 
+async def real_pause(seconds: float) -> None:
+    """Wait ``seconds`` of real time: the backoff between two tries of a real network peer
+    (a webhook); never for business time."""
+    await asyncio.sleep(seconds)
+
+
 def parse_moment(text: str) -> datetime:
     """A user-given time: ISO 8601 date or date and time; without a zone it is UTC.
     ValueError with a readable message otherwise."""

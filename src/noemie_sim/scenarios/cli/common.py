@@ -8,6 +8,7 @@ import stat
 import sys
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from noemie_sim.scenarios.vendors.fresh import pki_time
 from noemie_sim.sim.clock import parse_moment, wall_now
@@ -98,3 +99,23 @@ def add_at(parser: argparse.ArgumentParser, what: str, default: str = "now") -> 
         metavar="TIME",
         help=f"{what} (ISO 8601, UTC unless a zone is given; default: {default})",
     )
+
+
+def add_alert_webhook(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--alert-webhook", metavar="URL",
+        help="post each firing and resolution of the scenario's alerts ([[alerts]]) to URL, "
+        "as Alertmanager's webhook JSON (retried with backoff; the run ends once each was "
+        "delivered or given up)",
+    )  # fmt: skip
+
+
+def alert_webhook(args: argparse.Namespace) -> str | None:
+    """The ``--alert-webhook`` address, checked; UsageError when it is not http(s)."""
+    url: str | None = getattr(args, "alert_webhook", None)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--alert-webhook: expected an http:// or https:// address, found {url!r}")
+    return url

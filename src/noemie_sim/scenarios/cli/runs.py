@@ -45,7 +45,7 @@ from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.pack import PackError
 
 from . import sharded, web
-from .common import UsageError, write_output
+from .common import UsageError, add_alert_webhook, alert_webhook, write_output
 
 
 def find_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -123,12 +123,14 @@ def _play(
                 result, live = web.play_with_web(
                     args, scenario, out, console, mode, play, on_built=narrator.learn,
                     keys=key_pool(), progress=advance, listener=listener,
+                    alert_webhook=alert_webhook(args),
                 )  # fmt: skip
                 assert live.final is not None
                 return live.final, float(live.final["wall_seconds"] or 0.0)
             result = asyncio.run(
-                play(scenario, out, keys=key_pool(), progress=advance,
-                     listener=listener, on_built=narrator.learn)
+                play(scenario, out, keys=key_pool(), progress=advance, listener=listener,
+                     on_built=narrator.learn,
+                     alert_webhook=alert_webhook(args) if args is not None else None)
             )  # fmt: skip
         except ScenarioError as exc:
             raise UsageError(f"invalid scenario: {exc}") from None
@@ -144,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.scale is not None:
         overrides["scale"] = args.scale
     web.check_web(args)
+    alert_webhook(args)  # refused before anything is made
     scenario = find_scenario(args.scenario, overrides)
     sharded.check_arguments(args, scenario)
     scenario = web.with_speed(scenario, args.speed)
@@ -407,6 +410,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     web.check_web(args)
+    alert_webhook(args)  # refused before anything is made
     speed = args.speed if args.speed is not None else web.DEMO_WEB_SPEED if args.web else None
     scenario = web.with_speed(find_scenario("demo"), speed)
     out = _out(args, "demo")
@@ -448,6 +452,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--speed", type=float,
                      help="play in scaled time: simulated seconds per real second")  # fmt: skip
     _add_reports(run)
+    add_alert_webhook(run)
     web.add_web(run)
     sharded.add_arguments(run)
     run.set_defaults(handler=cmd_run)
@@ -530,5 +535,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--speed", type=float,
                       help="play in scaled time: simulated seconds per real second (with --web: "
                       f"{web.DEMO_WEB_SPEED:g}, its week in about three minutes)")  # fmt: skip
+    add_alert_webhook(demo)
     web.add_web(demo)
     demo.set_defaults(handler=cmd_demo)

@@ -31,12 +31,13 @@ from noemie_sim.sim.journal import Event, JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
 from . import web
-from .common import UsageError
+from .common import UsageError, add_alert_webhook, alert_webhook
 from .runs import _out, find_scenario, key_pool, make_console
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     web.check_web(args)
+    alert_webhook(args)  # refused before anything is made
     if args.virtual and not args.web:
         raise UsageError("--virtual needs --web: the clock then moves only when the API says")
     scenario = find_scenario(args.scenario)
@@ -113,6 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "keys": key_pool(), "externals": frozenset(externals), "progress": show,
             "caisse_servers": caisse_servers, "listener": watch.tell,
             "sftp_port": args.sftp_port, "wall_clock": wall_now,
+            "alert_webhook": alert_webhook(args),
         }  # fmt: skip
         try:
             if args.web:
@@ -292,6 +294,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a party id, or a role (ps, oc, employer, cpam): the first party of that role",
     )
     serve.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    add_alert_webhook(serve)
     serve.add_argument(
         "--caisse-server", metavar="HOST:PORT", help="an external caisse's SFTP server"
     )

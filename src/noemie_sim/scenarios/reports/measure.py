@@ -309,6 +309,7 @@ def measure(
         while hour <= end:
             hourly.setdefault(hour, 0)
             hour += timedelta(hours=1)
+    alerts = _alerts(of("alert-firing"), of("alert-resolved"))
     paid_invoices = sum(1 for inv in billed if any(x.details["status"] == "paid"
                                                   for x in settled.get(inv, [])))  # fmt: skip
     figures: dict[str, Any] = {
@@ -325,6 +326,8 @@ def measure(
         "ij_discrepancies": len(of("ij-discrepancy")),
         "reject_rate": round(sum(amo_rejects.values()) / len(billed), 4) if billed else 0.0,
         "amounts_reconciled": not unreconciled,
+        "alerts_fired": len(of("alert-firing")),
+        "alerts_firing": sum(1 for a in alerts if a["resolved_at"] is None),
     }
     if invalid is not None:
         figures["invalid_files"] = len(invalid)
@@ -356,6 +359,7 @@ def measure(
         "lost": lost[:20],
         "invalid": (invalid or [])[:20],
         "hourly": [[h.isoformat(), n] for h, n in sorted(hourly.items())],
+        "alerts": alerts,
         "timeline": _timeline(of("file-sent")),
         "negatives": _negatives(kinds),
         "reject_labels": {
@@ -381,6 +385,34 @@ def _negatives(kinds: dict[str, list[Event]], limit: int = 3000) -> list[list[An
     ]  # fmt: skip
     found.sort(key=lambda item: item[0].seq)
     return [[e.at.isoformat(), e.actor, what] for e, what in found[:limit]]
+
+
+def _alerts(fired: list[Event], resolved: list[Event]) -> list[dict[str, Any]]:
+    """Each alert that fired: its name, labels, severity, condition, the value that fired it,
+    when it fired and when it resolved (None while it still fires)."""
+    ends: dict[tuple[str, str, str], list[Event]] = {}
+    for e in resolved:
+        key = (str(e.details["alert"]), _labels(e), str(e.details["fired_at"]))
+        ends.setdefault(key, []).append(e)
+    result = []
+    for e in fired:
+        d = e.details
+        end = ends.get((str(d["alert"]), _labels(e), e.at.isoformat()))
+        result.append({
+            "name": d["alert"],
+            "labels": d["labels"],
+            "severity": d["severity"],
+            "condition": d["condition"],
+            "value": d["value"],
+            "summary": d.get("summary", ""),
+            "fired_at": e.at.isoformat(),
+            "resolved_at": end[0].at.isoformat() if end else None,
+        })  # fmt: skip
+    return result
+
+
+def _labels(e: Event) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(e.details["labels"].items()))
 
 
 def _check(key: str, expected: float | bool, figures: dict[str, Any]) -> dict[str, Any]:
@@ -471,6 +503,9 @@ def merge(parts: list[dict[str, Any]], expect: dict[str, float | bool]) -> dict[
         "lost": [x for p in parts for x in p["lost"]][:20],
         "invalid": [x for p in parts for x in p.get("invalid", [])][:20],
         "hourly": sorted(added([dict(p["hourly"]) for p in parts]).items()),
+        "alerts": sorted(
+            (a for p in parts for a in p.get("alerts", [])), key=lambda a: str(a["fired_at"])
+        ),
         "timeline": by_time[:3000],
         "negatives": negatives[:3000],
         "reject_labels": {

@@ -85,6 +85,13 @@ class Narrator:
             return f"{who} rejects a décompte: {d['code']} {codes.OC[d['code']].label}"
         if e.kind == "invoice-liquidated" and d["status"] == "rejected":
             return f"{who} rejects invoice {e.invoice}: {d['code']} {codes.AMO[d['code']].label}"
+        if e.kind in ("alert-firing", "alert-resolved"):
+            where = " ".join(f"{self.name(v)}" for v in d["labels"].values())
+            where = f" ({where})" if where else ""
+            if e.kind == "alert-firing":
+                return (f"[red]alert {d['alert']}[/]{where} fires: {d['condition']}, "
+                        f"now {d['value']:g}")  # fmt: skip
+            return f"[green]alert {d['alert']}[/]{where} resolved (now {d['value']:g})"
         if e.kind == "fault":
             kind, _, target = str(d["label"]).partition(" ")
             return f"[yellow]fault injected[/]: {kind} on {self.name(target)}"

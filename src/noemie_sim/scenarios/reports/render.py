@@ -122,6 +122,16 @@ def print_terminal(report: dict[str, Any], console: Console) -> None:
                  euros(money["patient"]), euros(money["penalties"]),
                  "-" if rate is None else f"{rate:.1%}")  # fmt: skip
     console.print(cash)
+    if report.get("alerts"):
+        alerts = Table(title="Alerts (simulated time)")
+        for column in ("alert", "severity", "labels", "condition", "value", "fired", "resolved"):
+            alerts.add_column(column)
+        for a in report["alerts"]:
+            labels = " ".join(f"{k}={v}" for k, v in a["labels"].items())
+            resolved = a["resolved_at"] or "[red]firing[/]"
+            alerts.add_row(a["name"], a["severity"], labels, a["condition"], f"{a['value']:g}",
+                           _minute(a["fired_at"]), _minute(resolved))  # fmt: skip
+        console.print(alerts)
     if report["expectations"]:
         expect = Table(title="Expectations")
         for column in ("expectation", "expected", "measured", "verdict"):
@@ -158,6 +168,11 @@ def print_verdict(report: dict[str, Any], console: Console) -> None:
     colour = {"pass": "green", "incomplete": "yellow"}.get(report["verdict"], "red")
     console.print(f"verdict: [{colour}]{report['verdict']}[/] (exit {report['exit_code']})  "
                   f"journal digest {report['digest']}")  # fmt: skip
+
+
+def _minute(moment: str) -> str:
+    """An ISO time to the minute, as the tables show it (other text unchanged)."""
+    return moment[:16].replace("T", " ") if moment[:4].isdigit() else moment
 
 
 def _h(value: float | None) -> str:

@@ -43,6 +43,7 @@ from noemie_sim.sim.journal import Event, Journal
 from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.pack import Pack, PackError
 
+from ..alerting import watch_alerts
 from ..catalogue import find_scenario
 from ..runner import schedule_faults
 from ..schema import ScenarioError
@@ -183,6 +184,7 @@ async def noemie_network(
         await network.__aenter__()
         opened.append(network)
         schedule_faults(network, chosen)
+        watch_alerts(network, chosen)
         for party in externals:
             write_kit(network, party, folder / "kits")
         return Harness(network, externals, folder / "kits")

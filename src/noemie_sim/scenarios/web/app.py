@@ -39,6 +39,7 @@ from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.kinds import declared_parties
 
+from . import metrics as prometheus
 from .live import ArchivedFile, LiveRun, event_json
 from .openapi import description
 
@@ -105,6 +106,7 @@ def make_app(live: LiveRun) -> Starlette:
         Route("/", api(page)),
         Route("/static/{name}", api(static)),
         Route("/openapi.json", api(openapi)),
+        Route("/metrics", api(metrics)),
         Route("/api/network", api(network)),
         Route("/api/kits", api(kits)),
         Route("/api/kits/{party}", api(kit)),
@@ -269,6 +271,10 @@ def _norms() -> dict[str, Any]:
     """The norms pack the network speaks (docs/norms-packs.md)."""
     speaking = norms_pack.active()
     return {"name": speaking.name, "digest": speaking.digest, "builtin": speaking.builtin}
+
+
+async def metrics(request: Request, live: LiveRun) -> Response:
+    return Response(prometheus.exposition(live), media_type=prometheus.MEDIA_TYPE)
 
 
 async def network(request: Request, live: LiveRun) -> Response:

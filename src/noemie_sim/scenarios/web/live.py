@@ -23,6 +23,7 @@ from noemie_sim.scenarios.reports.narration import Narrator
 from noemie_sim.scenarios.runner import inject_fault, report, report_so_far
 from noemie_sim.scenarios.schema import Fault, Scenario
 from noemie_sim.sim.journal import Event, Journal, open_journal
+from noemie_sim.sim.transport.sftp_server import SftpHub
 
 #: an archived file: files/<actor>/<NNNNNN>-<name>[.clear]
 _ARCHIVE = re.compile(r"(\d{6})-(.+)")
@@ -117,6 +118,8 @@ class LiveRun:
         self.folder = folder
         self.mode = mode  # the command that serves it: demo, run or serve
         self.network: Network | None = None
+        #: the caisses' SFTP servers, kept after the run closes them (their counters)
+        self.hubs: tuple[SftpHub, ...] = ()
         self.kits: dict[str, Path] = {}
         self.narrator = Narrator()
         self.final: dict[str, Any] | None = None  # the report, once the run has ended
@@ -130,6 +133,7 @@ class LiveRun:
 
     def attach(self, network: Network) -> None:
         self.network = network
+        self.hubs = network.sftp_hubs
         self.narrator.learn(network)
         network.journal.listeners.append(self._heard)
 

@@ -58,6 +58,11 @@ def description() -> dict[str, Any]:
                                           params=[_path("name", "the asset's file name")],
                                           ok={"description": "the asset"}, errors=(404,))},
             "/openapi.json": {"get": _op("this description", errors=())},
+            "/metrics": {"get": _op(
+                "the run's metrics in the Prometheus text format (docs/api.md lists them)",
+                ok={"description": "text/plain; version=0.0.4",
+                    "content": {"text/plain": {}}}, errors=(),
+            )},  # fmt: skip
             "/api/network": {"get": _op(
                 "the network: scenario, state, the norms pack it speaks (name, digest, "
                 "builtin), parties (id, role, name, caisse, external), SFTP hubs (host, "

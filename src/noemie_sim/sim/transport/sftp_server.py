@@ -149,6 +149,9 @@ class SftpHub:
         self._watch: asyncio.Task[None] | None = None
         self.host_key = _host_key(Path(data) / ".ssh" / "host_key")
         self.sessions: dict[str, int] = {}
+        #: logins refused since the start, told or not, by cause: "authentication" (no or a
+        #: wrong key) or "decision" (certificate refused, limits)
+        self.logins_refused: dict[str, int] = {"authentication": 0, "decision": 0}
         self.connections: dict[str, set[asyncssh.SSHServerConnection]] = {}
         self._server: asyncssh.SSHAcceptor | None = None
         self.host = "127.0.0.1"
@@ -170,7 +173,9 @@ class SftpHub:
         who = partner if self.disk.has(partner) else "(unknown user)"
         # failed authentications count apart from the hub's own decisions (certificate,
         # limit): the network journals only the latter, whose counts must be reproducible
-        key = f"{who} {'auth' if reason.startswith('authentication failed') else 'decision'}"
+        failed_auth = reason.startswith("authentication failed")
+        self.logins_refused["authentication" if failed_auth else "decision"] += 1
+        key = f"{who} {'auth' if failed_auth else 'decision'}"
         minute = self.now().replace(second=0, microsecond=0)
         start, told, hidden = self._refusals.get(key, (minute, 0, 0))
         if start != minute:

@@ -49,6 +49,8 @@ const REPORT_SKELETON = `
 <h2>Automation rate and payments</h2><canvas data-chart="automation" width="1080" height="110"></canvas>
 <table id="money"></table>
 <h2>Rejects by code</h2><div id="rejects"></div>
+<h2>Alerts</h2><p class="note">The scenario's alerting rules that fired, in simulated time: when, on what value, and when they resolved.</p>
+<table id="alerts"></table>
 <h2>Expectations</h2><table id="expect"></table>
 `;
 function drawReport(R, root) {
@@ -170,6 +172,16 @@ function drawReport(R, root) {
     chart(canvas, {type: "bar", data: {labels: items.map(i => i[0]), datasets: [{label: "count", data: items.map(i => i[1]), backgroundColor: "#b3261e"}]},
       options: {indexAxis: "y", plugins: {legend: {display: false}},
         scales: {x: axis("count", {beginAtZero: true, ticks: {precision: 0}}), y: axis("code")}}});
+  })();
+  (function () {
+    const t = root.querySelector("#alerts");
+    const alerts = R.alerts || [];
+    if (!alerts.length) { t.outerHTML = '<p class="note" id="alerts">no alert fired</p>'; return; }
+    row(t, ["alert", "severity", "labels", "condition", "value", "fired", "resolved"], true);
+    for (const a of alerts)
+      row(t, [a.name, a.severity, Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(" "),
+              a.condition, String(a.value), a.fired_at.slice(0, 16).replace("T", " "),
+              a.resolved_at ? a.resolved_at.slice(0, 16).replace("T", " ") : verdict("firing", "fail")]);
   })();
   (function () {
     const t = root.querySelector("#expect");
