@@ -5,6 +5,7 @@ the run's own report."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.schema import ScenarioError, parse
 
-from .web_helpers import Served, serving
+from .web_helpers import ROOT, Served, serving
 
 
 class Receiver:
@@ -145,12 +146,26 @@ def test_an_outage_fires_an_alert_seen_in_metrics_webhook_and_report(tmp_path: P
         assert report["run"]["state"] == "complete"
         end = _metrics(served)
         _agree(end, report)
+        _dashboard_reads(end)
         assert end[("noemie_hub_up", (("caisse", down),))] == 1
         assert end[("noemie_hub_downtime_seconds_total", (("caisse", down),))] == 4 * 3600
         assert end[("noemie_run_state", (("state", "ended"),))] == 1
         assert receiver.wait_for(2) == receiver.posted[:2] and len(receiver.posted) == 2
         http.post("/api/stop")
         assert served.wait() == 0
+
+
+def _dashboard_reads(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> None:
+    """Every metric the Grafana dashboard of docs/ queries is one /metrics serves."""
+    dashboard = json.loads((ROOT / "docs" / "grafana" / "noemie-sim-dashboard.json").read_text())
+    served = {name for name, _labels in samples}
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bnoemie_[a-z_]+", target["expr"])
+    }
+    assert len(queried) > 15 and queried <= served, queried - served
 
 
 def _agree(m: dict[tuple[str, tuple[tuple[str, str], ...]], float], r: dict[str, Any]) -> None:

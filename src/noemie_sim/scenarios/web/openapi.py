@@ -62,7 +62,7 @@ def description() -> dict[str, Any]:
                 "the run's metrics in the Prometheus text format (docs/api.md lists them)",
                 ok={"description": "text/plain; version=0.0.4",
                     "content": {"text/plain": {}}}, errors=(),
-            )},  # fmt: skip
+            )},
             "/api/network": {"get": _op(
                 "the network: scenario, state, the norms pack it speaks (name, digest, "
                 "builtin), parties (id, role, name, caisse, external), SFTP hubs (host, "

@@ -131,6 +131,7 @@ function handle(e) {
     fly(e.actor, e.details.to, fileKind(e.details.name));
     addExchange(e);
   }
+  if (e.kind === "alert-firing" || e.kind === "alert-resolved") showAlert(e);
   const bad = negative(e);
   if (bad) alert(bad);
   if (e.text) {
@@ -141,6 +142,20 @@ function handle(e) {
     while (list.children.length > 400) list.lastChild.remove();
   }
   $("#now").textContent = e.at.replace("T", " ").slice(0, 16) + " UTC";
+}
+
+// the alerts firing now, one badge each, gone when they resolve
+function showAlert(e) {
+  const d = e.details, key = d.alert + " " + Object.values(d.labels).join(" ");
+  const box = $("#alerts-firing");
+  const old = [...box.children].find(b => b.dataset.alert === key);
+  if (old) old.remove();
+  if (e.kind === "alert-firing") {
+    const where = Object.values(d.labels).map(v => state.names[v] || v).join(" ");
+    const badge = el("span", {class: `badge alert-${d.severity}`, "data-alert": key, title: d.summary || d.condition},
+      `${d.alert}${where ? " (" + where + ")" : ""}`);
+    box.appendChild(badge);
+  }
 }
 
 function addExchange(e) {
