@@ -24,7 +24,7 @@ from noemie_sim.sim import packs
 from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.pack import PackError
 
-from . import campaign, norms, pki, runs, transport, vendors
+from . import campaign, export, norms, pki, runs, transport, vendors
 from .common import UsageError
 
 EXTENSIONS = norms.EXTENSIONS
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(sub)
     vendors.register(sub)
     campaign.register(sub)
+    export.register(sub)
     for name, command in sub.choices.items():
         if name not in ("norms", "harness"):
             _add_norms(command)

@@ -56,6 +56,11 @@ class ArchivedFile:
         }
 
 
+def archived_files(run: Path) -> list[ArchivedFile]:
+    """Every archived file of run folder ``run``, in the order they were kept."""
+    return _archived((run / "files").glob("*/*"))
+
+
 def _archived(paths: Iterable[Path]) -> list[ArchivedFile]:
     """The archived files among ``paths`` (``files/<actor>/N-name`` and its ``.clear``), by
     number."""
