@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 from noemie_sim.pki.errors import PkiError
 from noemie_sim.scenarios.vendors.fresh import fresh_file
 from noemie_sim.sim import packs
 from noemie_sim.sim.domain.generate import generate
-from noemie_sim.sim.norms import doc, kinds
+from noemie_sim.sim.norms import doc, jsonform, kinds
 from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.pack import Pack, PackError
@@ -47,6 +49,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if found.total > len(found.kept):
         print(f"  ... and {found.total - len(found.kept)} more (listing stopped at {MAX_LISTED})")
     return 1
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    data = read_file(args.file, args.max_bytes)
+    try:
+        if args.to == "json":
+            document = jsonform.to_json(data, kinds.resolve(data, args.kind))
+            converted = (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode()
+        else:
+            try:
+                document = json.loads(data)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise UsageError(f"{args.file}: not JSON: {exc}") from None
+            except RecursionError:
+                raise UsageError(f"{args.file}: not JSON: nested too deep") from None
+            converted = jsonform.from_json(document)
+    except FormatError as exc:
+        raise UsageError(f"{args.file}: cannot convert: {exc.anomaly.describe()}") from None
+    if args.out:
+        write_output(args.out, converted)
+    else:
+        sys.stdout.buffer.write(converted)
+        sys.stdout.flush()
+    return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -97,6 +123,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--kind", choices=list(kinds.KINDS), help=f"skip detection ({KIND_NAMES})")
     add_max_bytes(p)
     p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser(
+        "convert",
+        help="a file's fixed-width and JSON forms, one into the other",
+        description="Convert FILE to its JSON form (--to json: each record with its fields by "
+        "name and typed value; the schema of every kind in docs/schemas/ and at the API's "
+        "/api/schemas/{kind}) or a JSON document back to the fixed-width file (--to fixed), "
+        "with the layouts of the norms pack in force. Exit 0 converted, 2 when the input "
+        "cannot be read or converted (the record and field at fault are named).",
+        epilog="example: noemie-sim convert DEC-001.txt --to json --out DEC-001.json",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--to", choices=["json", "fixed"], required=True)
+    p.add_argument("--kind", choices=list(kinds.KINDS), help="skip detection (--to json)")
+    p.add_argument("--out", metavar="F", help="write to F (default: standard output)")
+    add_max_bytes(p)
+    p.set_defaults(handler=cmd_convert)
 
     p = sub.add_parser(
         "explain",

@@ -34,7 +34,7 @@ from noemie_sim.scenarios.schema import (
 )
 from noemie_sim.sim.clock import parse_moment
 from noemie_sim.sim.journal import IDS
-from noemie_sim.sim.norms import kinds
+from noemie_sim.sim.norms import jsonform, kinds
 from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.kinds import declared_parties
@@ -107,6 +107,7 @@ def make_app(live: LiveRun) -> Starlette:
         Route("/static/{name}", api(static)),
         Route("/openapi.json", api(openapi)),
         Route("/metrics", api(metrics)),
+        Route("/api/schemas/{kind}", api(json_schema)),
         Route("/api/network", api(network)),
         Route("/api/kits", api(kits)),
         Route("/api/kits/{party}", api(kit)),
@@ -275,6 +276,13 @@ def _norms() -> dict[str, Any]:
 
 async def metrics(request: Request, live: LiveRun) -> Response:
     return Response(prometheus.exposition(live), media_type=prometheus.MEDIA_TYPE)
+
+
+async def json_schema(request: Request, live: LiveRun) -> Response:
+    name = request.path_params["kind"]
+    if name not in kinds.KINDS:
+        raise ApiError(404, "no-kind", f"no kind {name!r}: one of {', '.join(kinds.KINDS)}")
+    return JSONResponse(jsonform.schema(kinds.KINDS[name]), media_type="application/schema+json")
 
 
 async def network(request: Request, live: LiveRun) -> Response:

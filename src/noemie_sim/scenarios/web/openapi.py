@@ -63,6 +63,12 @@ def description() -> dict[str, Any]:
                 ok={"description": "text/plain; version=0.0.4",
                     "content": {"text/plain": {}}}, errors=(),
             )},
+            "/api/schemas/{kind}": {"get": _op(
+                "the JSON Schema (2020-12) of a kind's JSON form (noemie-sim convert), from "
+                "the layouts of the norms pack in force",
+                params=[_path("kind", "b2, arl, noemie-ps, decompte, oc-answer or noemie-550")],
+                errors=(404,),
+            )},
             "/api/network": {"get": _op(
                 "the network: scenario, state, the norms pack it speaks (name, digest, "
                 "builtin), parties (id, role, name, caisse, external), SFTP hubs (host, "
