@@ -179,9 +179,3 @@ def _no_leak(out: Path, real: set[str]) -> None:
                 where = os.path.relpath(path, out)
                 raise ExportError(f"a real NIR would have been exported in {where} at byte "
                                   f"{match.start()}: nothing was exported")  # fmt: skip
-
-
-def events_of(export_folder: Path) -> list[dict[str, Any]]:
-    """The events of an export's journal.jsonl."""
-    with (export_folder / "journal.jsonl").open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines]

@@ -8,6 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
+from noemie_sim.pki.authority import write_file
 from noemie_sim.sim.domain.pseudonyms import KEY_BYTES, Pseudonymiser
 from noemie_sim.sim.journal import JournalError, open_journal
 
@@ -31,10 +32,7 @@ def read_or_make_key(path: Path) -> tuple[bytes, bool]:
         data = path.read_bytes()
     except FileNotFoundError:
         key = secrets.token_bytes(KEY_BYTES)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as written:
-            written.write(key.hex() + "\n")
+        write_file(path, (key.hex() + "\n").encode(), private=True)
         return key, True
     except OSError as exc:
         raise UsageError(f"--key {path}: {exc.strerror or exc}") from None

@@ -40,7 +40,6 @@ class OperatorFigures:
         self.decomptes_sent = 0
         self.decomptes_answered = Counter[str]()  # paid, rejected (by the mutuelle)
         self._open_decomptes: set[str] = set()  # CPAM/number sent, not yet answered
-        self._answered_early: set[str] = set()  # answered before its sending was seen
         self.files = Counter[tuple[str, str, str, str]]()  # (kind, direction, role, caisse)
         self.down_since: dict[str, datetime] = {}  # caisse -> start of its hub's outage
         self.downtime: dict[str, float] = {}  # caisse -> seconds down in ended outages
@@ -92,18 +91,12 @@ class OperatorFigures:
         elif kind == "decompte-sent":
             self.decomptes_sent += 1
             self._decompte_times.append(e.at)
-            key = f"{e.actor}/{d.get('decompte')}"
-            if key in self._answered_early:
-                self._answered_early.discard(key)
-            else:
-                self._open_decomptes.add(key)
+            self._open_decomptes.add(f"{e.actor}/{d.get('decompte')}")
         elif kind in ("decompte-paid", "decompte-rejected") and e.actor == e.oc:
+            # in journal order a décompte is sent before its mutuelle answers it
             key = str(d.get("decompte"))
             if key in self._open_decomptes:
                 self._open_decomptes.discard(key)
-                self.decomptes_answered[kind.removeprefix("decompte-")] += 1
-            elif key not in self._answered_early:
-                self._answered_early.add(key)
                 self.decomptes_answered[kind.removeprefix("decompte-")] += 1
         elif kind == "outage":
             caisse = str(d.get("party"))
