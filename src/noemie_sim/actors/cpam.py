@@ -19,6 +19,11 @@ At ``batch_at`` on jours ouvrés it liquidates the accepted lots (each invoice p
 rejected with its AMO code), sends each PS its NOEMIE return and payment, puts the décompte of
 each paid invoice whose assuré has a live, unblocked NOEMIE link in that mutuelle's daily
 file, and sends employers the IJ of their employees on sick leave in subrogation.
+
+A mutuelle on the REST channel gets its daily file instead as a signed JSON document POSTed to
+its webhook (:meth:`Cpam._push`), retried with backoff on the simulated clock while the
+webhook is unavailable; its answer comes in the reply or later (``accept_answer``) and is
+treated as one fetched from the hub.
 """
 
 from __future__ import annotations
@@ -48,10 +53,19 @@ from noemie_sim.sim.domain.text import ascii_upper
 from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly, FormatError
 from noemie_sim.sim.norms.kinds import detect
+from noemie_sim.sim.transport import names
 from noemie_sim.sim.transport.api import AlreadyDelivered, Changed, HubSide
+from noemie_sim.sim.transport.rest import Reply, Webhook, WebhookError
 
+from . import rest
 from .base import Actor, Kernel
 from .practitioner import invoice_ident, lot_ident
+
+#: the REST channel: the first wait before trying a webhook again, doubled at each try up to
+#: REST_RETRY_MAX; a document is given up REST_GIVE_UP (simulated) after its first try
+REST_RETRY_FIRST = timedelta(minutes=1)
+REST_RETRY_MAX = timedelta(hours=1)
+REST_GIVE_UP = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -194,6 +208,9 @@ class Cpam(Actor):
         self.decompte_counter = 0
         self.out_counter = 0
         self.answers_seen: set[tuple[str, int, str]] = set()
+        #: the mutuelles that take their décomptes over REST: their webhooks
+        self.webhooks: dict[str, Webhook] = {}
+        self.rest_in_counter = 0
         self.leaves: list[Leave] = []
 
     def start(self) -> None:
@@ -425,6 +442,100 @@ class Cpam(Actor):
         )
         return True
 
+    # -- the REST channel -----------------------------------------------------------------
+
+    async def _push(self, oc: str, kind: str, content: bytes) -> None:
+        """Sign ``content`` as a JSON document for ``oc`` and POST it to its webhook, journaled
+        as a file sent (``channel`` rest) and archived (the token, and the fixed-width form as
+        its clear copy); delivered now or retried (:meth:`_deliver`)."""
+        self.out_counter += 1
+        name = f"{kind}-{self.id}-{self.out_counter:06d}{rest.SUFFIX}"
+        token = rest.sign_document(self, content)
+        stem = self.archive(name, token, content)
+        self.log("file-sent", to=oc, name=name, archive=stem, channel="rest",
+                 evidence={"sha256": hashlib.sha256(content).hexdigest()})  # fmt: skip
+        await self._deliver(oc, name, token, 1, self.clock.now())
+
+    async def _deliver(
+        self, oc: str, name: str, token: bytes, attempt: int, first: datetime
+    ) -> None:
+        """One try at delivering document ``name``. A 2xx reply delivers it (a body is the
+        mutuelle's answer, read at once); a refusal (4xx but 408, 425, 429) ends it
+        undeliverable; no reply or an unavailable webhook is retried on the simulated clock,
+        waiting :data:`REST_RETRY_FIRST` doubled at each try up to :data:`REST_RETRY_MAX`,
+        until :data:`REST_GIVE_UP` after the first try."""
+        try:
+            reply: Reply | None = await self.webhooks[oc].post(name, token)
+            reason = reply.reason() if reply else ""
+        except WebhookError as exc:
+            reply, reason = None, str(exc)
+        if reply is not None and reply.delivered:
+            self.log("file-delivered", to=oc, name=name, status=reply.status, channel="rest")
+            if reply.body.strip():
+                self.accept_answer(reply.body, reply.name, oc)
+            return
+        if reply is not None and not reply.retryable:
+            self.log("file-undeliverable", to=oc, name=name, code=f"http-{reply.status}",
+                     reason=reason, channel="rest")  # fmt: skip
+            return
+        wait = min(REST_RETRY_FIRST * 2 ** (attempt - 1), REST_RETRY_MAX)
+        retry_at = self.clock.now() + wait
+        if retry_at - first > REST_GIVE_UP:
+            self.log("file-undeliverable", to=oc, name=name, code="webhook-unavailable",
+                     reason=f"{attempt} tries since {first:%d/%m %H:%M}, the last: {reason}",
+                     channel="rest")  # fmt: skip
+            return
+        self.log("upload-failed", to=oc, name=name, reason=reason, retry=True, attempt=attempt,
+                 next=retry_at.isoformat(), channel="rest")  # fmt: skip
+
+        async def again() -> None:
+            await self._deliver(oc, name, token, attempt + 1, first)
+
+        self.clock.at(retry_at, again, f"{self.id} retries {name}")
+
+    def accept_answer(self, token: bytes, name: str = "", sender: str | None = None) -> str | None:
+        """An OC answer that came over REST (a webhook's reply, or ``POST /api/oc/answers``),
+        opened, checked and processed as one fetched from the hub: journaled as received
+        (under the ``name`` its mutuelle gave it, or one of ours), then refused or taken.
+        ``sender``: the mutuelle it must come from (the webhook posted to). The reason it was
+        refused (what its sender may be told), or None when it was taken."""
+        self.rest_in_counter += 1
+        if not names.is_final(name):
+            name = f"OCR-{self.id}-in-{self.rest_in_counter:06d}{rest.SUFFIX}"
+        try:
+            signed = rest.open_seal(self.kernel, token, self.now())
+        except SealError as exc:
+            who = sender or "unknown"
+            self.log("file-received", sender=who, name=name, channel="rest",
+                     evidence={"size": len(token)})  # fmt: skip
+            self.archive(name, token, None)
+            self.log("file-refused", sender=who, name=name, code=exc.code, reason=exc.detail)
+            return exc.public_message
+        who = sender or signed.signer
+        self.log("file-received", sender=who, name=name, channel="rest",
+                 evidence={"size": len(token)})  # fmt: skip
+        try:
+            if sender is not None and signed.signer != sender:
+                raise _Refusal("0002 004", f"signed by {signed.signer}, answering for {sender}")
+            if self.kernel.role_of(signed.signer) != "oc":
+                raise _Refusal("0002 004", f"signed by {signed.signer}, not a mutuelle")
+            content = rest.content_of(signed, self.id)
+            kind = detect(content).name
+        except SealError as exc:
+            code, reason = exc.code, exc.detail
+        except _Refusal as exc:
+            code, reason = exc.code, exc.reason
+        except FormatError as exc:
+            code, reason = "format", str(exc)
+        else:
+            if kind == "oc-answer":
+                self._on_oc_answer(who, content, self.archive(name, token, content))
+                return None
+            code, reason = "unexpected", f"a {kind} document from a mutuelle"
+        self.archive(name, token, None)
+        self.log("file-refused", sender=who, name=name, code=code, reason=reason)
+        return f"{code}: {reason}"
+
     def _on_oc_answer(self, oc: str, content: bytes, stem: str) -> None:
         anomalies = oc_answer.validate(content)
         if anomalies:
@@ -478,7 +589,7 @@ class Cpam(Actor):
             by_ps.setdefault(s.ps, []).append(s)
         for ps, items in sorted(by_ps.items()):
             self._return_to_ps(ps, items, files, today)
-        self._forward_decomptes([s for s in settled if s.code is None], today)
+        await self._forward_decomptes([s for s in settled if s.code is None], today)
         self._pay_ij(today)
 
     def _settle(self, ps: str, lot: b2.Lot, inv: b2.Invoice) -> Settlement:
@@ -600,7 +711,7 @@ class Cpam(Actor):
         if self._post(ps, "NOE", content) and to_ps:
             self.log("amo-payment", to=ps, amount=to_ps, value_date=value_date.isoformat())
 
-    def _forward_decomptes(self, paid: list[Settlement], today: date) -> None:
+    async def _forward_decomptes(self, paid: list[Settlement], today: date) -> None:
         by_oc: dict[str, list[tuple[Settlement, b2.Invoice]]] = {}
         for s in paid:
             status = self.links.status(s.invoice.beneficiary_nir, s.invoice.invoice_date, today)
@@ -650,7 +761,10 @@ class Cpam(Actor):
                     billed=s.invoice.totals.billed,
                     amo=s.amo_due,
                 )
-            self._post(oc, "DEC", content)
+            if oc in self.webhooks:
+                await self._push(oc, "DEC", content)
+            else:
+                self._post(oc, "DEC", content)
 
     def _pay_ij(self, today: date) -> None:
         rng = self.rng

@@ -7,6 +7,10 @@ file is opened and checked, then answered with one OC answer: a file it cannot o
 refused whole (FN01); otherwise each décompte is matched to a contract covering the care day
 and paid (its part computed with the contract's grid) or rejected: BI01 unknown bénéficiaire,
 CR01 contract ended, DI01 inconsistent amounts, DB01 a décompte received before.
+
+A mutuelle on the REST channel takes its décomptes instead as signed JSON documents POSTed to
+its webhook by the caisses (:meth:`Mutuelle.take_document`), settles them the same way at
+once, and puts its signed answer in the reply.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from noemie_sim.sim.domain.text import half_up
 from noemie_sim.sim.norms import b2, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly, FormatError
 from noemie_sim.sim.norms.kinds import detect
+from noemie_sim.sim.transport import names
+from noemie_sim.sim.transport import rest as rest_transport
 from noemie_sim.sim.transport.api import AlreadyDelivered, MailboxClient, TransportError
 
+from . import rest
 from .base import Actor, Kernel
 from .cpam import Cpam
 
@@ -62,6 +69,8 @@ class Mutuelle(Actor):
         self.seen: set[tuple[str, int]] = set()  # (caisse, décompte n°)
         self.files_seen: set[tuple[str, str]] = set()  # (caisse, sealed SHA-256)
         self.outbox: dict[tuple[str, str], bytes] = {}  # (caisse, name) -> sealed answer
+        #: the REST channel: a document's SHA-256 -> the reply that answered it
+        self.rest_answers: dict[str, rest_transport.Reply] = {}
         self.answer_counter = 0
 
     def request_links(self, cpams: dict[str, Cpam]) -> None:
@@ -118,22 +127,70 @@ class Mutuelle(Actor):
         except SealError as exc:
             self.archive(name, data, None)
             self.log("file-refused", sender=cpam, name=name, code=exc.code, reason=exc.detail)
-            await self._answer(cpam, 0, digest, 0, (), refusal="FN01")
-            return
-        stem = self.archive(name, data, opened.content)
+            answer = self._answer(cpam, 0, digest, 0, (), refusal="FN01")
+        else:
+            stem = self.archive(name, data, opened.content)
+            answer = self._settle_file(cpam, name, opened.content, digest, stem)
+        await self._send_answer(answer)
+
+    async def take_document(self, name: str, token: bytes) -> rest_transport.Reply:
+        """A décompte file POSTed to this mutuelle's webhook (the REST channel): opened,
+        settled and answered as one fetched over SFTP, the signed answer in the reply. A
+        document whose seal fails is answered 400 with the uniform reason (its sender is
+        not known); the same document again gets the same answer (an idempotent webhook);
+        503 while the mutuelle is down (its caisse retries)."""
+        if self.down_until is not None and self.clock.now() < self.down_until:
+            return rest_transport.Reply(503, b"the mutuelle's system is down\n", "text/plain")
+        digest = hashlib.sha256(token).hexdigest()
+        # the name its caisse gives it (a name header); it names the archive: checked first
+        name = name if names.is_final(name) else f"DEC-unnamed-{digest[:16]}{rest.SUFFIX}"
         try:
-            kind = detect(opened.content).name
+            signed = rest.open_seal(self.kernel, token, self.now())
+        except SealError as exc:
+            self.log("file-received", sender="unknown", name=name, channel="rest",
+                     evidence={"size": len(token)})  # fmt: skip
+            self.archive(name, token, None)
+            self.log("file-refused", sender="unknown", name=name, code=exc.code, reason=exc.detail)
+            return rest_transport.Reply(400, exc.public_message.encode() + b"\n", "text/plain")
+        cpam = signed.signer
+        self.log("file-received", sender=cpam, name=name, channel="rest",
+                 evidence={"size": len(token)})  # fmt: skip
+        if digest in self.rest_answers:
+            self.log("duplicate-received", name=name, sender=cpam)
+            return self.rest_answers[digest]
+        try:
+            content = rest.content_of(signed, self.id)
+        except (SealError, FormatError) as exc:
+            self.archive(name, token, None)
+            if isinstance(exc, SealError):
+                code, reason = exc.code, exc.detail
+            else:
+                code, reason = "format", str(exc)
+            self.log("file-refused", sender=cpam, name=name, code=code, reason=reason)
+            answer = self._answer(cpam, 0, digest, 0, (), refusal="FN01")
+        else:
+            stem = self.archive(name, token, content)
+            answer = self._settle_file(cpam, name, content, digest, stem)
+        reply = self._signed_answer(answer)
+        self.rest_answers[digest] = reply
+        return reply
+
+    def _settle_file(
+        self, cpam: str, name: str, content: bytes, digest: str, stem: str
+    ) -> oc_answer.OcAnswer:
+        """Read a décompte file, settle each décompte; the answer to send (FN01 when the file
+        cannot be read)."""
+        try:
+            kind = detect(content).name
             if kind != "decompte":
                 raise FormatError(Anomaly(f"a {kind} file, not décomptes", record=1))
-            read = b2.read(opened.content, "DEC")  # one decoding
+            read = b2.read(content, "DEC")  # one decoding
             if read.anomalies or read.file is None:
                 raise FormatError(read.anomalies[0])
             decomptes = read.file
         except FormatError as exc:
             self.log("file-refused", sender=cpam, name=name, code="format", reason=str(exc))
-            file_id = b2.declared_file_id(opened.content)
-            await self._answer(cpam, file_id, digest, 0, (), refusal="FN01")
-            return
+            return self._answer(cpam, b2.declared_file_id(content), digest, 0, (), refusal="FN01")
         file_ident = f"{cpam}/{decomptes.file_id}"
         received = sum(len(lot.invoices) for lot in decomptes.lots)
         self.log("decompte-file-received", file=file_ident, decomptes=received, archive=stem)
@@ -153,7 +210,7 @@ class Mutuelle(Actor):
                             lot.ps_number,
                         )
                     )
-        await self._answer(cpam, decomptes.file_id, digest, received, tuple(rejects))
+        return self._answer(cpam, decomptes.file_id, digest, received, tuple(rejects))
 
     def _settle(self, cpam: str, file_ident: str, inv: b2.Invoice) -> str | None:
         """Pay or reject one décompte (journaled); the reject code or None when paid."""
@@ -200,7 +257,7 @@ class Mutuelle(Actor):
         )
         return None
 
-    async def _answer(
+    def _answer(
         self,
         cpam: str,
         file_id: int,
@@ -208,8 +265,9 @@ class Mutuelle(Actor):
         received: int,
         rejects: tuple[oc_answer.OcReject, ...],
         refusal: str | None = None,
-    ) -> None:
-        answer = oc_answer.OcAnswer(
+    ) -> oc_answer.OcAnswer:
+        """The answer to a file (journaled as sent by the channel that carries it)."""
+        return oc_answer.OcAnswer(
             self.id,
             cpam,
             file_id,
@@ -220,6 +278,19 @@ class Mutuelle(Actor):
             status="R" if refusal else "A",
             refusal_code=refusal,
         )
+
+    def _answered(self, answer: oc_answer.OcAnswer) -> None:
+        self.log(
+            "oc-answer-sent",
+            file=f"{answer.receiver}/{answer.file_id}",
+            status=answer.status,
+            rejected=len(answer.rejects),
+            received=answer.received_count,
+        )
+
+    async def _send_answer(self, answer: oc_answer.OcAnswer) -> None:
+        """Seal the answer for its caisse and upload it to the caisse's hub."""
+        cpam = answer.receiver
         content = oc_answer.build(answer)
         self.answer_counter += 1
         name = f"OCR-{self.id}-{cpam}-{self.answer_counter:06d}.p7m"
@@ -231,14 +302,20 @@ class Mutuelle(Actor):
         stem = self.archive(name, sealed, content)
         self.log("file-sent", to=cpam, name=name, archive=stem,
                  evidence={"sha256": hashlib.sha256(content).hexdigest()})  # fmt: skip
-        self.log(
-            "oc-answer-sent",
-            file=f"{cpam}/{file_id}",
-            status=answer.status,
-            rejected=len(rejects),
-            received=received,
-        )
+        self._answered(answer)
         await self._send(cpam, name, sealed)
+
+    def _signed_answer(self, answer: oc_answer.OcAnswer) -> rest_transport.Reply:
+        """The answer as a signed JSON document, in the webhook's reply."""
+        content = oc_answer.build(answer)
+        self.answer_counter += 1
+        name = f"OCR-{self.id}-{answer.receiver}-{self.answer_counter:06d}{rest.SUFFIX}"
+        token = rest.sign_document(self, content)
+        stem = self.archive(name, token, content)
+        self.log("file-sent", to=answer.receiver, name=name, archive=stem, channel="rest",
+                 evidence={"sha256": hashlib.sha256(content).hexdigest()})  # fmt: skip
+        self._answered(answer)
+        return rest_transport.Reply(200, token, rest_transport.JOSE, name)
 
     async def _send(self, cpam: str, name: str, sealed: bytes) -> None:
         try:

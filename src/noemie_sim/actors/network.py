@@ -35,6 +35,7 @@ from noemie_sim.sim.randomness import derived_seed
 from noemie_sim.sim.transport.api import HubSide, MailboxClient
 from noemie_sim.sim.transport.faults import FaultPlan, FaultProxy
 from noemie_sim.sim.transport.memory import MemoryHub
+from noemie_sim.sim.transport.rest import HttpWebhook, LocalWebhook, Webhook, WebhookServer
 from noemie_sim.sim.transport.sftp_client import SftpClient
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
@@ -82,6 +83,9 @@ class NetworkConfig:
     # when given, they replace the population's practitioners count and specialties
     practitioner_groups: tuple[PractitionerGroup, ...] = ()
     standby_hubs: bool = False  # each caisse runs a second SFTP server on the same mailboxes
+    #: mutuelles that take their décomptes over REST/JSON (OC-N, the N-th, or an OC number);
+    #: the others over SFTP
+    rest_mutuelles: tuple[str, ...] = ()
     fault_proxies: bool = False  # partners reach each hub through a fault proxy (network faults)
 
     def __post_init__(self) -> None:
@@ -113,6 +117,8 @@ class NetworkConfig:
         result = self.as_json()
         for watched in WATCHED:
             result.pop(watched)
+        if not self.rest_mutuelles:  # a run without the REST channel chains as it always did
+            result.pop("rest_mutuelles")
         return result
 
 
@@ -176,6 +182,7 @@ class Network:
         extra_config: dict[str, Any] | None = None,
         externals: frozenset[str] = frozenset(),
         caisse_servers: dict[str, tuple[str, int, str]] | None = None,
+        webhooks: dict[str, str] | None = None,
         pki_folder: Path | None = None,
         sftp_port: int | None = None,
         wall_clock: Callable[[], datetime] | None = None,
@@ -196,6 +203,9 @@ class Network:
         self.hub_info: dict[str, tuple[str, int, str]] = {}  # caisse -> host, port, known_hosts
         # an external caisse runs its own SFTP server: (host, port, known_hosts text)
         self.caisse_servers = caisse_servers or {}
+        # an external mutuelle on the REST channel: the URL of its webhook
+        self.webhooks = webhooks or {}
+        self._webhook_server: WebhookServer | None = None
         self.folder = Path(folder)
         self.keys = keys
         self.clock = Clock(config.start, speed=config.speed)
@@ -293,6 +303,7 @@ class Network:
         for e in population.employers:
             client = self._client(connect[e.caisse], e.siret)
             self.employers[e.siret] = Employer(kernel, e, client, config.employer)
+        await self._rest_channel(population)
         for mutuelle in self.mutuelles.values():
             mutuelle.request_links(self.cpams)
         for cpam in self.cpams.values():
@@ -303,6 +314,50 @@ class Network:
             else:
                 actor.start()
         journal.commit()
+
+    def rest_mutuelles(self, population: Population) -> list[str]:
+        """The mutuelles on the REST channel (the configuration's and the external ones given
+        a webhook); ValueError naming one that is not a mutuelle of this network."""
+        ids = [m.oc_number for m in population.mutuelles]
+        chosen = set(self.webhooks)
+        for who in self.config.rest_mutuelles:
+            prefix, _, number = who.rpartition("-")
+            if prefix == "OC" and number.isdigit() and 1 <= int(number) <= len(ids):
+                chosen.add(ids[int(number) - 1])
+            elif who in ids:
+                chosen.add(who)
+            else:
+                raise ValueError(f"{who!r} is not a mutuelle of this network (OC-1 to "
+                                 f"OC-{len(ids)}, or an OC number)")  # fmt: skip
+        for oc in sorted(chosen):
+            if oc not in ids:
+                raise ValueError(f"a webhook for {oc!r}, which is not a mutuelle here")
+            if oc in self.externals and oc not in self.webhooks:
+                raise ValueError(f"{oc} is an external mutuelle on the REST channel: give "
+                                 "the URL of its webhook")  # fmt: skip
+        return sorted(chosen)
+
+    async def _rest_channel(self, population: Population) -> None:
+        """Give every caisse the webhook of each mutuelle on the REST channel: an external's
+        URL; a simulated one's on a loopback HTTP server (over SFTP, the real transport) or
+        in memory."""
+        rest = self.rest_mutuelles(population)
+        if not rest:
+            return
+        self.journal.record("network", "rest-channel", mutuelles=rest)
+        if self.config.transport == "sftp" and set(rest) - set(self.webhooks):
+            self._webhook_server = WebhookServer()
+            await self._webhook_server.start()
+        for oc in rest:
+            hook: Webhook
+            if oc in self.webhooks:
+                hook = HttpWebhook(self.webhooks[oc])
+            elif self._webhook_server is not None:
+                hook = self._webhook_server.add(oc, self.mutuelles[oc].take_document)
+            else:
+                hook = LocalWebhook(self.mutuelles[oc].take_document)
+            for cpam in self.cpams.values():
+                cpam.webhooks[oc] = hook
 
     def actors(self) -> list[Actor]:
         """Every actor, in the fixed order they were started (the order of same-instant steps)."""
@@ -630,6 +685,9 @@ class Network:
         for hub in self._hubs:
             await hub.close()
         self._hubs = []
+        if self._webhook_server is not None:
+            await self._webhook_server.close()
+            self._webhook_server = None
         if self.kernel is not None:
             self.kernel.journal.commit()
 

@@ -33,6 +33,10 @@ SPECIALTY_NAMES = {
     "pharmacie": "50",
 }
 
+#: How a mutuelle takes its décomptes: fetched from its caisses' SFTP hubs, or POSTed to its
+#: webhook as signed JSON documents (docs/scenarios.md, [mutuelles]).
+CHANNELS = ("sftp", "rest")
+
 #: Fault kinds, what they target and whether they last.
 FAULT_KINDS = {
     "sftp-outage": ("cpam", True, "the caisse's SFTP server stops; partners retry"),
@@ -390,7 +394,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
     if not isinstance(standby, bool):
         raise ScenarioError("cpam.standby", "true or false", standby)
     cpam = _cpam(cpam_table)
-    mutuelle = _mutuelle(root.table("mutuelles"))
+    mutuelle, rest_mutuelles = _mutuelle(root.table("mutuelles"), population.mutuelles)
     employer = _employer(root.table("employers"))
     faults = tuple(_fault(t) for t in root.tables("faults"))
     sla_table = root.table("sla")
@@ -418,6 +422,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
         employer=employer,
         practitioner_groups=groups,
         standby_hubs=standby,
+        rest_mutuelles=rest_mutuelles,
         fault_proxies=any(f.kind == "network-faults" for f in faults),
     )
     for n, fault in enumerate(faults, start=1):
@@ -578,14 +583,28 @@ def _cpam(t: _Table) -> CpamBehaviour:
     return config
 
 
-def _mutuelle(t: _Table) -> MutuelleBehaviour:
+def _mutuelle(t: _Table, count: int) -> tuple[MutuelleBehaviour, tuple[str, ...]]:
+    """The mutuelles' behaviour, and those on the REST channel: every one with ``channel =
+    "rest"``, or those listed in ``rest`` (OC-N: the N-th of the ``count``)."""
     d = MutuelleBehaviour()
     config = MutuelleBehaviour(
         lost_member_share=t.number("lost_member_share", d.lost_member_share),
         ended_contract_share=t.number("ended_contract_share", d.ended_contract_share),
     )
+    channel = t.text("channel", "sftp", CHANNELS)
+    listed = t.get("rest", [])
+    if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+        raise ScenarioError(t.path + ".rest", 'a list of mutuelles like ["OC-2"]', listed)
+    for n, who in enumerate(listed):
+        prefix, _, number = who.rpartition("-")
+        if prefix != "OC" or not number.isdigit() or not 1 <= int(number) <= count:
+            raise ScenarioError(f"{t.path}.rest[{n}]", f"OC-1 to OC-{count}", who)
+    if channel == "rest" and listed:
+        raise ScenarioError(t.path + ".rest", 'no list when channel = "rest" (every mutuelle '
+                            "is then on REST)", listed)  # fmt: skip
     t.done()
-    return config
+    rest = tuple(f"OC-{n}" for n in range(1, count + 1)) if channel == "rest" else tuple(listed)
+    return config, rest
 
 
 def _employer(t: _Table) -> EmployerBehaviour:

@@ -4,25 +4,15 @@ run, on a socket bound before anything runs (so the port is known, and printed, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-from collections.abc import Iterator
 from types import TracebackType
 
 import uvicorn
 
+from noemie_sim.sim.transport.rest import InLoopServer, listening_socket
+
 from .app import make_app
 from .guard import Guard, Policy
 from .live import LiveRun
-
-
-class _InLoopServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the command's handlers stop the run, then
-    the server (uvicorn's would only stop the server and re-raise the signal)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class WebServer:
@@ -41,21 +31,11 @@ class WebServer:
         #: who may talk to it (:mod:`.guard`): loopback names and the bound address; a token
         #: when bound beyond loopback
         self.policy = policy or Policy.for_address(host)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._socket.bind((host, port))
-            # listening from now on: a client that connects before uvicorn has started waits
-            # in the backlog instead of being refused
-            self._socket.listen(128)
-        except OSError:
-            self._socket.close()
-            raise
+        self._socket = listening_socket(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(Guard(make_app(live), self.policy), log_level="warning",
                                 access_log=False, lifespan="off")  # fmt: skip
-        self._server = _InLoopServer(config)
+        self._server = InLoopServer(config)
         self._task: asyncio.Task[None] | None = None
 
     @property
