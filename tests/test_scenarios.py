@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "scenarios.md"
 REQUIRED = {"demo", "nominal-week", "negative-arl", "revoked-certificate", "cpam-outage",
             "double-mutuelle", "employer-ij", "late-mutuelle", "national-day",
-            "care-mix"}  # fmt: skip
+            "care-mix", "rest-mutuelle"}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -83,9 +83,37 @@ def test_every_bundled_scenario_exits_as_it_declares(
         assert outage[2] < alert["fired_at"] < alert["resolved_at"] == outage[3]
         # evaluated on the simulated clock, journaled: the run replays identical
         assert main(["replay", str(tmp_path / "run")]) == 0
+    if name == "rest-mutuelle":
+        _both_channels(tmp_path / "run")
+        assert main(["replay", str(tmp_path / "run")]) == 0  # HTTP retries are replayed too
     if name == "late-mutuelle":
         (oc,) = [s for s in report["sla"] if s["name"] == "oc_payment"]
         assert oc["breaches"] > 0 and failing == ["oc_payment"]
+
+
+def _both_channels(folder: Path) -> None:
+    """Décomptes went over both channels; those over REST were retried while their mutuelle
+    was down, then every one was taken and answered (a signed answer in the reply)."""
+    db = sqlite3.connect(folder / "journal.sqlite")
+    rows = db.execute(
+        "SELECT kind, json_extract(details, '$.name'), json_extract(details, '$.channel') "
+        "FROM events WHERE kind IN ('file-sent', 'file-delivered', 'upload-failed', "
+        "'oc-answer-received')"
+    ).fetchall()
+    db.close()
+    sent = {(name, channel) for kind, name, channel in rows
+            if kind == "file-sent" and name.startswith("DEC-")}  # fmt: skip
+    over_rest = {name for name, channel in sent if channel == "rest"}
+    assert over_rest and {name for name, channel in sent if channel is None}
+    assert all(name.endswith(".jws") for name in over_rest)
+    delivered = {name for kind, name, _ in rows if kind == "file-delivered"}
+    assert delivered == over_rest
+    retried = {name for kind, name, channel in rows if kind == "upload-failed"}
+    assert retried and retried <= over_rest  # the outage's documents, retried, then taken
+    answers = [name for kind, name, channel in rows if kind == "file-sent" and channel == "rest"
+               and name.startswith("OCR-")]  # fmt: skip
+    assert len(answers) == len(over_rest)
+    assert sum(1 for kind, *_ in rows if kind == "oc-answer-received") == len(sent)
 
 
 def _events(folder: Path) -> list[tuple[str, str, str, str]]:

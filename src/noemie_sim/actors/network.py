@@ -39,6 +39,7 @@ from noemie_sim.sim.transport.rest import HttpWebhook, LocalWebhook, Webhook, We
 from noemie_sim.sim.transport.sftp_client import SftpClient
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
+from . import rest as rest_documents
 from .base import Actor, Kernel
 from .cpam import Cpam, CpamBehaviour
 from .employer import Employer, EmployerBehaviour
@@ -358,6 +359,23 @@ class Network:
                 hook = LocalWebhook(self.mutuelles[oc].take_document)
             for cpam in self.cpams.values():
                 cpam.webhooks[oc] = hook
+
+    def accept_oc_answer(self, token: bytes, name: str = "") -> str | None:
+        """An OC answer handed to the harness (``POST /api/oc/answers``: a mutuelle on the
+        REST channel that answers after its webhook's reply), taken by the caisse it is
+        addressed to, which reads it in full, and committed to the journal at once. The
+        reason it was refused (what its sender may be told), or None when it was taken."""
+        cpam = self.cpams.get(rest_documents.addressee(token) or "")
+        if cpam is None:
+            reason = ("the document names no caisse of this network as its receiver (or "
+                      "cannot be read): a compact JWS of an OC answer")  # fmt: skip
+            self.journal.record("network", "file-refused", sender="unknown", code="unroutable",
+                                name=name or "answer", reason=reason)  # fmt: skip
+            refused: str | None = reason
+        else:
+            refused = cpam.accept_answer(token, name)
+        self.journal.commit()
+        return refused
 
     def actors(self) -> list[Actor]:
         """Every actor, in the fixed order they were started (the order of same-instant steps)."""

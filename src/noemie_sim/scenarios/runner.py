@@ -127,6 +127,7 @@ async def play(
     on_built: Callable[[Network], None] | None = None,
     externals: frozenset[str] = frozenset(),
     caisse_servers: dict[str, tuple[str, int, str]] | None = None,
+    webhooks: dict[str, str] | None = None,
     pki_folder: Path | None = None,
     extra_config: dict[str, Any] | None = None,
     sftp_port: int | None = None,
@@ -136,13 +137,15 @@ async def play(
     """Run ``scenario`` in ``folder``; ScenarioError before anything runs if a fault's target
     is not in the network. ``pki_folder``: a PKI made beforehand holding every party (a
     shard's); ``extra_config`` goes into the journal's configuration beside the scenario;
-    ``sftp_port`` and ``wall_clock``: see :class:`Network` (``serve``); ``alert_webhook``:
+    ``sftp_port``, ``wall_clock`` and ``webhooks`` (an external mutuelle's on the REST
+    channel): see :class:`Network` (``serve``); ``alert_webhook``:
     the address every firing and resolution of the scenario's alerts is posted to (the run
     returns once each was delivered or given up)."""
     extra = {"scenario": scenario.source, "scenario_name": scenario.name, **(extra_config or {})}
     network = Network(
         scenario.config, folder, keys=keys, extra_config=extra, externals=externals,
-        caisse_servers=caisse_servers, pki_folder=pki_folder, sftp_port=sftp_port,
+        caisse_servers=caisse_servers, webhooks=webhooks, pki_folder=pki_folder,
+        sftp_port=sftp_port,
         wall_clock=wall_clock,
     )  # fmt: skip
     webhook = AlertWebhook(alert_webhook) if alert_webhook else None

@@ -112,10 +112,15 @@ def add_alert_webhook(parser: argparse.ArgumentParser) -> None:
 
 def alert_webhook(args: argparse.Namespace) -> str | None:
     """The ``--alert-webhook`` address, checked; UsageError when it is not http(s)."""
-    url: str | None = getattr(args, "alert_webhook", None)
+    return http_url(getattr(args, "alert_webhook", None), "--alert-webhook")
+
+
+def http_url(url: str | None, option: str) -> str | None:
+    """``url`` (None stays None) when it is an http:// or https:// address with a host;
+    UsageError naming ``option`` otherwise."""
     if url is None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--alert-webhook: expected an http:// or https:// address, found {url!r}")
+        raise UsageError(f"{option}: expected an http:// or https:// address, found {url!r}")
     return url

@@ -31,13 +31,17 @@ from noemie_sim.sim.journal import Event, JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
 from . import web
-from .common import UsageError, add_alert_webhook, alert_webhook
+from .common import UsageError, add_alert_webhook, alert_webhook, http_url
 from .runs import _out, find_scenario, key_pool, make_console
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     web.check_web(args)
     alert_webhook(args)  # refused before anything is made
+    webhook_url = http_url(args.webhook, "--webhook")
+    if (args.channel == "rest") != (webhook_url is not None):
+        raise UsageError("--channel rest and --webhook URL go together: the external "
+                         "mutuelle's webhook, that the caisses POST its décomptes to")  # fmt: skip
     if args.virtual and not args.web:
         raise UsageError("--virtual needs --web: the clock then moves only when the API says")
     scenario = find_scenario(args.scenario)
@@ -50,6 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         externals = pick_externals(roles, args.external)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    webhooks = {p: webhook_url for p in externals if roles[p] == "oc" and webhook_url}
+    if webhook_url and not webhooks:
+        raise UsageError("--channel rest is for an external mutuelle: add --external oc")
     caisse_servers: dict[str, tuple[str, int, str]] = {}
     caisses = [p for p in externals if roles[p] == "cpam"]
     if caisses:
@@ -74,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def on_built(network: Network) -> None:
         for party in externals:
-            kits[party] = write_kit(network, party, out / "kits")
+            kits[party] = write_kit(network, party, out / "kits", webhooks.get(party))
             console.print(
                 f"external {roles[party]} [bold]{party}[/]: connection kit {kits[party]}",
                 soft_wrap=True,
@@ -112,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # the PKI follows the real clock too: the external systems check at the real time
         options: dict[str, Any] = {
             "keys": key_pool(), "externals": frozenset(externals), "progress": show,
-            "caisse_servers": caisse_servers, "listener": watch.tell,
+            "caisse_servers": caisse_servers, "webhooks": webhooks, "listener": watch.tell,
             "sftp_port": args.sftp_port, "wall_clock": wall_now,
             "alert_webhook": alert_webhook(args),
         }  # fmt: skip
@@ -183,7 +190,17 @@ class ServeProgress:
                          f"{e.details.get('reason')}); finding: files-readable")  # fmt: skip
         elif e.kind == "file-sent" and to in self.parties:
             self.parties[to]["received"] += 1
-            self._say(e, f"{e.actor} → {to}: {name} available in retour/")
+            where = "POSTed to its webhook" if e.details.get("channel") == "rest" else (
+                "available in retour/")  # fmt: skip
+            self._say(e, f"{e.actor} → {to}: {name} {where}")
+        elif e.kind == "file-delivered" and to in self.parties:
+            self._say(e, f"{e.actor} → {to}: {name} taken by its webhook "
+                         f"(HTTP {e.details.get('status')})")  # fmt: skip
+        elif e.kind in ("upload-failed", "file-undeliverable") and to in self.parties:
+            then = (f", tried again at {e.details['next'][11:16]}" if e.kind == "upload-failed"
+                    else ", given up; finding: files-fetched")  # fmt: skip
+            self._say(e, f"{e.actor} → {to}: {name} not taken by its webhook "
+                         f"({e.details.get('reason')}){then}")  # fmt: skip
         elif e.kind in ("file-fetched", "file-removed") and e.actor in self.parties:
             done = "fetched" if e.kind == "file-fetched" else "removed"
             self._say(e, f"{e.actor}: retour/{name} {done}")
@@ -295,6 +312,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     serve.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
     add_alert_webhook(serve)
+    serve.add_argument(
+        "--channel",
+        choices=("sftp", "rest"),
+        default="sftp",
+        help="how the external mutuelle takes its décomptes: from its retour/ over SFTP "
+        "(default), or POSTed to --webhook as signed JSON documents (docs/vendors.md)",
+    )
+    serve.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="with --channel rest: the external mutuelle's webhook (http:// or https://); it "
+        "answers each document in its reply, or later with POST /api/oc/answers (--web)",
+    )
     serve.add_argument(
         "--caisse-server", metavar="HOST:PORT", help="an external caisse's SFTP server"
     )

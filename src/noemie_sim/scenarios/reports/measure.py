@@ -217,12 +217,20 @@ def measure(
         for e in of(kind):
             if e.actor == e.oc:
                 oc_done.setdefault(str(e.details["decompte"]), e.at)
+    # a mutuelle played by a real system journals nothing of its own: its décomptes are
+    # settled when the caisse receives its answer to the file that carried them (every
+    # décompte of an accepted file is paid or listed as rejected)
+    answered: dict[tuple[str, str], datetime] = {}
+    for e in of("oc-answer-received"):
+        if e.details.get("status") == "A":
+            answered.setdefault((str(e.file), str(e.oc)), e.at)
     if "oc_payment" in flows:
         flows["oc_payment"].items = [
             # the mutuelle's own working days: the national calendar
-            (e.at, oc_done.get(f"{e.actor}/{e.details['decompte']}"), False)
+            (e.at, oc_done.get(f"{e.actor}/{e.details['decompte']}")
+             or answered.get((str(e.file), str(e.oc))), False)
             for e in of("decompte-sent")
-        ]
+        ]  # fmt: skip
     if "link_activation" in flows:
         flows["link_activation"].items = [
             (

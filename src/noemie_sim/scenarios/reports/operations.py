@@ -40,6 +40,8 @@ class OperatorFigures:
         self.decomptes_sent = 0
         self.decomptes_answered = Counter[str]()  # paid, rejected (by the mutuelle)
         self._open_decomptes: set[str] = set()  # CPAM/number sent, not yet answered
+        #: (file, OC) -> the décomptes it carried, until its answer is received
+        self._decomptes_of_file: dict[tuple[str, str], list[str]] = {}
         self.files = Counter[tuple[str, str, str, str]]()  # (kind, direction, role, caisse)
         self.down_since: dict[str, datetime] = {}  # caisse -> start of its hub's outage
         self.downtime: dict[str, float] = {}  # caisse -> seconds down in ended outages
@@ -92,12 +94,25 @@ class OperatorFigures:
             self.decomptes_sent += 1
             self._decompte_times.append(e.at)
             self._open_decomptes.add(f"{e.actor}/{d.get('decompte')}")
+            self._decomptes_of_file.setdefault((str(e.file), str(e.oc)), []).append(
+                f"{e.actor}/{d.get('decompte')}"
+            )
         elif kind in ("decompte-paid", "decompte-rejected") and e.actor == e.oc:
             # in journal order a décompte is sent before its mutuelle answers it
             key = str(d.get("decompte"))
             if key in self._open_decomptes:
                 self._open_decomptes.discard(key)
                 self.decomptes_answered[kind.removeprefix("decompte-")] += 1
+        elif kind == "oc-answer-received" and d.get("status") == "A":
+            # a mutuelle played by a real system journals no payment of its own: the caisse's
+            # receipt of its answer settles what is still open of that file
+            still = [k for k in self._decomptes_of_file.pop((str(e.file), str(e.oc)), [])
+                     if k in self._open_decomptes]  # fmt: skip
+            if still:
+                self._open_decomptes.difference_update(still)
+                rejected = min(int(d.get("rejected", 0)), len(still))
+                self.decomptes_answered["rejected"] += rejected
+                self.decomptes_answered["paid"] += len(still) - rejected
         elif kind == "outage":
             caisse = str(d.get("party"))
             self.down_since.setdefault(caisse, e.at)

@@ -29,7 +29,9 @@ from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import Event
-from noemie_sim.sim.norms import oc_answer
+from noemie_sim.sim.norms import jsonform, oc_answer
+from noemie_sim.sim.norms.kinds import KINDS
+from noemie_sim.sim.transport.rest import JOSE, NAME_HEADER
 
 ROLES = ("ps", "oc", "employer", "cpam")
 
@@ -65,8 +67,10 @@ def pick_externals(roles: dict[str, str], wanted: list[str]) -> list[str]:
     return picked
 
 
-def write_kit(network: Network, party: str, folder: Path) -> Path:
-    """The connection kit of external ``party`` in ``folder/<party>/``; returns that folder."""
+def write_kit(network: Network, party: str, folder: Path, webhook: str | None = None) -> Path:
+    """The connection kit of external ``party`` in ``folder/<party>/``; returns that folder.
+    ``webhook``: an external mutuelle's on the REST channel (its kit then says how documents
+    reach it and how to answer, and holds the JSON Schemas of both kinds)."""
     pki = network.pki
     role = pki.role_of(party)
     if role == "cpam":
@@ -97,11 +101,22 @@ def write_kit(network: Network, party: str, folder: Path) -> Path:
         servers.append({"caisse": caisse, "host": host, "port": port, "user": party,
                         "depot": "depot/", "retour": "retour/"})  # fmt: skip
     (kit / "known_hosts").write_text(known_hosts)
-    (kit / "connection.json").write_text(json.dumps(
-        {"party": party, "role": role, "servers": servers,
-         "names": "upload NAME.part then rename it to NAME; letters, digits, . _ - only"},
-        indent=1,
-    ) + "\n")  # fmt: skip
+    connection: dict[str, Any] = {
+        "party": party, "role": role, "servers": servers,
+        "names": "upload NAME.part then rename it to NAME; letters, digits, . _ - only",
+    }  # fmt: skip
+    if webhook is not None:
+        connection["rest"] = {
+            "webhook": webhook, "method": "POST", "content_type": JOSE, "name_header": NAME_HEADER,
+            "answer": f"in the reply (200, {JOSE}), or POST /api/oc/answers of the --web server",
+            "schemas": {k: f"schemas/{k}.schema.json" for k in ("decompte", "oc-answer")},
+        }  # fmt: skip
+        (kit / "schemas").mkdir(exist_ok=True)
+        for kind in ("decompte", "oc-answer"):
+            (kit / "schemas" / f"{kind}.schema.json").write_text(
+                json.dumps(jsonform.schema(KINDS[kind]), indent=1, ensure_ascii=False) + "\n"
+            )
+    (kit / "connection.json").write_text(json.dumps(connection, indent=1) + "\n")
     first = servers[0]
     sample = ""
     if isinstance(actor, Practitioner):
@@ -111,7 +126,11 @@ def write_kit(network: Network, party: str, folder: Path) -> Path:
         sample = "sample-answer.txt"
         answer = oc_answer.OcAnswer(party, caisses[0], 1, network.clock.now(), "0" * 64, 0)
         (kit / sample).write_bytes(oc_answer.build(answer))
-    (kit / "README.md").write_text(_readme(party, role, first, sample))
+        if webhook is not None:
+            sample = "sample-answer.json"
+            document = jsonform.to_json(oc_answer.build(answer))
+            (kit / sample).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    (kit / "README.md").write_text(_readme(party, "oc-rest" if webhook else role, first, sample))
     return kit
 
 
@@ -177,6 +196,9 @@ def _readme(party: str, role: str, server: dict[str, Any], sample: str) -> str:
     sections = dict(re.findall(r"<!-- ([\w-]+) -->\n(.*?)(?=<!-- |\Z)", template, re.S))
     if role == "cpam":  # a caisse serves; it seals for its partners
         parts = [sections["cpam"], sections["cpam-tools"]]
+    elif role == "oc-rest":  # a mutuelle over REST: no mailbox to use
+        parts = [sections["oc-rest"]]
+        role = "oc"
     else:
         parts = [sections[role], sections["common"]]
         parts += [sections["send"]] if role in SENDS else []
@@ -251,17 +273,35 @@ def _fetched_check(events: list[Event], party: str, end: datetime) -> tuple[str,
     whole, or removed, as a real partner takes delivery (the hub journals both); those put
     there within :data:`FETCH_GRACE_JOURS_OUVRES` of the end excepted."""
     taken = {str(e.details.get("name")) for e in events
-             if e.actor == party and e.kind in ("file-fetched", "file-removed")}  # fmt: skip
-    left = [
-        f"{e.details.get('name')} (put in retour/ {e.at:%d/%m %H:%M} by {e.actor}): not "
-        "fetched by the end of the run"
+             if (e.actor == party and e.kind in ("file-fetched", "file-removed"))
+             or (e.kind == "file-delivered" and e.details.get("to") == party)}  # fmt: skip
+    # a document POSTed to its webhook (the REST channel): why it was not taken, the latest
+    why = {
+        str(e.details.get("name")): str(e.details.get("reason"))
         for e in events
-        if e.kind == "file-sent" and e.details.get("to") == party
-        and str(e.details.get("name")) not in taken
-        and add_jours_ouvres(e.at, FETCH_GRACE_JOURS_OUVRES) < end
-    ]  # fmt: skip
+        if e.kind in ("upload-failed", "file-undeliverable") and e.details.get("to") == party
+    }
+    left = []
+    for e in events:
+        name = str(e.details.get("name"))
+        if (
+            e.kind != "file-sent"
+            or e.details.get("to") != party
+            or name in taken
+            or add_jours_ouvres(e.at, FETCH_GRACE_JOURS_OUVRES) >= end
+        ):
+            continue
+        if e.details.get("channel") == "rest":
+            left.append(
+                f"{name} (POSTed to its webhook {e.at:%d/%m %H:%M} by {e.actor}): not "
+                f"taken by the end of the run (the last try: {why.get(name, 'none')})"
+            )
+        else:
+            left.append(f"{name} (put in retour/ {e.at:%d/%m %H:%M} by {e.actor}): not "
+                        "fetched by the end of the run")  # fmt: skip
     return ("files-fetched", "every file put in its retour/ fetched (read whole) or removed, "
-            "but those of the last jour ouvré", left)  # fmt: skip
+            "every document POSTed to its webhook taken (2xx), but those of the last jour "
+            "ouvré", left)  # fmt: skip
 
 
 def _ps(events: list[Event], ps: str, end: datetime) -> dict[str, Any]:

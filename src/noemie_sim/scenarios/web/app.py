@@ -127,6 +127,7 @@ def make_app(live: LiveRun) -> Starlette:
         Route("/api/clock/speed", api(clock_speed), methods=["POST"]),
         Route("/api/clock/advance", api(clock_advance), methods=["POST"]),
         Route("/api/faults", api(faults), methods=["GET", "POST"]),
+        Route("/api/oc/answers", api(oc_answers), methods=["POST"]),
         Route("/api/report", api(report)),
         Route("/api/verdict", api(verdict)),
         Route("/api/stop", api(stop), methods=["POST"]),
@@ -743,6 +744,25 @@ async def faults(request: Request, live: LiveRun) -> Response:
         },
         status_code=202,
     )
+
+
+async def oc_answers(request: Request, live: LiveRun) -> Response:
+    """A mutuelle on the REST channel hands its answer to the harness: ``document``, the
+    compact JWS of an OC answer (docs/vendors.md), and ``name``, optional, the name it gives
+    it. Taken at once by the caisse it is addressed to (200), or refused with the reason
+    (422); either way journaled, as an answer fetched from a hub would be."""
+    data = _json(await request.body() or b"null")
+    network = _network_live(live)
+    if not isinstance(data, dict) or not isinstance(data.get("document"), str):
+        raise ApiError(400, "bad-answer", 'the body is {"document": "<compact JWS>", '
+                       '"name": "<optional name>"}')  # fmt: skip
+    name = data.get("name", "")
+    if not isinstance(name, str):
+        raise ApiError(400, "bad-answer", "name is a string")
+    refused = network.accept_oc_answer(data["document"].encode("utf-8", "replace"), name)
+    if refused is not None:
+        raise ApiError(422, "answer-refused", refused)
+    return JSONResponse({"taken": True, "at": network.clock.now().isoformat()})
 
 
 async def report(request: Request, live: LiveRun) -> Response:

@@ -170,6 +170,17 @@ def description() -> dict[str, Any]:
                                          "latency": {"type": "string"}}},
                     status="202", errors=(400, 409)),
             },
+            "/api/oc/answers": {"post": _op(
+                "a mutuelle on the REST channel hands over its answer to a décompte document "
+                "(when it did not put it in its webhook's reply): taken by the caisse it is "
+                "addressed to and journaled, or refused with the reason (422)",
+                body={"type": "object", "required": ["document"],
+                      "properties": {"document": {"type": "string",
+                                                  "description": "compact JWS (PS256, x5c) "
+                                                  "of the answer's JSON form"},
+                                     "name": {"type": "string",
+                                              "examples": ["OCR-47495825-017510000-000001.jws"]}}},
+                errors=(400, 409, 422))},
             "/api/report": {"get": _op(
                 "the report: SLAs, expectations, money, rejects, checks and verdict; until "
                 "the run has ended, so far (its verdict is then incomplete)", errors=(409,))},

@@ -1,0 +1,249 @@
+"""The REST channel: mutuelles that take their décomptes as signed JSON documents POSTed to
+their webhook. Simulated ones in a bundled scenario (real HTTP on loopback, retries while one
+is down, replayed identically); an external one played by a small HTTP server of this test
+that uses nothing but its connection kit: the ``openssl`` command line of the kit's README
+checks each document and signs each answer, jsonschema validates the documents against the
+published schema."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import re
+import sqlite3
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import jsonschema
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from noemie_sim.scenarios.cli import main
+from noemie_sim.scenarios.schema import parse
+from noemie_sim.scenarios.vendors.external import party_roles, pick_externals
+from noemie_sim.sim.norms import b2, jsonform, oc_answer
+
+from .web_helpers import serving
+
+SCENARIO = """
+[scenario]
+name = "rest-vendor"
+seed = 12
+duration = "2 jours ouvrés"
+
+[population]
+assures = 150
+mutuelles = 2
+employers = 0
+mutuelle_share = 1.0
+noemie_active_share = 1.0
+
+[[practitioners]]
+count = 3
+fse_per_day = [3, 5]
+
+[mutuelles]
+lost_member_share = 0.0
+ended_contract_share = 0.0
+"""
+
+
+def _readme_blocks(kit: Path) -> tuple[str, str]:
+    """The two shell blocks of the REST kit's README: check a document, sign an answer."""
+    readme = (kit / "README.md").read_text()
+    for placeholder in ("{PARTY}", "{CAISSE}", "{SAMPLE}", "{NOEMIE_SIM}", "{PORT}"):
+        assert placeholder not in readme
+    check, sign = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    return check, sign
+
+
+def _bash(script: str, kit: Path) -> str:
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=kit,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, f"{script}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+class Mutuelle:
+    """A vendor's mutuelle webhook: checks each document with the kit's openssl commands and
+    the published schema, and answers it (or answers garbage, ``garbage``)."""
+
+    def __init__(self, out: Path, party: str, garbage: bool) -> None:
+        self.kit = out / "kits" / party
+        self.party, self.garbage = party, garbage
+        self.documents: list[dict[str, object]] = []
+        self.names: list[str] = []
+        self.problems: list[str] = []  # what failed in the webhook's thread
+
+    def answer(self, name: str, token: bytes) -> tuple[int, bytes]:
+        self.names.append(name)
+        if self.garbage:
+            return 200, b"this is not a signed answer"
+        kit = self.kit
+        check, sign = _readme_blocks(kit)
+        (kit / "document.jws").write_bytes(token)
+        assert "Verified OK" in _bash(check, kit)
+        document = json.loads((kit / "document.json").read_text())
+        schema = json.loads((kit / "schemas" / "decompte.schema.json").read_text())
+        jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+        self.documents.append(document)
+        decomptes = b2.parse(jsonform.from_json(document))
+        received = sum(len(lot.invoices) for lot in decomptes.lots)
+        answer = oc_answer.OcAnswer(self.party, decomptes.sender, decomptes.file_id,
+                                    decomptes.created_at, hashlib.sha256(token).hexdigest(),
+                                    received)  # fmt: skip
+        (kit / "answer.json").write_text(json.dumps(jsonform.to_json(oc_answer.build(answer))))
+        _bash(sign, kit)
+        return 200, (kit / "answer.jws").read_bytes()
+
+
+@contextmanager
+def webhook(handler: Callable[[str, bytes], tuple[int, bytes]]) -> Iterator[str]:
+    """A small HTTP server in a thread of this test: POST / -> ``handler(name, body)``."""
+    problems: list[BaseException] = []
+
+    class Handle(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            try:
+                status, reply = handler(self.headers.get("Noemie-Document-Name", ""), body)
+            except BaseException as exc:
+                problems.append(exc)
+                status, reply = 400, repr(exc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/jose")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/webhook"
+    finally:
+        server.shutdown()
+        server.server_close()
+    if problems:
+        raise problems[0]
+
+
+@pytest.mark.parametrize("garbage", [False, True], ids=["conforming", "garbage-answers"])
+def test_an_external_mutuelle_over_rest(
+    tmp_path: Path, garbage: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "rest-vendor.toml"
+    source.write_text(SCENARIO)
+    out = tmp_path / "run"
+    config = parse(SCENARIO).config
+    (oc,) = pick_externals(party_roles(config), ["oc"])
+    vendor = Mutuelle(out, oc, garbage)
+    with webhook(vendor.answer) as url:
+        code = main(["serve", str(source), "--external", "oc", "--channel", "rest", "--webhook",
+                     url, "--speed", "1000000", "--out", str(out), "--quiet"])  # fmt: skip
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    (verdict,) = report["externals"]
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert vendor.names and all(re.fullmatch(r"DEC-\d{9}-\d{6}\.jws", n) for n in vendor.names)
+    connection = json.loads((vendor.kit / "connection.json").read_text())
+    assert connection["rest"]["webhook"] == url
+    if not garbage:
+        assert code == 0, printed
+        assert verdict["verdict"] == "conform" and verdict["answers"] == len(vendor.names)
+        assert all(d["kind"] == "decompte" for d in vendor.documents)
+        return
+    assert code == 1, printed
+    assert verdict["verdict"] == "not conform"
+    assert not checks["answers-readable"]["passed"]
+    assert "answers-readable" in printed
+    # the documents were taken all the same: only the answers are at fault
+    assert checks["files-fetched"]["passed"]
+
+
+def _payload(token: bytes) -> bytes:
+    part = token.split(b".")[1]
+    return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
+
+
+def _signed_by_kit(kit: Path, payload: bytes) -> str:
+    """``payload`` signed as the kit's party, with joserfc directly (not noemie-sim's code)."""
+    from joserfc import jws
+    from joserfc.jwk import RSAKey
+
+    chain = [base64.b64encode(x509.load_pem_x509_certificate((kit / name).read_bytes())
+                              .public_bytes(serialization.Encoding.DER)).decode()
+             for name in ("cert.pem", "chain.pem")]  # fmt: skip
+    key = RSAKey.import_key((kit / "key.pem").read_bytes())
+    return jws.serialize_compact({"alg": "PS256", "x5c": chain}, payload, key,
+                                 algorithms=["PS256"])  # fmt: skip
+
+
+def test_an_external_mutuelle_answers_later_through_the_api(tmp_path: Path) -> None:
+    """The webhook takes each document (202) and the mutuelle answers afterwards with POST
+    /api/oc/answers, on a virtual clock the test drives; a garbage answer is refused with its
+    reason (422) and journaled; every document answered, the verdict is a pass."""
+    source = tmp_path / "rest-vendor.toml"
+    source.write_text(SCENARIO.replace('"2 jours ouvrés"', '"1 jour ouvré"'))
+    out = tmp_path / "run"
+    taken: list[tuple[str, bytes]] = []
+
+    def accept(name: str, token: bytes) -> tuple[int, bytes]:
+        taken.append((name, token))
+        return 202, b""
+
+    with webhook(accept) as url, serving(
+        "serve", str(source), "--external", "oc", "--channel", "rest", "--webhook", url,
+        "--virtual", "--out", str(out),
+    ) as served:  # fmt: skip
+        api = served.http
+        served.wait_for_line("connection kit")
+        kit_info = api.get("/api/kits/oc").json()
+        oc, kit = kit_info["party"], Path(kit_info["folder"])
+        garbage = api.post("/api/oc/answers", json={"document": "not.a.jws"})
+        assert garbage.status_code == 422, garbage.text
+        assert "receiver" in garbage.json()["error"]["message"]
+        assert api.post("/api/oc/answers", json=["no"]).status_code == 400
+        answered = 0
+        while True:
+            found = api.post("/api/clock/advance",
+                             json={"until_event": "file-delivered", "party": oc})  # fmt: skip
+            if found.status_code != 200 or found.json()["event"] is None:  # the run's end
+                break
+            _name, token = taken[-1]
+            document = json.loads(_payload(token))
+            decomptes = b2.parse(jsonform.from_json(document))
+            answer = oc_answer.OcAnswer(
+                oc, decomptes.sender, decomptes.file_id, decomptes.created_at,
+                hashlib.sha256(token).hexdigest(),
+                sum(len(lot.invoices) for lot in decomptes.lots),
+            )  # fmt: skip
+            payload = json.dumps(jsonform.to_json(oc_answer.build(answer))).encode()
+            posted = api.post("/api/oc/answers", json={
+                "document": _signed_by_kit(kit, payload), "name": f"OCR-{oc}-{answered + 1}.jws",
+            })  # fmt: skip
+            assert posted.status_code == 200, posted.text
+            answered += 1
+        assert answered == len(taken) > 0
+        assert api.post("/api/stop").status_code == 202
+        code = served.wait()
+    report = json.loads((out / "report.json").read_text())
+    (verdict,) = report["externals"]
+    assert verdict["answers"] == answered
+    db = sqlite3.connect(out / "journal.sqlite")
+    refused = db.execute(
+        "SELECT json_extract(details, '$.sender') FROM events WHERE kind = "
+        "'file-refused' AND json_extract(details, '$.code') = 'unroutable'"
+    )
+    assert [row[0] for row in refused] == ["unknown"]  # the garbage, journaled
+    db.close()
+    assert code == 0, served.lines[-30:]
