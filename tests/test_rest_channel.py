@@ -8,15 +8,19 @@ published schema."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import http.server
+import itertools
 import json
 import re
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -24,12 +28,23 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from noemie_sim.actors.network import Network
+from noemie_sim.pki.authority import KeyPool
+from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.cli import main
+from noemie_sim.scenarios.runner import play, report
 from noemie_sim.scenarios.schema import parse
 from noemie_sim.scenarios.vendors.external import party_roles, pick_externals
 from noemie_sim.sim.norms import b2, jsonform, oc_answer
+from noemie_sim.sim.transport.rest import LocalWebhook, Reply
 
 from .web_helpers import serving
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
+    return KeyPool(tmp_path_factory.mktemp("rest-keys"))
+
 
 SCENARIO = """
 [scenario]
@@ -247,3 +262,67 @@ def test_an_external_mutuelle_answers_later_through_the_api(tmp_path: Path) -> N
     assert [row[0] for row in refused] == ["unknown"]  # the garbage, journaled
     db.close()
     assert code == 0, served.lines[-30:]
+
+
+async def _memory_run(
+    folder: Path, keys: KeyPool, hook: Callable[[str, bytes], Awaitable[Reply]] | None = None
+) -> list[tuple[str, str, dict[str, object]]]:
+    """rest-mutuelle in memory (its OC-2 in memory too, or given ``hook`` as its webhook):
+    (actor, kind, details) of its REST events, and its report."""
+    scenario = find_scenario("rest-mutuelle")
+    config = dataclasses.replace(scenario.config, transport="memory", settle_jours_ouvres=5)
+
+    def built(network: Network) -> None:
+        if hook is not None:
+            for cpam in network.cpams.values():
+                cpam.webhooks = {oc: LocalWebhook(hook) for oc in cpam.webhooks}
+
+    result = await play(dataclasses.replace(scenario, config=config), folder, keys=keys,
+                        on_built=built)  # fmt: skip
+    result.journal.close()
+    db = sqlite3.connect(folder / "journal.sqlite")
+    rows = db.execute("SELECT actor, kind, details FROM events WHERE json_extract(details, "
+                      "'$.channel') = 'rest' ORDER BY seq").fetchall()  # fmt: skip
+    db.close()
+    return [(actor, kind, json.loads(details)) for actor, kind, details in rows]
+
+
+async def test_the_rest_channel_in_memory(tmp_path: Path, keys: KeyPool) -> None:
+    """The in-memory transport calls the mutuelle's webhook directly: the same flow."""
+    events = await _memory_run(tmp_path / "run", keys)
+    kinds = Counter(kind for _actor, kind, _d in events)
+    assert kinds["file-delivered"] > 0 and kinds["upload-failed"] > 0
+    assert kinds["file-sent"] == 2 * kinds["file-delivered"]  # a document and its answer each
+    assert report(tmp_path / "run")["figures"]["lost_files"] == 0
+
+
+async def test_a_webhook_that_refuses_or_stays_down(tmp_path: Path, keys: KeyPool) -> None:
+    """A 4xx refuses a document for good (undeliverable at once); a webhook that stays
+    unavailable is tried with a doubling wait up to an hour, then given up after 3 days.
+    Neither loses a file: each is journaled undeliverable, with why."""
+
+    async def refuse(name: str, token: bytes) -> Reply:
+        return Reply(400, b"schema says no", "text/plain")
+
+    events = await _memory_run(tmp_path / "refused", keys, refuse)
+    undeliverable = [d for _a, kind, d in events if kind == "file-undeliverable"]
+    assert undeliverable and all(d["code"] == "http-400" for d in undeliverable)
+    assert "schema says no" in str(undeliverable[0]["reason"])
+    assert not [d for _a, kind, d in events if kind == "upload-failed"]
+
+    async def down(name: str, token: bytes) -> Reply:
+        return Reply(503)
+
+    events = await _memory_run(tmp_path / "down", keys, down)
+    first = next(d["name"] for _a, kind, d in events if kind == "file-sent")
+    tries = [d for _a, kind, d in events if kind == "upload-failed" and d["name"] == first]
+    waits = [
+        (datetime.fromisoformat(str(d["next"])) - datetime.fromisoformat(str(prev["next"])))
+        for prev, d in itertools.pairwise(tries)
+    ]
+    assert waits[:6] == [timedelta(minutes=m) for m in (2, 4, 8, 16, 32, 60)]
+    assert set(waits[6:]) == {timedelta(hours=1)}
+    (given_up,) = [d for _a, kind, d in events
+                   if kind == "file-undeliverable" and d["name"] == first]  # fmt: skip
+    assert given_up["code"] == "webhook-unavailable" and "HTTP 503" in str(given_up["reason"])
+    assert report(tmp_path / "down")["figures"]["lost_files"] == 0

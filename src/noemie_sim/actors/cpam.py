@@ -478,7 +478,7 @@ class Cpam(Actor):
             self.log("file-undeliverable", to=oc, name=name, code=f"http-{reply.status}",
                      reason=reason, channel="rest")  # fmt: skip
             return
-        wait = min(REST_RETRY_FIRST * 2 ** (attempt - 1), REST_RETRY_MAX)
+        wait = min(REST_RETRY_FIRST * 2 ** min(attempt - 1, 16), REST_RETRY_MAX)
         retry_at = self.clock.now() + wait
         if retry_at - first > REST_GIVE_UP:
             self.log("file-undeliverable", to=oc, name=name, code="webhook-unavailable",

@@ -297,6 +297,8 @@ def measure(
     receipts = Counter((e.actor, str(e.details.get("name"))) for e in of("file-received"))
     # a file whose upload failed is undelivered (its sender knows and retries), not lost
     failed = {(e.actor, str(e.details.get("name"))) for e in of("upload-failed")}
+    # a REST document its webhook refused (a 4xx) is undelivered too, and journaled as such
+    failed |= {(e.actor, str(e.details.get("name"))) for e in of("file-undeliverable")}
     # what an external party does with its retour/ is its own conformance, not the network's
     externals = {str(e.details["party"]) for e in of("external-party")}
     lost: list[str] = []

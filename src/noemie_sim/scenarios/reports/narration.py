@@ -77,7 +77,12 @@ class Narrator:
                 "IJ": "a NOEMIE 550 (sick-leave allowances)",
             }
             kind = str(d["name"]).split("-")[0]
-            return f"{who} sends {self.name(d['to'])} {what[kind]}"
+            how = " over REST (a signed JSON document)" if d.get("channel") == "rest" else ""
+            return f"{who} sends {self.name(d['to'])} {what[kind]}{how}"
+        if e.kind == "upload-failed" and d.get("channel") == "rest":
+            again = str(d["next"])[11:16]
+            return (f"{who} cannot reach the webhook of {self.name(d['to'])} "
+                    f"([yellow]{d['reason']}[/]): tries again at {again}")  # fmt: skip
         if e.kind == "oc-answer-sent":
             return (f"{who} acknowledges {d['received']} décomptes, "
                     f"rejects {d['rejected']}, pays the rest")  # fmt: skip
