@@ -326,3 +326,21 @@ async def test_a_webhook_that_refuses_or_stays_down(tmp_path: Path, keys: KeyPoo
                    if kind == "file-undeliverable" and d["name"] == first]  # fmt: skip
     assert given_up["code"] == "webhook-unavailable" and "HTTP 503" in str(given_up["reason"])
     assert report(tmp_path / "down")["figures"]["lost_files"] == 0
+
+
+def test_a_rest_document_seen_through_the_api(tmp_path: Path) -> None:
+    """The API shows a REST document's seal (a JWS, checked under the run's PKI) and its
+    clear form, as it shows a sealed file's."""
+    with serving("run", "rest-mutuelle", "--paused", "--out", str(tmp_path / "run")) as served:
+        served.wait_for_line("the clock is paused")
+        http = served.http
+        found = http.post("/api/clock/advance", json={"until_event": "file-delivered"})
+        event = found.json()["event"]
+        files = http.get("/api/files").json()["files"]
+        (document,) = [f for f in files if f["name"] == event["details"]["name"]
+                       and f["actor"] == event["actor"]]  # fmt: skip
+        seal = http.get(f"/api/files/{document['id']}/seal").json()
+        assert seal["readable"] and seal["opened"] == {"valid": True, "sender": event["actor"]}
+        assert seal["signature"]["algorithm"] == "PS256"
+        clear = http.get(f"/api/files/{document['id']}/clear").content
+        assert b2.parse(clear).receiver == event["details"]["to"]

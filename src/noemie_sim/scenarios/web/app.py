@@ -9,10 +9,11 @@ message, never a traceback.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from noemie_sim.actors.network import Network
+from noemie_sim.pki import jws
 from noemie_sim.pki.cms import describe, open_sealed
 from noemie_sim.pki.errors import PkiError, SealError
 from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
@@ -548,6 +550,9 @@ async def file_seal(request: Request, live: LiveRun) -> Response:
     recipient = str(sent[0].details["to"]) if sent else archived.actor
     when = (sent or named)[0].at if named else network.clock.now()
     data = archived.sealed.read_bytes()
+    if archived.sealed.name.endswith(".jws"):  # the REST channel: signed, not encrypted
+        return JSONResponse({"id": archived.id, "at": when.isoformat(),
+                             **_jws_seal(data, network, when)})  # fmt: skip
     try:
         me = pki.identity(recipient)
     except (PkiError, OSError):
@@ -569,6 +574,23 @@ async def file_seal(request: Request, live: LiveRun) -> Response:
     return JSONResponse(
         {"id": archived.id, "readable": True, "at": when.isoformat(), **seal, "opened": judged}
     )
+
+
+def _jws_seal(data: bytes, network: Network, when: datetime) -> dict[str, Any]:
+    """A REST document's seal (a compact JWS), checked at ``when`` under the run's PKI."""
+    assert network.kernel is not None
+    shown: dict[str, Any] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                             "seal": "JWS (RFC 7515), compact"}  # fmt: skip
+    try:
+        signed = jws.open_signed(data, network.kernel.trust(), when)
+    except SealError as exc:
+        return {**shown, "readable": False, "reason": str(exc)}
+    cert = signed.certificate
+    return {**shown, "readable": True, "content_bytes": len(signed.payload),
+            "signature": {"algorithm": jws.ALGORITHM, "signer": signed.signer,
+                          "signer_subject": cert.subject.rfc4514_string(),
+                          "signer_issuer": cert.issuer.rfc4514_string()},
+            "opened": {"valid": True, "sender": signed.signer}}  # fmt: skip
 
 
 async def invoice_trace(request: Request, live: LiveRun) -> Response:
