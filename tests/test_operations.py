@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.schema import ScenarioError, parse
 
-from .web_helpers import ROOT, Served, serving
+from .web_helpers import ROOT, Served, http_receiver, serving
 
 
 class Receiver:
@@ -38,35 +37,19 @@ class Receiver:
                 self.changed.wait()
             return list(self.posted)
 
+    def reply(self, _headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
+        if self.failures:
+            self.failures -= 1
+            return 503, b""
+        with self.changed:
+            self.posted.append(json.loads(body))
+            self.changed.notify_all()
+        return 200, b""
+
     @contextmanager
     def serving(self) -> Iterator[str]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.failures:
-                    receiver.failures -= 1
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                with receiver.changed:
-                    receiver.posted.append(json.loads(body))
-                    receiver.changed.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/alerts"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with http_receiver(self.reply) as url:
+            yield url + "alerts"
 
 
 def _metrics(served: Served) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import http.server
 import itertools
 import json
 import re
 import sqlite3
 import subprocess
-import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,7 +36,8 @@ from noemie_sim.scenarios.vendors.external import party_roles, pick_externals
 from noemie_sim.sim.norms import b2, jsonform, oc_answer
 from noemie_sim.sim.transport.rest import LocalWebhook, Reply
 
-from .web_helpers import serving
+from .test_vendors import SCENARIO as VENDOR_SCENARIO
+from .web_helpers import http_receiver, serving
 
 
 @pytest.fixture(scope="module")
@@ -46,27 +45,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
     return KeyPool(tmp_path_factory.mktemp("rest-keys"))
 
 
-SCENARIO = """
-[scenario]
-name = "rest-vendor"
-seed = 12
-duration = "2 jours ouvrés"
-
-[population]
-assures = 150
-mutuelles = 2
-employers = 0
-mutuelle_share = 1.0
-noemie_active_share = 1.0
-
-[[practitioners]]
-count = 3
-fse_per_day = [3, 5]
-
-[mutuelles]
-lost_member_share = 0.0
-ended_contract_share = 0.0
-"""
+SCENARIO = VENDOR_SCENARIO.replace('name = "vendor"', 'name = "rest-vendor"')
 
 
 def _readme_blocks(kit: Path) -> tuple[str, str]:
@@ -120,34 +99,19 @@ class Mutuelle:
 
 @contextmanager
 def webhook(handler: Callable[[str, bytes], tuple[int, bytes]]) -> Iterator[str]:
-    """A small HTTP server in a thread of this test: POST / -> ``handler(name, body)``."""
+    """A vendor's webhook in a thread of this test: ``handler(document name, body)`` makes
+    the reply; what it raises fails the test once the webhook is closed."""
     problems: list[BaseException] = []
 
-    class Handle(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            try:
-                status, reply = handler(self.headers.get("Noemie-Document-Name", ""), body)
-            except BaseException as exc:
-                problems.append(exc)
-                status, reply = 400, repr(exc).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/jose")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+    def reply(headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
+        try:
+            return handler(headers.get("noemie-document-name", ""), body)
+        except BaseException as exc:
+            problems.append(exc)
+            return 400, repr(exc).encode()
 
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handle)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/webhook"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_receiver(reply, "application/jose") as url:
+        yield url + "webhook"
     if problems:
         raise problems[0]
 
