@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from noemie_sim.actors.network import Network
+from noemie_sim.actors.rest import sign_document
 from noemie_sim.pki.authority import KeyPool
 from noemie_sim.scenarios.catalogue import find_scenario
 from noemie_sim.scenarios.cli import main
@@ -308,3 +309,27 @@ def test_a_rest_document_seen_through_the_api(tmp_path: Path) -> None:
         assert seal["signature"]["algorithm"] == "PS256"
         clear = http.get(f"/api/files/{document['id']}/clear").content
         assert b2.parse(clear).receiver == event["details"]["to"]
+
+
+async def test_a_simulated_mutuelle_takes_decomptes_from_caisses_only(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    """A document well signed, but by a party that is not a caisse (here a PS declaring
+    itself the sender of décomptes), is refused 403 and journaled; garbage is refused 400
+    with the uniform reason; neither is settled."""
+    scenario = find_scenario("rest-mutuelle")
+    config = dataclasses.replace(scenario.config, transport="memory")
+    async with Network(config, tmp_path / "run", keys=keys) as network:
+        (cpam,) = network.cpams.values()
+        (mutuelle_id,) = cpam.webhooks  # OC-2, on the REST channel
+        mutuelle = network.mutuelles[mutuelle_id]
+        ps = next(iter(network.practitioners.values()))
+        forged = b2.build(b2.B2File("DEC", "PS", ps.id, "OC", mutuelle_id, 1,
+                                    network.clock.now(), ()))  # fmt: skip
+        reply = await mutuelle.take_document("DEC-x-000001.jws", sign_document(ps, forged))
+        assert reply.status == 403 and ps.id.encode() in reply.body
+        garbage = await mutuelle.take_document("DEC-x-000002.jws", b"not a jws")
+        assert garbage.status == 400
+        refused = [e for e in network.journal.events("file-refused") if e.actor == mutuelle_id]
+        assert [e.details["code"] for e in refused] == ["not-a-caisse", "not-signed"]
+        assert not list(network.journal.events("decompte-file-received"))

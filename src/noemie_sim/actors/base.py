@@ -54,6 +54,12 @@ class Kernel:
             self._roles = self.pki.parties()
         return self._roles[ident]
 
+    def has_role(self, ident: str, role: str) -> bool:
+        """Whether ``ident`` is a party of this PKI with ``role`` (False for any other id)."""
+        if self._roles is None:
+            self._roles = self.pki.parties()
+        return self._roles.get(ident) == role
+
     def certificate(self, ident: str) -> x509.Certificate:
         """A party's current certificate, read from the PKI folder once."""
         if ident not in self._certificates:

@@ -517,7 +517,7 @@ class Cpam(Actor):
         try:
             if sender is not None and signed.signer != sender:
                 raise _Refusal("0002 004", f"signed by {signed.signer}, answering for {sender}")
-            if self.kernel.role_of(signed.signer) != "oc":
+            if not self.kernel.has_role(signed.signer, "oc"):
                 raise _Refusal("0002 004", f"signed by {signed.signer}, not a mutuelle")
             content = rest.content_of(signed, self.id)
             kind = detect(content).name

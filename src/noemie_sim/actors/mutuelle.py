@@ -155,6 +155,11 @@ class Mutuelle(Actor):
         cpam = signed.signer
         self.log("file-received", sender=cpam, name=name, channel="rest",
                  evidence={"size": len(token)})  # fmt: skip
+        if not self.kernel.has_role(cpam, "cpam"):  # décomptes come from caisses only
+            self.archive(name, token, None)
+            reason = f"signed by {cpam}, which is not a caisse"
+            self.log("file-refused", sender=cpam, name=name, code="not-a-caisse", reason=reason)
+            return rest_transport.Reply(403, reason.encode() + b"\n", "text/plain")
         if digest in self.rest_answers:
             self.log("duplicate-received", name=name, sender=cpam)
             return self.rest_answers[digest]
