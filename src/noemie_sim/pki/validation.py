@@ -18,6 +18,7 @@ arrive inside a message are at most untrusted intermediates.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.verification import (
     Criticality,
@@ -256,7 +257,7 @@ def check_revocation(
             crl
             for crl in crls
             if crl.issuer == issuer.subject
-            and crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+            and _signed_by(crl, issuer)
             and crl.last_update_utc <= at
             and (crl.next_update_utc is None or at <= crl.next_update_utc)
         ]
@@ -266,6 +267,20 @@ def check_revocation(
         entry = latest.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None and entry.revocation_date_utc <= at:
             raise Revoked(f"{_who(cert)} revoked at {entry.revocation_date_utc}")
+
+
+def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``crl``. Remembered by the CRL's DER bytes and the
+    issuer (compared by its DER bytes): the answer for the same pair never changes, and an
+    RSA verification per CRL at every login and every check of a session was most of what
+    a validation cost."""
+    return _crl_signed_by(crl.public_bytes(serialization.Encoding.DER), issuer)
+
+
+@functools.lru_cache(maxsize=4096)
+def _crl_signed_by(der: bytes, issuer: x509.Certificate) -> bool:
+    crl = x509.load_der_x509_crl(der)
+    return crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
 
 
 def _crl_number(crl: x509.CertificateRevocationList) -> int:
