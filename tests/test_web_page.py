@@ -68,7 +68,7 @@ def test_the_live_page_shows_the_network_and_steers_it(tmp_path: Path) -> None:
                 )
                 page.select_option("#until-kind", "login-refused")
                 page.click("#advance-until")
-                page.wait_for_selector("#narration li.negative >> text=login-refused")
+                page.wait_for_selector("#narration li.negative >> text=refuses a login of")
                 told = page.inner_text("#narration")
                 assert "fault injected: revoke-certificate" in told
                 refused = served.http.get("/api/events", params={"kind": "login-refused"}).json()

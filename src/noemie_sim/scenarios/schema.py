@@ -248,6 +248,12 @@ class Scenario:
     #: (scenarios/shards.py); None: one network
     shard_by: str | None = None
     alerts: tuple[Alert, ...] = ()
+    #: the description in other languages than English (``description_fr``)
+    translations: dict[str, str] = field(default_factory=dict)
+
+    def described(self, lang: str) -> str:
+        """The description in ``lang`` when the scenario gives it, else in English."""
+        return self.translations.get(lang) or self.description
 
 
 class _Table:
@@ -375,6 +381,9 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
     description = head.get("description", "")
     if not isinstance(description, str):
         raise ScenarioError("scenario.description", "a text", description)
+    translations = {"fr": head.get("description_fr", "")}
+    if not isinstance(translations["fr"], str):
+        raise ScenarioError("scenario.description_fr", "a text", translations["fr"])
     seed = head.integer("seed", 1, 0, 2**63 - 1)
     start = _start(head.get("start", datetime(2026, 3, 2, 6, 0)))
     duration = head.jours("duration", 5, *DURATION_JOURS)
@@ -443,7 +452,8 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
             raise ScenarioError(f"faults[{n}].at", f"a moment of the run: day 1 to day {last} "
                                 f"(it ends {config.end:%Y-%m-%d %H:%M})", fault.at)  # fmt: skip
     return Scenario(name, description, config, faults, sla, expect, expect_exit, text,
-                    None if shard_by == "none" else shard_by, alerts)  # fmt: skip
+                    None if shard_by == "none" else shard_by, alerts,
+                    {k: v for k, v in translations.items() if v})  # fmt: skip
 
 
 #: The most one network holds (docs/scenarios.md, "How large"): parties, each with its RSA

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from noemie_sim.scenarios.i18n import LANGUAGES, Language, choose, language
 from noemie_sim.scenarios.vendors.fresh import pki_time
 from noemie_sim.sim.clock import parse_moment, wall_now
 
@@ -124,3 +125,16 @@ def http_url(url: str | None, option: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{option}: expected an http:// or https:// address, found {url!r}")
     return url
+
+
+def add_lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang", choices=LANGUAGES,
+        help="the language of the story and the live page's narration (default: the locale's, "
+        "French for a French one: LC_ALL, LC_MESSAGES, LANG)",
+    )  # fmt: skip
+
+
+def lang_of(args: argparse.Namespace | None) -> Language:
+    """The language ``--lang`` asks for, else the locale's."""
+    return language(choose(getattr(args, "lang", None)))

@@ -45,7 +45,14 @@ from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.pack import PackError
 
 from . import sharded, web
-from .common import UsageError, add_alert_webhook, alert_webhook, write_output
+from .common import (
+    UsageError,
+    add_alert_webhook,
+    add_lang,
+    alert_webhook,
+    lang_of,
+    write_output,
+)
 
 
 def find_scenario(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -104,7 +111,7 @@ def _play(
     """Play ``scenario`` in ``out`` with a progress bar (or the narration); with ``--web`` in
     ``args``, the live page and API are served beside it (:mod:`.web`). The report and the
     run's wall-clock seconds."""
-    narrator = Narrator(console)
+    narrator = Narrator(console, lang_of(args))
     start, end = scenario.config.start, scenario.config.end
     total = (end - start).total_seconds()
     with Progress(
@@ -416,7 +423,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = _out(args, "demo")
     console = make_console()
     console.rule("noemie-sim demo")
-    console.print(scenario.description.strip())
+    console.print(scenario.described(lang_of(args).code).strip())
     console.rule()
     result, wall = _play(scenario, out, console, narrate=True, args=args, mode="demo")
     console.rule("summary")
@@ -449,6 +456,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--seed", type=int, help="replace the scenario's seed")
     run.add_argument("--scale", type=float, help="replace the scenario's scale (national-day)")
     run.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    add_lang(run)
     run.add_argument("--speed", type=float,
                      help="play in scaled time: simulated seconds per real second")  # fmt: skip
     _add_reports(run)
@@ -536,5 +544,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       help="play in scaled time: simulated seconds per real second (with --web: "
                       f"{web.DEMO_WEB_SPEED:g}, its week in about three minutes)")  # fmt: skip
     add_alert_webhook(demo)
+    add_lang(demo)
     web.add_web(demo)
     demo.set_defaults(handler=cmd_demo)

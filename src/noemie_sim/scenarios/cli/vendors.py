@@ -31,7 +31,7 @@ from noemie_sim.sim.journal import Event, JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
 from . import web
-from .common import UsageError, add_alert_webhook, alert_webhook, http_url
+from .common import UsageError, add_alert_webhook, add_lang, alert_webhook, http_url
 from .runs import _out, find_scenario, key_pool, make_console
 
 
@@ -311,6 +311,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a party id, or a role (ps, oc, employer, cpam): the first party of that role",
     )
     serve.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    add_lang(serve)
     add_alert_webhook(serve)
     serve.add_argument(
         "--channel",

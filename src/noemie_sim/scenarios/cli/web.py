@@ -20,7 +20,7 @@ from noemie_sim.scenarios.web.guard import Policy
 from noemie_sim.scenarios.web.live import LiveRun
 from noemie_sim.scenarios.web.server import WebServer
 
-from .common import UsageError
+from .common import UsageError, lang_of
 
 #: the demo's speed with --web: its week in about three minutes (a trainer changes it live)
 DEMO_WEB_SPEED = 3600.0
@@ -80,7 +80,7 @@ def play_with_web(
     journal closed) and the live run, whose ``final`` is the report."""
 
     async def main() -> tuple[RunResult, LiveRun]:
-        live = LiveRun(scenario, out, mode)
+        live = LiveRun(scenario, out, mode, lang_of(args))
         if kits is not None:
             live.kits = kits  # the same dict: on_built fills it
         policy = Policy.for_address(args.host, args.token)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from noemie_sim.actors.network import Network
+from noemie_sim.scenarios.i18n import Language
 from noemie_sim.scenarios.reports.narration import Narrator
 from noemie_sim.scenarios.runner import inject_fault, report, report_so_far
 from noemie_sim.scenarios.schema import Fault, Scenario
@@ -118,7 +119,9 @@ class LiveRun:
     ``on_built``); ``finish`` the final report once the run has ended and its journal is
     closed; ``stop_requested`` is set by ``POST /api/stop`` or Ctrl-C."""
 
-    def __init__(self, scenario: Scenario, folder: Path, mode: str) -> None:
+    def __init__(
+        self, scenario: Scenario, folder: Path, mode: str, lang: Language | None = None
+    ) -> None:
         self.scenario = scenario
         self.folder = folder
         self.mode = mode  # the command that serves it: demo, run or serve
@@ -126,7 +129,7 @@ class LiveRun:
         #: the caisses' SFTP servers, kept after the run closes them (their counters)
         self.hubs: tuple[SftpHub, ...] = ()
         self.kits: dict[str, Path] = {}
-        self.narrator = Narrator()
+        self.narrator = Narrator(lang=lang)
         self.final: dict[str, Any] | None = None  # the report, once the run has ended
         self.stop_requested = asyncio.Event()
         self.ended = asyncio.Event()  # set once the final report is there
