@@ -129,7 +129,19 @@ def test_every_event_of_a_run_told_in_both_languages(
             assert fr != en, (e.kind, fr)
     if scenario == "demo":
         for said in ("accuse réception du lot", "ARL négatif", "retour NOEMIE",
-                     "les décomptes du jour", "lundi 2 mars", "€"):  # fmt: skip
+                     "les décomptes du jour", "lundi 2 mars", "€", "Délais (temps simulé)",
+                     "Montants (rapprochés par facture)", "code de sortie 0",
+                     "rapport HTML"):  # fmt: skip
             assert said in printed, said
-        for english_words in ("acknowledges", "sends a lot", "negative ARL", "Monday"):
+        for english_words in (
+            "acknowledges",
+            "sends a lot",
+            "negative ARL",
+            "Monday",
+            "what moved",
+            "Delays",
+            "Money",
+            "exit 0",
+            "HTML report",
+        ):
             assert english_words not in printed, english_words

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from babel.dates import format_date
 from babel.messages.catalog import Catalog, Message
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 DOMAIN = "noemie_sim"
 #: the languages a person can read noemie-sim in; the first is the code's own
@@ -84,7 +84,24 @@ class Language:
         return text.format(count=self.number(count), **values)
 
     def number(self, value: int | float) -> str:
+        """A count or a value: "1 234" in French; in English as noemie-sim always wrote it
+        ("1234", "0.25")."""
+        if self.code == "en":
+            return str(value) if isinstance(value, int) else f"{value:g}"
         return format_decimal(value, locale=self._babel)
+
+    def decimal(self, value: float, digits: int = 1) -> str:
+        """A number with ``digits`` decimals: "1,5" in French, "1.5" in English."""
+        if self.code == "en":
+            return f"{value:.{digits}f}"
+        return format_decimal(round(value, digits), format=f"#,##0.{'0' * digits}",
+                              locale=self._babel)  # fmt: skip
+
+    def percent(self, share: float) -> str:
+        """A share as a percentage with one decimal: "95.0%", "95,0 %"."""
+        if self.code == "en":
+            return f"{share:.1%}"
+        return format_percent(share, format="#,##0.0 %", locale=self._babel)
 
     def money(self, cents: int) -> str:
         """An amount in cents as euros: "1 234,56 €" in French, "1 234.56 €" in English

@@ -166,8 +166,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         result, wall = sharded.play(args, scenario, out, console, sharded.pki_cache(), key_pool())
     else:
         result, wall = _play(scenario, out, console, narrate=False, args=args)
-    reports.print_terminal(result, console)
-    console.print(f"run folder {out} ({wall:.1f} s)", soft_wrap=True)  # a path is never wrapped
+    lang = lang_of(args)
+    reports.print_terminal(result, console, lang)
+    console.print(lang._("run folder {out} ({seconds} s)", out=out, seconds=lang.decimal(wall)),
+                  soft_wrap=True)  # a path is never wrapped  # fmt: skip
     _write_reports(result, args)
     return int(result["exit_code"])
 
@@ -426,12 +428,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print(scenario.described(lang_of(args).code).strip())
     console.rule()
     result, wall = _play(scenario, out, console, narrate=True, args=args, mode="demo")
-    console.rule("summary")
-    reports.print_terminal(result, console)
+    lang = lang_of(args)
+    console.rule(lang._("summary"))
+    reports.print_terminal(result, console, lang)
     html = out / "report.html"
     reports.write_html(result, html)
     console.print(
-        f"HTML report: {html}   (run folder {out}, {wall:.1f} s)", soft_wrap=True
+        lang._(
+            "HTML report: {html}   (run folder {out}, {seconds} s)",
+            html=html,
+            out=out,
+            seconds=lang.decimal(wall),
+        ),
+        soft_wrap=True,
     )  # a path is never wrapped
     return int(result["exit_code"])
 

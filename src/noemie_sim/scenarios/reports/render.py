@@ -20,6 +20,8 @@ from xml.etree import ElementTree as ET
 from rich.console import Console
 from rich.table import Table
 
+from ..i18n import Language, language
+
 
 def _write(path: Path | str, text: str) -> None:
     path = Path(path)
@@ -85,89 +87,105 @@ def euros(cents: int) -> str:
     return f"{cents / 100:,.2f} €".replace(",", " ")
 
 
-def print_terminal(report: dict[str, Any], console: Console) -> None:
-    """The report as tables: flows, SLA verdicts, rejects by code, money, expectations."""
+def print_terminal(report: dict[str, Any], console: Console, lang: Language | None = None) -> None:
+    """The report as tables: flows, SLA verdicts, rejects by code, money, expectations, in
+    ``lang`` (English by default; codes, flow and check names stay as the JSON has them)."""
+    lang = lang or language("en")
+    _ = lang._
+    passed, failed = _("[green]pass[/]"), _("[red]FAIL[/]")
     counts = report["counts"]
-    flows = Table(title=f"{report['scenario']}: what moved", show_header=True)
-    for column in ("files", "lots", "invoices", "décomptes", "IJ", "events"):
+    flows = Table(title=_("{scenario}: what moved", scenario=report["scenario"]), show_header=True)
+    for column in (_("files"), _("lots"), _("invoices"), _("décomptes"), _("IJ"), _("events")):
         flows.add_column(column, justify="right")
-    flows.add_row(*(str(counts[k]) for k in ("files", "lots", "invoices", "decomptes", "ij",
-                                              "events")))  # fmt: skip
+    flows.add_row(*(lang.number(counts[k]) for k in ("files", "lots", "invoices", "decomptes",
+                                                     "ij", "events")))  # fmt: skip
     console.print(flows)
-    sla = Table(title="Delays (simulated time)")
-    for column in ("flow", "limit", "done", "p50", "p95", "max", "breaches", "pending", "verdict"):
-        sla.add_column(column, justify="right" if column not in ("flow", "verdict") else "left")
+    sla = Table(title=_("Delays (simulated time)"))
+    columns = (_("flow"), _("limit"), _("done"), _("p50"), _("p95"), _("max"), _("breaches"),
+               _("pending"), _("verdict"))  # fmt: skip
+    for n, column in enumerate(columns):
+        sla.add_column(column, justify="left" if n in (0, len(columns) - 1) else "right")
     for s in report["sla"]:
-        verdict = "[green]pass[/]" if s["verdict"] == "pass" else "[red]FAIL[/]"
         sla.add_row(
-            s["name"], s["limit"], f"{s['done']}/{s['count']}", _h(s["p50_hours"]),
-            _h(s["p95_hours"]), _h(s["max_hours"]), str(s["breaches"]), str(s["pending"]), verdict,
+            s["name"], s["limit"], f"{s['done']}/{s['count']}", _h(s["p50_hours"], lang),
+            _h(s["p95_hours"], lang), _h(s["max_hours"], lang), str(s["breaches"]),
+            str(s["pending"]), passed if s["verdict"] == "pass" else failed,
         )  # fmt: skip
     console.print(sla)
-    rejects = Table(title="Rejects and refusals by code")
-    for column in ("flow", "code", "count"):
-        rejects.add_column(column, justify="right" if column == "count" else "left")
-    for flow, label in (("amo", "caisse → PS"), ("arl", "ARL"), ("oc", "mutuelle"),
-                        ("refused_files", "refused files")):  # fmt: skip
+    rejects = Table(title=_("Rejects and refusals by code"))
+    for n, column in enumerate((_("flow"), _("code"), _("count"))):
+        rejects.add_column(column, justify="right" if n == 2 else "left")
+    for flow, label in (("amo", _("caisse → PS")), ("arl", _("ARL")), ("oc", _("mutuelle")),
+                        ("refused_files", _("refused files"))):  # fmt: skip
         for code, count in report["rejects"][flow].items():
             rejects.add_row(label, code, str(count))
     if rejects.row_count:
         console.print(rejects)
     money = report["money"]
-    cash = Table(title="Money (reconciled per invoice)")
-    for column in ("billed", "AMO", "mutuelles", "patients", "late penalties", "automation"):
+    cash = Table(title=_("Money (reconciled per invoice)"))
+    for column in (_("billed"), _("AMO"), _("mutuelles"), _("patients"), _("late penalties"),
+                   _("automation")):  # fmt: skip
         cash.add_column(column, justify="right")
     rate = report["automation_rate"]
-    cash.add_row(euros(money["billed"]), euros(money["amo"]), euros(money["oc"]),
-                 euros(money["patient"]), euros(money["penalties"]),
-                 "-" if rate is None else f"{rate:.1%}")  # fmt: skip
+    cash.add_row(lang.money(money["billed"]), lang.money(money["amo"]), lang.money(money["oc"]),
+                 lang.money(money["patient"]), lang.money(money["penalties"]),
+                 "-" if rate is None else lang.percent(rate))  # fmt: skip
     console.print(cash)
     if report.get("alerts"):
-        alerts = Table(title="Alerts (simulated time)")
-        for column in ("alert", "severity", "labels", "condition", "value", "fired", "resolved"):
+        alerts = Table(title=_("Alerts (simulated time)"))
+        for column in (_("alert"), _("severity"), _("labels"), _("condition"), _("value"),
+                       _("fired"), _("resolved")):  # fmt: skip
             alerts.add_column(column)
         for a in report["alerts"]:
             labels = " ".join(f"{k}={v}" for k, v in a["labels"].items())
-            resolved = a["resolved_at"] or "[red]firing[/]"
+            resolved = a["resolved_at"] or _("[red]firing[/]")
             alerts.add_row(a["name"], a["severity"], labels, a["condition"], f"{a['value']:g}",
                            _minute(a["fired_at"]), _minute(resolved))  # fmt: skip
         console.print(alerts)
     if report["expectations"]:
-        expect = Table(title="Expectations")
-        for column in ("expectation", "expected", "measured", "verdict"):
+        expect = Table(title=_("Expectations"))
+        for column in (_("expectation"), _("expected"), _("measured"), _("verdict")):
             expect.add_column(column)
         for e in report["expectations"]:
-            verdict = "[green]pass[/]" if e["verdict"] == "pass" else "[red]FAIL[/]"
-            expect.add_row(e["name"], str(e["expected"]), str(e["actual"]), verdict)
+            expect.add_row(e["name"], str(e["expected"]), str(e["actual"]),
+                           passed if e["verdict"] == "pass" else failed)  # fmt: skip
         console.print(expect)
     if report["externals"]:
-        print_conformance(report["externals"], console)
-    print_verdict(report, console)
+        print_conformance(report["externals"], console, lang)
+    print_verdict(report, console, lang)
 
 
-def print_conformance(externals: list[dict[str, Any]], console: Console) -> None:
+def print_conformance(
+    externals: list[dict[str, Any]], console: Console, lang: Language | None = None
+) -> None:
     """Each external party: its verdict, its figures and every check that failed, with why."""
-    table = Table(title="Conformance of the external parties")
-    for column in ("party", "role", "verdict", "figures", "why"):
+    _ = (lang or language("en"))._
+    table = Table(title=_("Conformance of the external parties"))
+    for column in (_("party"), _("role"), _("verdict"), _("figures"), _("why")):
         table.add_column(column)
     for x in externals:
         figures = ", ".join(f"{k} {v}" for k, v in x.items()
                             if isinstance(v, int) and not isinstance(v, bool))  # fmt: skip
         colour = "green" if x["verdict"] == "conform" else "red"
+        verdict = _("conform") if x["verdict"] == "conform" else _("not conform")
         why = [f"{c['name']}: {r}" for c in x["checks"] for r in c["reasons"]]
-        table.add_row(x["party"], x["role"], f"[{colour}]{x['verdict']}[/]", figures,
+        table.add_row(x["party"], x["role"], f"[{colour}]{verdict}[/]", figures,
                       "\n".join(why) or "-")  # fmt: skip
     console.print(table)
 
 
-def print_verdict(report: dict[str, Any], console: Console) -> None:
-    """The verdict line, after the failed checks and what made a run incomplete."""
+def print_verdict(report: dict[str, Any], console: Console, lang: Language | None = None) -> None:
+    """The verdict line, after the failed checks and what made a run incomplete (their
+    messages are the reports' own, in English for every tool)."""
+    _ = (lang or language("en"))._
     for check in report["checks"]:
         if not check["passed"]:
             console.print(f"[red]✗[/] {check['name']}: {check['message']}")
     colour = {"pass": "green", "incomplete": "yellow"}.get(report["verdict"], "red")
-    console.print(f"verdict: [{colour}]{report['verdict']}[/] (exit {report['exit_code']})  "
-                  f"journal digest {report['digest']}")  # fmt: skip
+    word = {"pass": _("pass"), "incomplete": _("incomplete")}.get(report["verdict"], _("fail"))
+    console.print(_("verdict: [{colour}]{verdict}[/] (exit {code})  journal digest {digest}",
+                    colour=colour, verdict=word, code=report["exit_code"],
+                    digest=report["digest"]))  # fmt: skip
 
 
 def _minute(moment: str) -> str:
@@ -175,8 +193,10 @@ def _minute(moment: str) -> str:
     return moment[:16].replace("T", " ") if moment[:4].isdigit() else moment
 
 
-def _h(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} h"
+def _h(value: float | None, lang: Language | None = None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} h" if lang is None or lang.code == "en" else f"{lang.decimal(value)} h"
 
 
 def write_html(report: dict[str, Any], path: Path | str) -> None:
