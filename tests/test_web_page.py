@@ -7,6 +7,7 @@ Every wait is on the page's own signals (data- attributes it sets) or the run's 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .web_helpers import CHROMIUM_FLAGS, artifacts, chromium, serving
 
@@ -44,6 +45,7 @@ def test_the_live_page_shows_the_network_and_steers_it(tmp_path: Path) -> None:
                 page.wait_for_selector("#exchanges tbody tr.exchange")
                 page.wait_for_function("document.querySelector('#state').textContent === 'paused'")
                 page.screenshot(path=shots / "live-demo-files.png", full_page=False)
+                _same_numbers_as_the_report(page, served.http)
 
                 # an exchange clicked: its explain tree, its validation, its seal
                 page.click("#exchanges tbody tr.exchange >> nth=-1")  # the first lot sent
@@ -71,6 +73,7 @@ def test_the_live_page_shows_the_network_and_steers_it(tmp_path: Path) -> None:
                 page.wait_for_selector("#narration li.negative >> text=refuses a login of")
                 told = page.inner_text("#narration")
                 assert "fault injected: revoke-certificate" in told
+                _same_numbers_as_the_report(page, served.http)
                 refused = served.http.get("/api/events", params={"kind": "login-refused"}).json()
                 assert refused["events"][0]["details"]["partner"] == first_ps["id"]
 
@@ -90,3 +93,26 @@ def test_the_live_page_shows_the_network_and_steers_it(tmp_path: Path) -> None:
         assert not errors, errors
     for name in ("live-demo.png", "live-demo-files.png", "live-demo-inspector.png"):
         assert (shots / name).stat().st_size > 10_000
+
+
+def _same_numbers_as_the_report(page: Any, http: Any) -> None:
+    """The page's counters, once refreshed, are the report's numbers (the clock is paused)."""
+    page.evaluate("refreshVerdict()")
+    shown = page.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('#counters [data-counter]')]"
+        ".map(b => [b.dataset.counter, +b.querySelector('b').textContent]))"
+    )
+    report = http.get("/api/report").json()
+    counts, rejects = report["counts"], report["rejects"]
+    expected = {
+        "lots": counts["lots"], "files": counts["files"], "invoices": counts["invoices"],
+        "décomptes": counts["decomptes"], "IJ": counts["ij"],
+        "positive ARL": rejects["arl_status"].get("P", 0),
+        "negative ARL": rejects["arl_status"].get("N", 0),
+        "duplicate ARL": rejects["arl_status"].get("D", 0),
+        "refused files": sum(rejects["refused_files"].values()),
+        "décomptes rejected": sum(rejects["oc"].values()),
+    }  # fmt: skip
+    assert shown["lots"] > 0 and shown["positive ARL"] > 0
+    assert shown == {k: v for k, v in expected.items() if k in shown}
+    assert all(v == 0 for k, v in expected.items() if k not in shown)

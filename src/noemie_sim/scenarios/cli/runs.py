@@ -205,7 +205,7 @@ def _root(path: str | None) -> x509.Certificate | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     result = _finished(args.run_dir)
-    reports.print_terminal(result, make_console())
+    reports.print_terminal(result, make_console(), lang_of(args))
     _write_reports(result, args)
     return int(result["exit_code"])
 
@@ -484,6 +484,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     rep.add_argument("run_dir", metavar="RUN_DIR")
     _add_reports(rep)
+    add_lang(rep)
     rep.set_defaults(handler=cmd_report)
     ver = sub.add_parser(
         "verify",

@@ -797,8 +797,28 @@ async def verdict(request: Request, live: LiveRun) -> Response:
     result = live.report()
     return JSONResponse(
         {key: result[key] for key in ("verdict", "exit_code", "failed", "checks", "externals")}
-        | {"final": live.final is not None}
+        | {"final": live.final is not None, "counters": counters(result)}
     )
+
+
+def counters(report: dict[str, Any]) -> dict[str, int]:
+    """The live page's counters, read from the report itself: the page shows the numbers the
+    report gives, never a count of its own (one rejected décompte is journaled by the mutuelle
+    and again by the caisse that learns it: counted once, as the report counts it)."""
+    counts, rejects = report["counts"], report["rejects"]
+    arl = rejects["arl_status"]
+    shown = {
+        "lots": counts["lots"], "files": counts["files"], "invoices": counts["invoices"],
+        "décomptes": counts["decomptes"], "IJ": counts["ij"], "positive ARL": arl.get("P", 0),
+        "negative ARL": arl.get("N", 0), "duplicate ARL": arl.get("D", 0),
+        "refused files": sum(rejects["refused_files"].values()),
+        "décomptes rejected": sum(rejects["oc"].values()),
+    }  # fmt: skip
+    return {name: value for name, value in shown.items() if value or name in ALWAYS_COUNTED}
+
+
+#: the counters the page shows from the start, the others once they are not zero
+ALWAYS_COUNTED = ("lots", "files", "invoices", "décomptes", "positive ARL")
 
 
 async def stop(request: Request, live: LiveRun) -> Response:

@@ -186,7 +186,8 @@ def description() -> dict[str, Any]:
                 "the run has ended, so far (its verdict is then incomplete)", errors=(409,))},
             "/api/verdict": {"get": _op(
                 "the verdict, its checks and the external parties' conformance; final: "
-                "whether the run has ended", errors=(409,))},
+                "whether the run has ended; counters: the live page's, read from the report",
+                errors=(409,))},
             "/api/stop": {"post": _op(
                 "stop the run (incomplete if before its end) and the server", body=_NO_BODY,
                 status="202", errors=(400,))},

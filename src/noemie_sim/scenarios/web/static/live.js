@@ -105,13 +105,14 @@ function alert(party) {
 }
 
 // -- the journal, as it comes ---------------------------------------------------------------
-const COUNTED = {"lot-sent": "lots", "file-sent": "files", "invoice-billed": "invoices", "decompte-sent": "décomptes",
-  "ij-sent": "IJ", "file-refused": "refused files", "decompte-rejected": "décomptes rejected"};
-function count(name) {
-  state.counters[name] = (state.counters[name] || 0) + 1;
-  let box = document.querySelector(`#counters [data-counter="${name}"]`);
-  if (!box) { box = el("div", {"data-counter": name}); box.append(el("b", {}, "0"), name); $("#counters").appendChild(box); }
-  box.querySelector("b").textContent = state.counters[name];
+// the counters are the report's own numbers (/api/verdict), never counted here from events
+function showCounters(counters) {
+  state.counters = counters;
+  for (const [name, value] of Object.entries(counters)) {
+    let box = document.querySelector(`#counters [data-counter="${name}"]`);
+    if (!box) { box = el("div", {"data-counter": name}); box.append(el("b", {}, "0"), name); $("#counters").appendChild(box); }
+    box.querySelector("b").textContent = value;
+  }
 }
 
 function negative(e) {
@@ -122,11 +123,15 @@ function negative(e) {
   return null;
 }
 
+let verdictSoon = null;  // one refresh of the report's numbers for a burst of events
+function refreshSoon() {
+  if (verdictSoon === null) verdictSoon = setTimeout(() => { verdictSoon = null; refreshVerdict(); }, 300);
+}
+
 function handle(e) {
   state.events += 1; state.lastSeq = e.seq;
+  refreshSoon();
   document.body.dataset.events = String(state.events);
-  if (COUNTED[e.kind]) count(COUNTED[e.kind]);
-  if (e.kind === "arl-sent") count(e.details.status === "P" ? "positive ARL" : "negative ARL");
   if (e.kind === "file-sent") {
     fly(e.actor, e.details.to, fileKind(e.details.name));
     addExchange(e);
@@ -238,6 +243,7 @@ async function refreshClock() {
 async function refreshVerdict() {
   if (!state.clock || state.clock.state === "starting") return;
   const v = await api("/api/verdict");
+  showCounters(v.counters);
   const badge = $("#verdict-badge");
   badge.textContent = `verdict ${v.final ? "" : "so far "}${v.verdict}`;
   badge.className = "badge " + v.verdict;
