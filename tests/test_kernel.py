@@ -72,6 +72,36 @@ async def test_scaled_clock_follows_real_time_times_speed_and_stops() -> None:
     assert clock.now() == T0 + timedelta(hours=2)
 
 
+async def test_a_scaled_clock_jumps_ahead_and_runs_each_step_at_its_own_time() -> None:
+    """+1 day on a scaled clock (a trainer's button): the steps of that day run at once, each
+    at its scheduled time, then the clock goes on at its speed; asked while paused, the jump
+    happens on resuming."""
+    clock = Clock(T0, speed=60.0)  # a simulated day would take 24 real minutes
+    seen: list[datetime] = []
+
+    async def tick() -> None:
+        seen.append(clock.now())
+        if len(seen) == 1:
+            clock.jump(T0 + timedelta(hours=6))
+            assert clock.reached() >= T0 + timedelta(hours=6)  # at once, not in 6 real minutes
+        if len(seen) == 4:
+            clock.stop()
+        clock.after(timedelta(hours=2), tick)
+
+    clock.at(T0, tick)
+    clock.pause()
+    clock.jump(T0)  # paused: remembered
+    task = asyncio.create_task(clock.run_until(T0 + timedelta(days=1)))
+    await clock.parked()
+    clock.resume()
+    await task
+    assert seen == [T0 + timedelta(hours=h) for h in (0, 2, 4, 6)]
+    with pytest.raises(ValueError, match="before"):
+        clock.jump(T0)
+    with pytest.raises(ValueError, match="virtual one advances"):
+        Clock(T0).jump(T0 + timedelta(hours=1))
+
+
 async def test_an_operator_pauses_and_advances_a_virtual_clock_between_steps() -> None:
     """pause, advance (to a time, past the end), resume: the same steps in the same order."""
     clock = Clock(T0)

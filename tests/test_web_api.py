@@ -66,6 +66,8 @@ def test_a_run_steered_and_read_through_its_api(tmp_path: Path) -> None:
         assert moved["paused"] and moved["state"] == "paused"
         to = (start + timedelta(hours=5)).isoformat()
         assert http.post("/api/clock/advance", json={"to": to}).json()["now"] == to
+        no_jump = http.post("/api/clock/jump", json={"by": "1h"})  # a virtual clock advances
+        assert no_jump.status_code == 409 and no_jump.json()["error"]["code"] == "virtual-clock"
 
         # until the first file is sent: a PS's lot, not yet read by the caisse
         sent = http.post("/api/clock/advance", json={"until_event": "file-sent"}).json()
@@ -230,6 +232,14 @@ def test_a_scaled_serve_lists_its_kits_and_changes_speed(tmp_path: Path) -> None
         assert http.get("/api/clock").json()["speed"] == 7200
         refused = http.post("/api/clock/advance", json={"by": "1h"})
         assert refused.status_code == 409 and refused.json()["error"]["code"] == "scaled-clock"
+        # a scaled clock jumps instead (+1 day, the next event): paused, on resuming
+        now = datetime.fromisoformat(http.get("/api/clock").json()["now"])
+        jumped = http.post("/api/clock/jump", json={"by": "1 day"})
+        assert jumped.status_code == 200, jumped.text
+        assert datetime.fromisoformat(jumped.json()["jumped_to"]) == now + timedelta(days=1)
+        assert http.post("/api/clock/jump", json={"to": "next"}).status_code == 200
+        bad = http.post("/api/clock/jump", json={"by": "1 day", "to": "next"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad-jump"
         assert http.post("/api/stop").status_code == 202
         code = served.wait()
     final = json.loads((out / "report.json").read_text())

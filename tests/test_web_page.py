@@ -6,6 +6,7 @@ Every wait is on the page's own signals (data- attributes it sets) or the run's 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,85 @@ def _same_numbers_as_the_report(page: Any, http: Any) -> None:
     assert shown["lots"] > 0 and shown["positive ARL"] > 0
     assert shown == {k: v for k, v in expected.items() if k in shown}
     assert all(v == 0 for k, v in expected.items() if k not in shown)
+
+
+#: the visible text of the page, each element with its size on the screen (SVG text scaled by
+#: its graph): [font px, tag, the text's start]
+VISIBLE_TEXT = """
+() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !node.textContent.trim() || el.closest("[hidden], script, style, title")) continue;
+    const box = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    const shown = style.visibility !== "hidden" && style.display !== "none";
+    if (!box.width || !box.height || !shown) continue;
+    let size = parseFloat(style.fontSize);
+    if (el instanceof SVGElement && el.getScreenCTM()) size *= el.getScreenCTM().a;
+    found.push([size, el.tagName, node.textContent.trim().slice(0, 30)]);
+  }
+  return found;
+}
+"""
+
+
+def test_the_presenter_s_page_at_1024_by_768(tmp_path: Path) -> None:
+    """On a projector (1024×768): a loading state before the script runs, no visible text
+    under 14 px (the graph's names included), files that fly for 2 s at least, a sensible
+    default fault, the next event by key (→) and by button on a virtual clock."""
+    browser = chromium()
+    from playwright.sync_api import sync_playwright
+
+    shots = artifacts()
+    with serving("run", "demo", "--paused", "--out", str(tmp_path / "run")) as served:
+        served.wait_for_line("the clock is paused")
+        raw = served.http.get("/").text
+        assert 'id="loading"' in raw and "Loading the network" in raw  # before any script
+        with sync_playwright() as playwright:
+            chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS,
+                                                timeout=0)  # fmt: skip
+            try:
+                page = chrome.new_page(viewport={"width": 1024, "height": 768})
+                page.set_default_timeout(0)
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(served.url)
+                page.wait_for_function("document.body.dataset.ready === 'yes'")
+                assert page.is_hidden("#loading")
+                assert page.evaluate("window.FLIGHT_MS") >= 2000
+                assert page.input_value("#fault-kind") == "corrupt-lot"
+                ps = {p["id"] for p in served.http.get("/api/network").json()["parties"]
+                      if p["role"] == "ps"}  # fmt: skip
+                assert page.input_value("#fault-target") in ps
+                # the next event, by key: the clock moves to the next step and waits there
+                before = served.http.get("/api/clock").json()["next_step"]["at"]
+                shown = page.inner_text("#now")
+                page.keyboard.press("ArrowRight")
+                page.wait_for_function(
+                    f"document.querySelector('#now').textContent !== {json.dumps(shown)}"
+                )
+                clock = served.http.get("/api/clock").json()
+                assert clock["now"] == before and clock["paused"], clock
+                # and by button
+                following = clock["next_step"]["at"]
+                shown = page.inner_text("#now")
+                page.click("#next-event")
+                page.wait_for_function(
+                    f"document.querySelector('#now').textContent !== {json.dumps(shown)}"
+                )
+                assert served.http.get("/api/clock").json()["now"] == following
+                page.select_option("#until-kind", "arl-sent")
+                page.click("#advance-until")
+                page.wait_for_function("+document.body.dataset.moved >= 2")
+                page.wait_for_function("document.querySelector('#state').textContent === 'paused'")
+                page.evaluate("refreshVerdict()")
+                texts = page.evaluate(VISIBLE_TEXT)
+                assert any(tag.lower() == "text" for _size, tag, _text in texts)  # the graph's
+                small = [t for t in texts if t[0] < 14]
+                assert not small, small[:10]
+                page.screenshot(path=shots / "live-demo-1024x768.png", full_page=False)
+                assert not errors, errors
+            finally:
+                chrome.close()

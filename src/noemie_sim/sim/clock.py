@@ -111,6 +111,7 @@ class Clock:
         self._running = False
         # scaled mode: real loop time and simulated time of the last (re)anchoring
         self._anchor: tuple[float, datetime] | None = None
+        self._jump_to: datetime | None = None  # a jump asked while not anchored (paused)
 
     @property
     def virtual(self) -> bool:
@@ -190,6 +191,32 @@ class Clock:
         self._paused = False
         self._hold = until
         self._wake()
+
+    def reached(self) -> datetime:
+        """Scaled mode: the simulated time real time has brought the clock to (the next steps
+        run when it reaches their time); virtual mode, or not anchored: :meth:`now`."""
+        try:
+            real = asyncio.get_running_loop().time()
+        except RuntimeError:
+            return self._now
+        return max(self._now, self._scaled_now(real))
+
+    def jump(self, until: datetime) -> None:
+        """Scaled mode: bring simulated time forward to ``until`` at once, then go on at the
+        same speed. The steps due before ``until`` run now, one after the other, each at its
+        own time (so a run jumped through replays identical); paused, the jump happens on
+        resuming. ValueError in virtual mode (it advances), or for a time already past."""
+        if self.speed is None:
+            raise ValueError("jump is for a scaled clock; a virtual one advances")
+        until = _utc(until)
+        if until < self._now:
+            raise ValueError(f"{until.isoformat()} is before the current time")
+        if self._anchor is None:
+            self._jump_to = max(self._jump_to or until, until)
+            return
+        real = asyncio.get_running_loop().time()
+        # the wait for the next step is cut within half a second (_wait_real's slices)
+        self._anchor = (real, max(self._scaled_now(real), until))
 
     async def parked(self) -> None:
         """Wait until the run is paused between two steps, or is not running."""
@@ -276,7 +303,8 @@ class Clock:
         stop, a pause or a change of speed is honoured within half a second)."""
         while not self._stopping:
             if self._anchor is None:
-                self._anchor = (loop.time(), self._now)
+                self._anchor = (loop.time(), max(self._now, self._jump_to or self._now))
+                self._jump_to = None
             if self._paused:  # the simulated time stands where the pause found it
                 self._now = max(self._now, min(self._scaled_now(loop.time()), when))
                 return

@@ -128,6 +128,7 @@ def make_app(live: LiveRun) -> Starlette:
         Route("/api/clock/resume", api(clock_resume), methods=["POST"]),
         Route("/api/clock/speed", api(clock_speed), methods=["POST"]),
         Route("/api/clock/advance", api(clock_advance), methods=["POST"]),
+        Route("/api/clock/jump", api(clock_jump), methods=["POST"]),
         Route("/api/faults", api(faults), methods=["GET", "POST"]),
         Route("/api/oc/answers", api(oc_answers), methods=["POST"]),
         Route("/api/report", api(report)),
@@ -650,6 +651,36 @@ async def clock_speed(request: Request, live: LiveRun) -> Response:
     except ValueError as exc:
         raise ApiError(409, "virtual-clock", str(exc)) from None
     return JSONResponse(_clock_json(live))
+
+
+async def clock_jump(request: Request, live: LiveRun) -> Response:
+    """Scaled clock: ``{"by": DURATION}`` or ``{"to": TIME}`` (``"next"``: the next step's
+    time): simulated time jumps there at once, the steps due meanwhile run one after the
+    other at their own times, then the clock goes on at its speed (paused: on resuming)."""
+    body = await _body(request, ("to", "by"))
+    if len(body) != 1:
+        raise ApiError(400, "bad-jump", 'give one of "by" (a duration like "1h") or "to" (a '
+                       'time, or "next": the next step)')  # fmt: skip
+    network = _network_live(live)
+    clock = network.clock
+    ((key, value),) = body.items()
+    if not isinstance(value, str):
+        raise ApiError(400, "bad-jump", f"{key} is a text, not {value!r}")
+    if key == "by":
+        when = clock.now() + timedelta(seconds=_calendar(value, "by"))
+    elif value == "next":
+        when = clock.next_time() or network.config.end
+    else:
+        try:
+            when = parse_moment(value)
+        except ValueError as exc:
+            raise ApiError(400, "bad-time", str(exc)) from None
+    try:
+        clock.jump(when)
+    except ValueError as exc:
+        code = "virtual-clock" if clock.virtual else "in-the-past"
+        raise ApiError(409, code, str(exc)) from None
+    return JSONResponse(_clock_json(live) | {"jumped_to": when.isoformat()})
 
 
 async def clock_advance(request: Request, live: LiveRun) -> Response:

@@ -154,6 +154,14 @@ def description() -> dict[str, Any]:
                                                  "time to wait at most; 408 with the time "
                                                  "reached when nothing came"}}},
                 errors=(400, 408, 409))},
+            "/api/clock/jump": {"post": _op(
+                "scaled clock: jump forward by a duration or to a time ('next': the next "
+                "step's); the steps due meanwhile run at once, each at its own time, then the "
+                "clock goes on at its speed",
+                body={"type": "object", "properties": {
+                    "by": {"type": "string", "examples": ["1h", "1 day"]},
+                    "to": {"type": "string", "examples": ["next", "2026-03-03T08:00"]}}},
+                errors=(400, 409))},
             "/api/faults": {
                 "get": _op("the kinds of fault, their targets and whether they last",
                            errors=()),

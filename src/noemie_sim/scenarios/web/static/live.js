@@ -74,11 +74,25 @@ function drawGraph(parties) {
     at.node = node;
   }
   document.body.dataset.parties = String(parties.length);
+  fitLabels();
   const legend = $("#legend"); legend.innerHTML = "";
   for (const [k, c] of Object.entries(KIND_COLOURS)) {
     const s = el("span"); const dot = el("i"); dot.style.background = c; s.append(dot, k); legend.appendChild(s);
   }
 }
+
+// the parties' names stay readable (at least 14 px on the screen) whatever the graph's size
+function fitLabels() {
+  const width = $("#graph").getBoundingClientRect().width;
+  if (!width) return;
+  const size = Math.max(11, 14.5 * 980 / width);
+  for (const t of document.querySelectorAll("#graph .party text")) t.style.fontSize = size + "px";
+}
+window.addEventListener("resize", fitLabels);
+
+// a file's flight lasts long enough for a room to follow it with its eyes
+const FLIGHT_MS = 2200;
+window.FLIGHT_MS = FLIGHT_MS;
 
 function fly(from, to, kind) {
   const a = state.parties[from], b = state.parties[to];
@@ -88,7 +102,7 @@ function fly(from, to, kind) {
   const dot = svg("circle", {r: 6, class: "file", fill: KIND_COLOURS[kind] || "#555", cx: a.x, cy: a.y});
   $("#graph").appendChild(dot);
   state.flying += 1;
-  const started = performance.now(), length = 900;
+  const started = performance.now(), length = FLIGHT_MS;
   function step(now) {
     const t = Math.min(1, (now - started) / length);
     dot.setAttribute("cx", a.x + (b.x - a.x) * t); dot.setAttribute("cy", a.y + (b.y - a.y) * t);
@@ -267,8 +281,31 @@ async function refreshReport() {
 $("#pause").addEventListener("click", () => post("/api/clock/pause").then(refreshClock));
 $("#resume").addEventListener("click", () => post("/api/clock/resume").then(refreshClock));
 $("#set-speed").addEventListener("click", () => post("/api/clock/speed", {speed: +$("#speed").value}).then(refreshClock));
+// +1 h, +1 day and the next event on either clock: a virtual one advances (and pauses there),
+// a scaled one jumps (the steps due meanwhile run at once, then it goes on at its speed)
+const virtualClock = () => state.clock && state.clock.mode === "virtual";
+function moveBy(duration) {
+  return post(virtualClock() ? "/api/clock/advance" : "/api/clock/jump", {by: duration}).then(refreshClock);
+}
+function nextEvent() {
+  const next = state.clock && state.clock.next_step;
+  if (virtualClock()) return next ? post("/api/clock/advance", {to: next.at}).then(refreshClock) : null;
+  return post("/api/clock/jump", {to: "next"}).then(refreshClock);
+}
 for (const b of document.querySelectorAll("[data-advance-by]"))
-  b.addEventListener("click", () => post("/api/clock/advance", {by: b.dataset.advanceBy}).then(refreshClock));
+  b.addEventListener("click", () => moveBy(b.dataset.advanceBy));
+$("#next-event").addEventListener("click", nextEvent);
+// the presenter's keys: space pauses or resumes, → goes to the next event
+document.addEventListener("keydown", e => {
+  if (e.target.closest && e.target.closest("input, select, textarea, button")) return;
+  if (e.key === " ") {
+    e.preventDefault();
+    post(state.clock && state.clock.paused ? "/api/clock/resume" : "/api/clock/pause").then(refreshClock);
+  } else if (e.key === "ArrowRight") {
+    e.preventDefault();
+    nextEvent();
+  }
+});
 $("#advance-until").addEventListener("click", () =>
   post("/api/clock/advance", {until_event: $("#until-kind").value}).then(refreshClock));
 $("#inject").addEventListener("click", async () => {
@@ -304,7 +341,7 @@ function fillFaults(kinds, parties) {
     for (const p of parties) if (role === "any" || p.role === role) target.appendChild(el("option", {value: p.id}, `${p.name} (${p.id})`));
   }
   kind.addEventListener("change", targets);
-  kind.value = "revoke-certificate"; targets();
+  kind.value = "corrupt-lot"; targets();  // a PS's broken record: a negative ARL to explain
 }
 
 (async function start() {
@@ -328,5 +365,6 @@ function fillFaults(kinds, parties) {
   setInterval(refreshClock, 1000);
   setInterval(() => { if (!document.hidden) refreshVerdict(); }, 4000);
   refreshVerdict();
+  $("#loading").hidden = true;
   document.body.dataset.ready = "yes";
 })();
