@@ -133,6 +133,11 @@ def test_every_event_of_a_run_told_in_both_languages(
                      "Montants (rapprochés par facture)", "code de sortie 0",
                      "rapport HTML"):  # fmt: skip
             assert said in printed, said
+        # the guided tour's chapters head the story, each once, in order
+        numbers = [int(line.split()[1]) for line in printed.splitlines()
+                   if line.startswith("Chapitre ")]  # fmt: skip
+        assert numbers == list(range(1, 9)), numbers
+        assert "Chapitre 1\u00a0: Le lot est envoyé" in printed
         for english_words in (
             "acknowledges",
             "sends a lot",

@@ -186,8 +186,19 @@ def test_the_presenter_s_page_at_1024_by_768(tmp_path: Path) -> None:
                     f"document.querySelector('#now').textContent !== {json.dumps(shown)}"
                 )
                 assert served.http.get("/api/clock").json()["now"] == following
-                page.select_option("#until-kind", "arl-sent")
-                page.click("#advance-until")
+                # the guided tour: the chapter of what just happened; a jump to the next one
+                page.select_option("#chapter-jump", "arl-sent")
+                page.click("#go-chapter")
+                page.wait_for_function("document.body.dataset.chapter === '2'")
+                assert "ARL" in page.inner_text("#tour")
+                page.select_option("#chapter-jump", "invoice-liquidated")
+                page.click("#go-chapter")
+                # the evening batch tells chapters 3 to 5 at once: each heads its lines
+                page.wait_for_function("+document.body.dataset.chapter >= 3")
+                headings = page.eval_on_selector_all(
+                    "#narration li.chapter", "items => items.map(i => i.textContent)"
+                )
+                assert any(h.startswith("3. ") for h in headings), headings
                 page.wait_for_function("+document.body.dataset.moved >= 2")
                 page.wait_for_function("document.querySelector('#state').textContent === 'paused'")
                 page.evaluate("refreshVerdict()")

@@ -129,14 +129,14 @@ def catalogue_path(code: str) -> Path:
 
 
 def messages_in_code() -> Catalog:
-    """Every message the code marks (``_`` and ``n_`` calls in the scenarios package), as a
-    template catalogue."""
+    """Every message the code marks (``_`` and ``n_`` calls, and ``N_`` for a message
+    translated where it is shown, in the scenarios package), as a template catalogue."""
     from babel.messages.extract import extract_from_dir
 
     template = Catalog(domain=DOMAIN, project="noemie-sim", fuzzy=False)
     package = Path(str(resources.files("noemie_sim.scenarios")))
     found = extract_from_dir(str(package), method_map=[("**.py", "python")],
-                             keywords={"_": None, "n_": (1, 2)})  # fmt: skip
+                             keywords={"_": None, "n_": (1, 2), "N_": None})  # fmt: skip
     for filename, lineno, message, comments, context in found:
         template.add(message, None, [(filename, lineno)], auto_comments=comments,
                      context=context)  # fmt: skip

@@ -12,7 +12,9 @@ exchange (every file received, each invoice billed, checkpoints) has its sentenc
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -22,6 +24,83 @@ from noemie_sim.sim.domain import codes
 from noemie_sim.sim.journal import Event
 
 from ..i18n import Language, language
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter of the guided tour: the kind of event that opens it, its title, what just
+    happened and the file that carries it (messages of the catalogue, in English here)."""
+
+    number: int
+    kind: str
+    title: str
+    explanation: str
+    carried_by: str
+    #: the chapter opens at a file sent whose name starts so (its kind is then file-sent)
+    file_prefix: str = ""
+    #: the kind of event a jump to the chapter waits for (default: ``kind``)
+    jump_kind: str = ""
+
+    def opens_at(self, e: Event) -> bool:
+        if e.kind != self.kind:
+            return False
+        return not self.file_prefix or str(e.details.get("name", "")).startswith(self.file_prefix)
+
+    def told(self, lang: Language) -> dict[str, Any]:
+        """The chapter in ``lang``, as the API and the page show it."""
+        return {"number": self.number, "kind": self.jump_kind or self.kind,
+                "title": lang._(self.title),
+                "explanation": lang._(self.explanation),
+                "carried_by": lang._(self.carried_by)}  # fmt: skip
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue; it is translated where it is shown."""
+    return message
+
+
+#: the guided tour of the flows, in the order the demo shows them; each chapter opens at the
+#: first event of its kind (the employer's allowances come last: they are paid after the leave)
+CHAPTERS = tuple(Chapter(n, *chapter) for n, chapter in enumerate((
+    ("lot-sent", N_("The lot is sent"),
+     N_("A practitioner's software gathers the day's electronic claims (FSE) into a lot, signs "
+        "and encrypts it, and puts it on the caisse's SFTP server."),
+     N_("an FSE lot file (norme B2)")),
+    ("arl-sent", N_("The ARL comes back"),
+     N_("The caisse checks the lot and answers with an acknowledgement (ARL): positive, the lot "
+        "is accepted; negative, it says which record is wrong and the practitioner sends the "
+        "lot again, corrected."),
+     N_("an ARL file")),
+    ("invoice-liquidated", N_("The caisse pays"),
+     N_("At its evening batch the caisse settles each invoice (tariff, rate, participation, "
+        "franchise) and pays the practitioner what the patient did not pay (tiers payant)."),
+     N_("a bank transfer, announced in the NOEMIE return")),
+    ("file-sent", N_("The NOEMIE return"),
+     N_("With the payment, the caisse sends the practitioner its return: each invoice paid or "
+        "rejected, with its amounts and codes, to reconcile with what was billed."),
+     N_("a NOEMIE return file (580)"), "NOE", "noemie-received"),
+    ("decompte-sent", N_("The décompte goes to the mutuelle"),
+     N_("When the patient's mutuelle has a NOEMIE link, the caisse forwards the décompte of "
+        "each paid invoice: the mutuelle pays its share with no paper from the patient."),
+     N_("a décompte file (B2, nature DEC)")),
+    ("oc-answer-sent", N_("The mutuelle pays or rejects"),
+     N_("The mutuelle matches each décompte with a contract and pays its part, or rejects it "
+        "with a code (unknown person, contract ended, amounts inconsistent)."),
+     N_("an OC answer file")),
+    ("fault", N_("A fault and its recovery"),
+     N_("Something goes wrong on purpose: a broken record, a server down, a revoked "
+        "certificate. Watch how the network notices it and recovers."),
+     N_("whatever the fault touches")),
+    ("ij-sent", N_("The employer's daily allowances"),
+     N_("An employee is on sick leave and the employer keeps paying the salary (subrogation): "
+        "the caisse pays the daily allowances (IJ) to the employer."),
+     N_("a NOEMIE 550 file")),
+), start=1))  # fmt: skip
+
+
+def chapter_of(e: Event) -> Chapter | None:
+    """The chapter an event opens or goes on with (None for the others)."""
+    return next((c for c in CHAPTERS if c.opens_at(e)), None)
 
 
 class Narrator:
@@ -34,6 +113,7 @@ class Narrator:
         self.names: dict[str, str] = {}
         self.people: dict[str, str] = {}  # NIR -> first name and surname
         self.day = ""
+        self.chapters_told: set[int] = set()  # the chapters whose heading the story printed
 
     def learn(self, network: Network) -> None:
         population = network.kernel.population if network.kernel else None
@@ -70,14 +150,30 @@ class Narrator:
         return Text.from_markup(self._sentence(e)).plain
 
     def tell(self, e: Event) -> None:
+        """Print the event's line when it is in the story, headed by the day when it changes
+        and by the chapter of the guided tour it opens (an event out of the story may open
+        one: the caisse forwarding a décompte)."""
+        if self.console is None:
+            return
         line = self._story(e)
-        if line is None or self.console is None:
+        chapter = chapter_of(e)
+        opens = chapter is not None and chapter.number not in self.chapters_told
+        if line is None and not opens:
             return
         day = self.lang.day(e.at.date())
         if day != self.day:
             self.day = day
             self.console.rule(day, style="dim")
-        self.console.print(f"[dim]{e.at:%H:%M}[/] {line}")
+        if chapter is not None and opens:
+            self.chapters_told.add(chapter.number)
+            told = chapter.told(self.lang)
+            heading = self.lang._("Chapter {number}: {title}", number=chapter.number,
+                                  title=told["title"])  # fmt: skip
+            carried = self.lang._("carried by: {file}", file=told["carried_by"])
+            self.console.print(f"\n[bold cyan]{heading}[/]\n[italic]{told['explanation']}[/] "
+                               f"[dim]({carried})[/]")  # fmt: skip
+        if line is not None:
+            self.console.print(f"[dim]{e.at:%H:%M}[/] {line}")
 
     def _story(self, e: Event) -> str | None:
         return self._sentence(e) if in_story(e) else None

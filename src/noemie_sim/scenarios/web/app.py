@@ -27,6 +27,7 @@ from noemie_sim.actors.network import Network
 from noemie_sim.pki import jws
 from noemie_sim.pki.cms import describe, open_sealed
 from noemie_sim.pki.errors import PkiError, SealError
+from noemie_sim.scenarios.reports.narration import CHAPTERS
 from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.schema import (
     FAULT_KINDS,
@@ -111,6 +112,7 @@ def make_app(live: LiveRun) -> Starlette:
         Route("/metrics", api(metrics)),
         Route("/api/schemas/{kind}", api(json_schema)),
         Route("/api/network", api(network)),
+        Route("/api/chapters", api(chapters)),
         Route("/api/kits", api(kits)),
         Route("/api/kits/{party}", api(kit)),
         Route("/api/events", api(events)),
@@ -395,7 +397,7 @@ async def events(request: Request, live: LiveRun) -> Response:
         detail_equals={"to": addressee} if addressee else None,
     )
     more, found = len(found) > limit, found[:limit]
-    items = [event_json(e, live.narrate(e)) for e in found]
+    items = [live.shown(e) for e in found]
     return JSONResponse(
         {
             "events": items,
@@ -427,7 +429,7 @@ async def stream(request: Request, live: LiveRun) -> Response:
             batch = live.journal().select(after=last, limit=MAX_PAGE)
             for e in batch:
                 last = e.seq
-                data = json.dumps(event_json(e, live.narrate(e)))
+                data = json.dumps(live.shown(e))
                 yield f"id: {e.seq}\nevent: journal\ndata: {data}\n\n"
             if batch:
                 continue
@@ -753,7 +755,7 @@ async def clock_advance(request: Request, live: LiveRun) -> Response:
     result = _clock_json(live)
     if seq:
         found = live.journal().select(after=seq - 1, limit=1)
-        result["event"] = event_json(found[0], live.narrate(found[0])) if found else None
+        result["event"] = live.shown(found[0]) if found else None
     elif key == "until_event":
         result["event"] = None  # the run ended first
     return JSONResponse(result)
@@ -816,6 +818,13 @@ async def oc_answers(request: Request, live: LiveRun) -> Response:
     if refused is not None:
         raise ApiError(422, "answer-refused", refused)
     return JSONResponse({"taken": True, "at": network.clock.now().isoformat()})
+
+
+async def chapters(request: Request, live: LiveRun) -> Response:
+    """The guided tour's chapters, in the run's language: each with the kind of event a
+    jump to it waits for (``POST /api/clock/advance {"until_event": kind}``)."""
+    lang = live.narrator.lang
+    return JSONResponse({"lang": lang.code, "chapters": [c.told(lang) for c in CHAPTERS]})
 
 
 async def report(request: Request, live: LiveRun) -> Response:

@@ -20,7 +20,7 @@ from typing import Any
 
 from noemie_sim.actors.network import Network
 from noemie_sim.scenarios.i18n import Language
-from noemie_sim.scenarios.reports.narration import Narrator
+from noemie_sim.scenarios.reports.narration import Narrator, chapter_of
 from noemie_sim.scenarios.runner import inject_fault, report, report_so_far
 from noemie_sim.scenarios.schema import Fault, Scenario
 from noemie_sim.sim.journal import Event, Journal, open_journal
@@ -81,8 +81,11 @@ def _archived(paths: Iterable[Path]) -> list[ArchivedFile]:
     ]
 
 
-def event_json(e: Event, text: str | None = None) -> dict[str, Any]:
-    """An event as the API shows it (``text``: its narration, when it is told)."""
+def event_json(
+    e: Event, text: str | None = None, chapter: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An event as the API shows it (``text``: its narration, when it is told; ``chapter``:
+    the chapter of the guided tour it opens or goes on with)."""
     result = {
         "seq": e.seq,
         "at": e.at.isoformat(),
@@ -101,6 +104,8 @@ def event_json(e: Event, text: str | None = None) -> dict[str, Any]:
         result["archive_id"] = match.group(1) if match else None
     if text is not None:
         result["text"] = text
+    if chapter is not None:
+        result["chapter"] = chapter
     return result
 
 
@@ -212,6 +217,12 @@ class LiveRun:
 
     def narrate(self, e: Event) -> str | None:
         return self.narrator.line(e)
+
+    def shown(self, e: Event) -> dict[str, Any]:
+        """An event as the API and the page show it: told, with its chapter of the tour."""
+        chapter = chapter_of(e)
+        told = chapter.told(self.narrator.lang) if chapter is not None else None
+        return event_json(e, self.narrator.line(e), told)
 
     def files(self, actor: str | None = None) -> list[ArchivedFile]:
         """Every archived file, in the order they were kept (of ``actor`` if given)."""

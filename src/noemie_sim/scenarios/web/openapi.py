@@ -162,6 +162,11 @@ def description() -> dict[str, Any]:
                     "by": {"type": "string", "examples": ["1h", "1 day"]},
                     "to": {"type": "string", "examples": ["next", "2026-03-03T08:00"]}}},
                 errors=(400, 409))},
+            "/api/chapters": {"get": _op(
+                "the guided tour's chapters in the run's language (number, title, "
+                "explanation, the file that carries it, the event kind a jump waits for); "
+                "an event that opens or goes on with a chapter carries it as 'chapter'",
+                errors=())},
             "/api/faults": {
                 "get": _op("the kinds of fault, their targets and whether they last",
                            errors=()),

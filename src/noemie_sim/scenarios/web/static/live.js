@@ -151,8 +151,10 @@ function handle(e) {
     addExchange(e);
   }
   if (e.kind === "alert-firing" || e.kind === "alert-resolved") showAlert(e);
+
   const bad = negative(e);
   if (bad) alert(bad);
+  if (e.chapter) showChapter(e.chapter);
   if (e.text) {
     const li = el("li", {class: e.kind === "fault" ? "fault" : bad ? "negative" : ""});
     li.append(el("time", {}, hhmm(e.at)), e.text);
@@ -161,6 +163,24 @@ function handle(e) {
     while (list.children.length > 400) list.lastChild.remove();
   }
   $("#now").textContent = e.at.replace("T", " ").slice(0, 16) + " UTC";
+}
+
+// the guided tour: the chapter of what just happened, what it means, the file that carries it
+const chaptersSeen = new Set();
+function showChapter(c) {
+  if (!chaptersSeen.has(c.number)) {  // its heading in the story, the first time, as the terminal's
+    chaptersSeen.add(c.number);
+    $("#narration").prepend(el("li", {class: "chapter"}, `${c.number}. ${c.title}`));
+  }
+  $("#chapter-title").textContent = `${c.number}. ${c.title}`;
+  $("#chapter-text").textContent = c.explanation;
+  $("#chapter-file").textContent = "⇢ " + c.carried_by;
+  document.body.dataset.chapter = String(c.number);
+}
+
+function fillChapters(chapters) {
+  const select = $("#chapter-jump");
+  for (const c of chapters) select.appendChild(el("option", {value: c.kind}, `${c.number}. ${c.title}`));
 }
 
 // the alerts firing now, one badge each, gone when they resolve
@@ -306,6 +326,8 @@ document.addEventListener("keydown", e => {
     nextEvent();
   }
 });
+$("#go-chapter").addEventListener("click", () =>
+  post("/api/clock/advance", {until_event: $("#chapter-jump").value}).then(refreshClock));
 $("#advance-until").addEventListener("click", () =>
   post("/api/clock/advance", {until_event: $("#until-kind").value}).then(refreshClock));
 $("#inject").addEventListener("click", async () => {
@@ -360,6 +382,7 @@ function fillFaults(kinds, parties) {
   for (const p of network.parties) state.names[p.id] = p.name;
   drawGraph(network.parties);
   fillFaults((await api("/api/faults")).kinds, network.parties);
+  fillChapters((await api("/api/chapters")).chapters);
   listen();
   await refreshClock();
   setInterval(refreshClock, 1000);
