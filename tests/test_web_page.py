@@ -210,3 +210,54 @@ def test_the_presenter_s_page_at_1024_by_768(tmp_path: Path) -> None:
                 assert not errors, errors
             finally:
                 chrome.close()
+
+
+def test_the_page_in_french_for_a_room_of_trainees(tmp_path: Path) -> None:
+    """``--lang fr``: the page's own words are French (no English message of the page is
+    visible once the run has moved), and its screenshots at 1024×768 and 1920×1080 are kept."""
+    from noemie_sim.scenarios.i18n import language, page_messages, script_messages
+    from noemie_sim.scenarios.web import app
+
+    browser = chromium()
+    from playwright.sync_api import sync_playwright
+
+    static = Path(app.__file__).parent / "static"
+    fr = language("fr")
+    english = {m for m in page_messages((static / "live.html").read_text(encoding="utf-8"))
+               + script_messages((static / "live.js").read_text(encoding="utf-8"))
+               if fr._(m) != m}  # fmt: skip
+    shots = artifacts()
+    with serving(
+        "run", "demo", "--paused", "--lang", "fr", "--out", str(tmp_path / "run")
+    ) as served:
+        served.wait_for_line("the clock is paused")
+        with sync_playwright() as playwright:
+            chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS,
+                                                timeout=0)  # fmt: skip
+            try:
+                page = chrome.new_page(viewport={"width": 1024, "height": 768})
+                page.set_default_timeout(0)
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(served.url)
+                page.wait_for_function("document.body.dataset.ready === 'yes'")
+                assert page.get_attribute("html", "lang") == "fr"
+                page.select_option("#chapter-jump", "invoice-liquidated")
+                page.click("#go-chapter")
+                page.wait_for_function("+document.body.dataset.chapter >= 3")
+                page.wait_for_function(
+                    "document.querySelector('#state').dataset.state === 'paused'"
+                )
+                page.evaluate("refreshVerdict()")
+                texts = {text for _size, _tag, text in page.evaluate(VISIBLE_TEXT)}
+                told = page.inner_text("body")
+                assert not [m for m in english if m[:30] in texts], sorted(english & texts)
+                for french in ("Le réseau", "Ce qui se passe", "en pause", "ARL positifs",
+                               "La caisse paie", "traités en moins de"):  # fmt: skip
+                    assert french in told, french
+                page.screenshot(path=shots / "live-demo-fr-1024x768.png", full_page=False)
+                page.set_viewport_size({"width": 1920, "height": 1080})
+                page.screenshot(path=shots / "live-demo-fr-1920x1080.png", full_page=False)
+                assert not errors, errors
+            finally:
+                chrome.close()

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import gettext
 import io
+import json
 import os
+import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -130,7 +132,8 @@ def catalogue_path(code: str) -> Path:
 
 def messages_in_code() -> Catalog:
     """Every message the code marks (``_`` and ``n_`` calls, and ``N_`` for a message
-    translated where it is shown, in the scenarios package), as a template catalogue."""
+    translated where it is shown, in the scenarios package; the live page's ``{{...}}`` and
+    ``tr("...")``), as a template catalogue."""
     from babel.messages.extract import extract_from_dir
 
     template = Catalog(domain=DOMAIN, project="noemie-sim", fuzzy=False)
@@ -140,6 +143,7 @@ def messages_in_code() -> Catalog:
     for filename, lineno, message, comments, context in found:
         template.add(message, None, [(filename, lineno)], auto_comments=comments,
                      context=context)  # fmt: skip
+    _static_messages(template)
     return template
 
 
@@ -147,6 +151,31 @@ def untranslated(message: Message) -> bool:
     """Whether a catalogue's message lacks a translation (one of its plural forms, or all)."""
     forms = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
     return message.fuzzy or not all(forms)
+
+
+#: a message of the live page's HTML: ``{{text}}`` (LANG and MESSAGES are the page's slots)
+PAGE_MESSAGE = re.compile(r"\{\{(.+?)\}\}", re.S)
+#: a message of the live page's script: ``tr("text")``
+SCRIPT_MESSAGE = re.compile(r'\btr\("((?:[^"\\]|\\.)*)"\)')
+PAGE_SLOTS = ("LANG", "MESSAGES")
+
+
+def page_messages(page: str) -> list[str]:
+    """The messages of an HTML page (in ``{{...}}``), its slots excepted."""
+    return [m for m in PAGE_MESSAGE.findall(page) if m not in PAGE_SLOTS]
+
+
+def script_messages(script: str) -> list[str]:
+    """The messages of a script (``tr("...")``)."""
+    return [json.loads(f'"{m}"') for m in SCRIPT_MESSAGE.findall(script)]
+
+
+def _static_messages(template: Catalog) -> None:
+    """The live page's messages, from its HTML and its script, into ``template``."""
+    static = resources.files("noemie_sim.scenarios.web") / "static"
+    for name, found in (("live.html", page_messages), ("live.js", script_messages)):
+        for message in found((static / name).read_text("utf-8")):
+            template.add(message, None, [(f"web/static/{name}", 0)])
 
 
 def compiled(catalogue: Catalog) -> bytes:

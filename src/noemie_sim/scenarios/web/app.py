@@ -9,9 +9,12 @@ message, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import html
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime, timedelta
 from importlib import resources
@@ -27,6 +30,7 @@ from noemie_sim.actors.network import Network
 from noemie_sim.pki import jws
 from noemie_sim.pki.cms import describe, open_sealed
 from noemie_sim.pki.errors import PkiError, SealError
+from noemie_sim.scenarios.i18n import PAGE_MESSAGE, Language, script_messages
 from noemie_sim.scenarios.reports.narration import CHAPTERS
 from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.schema import (
@@ -257,8 +261,26 @@ def _clock_json(live: LiveRun) -> dict[str, Any]:
 
 
 async def page(request: Request, live: LiveRun) -> Response:
-    text = (resources.files("noemie_sim.scenarios.web") / "static" / "live.html").read_text("utf-8")
-    return Response(text, media_type="text/html; charset=utf-8")
+    """The live page in the run's language (``--lang``): its HTML's messages translated, and
+    its script's given to it as ``window.MESSAGES``."""
+    return Response(live_page(live.narrator.lang), media_type="text/html; charset=utf-8")
+
+
+@functools.cache
+def live_page(lang: Language) -> str:
+    static = resources.files("noemie_sim.scenarios.web") / "static"
+    source = (static / "live.html").read_text("utf-8")
+    messages = {m: lang._(m) for m in script_messages((static / "live.js").read_text("utf-8"))}
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key == "LANG":
+            return lang.code
+        if key == "MESSAGES":  # inside a script: no "</" may close it
+            return json.dumps(messages, ensure_ascii=False).replace("</", "<\\/")
+        return html.escape(lang._(key), quote=True)
+
+    return PAGE_MESSAGE.sub(fill, source)
 
 
 async def static(request: Request, live: LiveRun) -> Response:

@@ -5,6 +5,14 @@
 // data-explained (records shown by the last explain).
 "use strict";
 const $ = s => document.querySelector(s);
+// the page's words in the run's language (window.MESSAGES, given by the server with the page)
+const tr = m => (window.MESSAGES && window.MESSAGES[m]) || m;
+const WORDS = {starting: tr("starting"), running: tr("running"), paused: tr("paused"), ended: tr("ended"),
+  virtual: tr("virtual"), scaled: tr("scaled"), pass: tr("pass"), fail: tr("fail"), incomplete: tr("incomplete"),
+  lots: tr("lots"), files: tr("files"), invoices: tr("invoices"), "décomptes": tr("décomptes"), IJ: tr("IJ"),
+  "positive ARL": tr("positive ARL"), "negative ARL": tr("negative ARL"), "duplicate ARL": tr("duplicate ARL"),
+  "refused files": tr("refused files"), "décomptes rejected": tr("décomptes rejected")};
+const word = w => WORDS[w] || w;
 const KIND_COLOURS = {FSE: "#1f77b4", ARL: "#2ca02c", NOE: "#9467bd", DEC: "#ff7f0e", OCR: "#8c564b", IJ: "#17becf"};
 const ROLE_COLOURS = {ps: "#cfe3f7", cpam: "#f7e3b5", oc: "#dff2d8", employer: "#eadcf5"};
 const state = {parties: {}, names: {}, events: 0, moved: 0, flying: 0, counters: {}, clock: null, lastSeq: 0};
@@ -67,7 +75,7 @@ function drawGraph(parties) {
                            transform: `translate(${at.x},${at.y})`});
     node.appendChild(svg("circle", {r: 13, fill: ROLE_COLOURS[p.role] || "#eee"}));
     const label = svg("text", {x: p.role === "ps" ? -18 : 18, y: 4, "text-anchor": p.role === "ps" ? "end" : "start"});
-    label.textContent = (p.external ? "[external] " : "") + p.name;
+    label.textContent = (p.external ? tr("[external]") + " " : "") + p.name;
     node.appendChild(label);
     const title = svg("title"); title.textContent = `${p.role} ${p.id}`; node.appendChild(title);
     g.appendChild(node);
@@ -124,7 +132,7 @@ function showCounters(counters) {
   state.counters = counters;
   for (const [name, value] of Object.entries(counters)) {
     let box = document.querySelector(`#counters [data-counter="${name}"]`);
-    if (!box) { box = el("div", {"data-counter": name}); box.append(el("b", {}, "0"), name); $("#counters").appendChild(box); }
+    if (!box) { box = el("div", {"data-counter": name}); box.append(el("b", {}, "0"), word(name)); $("#counters").appendChild(box); }
     box.querySelector("b").textContent = value;
   }
 }
@@ -218,11 +226,11 @@ async function inspect(id, name) {
   $("#inspector").hidden = false;
   $("#inspected").textContent = `${id} ${name || ""}`;
   const explain = $("#tab-explain"), validation = $("#tab-validation"), seal = $("#tab-seal");
-  for (const t of [explain, validation, seal]) t.textContent = "loading…";
+  for (const t of [explain, validation, seal]) t.textContent = tr("loading…");
   try {
     const tree = await api(`/api/files/${id}/explain`);
     explain.innerHTML = "";
-    explain.appendChild(el("p", {}, `${tree.kind}: ${tree.title} — ${tree.count} records, ${tree.bytes} bytes`));
+    explain.appendChild(el("p", {}, `${tree.kind}: ${tree.title} — ${tree.count} ${tr("records")}, ${tree.bytes} ${tr("bytes")}`));
     for (const r of tree.records) {
       const box = el("div", {class: "record"}); box.style.marginLeft = (r.depth * 18) + "px";
       box.appendChild(el("div", {class: "head"}, `#${r.index} ${r.name} — ${r.label}${r.level}`));
@@ -231,19 +239,19 @@ async function inspect(id, name) {
       box.appendChild(table); explain.appendChild(box);
     }
     explain.appendChild(el("p", {class: tree.anomaly_count ? "invalid" : "valid"},
-      tree.anomaly_count ? `${tree.anomaly_count} anomalie(s)` : "Contrôles: comptes et totaux cohérents, clés valides."));
+      tree.anomaly_count ? `${tree.anomaly_count} ${tr("anomalies")}` : tr("Checked: counts and totals agree, keys valid.")));
     document.body.dataset.explained = String(tree.records.length);
   } catch (err) { explain.textContent = String(err.message); document.body.dataset.explained = "0"; }
   try {
     const v = await api(`/api/files/${id}/validation`);
     validation.innerHTML = "";
-    validation.appendChild(el("p", {class: v.valid ? "valid" : "invalid"}, v.valid ? `valid ${v.kind} (${v.title})` : `${v.anomaly_count} anomalie(s)`));
+    validation.appendChild(el("p", {class: v.valid ? "valid" : "invalid"}, v.valid ? `${tr("valid")} ${v.kind} (${v.title})` : `${v.anomaly_count} ${tr("anomalies")}`));
     const list = el("ul"); for (const a of v.anomalies) list.appendChild(el("li", {}, a)); validation.appendChild(list);
   } catch (err) { validation.textContent = String(err.message); }
   try {
     const s = await api(`/api/files/${id}/seal`);
     seal.innerHTML = "";
-    if (!s.readable) { seal.textContent = `cannot be opened by ${s.recipient}: ${s.reason}`; return; }
+    if (!s.readable) { seal.textContent = `${tr("cannot be opened by")} ${s.recipient}: ${s.reason}`; return; }
     const table = el("table");
     const rows = [["recipient", `${s.envelope.recipient} (${s.envelope.recipient_subject})`],
       ["envelope", `${s.envelope.type}, ${s.envelope.content_encryption}, key transport ${s.envelope.key_transport}`],
@@ -264,9 +272,10 @@ for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("c
 async function refreshClock() {
   const c = await api("/api/clock");
   state.clock = c;
-  const badge = $("#state"); badge.textContent = c.state; badge.className = "badge " + c.state;
+  const badge = $("#state"); badge.textContent = word(c.state); badge.className = "badge " + c.state;
+  badge.dataset.state = c.state;
   if (c.now) $("#now").textContent = c.now.replace("T", " ").slice(0, 16) + " UTC";
-  $("#clock-mode").textContent = c.mode ? `(${c.mode}${c.speed ? ", " + c.speed + "x" : ""})` : "";
+  $("#clock-mode").textContent = c.mode ? `(${word(c.mode)}${c.speed ? ", " + c.speed + "x" : ""})` : "";
   for (const n of document.querySelectorAll(".virtual-only")) n.hidden = c.mode !== "virtual";
   for (const n of document.querySelectorAll(".scaled-only")) n.hidden = c.mode !== "scaled";
   if (c.speed && document.activeElement !== $("#speed")) $("#speed").value = c.speed;
@@ -279,7 +288,7 @@ async function refreshVerdict() {
   const v = await api("/api/verdict");
   showCounters(v.counters);
   const badge = $("#verdict-badge");
-  badge.textContent = `verdict ${v.final ? "" : "so far "}${v.verdict}`;
+  badge.textContent = `${v.final ? tr("verdict") : tr("verdict so far")} ${word(v.verdict)}`;
   badge.className = "badge " + v.verdict;
   const gauges = $("#gauges"); gauges.innerHTML = "";
   for (const c of v.checks.filter(c => c.group === "sla")) {
@@ -288,7 +297,9 @@ async function refreshVerdict() {
     const m = /^(\d+)\/(\d+) done/.exec(c.message);
     fill.style.width = (m && +m[2] ? 100 * m[1] / m[2] : c.passed ? 0 : 100) + "%";
     bar.appendChild(fill);
-    row.append(el("span", {class: "name"}, c.name.replace("sla.", "")), bar, el("span", {}, c.message));
+    const said = /^(\d+)\/(\d+) done within (.+), (\d+) pending$/.exec(c.message);  // the report's words
+    const text = said ? `${said[1]}/${said[2]} ${tr("done within")} ${said[3]}, ${said[4]} ${tr("pending")}` : c.message;
+    row.append(el("span", {class: "name"}, c.name.replace("sla.", "")), bar, el("span", {}, text));
     gauges.appendChild(row);
   }
 }
@@ -336,13 +347,13 @@ $("#inject").addEventListener("click", async () => {
   if (option.dataset.lasts === "true") body.duration = $("#fault-duration").value;
   if (kind === "clock-skew") body.offset = $("#fault-duration").value;
   const r = await post("/api/faults", body);
-  $("#fault-result").textContent = `${r.kind} on ${state.names[r.target] || r.target} at ${hhmm(r.at)}`;
+  $("#fault-result").textContent = `${r.kind} ${tr("on")} ${state.names[r.target] || r.target} ${tr("at")} ${hhmm(r.at)}`;
 });
 $("#trace").addEventListener("click", async () => {
   const [ps, number] = $("#invoice").value.trim().split("/");
   const t = await api(`/api/invoices/${encodeURIComponent(ps || "-")}/${encodeURIComponent(number || "-")}/trace`);
   const table = $("#hops"); table.innerHTML = "";
-  const head = table.insertRow(); for (const h of ["simulated time", "after", "who", "what", "file"]) head.appendChild(el("th", {}, h));
+  const head = table.insertRow(); for (const h of [tr("simulated time"), tr("after"), tr("who"), tr("what"), tr("file")]) head.appendChild(el("th", {}, h));
   for (const h of t.hops) {
     const tr = table.insertRow();
     const after = h.since_previous_hours === null ? "" : h.since_previous_hours.toFixed(1) + " h";
@@ -370,7 +381,7 @@ function fillFaults(kinds, parties) {
   let network = await api("/api/network");
   $("#scenario").textContent = network.scenario;
   if (!network.norms.builtin) {  // a vendor's layout tables: say which, next to the scenario
-    $("#norms").textContent = `norms: ${network.norms.name}`;
+    $("#norms").textContent = `${tr("norms")}: ${network.norms.name}`;
     $("#norms").title = `norms pack digest ${network.norms.digest}`;
   }
   document.title = `noemie-sim — ${network.scenario}`;
