@@ -7,6 +7,8 @@ Every wait is on the page's own signals (data- attributes it sets) or the run's 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,75 +143,84 @@ VISIBLE_TEXT = """
 """
 
 
+@contextmanager
+def ready_page(browser: str, url: str, width: int, height: int) -> Iterator[tuple[Any, list[str]]]:
+    """Chromium on ``url`` at ``width``×``height``, once the page says it is ready (no
+    timeout: waits end on the page's signals); the page and the script errors it raised."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS,
+                                            timeout=0)  # fmt: skip
+        try:
+            page = chrome.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(0)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url)
+            page.wait_for_function("document.body.dataset.ready === 'yes'")
+            yield page, errors
+        finally:
+            chrome.close()
+
+
 def test_the_presenter_s_page_at_1024_by_768(tmp_path: Path) -> None:
     """On a projector (1024×768): a loading state before the script runs, no visible text
     under 14 px (the graph's names included), files that fly for 2 s at least, a sensible
     default fault, the next event by key (→) and by button on a virtual clock."""
     browser = chromium()
-    from playwright.sync_api import sync_playwright
 
     shots = artifacts()
     with serving("run", "demo", "--paused", "--out", str(tmp_path / "run")) as served:
         served.wait_for_line("the clock is paused")
         raw = served.http.get("/").text
         assert 'id="loading"' in raw and "Loading the network" in raw  # before any script
-        with sync_playwright() as playwright:
-            chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS,
-                                                timeout=0)  # fmt: skip
-            try:
-                page = chrome.new_page(viewport={"width": 1024, "height": 768})
-                page.set_default_timeout(0)
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(served.url)
-                page.wait_for_function("document.body.dataset.ready === 'yes'")
-                assert page.is_hidden("#loading")
-                assert page.evaluate("window.FLIGHT_MS") >= 2000
-                assert page.input_value("#fault-kind") == "corrupt-lot"
-                ps = {p["id"] for p in served.http.get("/api/network").json()["parties"]
-                      if p["role"] == "ps"}  # fmt: skip
-                assert page.input_value("#fault-target") in ps
-                # the next event, by key: the clock moves to the next step and waits there
-                before = served.http.get("/api/clock").json()["next_step"]["at"]
-                shown = page.inner_text("#now")
-                page.keyboard.press("ArrowRight")
-                page.wait_for_function(
-                    f"document.querySelector('#now').textContent !== {json.dumps(shown)}"
-                )
-                clock = served.http.get("/api/clock").json()
-                assert clock["now"] == before and clock["paused"], clock
-                # and by button
-                following = clock["next_step"]["at"]
-                shown = page.inner_text("#now")
-                page.click("#next-event")
-                page.wait_for_function(
-                    f"document.querySelector('#now').textContent !== {json.dumps(shown)}"
-                )
-                assert served.http.get("/api/clock").json()["now"] == following
-                # the guided tour: the chapter of what just happened; a jump to the next one
-                page.select_option("#chapter-jump", "arl-sent")
-                page.click("#go-chapter")
-                page.wait_for_function("document.body.dataset.chapter === '2'")
-                assert "ARL" in page.inner_text("#tour")
-                page.select_option("#chapter-jump", "invoice-liquidated")
-                page.click("#go-chapter")
-                # the evening batch tells chapters 3 to 5 at once: each heads its lines
-                page.wait_for_function("+document.body.dataset.chapter >= 3")
-                headings = page.eval_on_selector_all(
-                    "#narration li.chapter", "items => items.map(i => i.textContent)"
-                )
-                assert any(h.startswith("3. ") for h in headings), headings
-                page.wait_for_function("+document.body.dataset.moved >= 2")
-                page.wait_for_function("document.querySelector('#state').textContent === 'paused'")
-                page.evaluate("refreshVerdict()")
-                texts = page.evaluate(VISIBLE_TEXT)
-                assert any(tag.lower() == "text" for _size, tag, _text in texts)  # the graph's
-                small = [t for t in texts if t[0] < 14]
-                assert not small, small[:10]
-                page.screenshot(path=shots / "live-demo-1024x768.png", full_page=False)
-                assert not errors, errors
-            finally:
-                chrome.close()
+        with ready_page(browser, served.url, 1024, 768) as (page, errors):
+            assert page.is_hidden("#loading")
+            assert page.evaluate("window.FLIGHT_MS") >= 2000
+            assert page.input_value("#fault-kind") == "corrupt-lot"
+            ps = {p["id"] for p in served.http.get("/api/network").json()["parties"]
+                  if p["role"] == "ps"}  # fmt: skip
+            assert page.input_value("#fault-target") in ps
+            # the next event, by key: the clock moves to the next step and waits there
+            before = served.http.get("/api/clock").json()["next_step"]["at"]
+            shown = page.inner_text("#now")
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                f"document.querySelector('#now').textContent !== {json.dumps(shown)}"
+            )
+            clock = served.http.get("/api/clock").json()
+            assert clock["now"] == before and clock["paused"], clock
+            # and by button
+            following = clock["next_step"]["at"]
+            shown = page.inner_text("#now")
+            page.click("#next-event")
+            page.wait_for_function(
+                f"document.querySelector('#now').textContent !== {json.dumps(shown)}"
+            )
+            assert served.http.get("/api/clock").json()["now"] == following
+            # the guided tour: the chapter of what just happened; a jump to the next one
+            page.select_option("#chapter-jump", "arl-sent")
+            page.click("#go-chapter")
+            page.wait_for_function("document.body.dataset.chapter === '2'")
+            assert "ARL" in page.inner_text("#tour")
+            page.select_option("#chapter-jump", "invoice-liquidated")
+            page.click("#go-chapter")
+            # the evening batch tells chapters 3 to 5 at once: each heads its lines
+            page.wait_for_function("+document.body.dataset.chapter >= 3")
+            headings = page.eval_on_selector_all(
+                "#narration li.chapter", "items => items.map(i => i.textContent)"
+            )
+            assert any(h.startswith("3. ") for h in headings), headings
+            page.wait_for_function("+document.body.dataset.moved >= 2")
+            page.wait_for_function("document.querySelector('#state').textContent === 'paused'")
+            page.evaluate("refreshVerdict()")
+            texts = page.evaluate(VISIBLE_TEXT)
+            assert any(tag.lower() == "text" for _size, tag, _text in texts)  # the graph's
+            small = [t for t in texts if t[0] < 14]
+            assert not small, small[:10]
+            page.screenshot(path=shots / "live-demo-1024x768.png", full_page=False)
+            assert not errors, errors
 
 
 def test_the_page_in_french_for_a_room_of_trainees(tmp_path: Path) -> None:
@@ -219,7 +230,6 @@ def test_the_page_in_french_for_a_room_of_trainees(tmp_path: Path) -> None:
     from noemie_sim.scenarios.web import app
 
     browser = chromium()
-    from playwright.sync_api import sync_playwright
 
     static = Path(app.__file__).parent / "static"
     fr = language("fr")
@@ -231,33 +241,20 @@ def test_the_page_in_french_for_a_room_of_trainees(tmp_path: Path) -> None:
         "run", "demo", "--paused", "--lang", "fr", "--out", str(tmp_path / "run")
     ) as served:
         served.wait_for_line("the clock is paused")
-        with sync_playwright() as playwright:
-            chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS,
-                                                timeout=0)  # fmt: skip
-            try:
-                page = chrome.new_page(viewport={"width": 1024, "height": 768})
-                page.set_default_timeout(0)
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(served.url)
-                page.wait_for_function("document.body.dataset.ready === 'yes'")
-                assert page.get_attribute("html", "lang") == "fr"
-                page.select_option("#chapter-jump", "invoice-liquidated")
-                page.click("#go-chapter")
-                page.wait_for_function("+document.body.dataset.chapter >= 3")
-                page.wait_for_function(
-                    "document.querySelector('#state').dataset.state === 'paused'"
-                )
-                page.evaluate("refreshVerdict()")
-                texts = {text for _size, _tag, text in page.evaluate(VISIBLE_TEXT)}
-                told = page.inner_text("body")
-                assert not [m for m in english if m[:30] in texts], sorted(english & texts)
-                for french in ("Le réseau", "Ce qui se passe", "en pause", "ARL positifs",
-                               "La caisse paie", "traités en moins de"):  # fmt: skip
-                    assert french in told, french
-                page.screenshot(path=shots / "live-demo-fr-1024x768.png", full_page=False)
-                page.set_viewport_size({"width": 1920, "height": 1080})
-                page.screenshot(path=shots / "live-demo-fr-1920x1080.png", full_page=False)
-                assert not errors, errors
-            finally:
-                chrome.close()
+        with ready_page(browser, served.url, 1024, 768) as (page, errors):
+            assert page.get_attribute("html", "lang") == "fr"
+            page.select_option("#chapter-jump", "invoice-liquidated")
+            page.click("#go-chapter")
+            page.wait_for_function("+document.body.dataset.chapter >= 3")
+            page.wait_for_function("document.querySelector('#state').dataset.state === 'paused'")
+            page.evaluate("refreshVerdict()")
+            texts = {text for _size, _tag, text in page.evaluate(VISIBLE_TEXT)}
+            told = page.inner_text("body")
+            assert not [m for m in english if m[:30] in texts], sorted(english & texts)
+            for french in ("Le réseau", "Ce qui se passe", "en pause", "ARL positifs",
+                           "La caisse paie", "traités en moins de"):  # fmt: skip
+                assert french in told, french
+            page.screenshot(path=shots / "live-demo-fr-1024x768.png", full_page=False)
+            page.set_viewport_size({"width": 1920, "height": 1080})
+            page.screenshot(path=shots / "live-demo-fr-1920x1080.png", full_page=False)
+            assert not errors, errors
