@@ -96,6 +96,22 @@ async def test_a_scaled_clock_jumps_ahead_and_runs_each_step_at_its_own_time() -
     clock.resume()
     await task
     assert seen == [T0 + timedelta(hours=h) for h in (0, 2, 4, 6)]
+    # paused in the middle of a run, then +1 day: the jump happens on resuming
+    reached: list[datetime] = []
+
+    async def probe() -> None:  # the first step after resuming: the jump has happened
+        reached.append(clock.reached())
+        clock.stop()
+
+    clock.at(T0 + timedelta(hours=7), probe)
+    clock.pause()
+    clock.jump(T0 + timedelta(days=1))
+    run = asyncio.create_task(clock.run_until(T0 + timedelta(days=2)))
+    await clock.parked()
+    clock.resume()
+    await run
+    assert reached and reached[0] >= T0 + timedelta(days=1)
+    assert clock.now() == T0 + timedelta(hours=7)  # each step at its own time
     with pytest.raises(ValueError, match="before"):
         clock.jump(T0)
     with pytest.raises(ValueError, match="virtual one advances"):

@@ -211,7 +211,7 @@ class Clock:
         until = _utc(until)
         if until < self._now:
             raise ValueError(f"{until.isoformat()} is before the current time")
-        if self._anchor is None:
+        if self._anchor is None or self._paused:  # paused, the anchor is dropped on resuming
             self._jump_to = max(self._jump_to or until, until)
             return
         real = asyncio.get_running_loop().time()
