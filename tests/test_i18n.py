@@ -81,6 +81,35 @@ def test_the_language_is_asked_or_the_locale_s() -> None:
         choose("de", {})
 
 
+def test_the_help_in_french(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--help`` in the asked language, or the locale's: argparse's own words too; the
+    commands' names, options and metavars stay as they are."""
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    for variable in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(SystemExit) as ended:
+        main(["demo", "--lang", "fr", "--help"])
+    assert ended.value.code == 0
+    french = capsys.readouterr().out
+    for said in ("usage\u00a0: noemie-sim demo", "afficher cette aide et quitter",
+                 "dossier de la simulation", "page en direct et API HTTP", "--paused",
+                 "3600, sa semaine"):  # fmt: skip
+        assert said in french, said
+    assert "show this help" not in french and "run folder" not in french
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    english = capsys.readouterr().out
+    assert "usage: noemie-sim" in english and "a small network, narrated" in english
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")  # a French locale: French without --lang
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert "simule le réseau" in listed and "un petit réseau, raconté" in listed
+    assert "jouer un scénario et juger ses délais" in listed
+
+
 def _journaled_kinds() -> set[str]:
     """Every literal kind the code journals: ``x.log("kind", ...)``,
     ``x.record(actor, "kind", ...)``."""

@@ -245,6 +245,86 @@ def test_late_mutuelle_fails_in_junit_with_the_breach(tmp_path: Path) -> None:
     assert failed["expect.lost_files"] is None
 
 
+def _said_texts(value: Any) -> list[str]:
+    """The texts of every said message (i18n.said) in a report, nested ones included."""
+    if isinstance(value, dict):
+        own = [value["text"]] if set(value) == {"text", "values"} else []
+        return own + [t for v in value.values() for t in _said_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _said_texts(v)]
+    return []
+
+
+def test_a_failed_run_reported_in_french(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``report --lang fr``: the failed check's message in the terminal and every word of
+    report.html in French (the checks' descriptions and messages, the charts' titles, the
+    tables' headings, money as French writes it), while JSON and JUnit stay in English."""
+    from babel.messages.pofile import read_po
+
+    from noemie_sim.scenarios.i18n import catalogue_path, language, script_messages
+    from noemie_sim.scenarios.reports import render
+
+    run, html, junit = tmp_path / "run", tmp_path / "rapport.html", tmp_path / "j.xml"
+    assert main(["run", "late-mutuelle", "--out", str(run)]) == 1
+    capsys.readouterr()
+    assert main(["report", str(run), "--lang", "fr", "--html", str(html), "--junit",
+                 str(junit), "--json", str(tmp_path / "r.json")]) == 1  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "✗ sla.oc_payment: " in printed and "au-delà de 2 jours ouvrés" in printed
+    assert "beyond" not in printed and "code de sortie 1" in printed
+    failure = ET.parse(junit).getroot().find("testsuite/testcase[@name='sla.oc_payment']/failure")
+    assert failure is not None and "beyond 2 jours ouvrés" in str(failure.get("message"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    # every said message of the report is in the French catalogue, translated
+    with catalogue_path("fr").open("rb") as po:
+        catalogue = read_po(po, locale="fr")
+    texts = set(_said_texts(report))
+    assert {"delay of {flow} within {limit}", "{breaches} of {count} beyond {limit}"} <= texts
+    for text in texts:
+        message = catalogue.get(text)
+        assert message is not None and message.string, text
+
+    english = {m for m in script_messages(
+        (Path(render.__file__).parent / "assets" / "report_charts.js").read_text("utf-8"))
+        if language("fr")._(m) != m}  # fmt: skip
+    browser = chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS, timeout=0)
+        try:
+            view = chrome.new_page(viewport={"width": 1200, "height": 900})
+            errors: list[str] = []
+            view.on("pageerror", lambda exc: errors.append(str(exc)))
+            view.goto(html.resolve().as_uri(), timeout=0)
+            view.wait_for_function("document.body.dataset.charts !== undefined", timeout=0)
+            shown = view.inner_text("body")
+            # each element's own text (a cell, a heading, a span) and each chart's axes' titles
+            texts = set(view.evaluate(
+                "[...document.querySelectorAll('body :not(script)')].map(e => [...e.childNodes]"
+                ".filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim())"
+                ".concat([...document.querySelectorAll('canvas[data-rendered=yes]')]"
+                ".flatMap(c => [c.dataset.xTitle, c.dataset.yTitle]))"))  # fmt: skip
+            view.screenshot(path=artifacts() / "report-late-mutuelle-fr.png", full_page=True)
+            assert view.get_attribute("html", "lang") == "fr"
+        finally:
+            chrome.close()
+    assert not errors, errors
+    words = shown + "\n" + "\n".join(texts)
+    # no English word of the page: a whole message, or the start of one with placeholders
+    left = [m for m in english if m in texts or ("{" in m and len(m.split("{")[0]) > 5
+                                                 and m.split("{")[0] in words)]  # fmt: skip
+    assert not left, left
+    for french in ("Contrôles", "délai de oc_payment dans la limite de 2 jours ouvrés",
+                   "au-delà de 2 jours ouvrés", "Rejets par code", "temps simulé",
+                   "attendu 0, mesuré 0", "Verdict\u00a0: ", "€"):  # fmt: skip
+        assert french in words, french
+    money = language("fr").money(report["money"]["billed"])
+    assert money in shown, money
+
+
 # -- invalid scenarios ----------------------------------------------------------------------
 
 MINIMAL = """

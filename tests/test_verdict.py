@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from noemie_sim.pki.authority import Pki
 from noemie_sim.scenarios.cli import main
+from noemie_sim.scenarios.i18n import english, language, said
+from noemie_sim.scenarios.reports.render import localized
 from noemie_sim.scenarios.reports.verdict import decide
 from noemie_sim.scenarios.schema import ScenarioError, parse
 from noemie_sim.sim.journal import chain_hash, check_run
@@ -185,12 +187,23 @@ def test_one_verdict_from_the_parts() -> None:
     complete = {"state": "complete", "problems": [], "reached_end": True}
     sla = [{"name": "arl", "verdict": "pass", "limit": "2 jours ouvrés", "breaches": 0,
             "count": 3, "done": 3, "pending": 0}]  # fmt: skip
-    check = {"name": "lots-accepted", "description": "d", "passed": False, "reasons": ["why"]}
+    what, why = said("every lot answered by a positive ARL"), said("sent no file")
+    check = {"name": "lots-accepted", "description": english(what), "passed": False,
+             "reasons": [english(why)],
+             "said": {"description": what, "reasons": [why]}}  # fmt: skip
     party = {"party": "X", "role": "ps", "checks": [check]}
     assert decide(complete, sla, [], [])["verdict"] == "pass"
     failed = decide(complete, sla, [], [party])
     assert failed["verdict"] == "fail" and failed["exit_code"] == 1
     assert failed["failed"] == ["conformance.X.lots-accepted"]
+    # the checks' words in English for every tool, in French for a French reader
+    shown = failed["checks"][-1]
+    assert shown["description"] == "ps X: every lot answered by a positive ARL"
+    assert shown["message"] == "sent no file"
+    french = localized(failed, language("fr"))["checks"]
+    assert french[-1]["description"] == "ps X\u00a0: chaque lot reçu avec un ARL positif"
+    assert french[-1]["message"] == "n'a envoyé aucun fichier"
+    assert french[1]["message"] == "3/3 traités en moins de 2 jours ouvrés, 0 en attente"
     broken = decide({"state": "incomplete", "problems": ["cut"]}, sla, [], [])
     assert broken["verdict"] == "incomplete" and broken["exit_code"] == 3
     stopped = {**complete, "reached_end": False}

@@ -147,6 +147,12 @@ def test_a_run_steered_and_read_through_its_api(tmp_path: Path) -> None:
         assert kinds[-1] == "event: end"
         final = http.get("/api/verdict").json()
         assert final["final"] and final["verdict"] in ("pass", "fail")
+        # the same checks in French for a French reader: names, codes and figures unchanged
+        french = http.get("/api/verdict", params={"lang": "fr"}).json()
+        assert [c["name"] for c in french["checks"]] == [c["name"] for c in final["checks"]]
+        arl = next(c for c in french["checks"] if c["name"] == "sla.arl")
+        assert arl["description"].startswith("délai de arl dans la limite de")
+        assert arl["said"] == next(c for c in final["checks"] if c["name"] == "sla.arl")["said"]
         assert http.get("/api/clock").json()["state"] == "ended"
         assert http.post("/api/clock/pause").status_code == 409  # nothing to steer now
         assert http.post("/api/stop").status_code == 202
@@ -169,6 +175,8 @@ def _bad_requests(served: Served, file_id: str) -> None:
         ("GET", "/api/files/999999", None, 404),
         ("GET", "/api/files/../../etc/passwd", None, 404),
         ("GET", "/api/kits/nobody", None, 404),
+        ("GET", "/api/verdict?lang=de", None, 400),
+        ("GET", "/api/report?lang=", None, 400),
         ("GET", "/api/invoices/nobody/1/trace", None, 404),
         ("GET", "/static/secret.py", None, 404),
         ("POST", "/api/clock/advance", "not json", 400),

@@ -29,6 +29,7 @@ from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from babel.dates import format_date
 from babel.messages.catalog import Catalog, Message
@@ -61,6 +62,25 @@ def choose(asked: str | None, environ: Mapping[str, str] = os.environ) -> str:
     return "en"
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue; it is translated where it is shown."""
+    return message
+
+
+def said(text: str, **values: Any) -> dict[str, Any]:
+    """A message to be read later, in the reader's language: its English ``text`` (a
+    message of the catalogue: literal text here is extracted) and the values of its
+    ``{placeholders}`` (strings, numbers, or messages of their own). Plain JSON, so that a
+    report keeps it: :meth:`Language.say` writes it in a language, :func:`english` in the
+    code's own."""
+    return {"text": text, "values": values}
+
+
+def english(words: Mapping[str, Any]) -> str:
+    """``words`` (a :func:`said` message) in English, its placeholders filled."""
+    return language(LANGUAGES[0]).say(words)
+
+
 class Language:
     """One language: its messages, plural forms and formats."""
 
@@ -84,6 +104,19 @@ class Language:
         language's way of writing numbers."""
         text = self._catalogue.ngettext(singular, plural, count)
         return text.format(count=self.number(count), **values)
+
+    def say(self, words: Mapping[str, Any]) -> str:
+        """``words`` (a :func:`said` message) in this language: its counts written as the
+        language writes numbers, its other values as they are."""
+        values = {k: self._value(v) for k, v in words["values"].items()}
+        return self._(str(words["text"]), **values)
+
+    def _value(self, value: Any) -> str:
+        if isinstance(value, Mapping):
+            return self.say(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self.number(value)
+        return str(value)
 
     def number(self, value: int | float) -> str:
         """A count or a value: "1 234" in French; in English as noemie-sim always wrote it
@@ -131,15 +164,17 @@ def catalogue_path(code: str) -> Path:
 
 
 def messages_in_code() -> Catalog:
-    """Every message the code marks (``_`` and ``n_`` calls, and ``N_`` for a message
-    translated where it is shown, in the scenarios package; the live page's ``{{...}}`` and
-    ``tr("...")``), as a template catalogue."""
+    """Every message the code marks, in the scenarios package (``_`` and ``n_`` calls,
+    ``H_`` for a help text of the command line, ``N_`` or ``said`` for a message translated
+    where it is shown) and in the pages (the live page's ``{{...}}`` and ``tr("...")``, the
+    report's ``rt("...")``), as a template catalogue."""
     from babel.messages.extract import extract_from_dir
 
     template = Catalog(domain=DOMAIN, project="noemie-sim", fuzzy=False)
     package = Path(str(resources.files("noemie_sim.scenarios")))
+    keywords = {"_": None, "n_": (1, 2), "N_": None, "said": None, "H_": None}
     found = extract_from_dir(str(package), method_map=[("**.py", "python")],
-                             keywords={"_": None, "n_": (1, 2), "N_": None})  # fmt: skip
+                             keywords=keywords)  # fmt: skip
     for filename, lineno, message, comments, context in found:
         template.add(message, None, [(filename, lineno)], auto_comments=comments,
                      context=context)  # fmt: skip
@@ -155,8 +190,9 @@ def untranslated(message: Message) -> bool:
 
 #: a message of the live page's HTML: ``{{text}}`` (LANG and MESSAGES are the page's slots)
 PAGE_MESSAGE = re.compile(r"\{\{(.+?)\}\}", re.S)
-#: a message of the live page's script: ``tr("text")``
-SCRIPT_MESSAGE = re.compile(r'\btr\("((?:[^"\\]|\\.)*)"\)')
+#: a message of a page's script: ``tr("text")`` (the live page's own) or ``rt("text")`` or
+#: ``rt("text {name}", values)`` (the report's, report_charts.js)
+SCRIPT_MESSAGE = re.compile(r'\b(?:tr|rt)\("((?:[^"\\]|\\.)*)"[,)]')
 PAGE_SLOTS = ("LANG", "MESSAGES")
 
 
@@ -166,16 +202,19 @@ def page_messages(page: str) -> list[str]:
 
 
 def script_messages(script: str) -> list[str]:
-    """The messages of a script (``tr("...")``)."""
+    """The messages of a script (``tr("...")``, ``rt("...")``)."""
     return [json.loads(f'"{m}"') for m in SCRIPT_MESSAGE.findall(script)]
 
 
 def _static_messages(template: Catalog) -> None:
-    """The live page's messages, from its HTML and its script, into ``template``."""
-    static = resources.files("noemie_sim.scenarios.web") / "static"
-    for name, found in (("live.html", page_messages), ("live.js", script_messages)):
-        for message in found((static / name).read_text("utf-8")):
-            template.add(message, None, [(f"web/static/{name}", 0)])
+    """The pages' messages, from the live page's HTML and script and the report's script,
+    into ``template``."""
+    package = resources.files("noemie_sim.scenarios")
+    for name, found in (("web/static/live.html", page_messages),
+                        ("web/static/live.js", script_messages),
+                        ("reports/assets/report_charts.js", script_messages)):  # fmt: skip
+        for message in found(package.joinpath(*name.split("/")).read_text("utf-8")):
+            template.add(message, None, [(name, 0)])
 
 
 def compiled(catalogue: Catalog) -> bytes:

@@ -24,6 +24,8 @@ from noemie_sim.actors.network import NetworkConfig, PractitionerGroup
 from noemie_sim.actors.practitioner import PractitionerBehaviour
 from noemie_sim.sim.domain.population import CAISSES, PopulationConfig
 
+from .i18n import N_
+
 #: Practitioner kinds a scenario may name, and their specialty codes.
 SPECIALTY_NAMES = {
     "medecin-generaliste": "01",
@@ -81,24 +83,28 @@ LINK_DELAY_JOURS = (0, 60)
 EXPECT_COUNT_MAX = 10**9
 #: Figures a scenario may assert in [expect]; numbers are exact unless the key ends in _max.
 EXPECTATIONS = {
-    "sla_breaches": "SLA breaches, all flows",
-    "lost_files": "files sent to a simulated party and never received (in flight at the end "
-    "excepted; what an external party fetches is its own conformance)",
-    "double_payments": "invoices paid more than once",
-    "undelivered_files": "files whose upload still failed at the end of the run",
-    "negative_arl_max": "at most this many negative ARL lots",
-    "negative_arl_min": "at least this many negative ARL lots",
-    "refused_files_min": "at least this many files refused on reception",
-    "failovers_min": "at least this many switches of a partner to a standby SFTP server",
-    "links_blocked_min": "at least this many bénéficiaires whose link two mutuelles block",
-    "ij_discrepancies_max": "at most this many IJ discrepancies found by employers",
-    "ij_discrepancies_min": "at least this many IJ discrepancies found by employers",
-    "reject_rate_max": "at most this share of invoices rejected by the caisse (0 to 1)",
-    "amounts_reconciled": "true: AMO + OC + patient = billed for every invoice",
-    "invalid_files": "emitted files that `validate` refuses (those a fault broke on purpose "
-    "excepted), checked in the run folder's archive",
-    "alerts_fired_min": "at least this many alerts fired ([[alerts]])",
-    "alerts_firing_max": "at most this many alerts still firing at the end of the run",
+    "sla_breaches": N_("SLA breaches, all flows"),
+    "lost_files": N_(
+        "files sent to a simulated party and never received (in flight at the end "
+        "excepted; what an external party fetches is its own conformance)"
+    ),
+    "double_payments": N_("invoices paid more than once"),
+    "undelivered_files": N_("files whose upload still failed at the end of the run"),
+    "negative_arl_max": N_("at most this many negative ARL lots"),
+    "negative_arl_min": N_("at least this many negative ARL lots"),
+    "refused_files_min": N_("at least this many files refused on reception"),
+    "failovers_min": N_("at least this many switches of a partner to a standby SFTP server"),
+    "links_blocked_min": N_("at least this many bénéficiaires whose link two mutuelles block"),
+    "ij_discrepancies_max": N_("at most this many IJ discrepancies found by employers"),
+    "ij_discrepancies_min": N_("at least this many IJ discrepancies found by employers"),
+    "reject_rate_max": N_("at most this share of invoices rejected by the caisse (0 to 1)"),
+    "amounts_reconciled": N_("true: AMO + OC + patient = billed for every invoice"),
+    "invalid_files": N_(
+        "emitted files that `validate` refuses (those a fault broke on purpose "
+        "excepted), checked in the run folder's archive"
+    ),
+    "alerts_fired_min": N_("at least this many alerts fired ([[alerts]])"),
+    "alerts_firing_max": N_("at most this many alerts still firing at the end of the run"),
 }
 
 #: Figures an alert's condition may watch ([[alerts]] ``when``), evaluated on the simulated

@@ -18,14 +18,16 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from noemie_sim import __version__
+from noemie_sim.scenarios.i18n import LANGUAGES, choose, language
 from noemie_sim.sim import packs
 from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.pack import PackError
 
 from . import campaign, export, norms, pki, runs, transport, vendors
-from .common import UsageError
+from .common import H_, UsageError, speak_help
 
 EXTENSIONS = norms.EXTENSIONS
 
@@ -33,17 +35,19 @@ EXTENSIONS = norms.EXTENSIONS
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="noemie-sim",
-        description="noemie-sim simulates the French health-insurance exchange network: FSE lots "
-        "(norme B2), ARL, NOEMIE returns, décomptes to mutuelles and NOEMIE 550 to employers, "
-        "sealed under a test PKI.",
-        epilog="Run 'noemie-sim COMMAND --help' for the options of a command.",
+        description=H_(
+            "noemie-sim simulates the French health-insurance exchange network: FSE "
+            "lots (norme B2), ARL, NOEMIE returns, décomptes to mutuelles and NOEMIE "
+            "550 to employers, sealed under a test PKI."
+        ),
+        epilog=H_("Run 'noemie-sim COMMAND --help' for the options of a command."),
     )
     parser.add_argument("--version", action="version", version=f"noemie-sim {__version__}")
     parser.add_argument(
         "--harness-key", metavar="FILE",
-        help="the harness's Ed25519 key (PEM) that signs runs' manifests and checkpoints, and "
-        "whose certificate verify trusts (default: this user's, made at first use outside any "
-        "run folder; see 'noemie-sim harness')",
+        help=H_("the harness's Ed25519 key (PEM) that signs runs' manifests and checkpoints, "
+                "and whose certificate verify trusts (default: this user's, made at first use "
+                "outside any run folder; see 'noemie-sim harness')"),
     )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     norms.register(sub)
@@ -58,7 +62,40 @@ def build_parser() -> argparse.ArgumentParser:
     for name, command in sub.choices.items():
         if name not in ("norms", "harness"):
             _add_norms(command)
+    _argparse_words(parser)
     return parser
+
+
+def _argparse_words(parser: argparse.ArgumentParser) -> None:
+    """argparse's own words in the help's language, in ``parser`` and every command below it:
+    "usage:", the sections' titles, the help and version options."""
+    parser.formatter_class = _localized_formatter(
+        cast(type[argparse.HelpFormatter], parser.formatter_class)
+    )
+    titles = {"options": H_("options"), "positional arguments": H_("positional arguments")}
+    for group in parser._action_groups:
+        group.title = titles.get(str(group.title), group.title)
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = H_("show this help message and exit")
+        elif isinstance(action, argparse._VersionAction):
+            action.help = H_("show the version number and exit")
+        elif isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                _argparse_words(command)
+
+
+def _localized_formatter(
+    base: type[argparse.HelpFormatter],
+) -> type[argparse.HelpFormatter]:
+    """``base`` whose usage line starts with "usage:" in the help's language."""
+    prefix = H_("usage: ")
+
+    class Localized(base):  # type: ignore[valid-type,misc]
+        def add_usage(self, usage: Any, actions: Any, groups: Any, prefix_: Any = None) -> None:
+            super().add_usage(usage, actions, groups, prefix if prefix_ is None else prefix_)
+
+    return Localized
 
 
 def _add_norms(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +104,8 @@ def _add_norms(parser: argparse.ArgumentParser) -> None:
     if not nested:
         parser.add_argument(
             "--norms", metavar="DIR",
-            help=f"speak the layout tables of this norms pack (default: ${packs.ENVIRONMENT}, "
-            "else the built-in tables; see 'noemie-sim norms')",
+            help=H_("speak the layout tables of this norms pack (default: ${variable}, else "
+                    "the built-in tables; see 'noemie-sim norms')", variable=packs.ENVIRONMENT),
         )  # fmt: skip
     for action in nested:
         for command in action.choices.values():
@@ -77,8 +114,10 @@ def _add_norms(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``noemie-sim`` command; returns the exit code."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    speak_help(language(choose(_asked_language(arguments))))
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.harness_key:  # for this process and the workers it starts
         os.environ["NOEMIE_SIM_HARNESS_KEY"] = str(Path(args.harness_key).resolve())
     try:
@@ -99,6 +138,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.pop(packs.ENVIRONMENT, None)
             if before is not None:
                 os.environ[packs.ENVIRONMENT] = before
+
+
+def _asked_language(arguments: list[str]) -> str | None:
+    """The ``--lang`` among ``arguments`` before they are parsed (the help is written in
+    it); None when there is none or it names no language (parsing then says so)."""
+    for i, argument in enumerate(arguments):
+        value = None
+        if argument == "--lang" and i + 1 < len(arguments):
+            value = arguments[i + 1]
+        elif argument.startswith("--lang="):
+            value = argument.removeprefix("--lang=")
+        if value in LANGUAGES:
+            return value
+    return None
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from noemie_sim.scenarios.shards import Finished
 from noemie_sim.sim.journal import write_atomically
 
 from . import sharded
-from .common import UsageError
+from .common import H_, UsageError
 from .runs import find_scenario, key_pool, make_console
 
 REPORT = "campaign.json"
@@ -299,7 +299,7 @@ def _html(summary: dict[str, Any]) -> str:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "campaign",
-        help="many seeded runs with random faults, judged on invariants, failures shrunk",
+        help=H_("many seeded runs with random faults, judged on invariants, failures shrunk"),
         description="Play SCENARIO --runs times, each run with its own seed (derived from "
         "--seed) and faults drawn at random (--faults), and judge every run on what must hold "
         "whatever the faults: the harness did not fail, the run ended and its journal "

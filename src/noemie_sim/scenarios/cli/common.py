@@ -14,6 +14,21 @@ from noemie_sim.scenarios.i18n import LANGUAGES, Language, choose, language
 from noemie_sim.scenarios.vendors.fresh import pki_time
 from noemie_sim.sim.clock import parse_moment, wall_now
 
+#: the language of the command's help (--help), chosen by main before the parser is built
+_help_language: Language = language(LANGUAGES[0])
+
+
+def speak_help(lang: Language) -> None:
+    """Write the help texts of the parsers built from now on in ``lang``."""
+    global _help_language
+    _help_language = lang
+
+
+def H_(text: str, **values: object) -> str:
+    """A help text of the command line (marked for the catalogue: the literal text is
+    extracted) in the language of --help, its ``{placeholders}`` filled with ``values``."""
+    return _help_language._(text, **values)
+
 
 class UsageError(Exception):
     """A problem with what the user asked (exit 2), with a message for them."""
@@ -98,16 +113,20 @@ def add_at(parser: argparse.ArgumentParser, what: str, default: str = "now") -> 
     parser.add_argument(
         "--at",
         metavar="TIME",
-        help=f"{what} (ISO 8601, UTC unless a zone is given; default: {default})",
+        help=H_(
+            "{what} (ISO 8601, UTC unless a zone is given; default: {default})",
+            what=what,
+            default=default,
+        ),
     )
 
 
 def add_alert_webhook(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--alert-webhook", metavar="URL",
-        help="post each firing and resolution of the scenario's alerts ([[alerts]]) to URL, "
-        "as Alertmanager's webhook JSON (retried with backoff; the run ends once each was "
-        "delivered or given up)",
+        help=H_("post each firing and resolution of the scenario's alerts ([[alerts]]) to URL, "
+                "as Alertmanager's webhook JSON (retried with backoff; the run ends once each "
+                "was delivered or given up)"),
     )  # fmt: skip
 
 
@@ -130,8 +149,8 @@ def http_url(url: str | None, option: str) -> str | None:
 def add_lang(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lang", choices=LANGUAGES,
-        help="the language of the story and the live page's narration (default: the locale's, "
-        "French for a French one: LC_ALL, LC_MESSAGES, LANG)",
+        help=H_("the language of the story, the live page, the reports and this help "
+                "(default: the locale's, French for a French one: LC_ALL, LC_MESSAGES, LANG)"),
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from noemie_sim.sim.domain.pseudonyms import KEY_BYTES, Pseudonymiser
 from noemie_sim.sim.journal import JournalError, open_journal
 
 from ..export import ExportError, export
-from .common import UsageError
+from .common import H_, UsageError
 from .runs import _recorded_norms, _speak_as_recorded
 
 
@@ -96,7 +96,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "export",
-        help="a run's journal and clear files for analysis tools, pseudonymised on request",
+        help=H_("a run's journal and clear files for analysis tools, pseudonymised on request"),
         description="Write RUN_DIR's journal as JSON lines (DIR/journal.jsonl), the clear "
         "content of every archived file (DIR/files/<actor>/) and DIR/export.json. With "
         "--pseudonymise, NIRs (their keys recomputed), surnames and first names are replaced "

@@ -16,7 +16,7 @@ from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.pack import Pack, PackError
 
-from .common import UsageError, add_at, add_max_bytes, moment_for_pki, read_file, write_output
+from .common import H_, UsageError, add_at, add_max_bytes, moment_for_pki, read_file, write_output
 
 KIND_NAMES = ", ".join(kinds.KINDS)
 #: Anomalies listed by validate; the count says how many there are in all.
@@ -113,7 +113,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "validate",
-        help="check a file against its norm and list every anomaly",
+        help=H_("check a file against its norm and list every anomaly"),
         description="Check a file: field formats, record order, check keys (NIR, n° AM, SIRET), "
         "control totals and counts. Exit 0 when valid, 1 listing every anomaly (record, field, "
         "position, expected, found), 2 when the file cannot be read.",
@@ -126,7 +126,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser(
         "convert",
-        help="a file's fixed-width and JSON forms, one into the other",
+        help=H_("a file's fixed-width and JSON forms, one into the other"),
         description="Convert FILE to its JSON form (--to json: each record with its fields by "
         "name and typed value; the schema of every kind in docs/schemas/ and at the API's "
         "/api/schemas/{kind}) or a JSON document back to the fixed-width file (--to fixed), "
@@ -143,7 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser(
         "explain",
-        help="show a file as a readable tree of records and fields",
+        help=H_("show a file as a readable tree of records and fields"),
         description="Print a file as an indented tree: each record or NOEMIE entity with its "
         "label (NOP-ENT, Type 2...), each field's name, value and meaning, then the result of "
         "the control checks. Exit codes as for validate.",
@@ -159,7 +159,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser(
         "samples",
-        help="write a valid sample file of every kind",
+        help=H_("write a valid sample file of every kind"),
         description="Write one valid sample file of every kind into DIR, built by the codecs: "
         "a starting point for a vendor's own files.",
         epilog="example: noemie-sim samples ./samples",
@@ -221,7 +221,7 @@ def cmd_norms_doc(args: argparse.Namespace) -> int:
 def register_packs(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "norms",
-        help="export, check and document a norms pack (your own layout tables)",
+        help=H_("export, check and document a norms pack (your own layout tables)"),
         description="A norms pack is a folder of TOML files, one per format, holding every "
         "layout table: records, fields (position, length, picture, choices, pattern, label, "
         "source), framing and NOEMIE structure. Export the built-in one, edit it to follow your "
@@ -295,7 +295,7 @@ def _fresh(args: argparse.Namespace) -> tuple[bytes, str]:
 def register_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "generate",
-        help="generate a realistic file of a kind from a synthetic population",
+        help=H_("generate a realistic file of a kind from a synthetic population"),
         description="Build a seeded synthetic population (Faker fr_FR) and generate a file of "
         "KIND whose identifiers are valid and whose amounts follow the rules of the care date "
         "(tariffs, AMO rates, participation forfaitaire, franchises, mutuelle grids, IJ). The "

@@ -19,6 +19,7 @@ from noemie_sim.sim.norms import kinds
 from noemie_sim.sim.norms.errors import FormatError
 
 from .common import (
+    H_,
     RUN_TIME,
     UsageError,
     add_at,
@@ -246,7 +247,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pki = sub.add_parser(
         "pki",
-        help="create and manage the three-tier test PKI",
+        help=H_("create and manage the three-tier test PKI"),
         description="The test PKI: root 'AC Racine Santé (test)', one intermediate per sector "
         f"({', '.join(SECTORS)}), one certificate per party. Its folder is the contract: "
         "DIR/root/cert.pem, DIR/ca/<sector>/cert.pem, DIR/parties/<ID>/{key,cert,chain}.pem, "
@@ -348,7 +349,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser(
         "seal",
-        help="sign a file and encrypt it for its recipient",
+        help=H_("sign a file and encrypt it for its recipient"),
         description="Sign FILE as --from (CMS SignedData, RSA-PSS) and encrypt it for --to (CMS "
         "AuthEnvelopedData, AES-256-GCM, RSA-OAEP). The file's header must name the same "
         "sender and recipient, unless --raw. Exit 1 when the recipient's certificate is not "
@@ -368,7 +369,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser(
         "open",
-        help="decrypt a sealed file and verify who sealed it",
+        help=H_("decrypt a sealed file and verify who sealed it"),
         description="Decrypt FILE as --as, verify the signature, validate the signer's "
         "certificate at TIME against the PKI folder (chain, CRLs), check the signer is the "
         "sender the file declares and that it is addressed to --as. Prints the sender; exit 1 "

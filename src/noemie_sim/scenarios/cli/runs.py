@@ -46,6 +46,7 @@ from noemie_sim.sim.norms.pack import PackError
 
 from . import sharded, web
 from .common import (
+    H_,
     UsageError,
     add_alert_webhook,
     add_lang,
@@ -95,7 +96,7 @@ def _write_reports(result: dict[str, Any], args: argparse.Namespace) -> None:
         if args.junit:
             reports.write_junit(result, args.junit)
         if args.html:
-            reports.write_html(result, args.html)
+            reports.write_html(result, args.html, lang_of(args))
     except OSError as exc:
         raise UsageError(f"cannot write a report: {exc}") from None
 
@@ -432,7 +433,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.rule(lang._("summary"))
     reports.print_terminal(result, console, lang)
     html = out / "report.html"
-    reports.write_html(result, html)
+    reports.write_html(result, html, lang)
     console.print(
         lang._(
             "HTML report: {html}   (run folder {out}, {seconds} s)",
@@ -446,28 +447,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_reports(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", metavar="F", help="write the JSON report to F")
-    parser.add_argument("--junit", metavar="F", help="write a JUnit XML report to F")
-    parser.add_argument("--html", metavar="F", help="write the HTML report to F")
+    parser.add_argument("--json", metavar="F", help=H_("write the JSON report to F"))
+    parser.add_argument("--junit", metavar="F", help=H_("write a JUnit XML report to F"))
+    parser.add_argument("--html", metavar="F", help=H_("write the HTML report to F"))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser(
         "run",
-        help="run a scenario and judge its SLAs and expectations",
-        description="Run a scenario (a TOML file, or a bundled one by name: "
-        + ", ".join(bundled())
-        + "). Exit 0 pass: every SLA and expectation holds; 1 one fails; 2 the scenario "
-        "or an argument is invalid; 3 the run did not complete or the harness failed.",
-        epilog="example: noemie-sim run nominal-week --html report.html",
+        help=H_("run a scenario and judge its SLAs and expectations"),
+        description=H_(
+            "Run a scenario (a TOML file, or a bundled one by name: {names}). Exit "
+            "0 pass: every SLA and expectation holds; 1 one fails; 2 the scenario "
+            "or an argument is invalid; 3 the run did not complete or the harness "
+            "failed.",
+            names=", ".join(bundled()),
+        ),
+        epilog=H_("example: noemie-sim run nominal-week --html report.html"),
     )
     run.add_argument("scenario", metavar="SCENARIO")
-    run.add_argument("--seed", type=int, help="replace the scenario's seed")
-    run.add_argument("--scale", type=float, help="replace the scenario's scale (national-day)")
-    run.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    run.add_argument("--seed", type=int, help=H_("replace the scenario's seed"))
+    run.add_argument("--scale", type=float, help=H_("replace the scenario's scale (national-day)"))
+    run.add_argument("--out", metavar="DIR", help=H_("run folder (default: a new temporary one)"))
     add_lang(run)
     run.add_argument("--speed", type=float,
-                     help="play in scaled time: simulated seconds per real second")  # fmt: skip
+                     help=H_("play in scaled time: simulated seconds per real second"))  # fmt: skip
     _add_reports(run)
     add_alert_webhook(run)
     web.add_web(run)
@@ -475,12 +479,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.set_defaults(handler=cmd_run)
     rep = sub.add_parser(
         "report",
-        help="the reports of a finished run",
-        description="Rebuild a run's reports and verdict from its folder (journal and manifest "
-        "checked first). Exit 0 pass; 1 an SLA, expectation or conformance check failed; 2 the "
-        "folder is not a run or its journal was tampered with; 3 the run is incomplete "
-        "(killed, or its journal's tail cut): never a pass.",
-        epilog="example: noemie-sim report RUN_DIR --junit sla.xml",
+        help=H_("the reports of a finished run"),
+        description=H_(
+            "Rebuild a run's reports and verdict from its folder (journal and manifest "
+            "checked first). Exit 0 pass; 1 an SLA, expectation or conformance check failed; 2 the "
+            "folder is not a run or its journal was tampered with; 3 the run is incomplete "
+            "(killed, or its journal's tail cut): never a pass."
+        ),
+        epilog=H_("example: noemie-sim report RUN_DIR --junit sla.xml"),
     )
     rep.add_argument("run_dir", metavar="RUN_DIR")
     _add_reports(rep)
@@ -488,71 +494,84 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep.set_defaults(handler=cmd_report)
     ver = sub.add_parser(
         "verify",
-        help="check a run folder: journal chain, end of the run, signed manifest",
-        description="Check that RUN_DIR's journal is whole and untouched: every row against "
-        "its hash chain, the signed checkpoints, the run-ended event, the manifest's event "
-        "count and final digest, the manifest's signature by the harness (this machine's, or "
-        "--root: never a key the run folder holds) and every archived file against the digest "
-        "the manifest signs. Says what is wrong and where, and which certificate it trusted. "
-        "Exit 0 intact and complete, 1 tampered with, 2 not a run folder, 3 incomplete.",
-        epilog="example: noemie-sim verify RUN_DIR --root harness.pem",
+        help=H_("check a run folder: journal chain, end of the run, signed manifest"),
+        description=H_(
+            "Check that RUN_DIR's journal is whole and untouched: every row against "
+            "its hash chain, the signed checkpoints, the run-ended event, the manifest's event "
+            "count and final digest, the manifest's signature by the harness (this machine's, or "
+            "--root: never a key the run folder holds) and every archived file against the digest "
+            "the manifest signs. Says what is wrong and where, and which certificate it trusted. "
+            "Exit 0 intact and complete, 1 tampered with, 2 not a run folder, 3 incomplete."
+        ),
+        epilog=H_("example: noemie-sim verify RUN_DIR --root harness.pem"),
     )
     ver.add_argument("run_dir", metavar="RUN_DIR")
     ver.add_argument("--root", metavar="CERT",
-                     help="the harness certificate to trust (PEM: 'noemie-sim harness --export' "
-                     "on the machine that ran it; default: this machine's harness)")  # fmt: skip
+                     help=H_("the harness certificate to trust (PEM: 'noemie-sim harness --export' "
+                     "on the machine that ran it; default: this machine's harness)"))  # fmt: skip
     ver.set_defaults(handler=cmd_verify)
     harness = sub.add_parser(
         "harness",
-        help="the harness identity that signs runs (outside any run folder)",
-        description="Show this machine's harness identity: the Ed25519 key that signs every "
-        "run's checkpoints and manifest, kept in the user's data directory (or given with "
-        "--harness-key), never in a run folder; with --export, write its certificate, which "
-        "'noemie-sim verify --root' trusts on another machine.",
-        epilog="example: noemie-sim harness --export harness.pem",
+        help=H_("the harness identity that signs runs (outside any run folder)"),
+        description=H_(
+            "Show this machine's harness identity: the Ed25519 key that signs every "
+            "run's checkpoints and manifest, kept in the user's data directory (or given with "
+            "--harness-key), never in a run folder; with --export, write its certificate, which "
+            "'noemie-sim verify --root' trusts on another machine."
+        ),
+        epilog=H_("example: noemie-sim harness --export harness.pem"),
     )
-    harness.add_argument("--export", metavar="FILE", help="write the certificate (PEM) to FILE")
+    harness.add_argument("--export", metavar="FILE", help=H_("write the certificate (PEM) to FILE"))
     harness.set_defaults(handler=cmd_harness)
     replay = sub.add_parser(
         "replay",
-        help="run a recorded scenario again and compare the journals",
-        description="Re-run the scenario and seed recorded in RUN_DIR; exit 0 when the journal "
-        "digest is identical, 1 when it differs, 2 when RUN_DIR is not a run or was tampered "
-        "with, 3 when the recorded run is incomplete.",
-        epilog="example: noemie-sim replay RUN_DIR",
+        help=H_("run a recorded scenario again and compare the journals"),
+        description=H_(
+            "Re-run the scenario and seed recorded in RUN_DIR; exit 0 when the journal "
+            "digest is identical, 1 when it differs, 2 when RUN_DIR is not a run or was tampered "
+            "with, 3 when the recorded run is incomplete."
+        ),
+        epilog=H_("example: noemie-sim replay RUN_DIR"),
     )
     replay.add_argument("run_dir", metavar="RUN_DIR")
     sharded.add_arguments(replay)
     replay.set_defaults(handler=cmd_replay)
     follow = sub.add_parser(
         "trace",
-        help="follow one invoice through a run, hop by hop",
-        description="Every event and file of one invoice of RUN_DIR, from the PS's billing to "
-        "the mutuelle's payment (lot, ARL, liquidation, NOEMIE return, payment, décompte, the "
-        "mutuelle's payment or reject and its answer), with the delay of each hop. Exit 0, or "
-        "2 when RUN_DIR is not a run folder or billed no such invoice.",
-        epilog="example: noemie-sim trace RUN_DIR --invoice 751156092/4",
+        help=H_("follow one invoice through a run, hop by hop"),
+        description=H_(
+            "Every event and file of one invoice of RUN_DIR, from the PS's billing to "
+            "the mutuelle's payment (lot, ARL, liquidation, NOEMIE return, payment, décompte, the "
+            "mutuelle's payment or reject and its answer), with the delay of each hop. Exit 0, or "
+            "2 when RUN_DIR is not a run folder or billed no such invoice."
+        ),
+        epilog=H_("example: noemie-sim trace RUN_DIR --invoice 751156092/4"),
     )
     follow.add_argument("run_dir", metavar="RUN_DIR")
     follow.add_argument(
         "--invoice",
         required=True,
         metavar="PS/NUMBER",
-        help="the invoice as the journal names it: PS number/invoice number",
+        help=H_("the invoice as the journal names it: PS number/invoice number"),
     )
     follow.set_defaults(handler=cmd_trace)
     demo = sub.add_parser(
         "demo",
-        help="a small network, narrated as it runs, with an HTML report",
-        description="The bundled demo scenario: the flows told as they happen, a summary and "
-        "an HTML report in the run folder.",
-        epilog="examples: noemie-sim demo --out demo-run; noemie-sim demo --web (then open the "
-        "printed address)",
+        help=H_("a small network, narrated as it runs, with an HTML report"),
+        description=H_(
+            "The bundled demo scenario: the flows told as they happen, a summary and "
+            "an HTML report in the run folder."
+        ),
+        epilog=H_(
+            "examples: noemie-sim demo --out demo-run; noemie-sim demo --web (then open the "
+            "printed address)"
+        ),
     )
-    demo.add_argument("--out", metavar="DIR", help="run folder (default: a new temporary one)")
+    demo.add_argument("--out", metavar="DIR", help=H_("run folder (default: a new temporary one)"))
     demo.add_argument("--speed", type=float,
-                      help="play in scaled time: simulated seconds per real second (with --web: "
-                      f"{web.DEMO_WEB_SPEED:g}, its week in about three minutes)")  # fmt: skip
+                      help=H_("play in scaled time: simulated seconds per real second (with "
+                              "--web: {speed:g}, its week in about three minutes)",
+                              speed=web.DEMO_WEB_SPEED))  # fmt: skip
     add_alert_webhook(demo)
     add_lang(demo)
     web.add_web(demo)

@@ -13,7 +13,7 @@ from noemie_sim.pki.errors import PkiError
 from noemie_sim.sim.clock import wall_now
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
-from .common import UsageError, moment
+from .common import H_, UsageError, moment
 
 
 def cmd_sftp_hub(args: argparse.Namespace) -> int:
@@ -60,7 +60,7 @@ async def _serve(pki: Pki, args: argparse.Namespace, now: object) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "sftp-hub",
-        help="run one CPAM's SFTP server alone",
+        help=H_("run one CPAM's SFTP server alone"),
         description="Serve a mailbox (depot/ and retour/) for every partner in the PKI folder, "
         "with login by the key of the partner's current certificate (refused when revoked or "
         "expired). Prints the host, the port and the known_hosts line; stops on Ctrl-C or "

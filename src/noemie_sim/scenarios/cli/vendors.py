@@ -31,7 +31,7 @@ from noemie_sim.sim.journal import Event, JournalError
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
 from . import web
-from .common import UsageError, add_alert_webhook, add_lang, alert_webhook, http_url
+from .common import H_, UsageError, add_alert_webhook, add_lang, alert_webhook, http_url, lang_of
 from .runs import _out, find_scenario, key_pool, make_console
 
 
@@ -142,11 +142,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     final = report(out)
     reports.write_json(final, out / "report.json")
     reports.write_junit(final, out / "report.xml")
-    reports.write_html(final, out / "report.html")
-    reports.print_conformance(final["externals"], console)
-    reports.print_verdict(final, console)
+    lang = lang_of(args)
+    reports.write_html(final, out / "report.html", lang)
+    reports.print_conformance(final["externals"], console, lang)
+    reports.print_verdict(final, console, lang)
     console.print(
-        f"reports in {out} (report.json, report.xml, report.html)", soft_wrap=True
+        lang._("reports in {out} (report.json, report.xml, report.html)", out=out),
+        soft_wrap=True,
     )  # a path is never wrapped
     return int(final["exit_code"])
 
@@ -292,7 +294,7 @@ def cmd_replay_traffic(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser(
         "serve",
-        help="run a scenario with some parties played by real systems",
+        help=H_("run a scenario with some parties played by real systems"),
         description="Run SCENARIO in scaled time over SFTP on localhost with the --external "
         "parties left to real systems: each gets a connection kit in DIR/kits/<ID>/ (keys, "
         "certificates, known_hosts, connection.json, a sample file, a README with the exact "
@@ -358,7 +360,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.set_defaults(handler=cmd_serve)
     replay = sub.add_parser(
         "replay-traffic",
-        help="re-send a recorded run's files to an external system",
+        help=H_("re-send a recorded run's files to an external system"),
         description="Serve the caisses of RUN_DIR again and put in ID's retour/ every file the "
         "run sent it, byte for byte, in order and with their relative timing (divided by "
         "--speed); what ID uploads meanwhile is opened and journaled in RUN_DIR/replays/N/. "

@@ -20,28 +20,29 @@ from noemie_sim.scenarios.web.guard import Policy
 from noemie_sim.scenarios.web.live import LiveRun
 from noemie_sim.scenarios.web.server import WebServer
 
-from .common import UsageError, lang_of
+from .common import H_, UsageError, lang_of
 
 #: the demo's speed with --web: its week in about three minutes (a trainer changes it live)
 DEMO_WEB_SPEED = 3600.0
 
 
 def add_web(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("live page and HTTP API")
+    group = parser.add_argument_group(H_("live page and HTTP API"))
     group.add_argument("--web", action="store_true",
-                       help="serve the live page and the HTTP API (docs/api.md) while the run "
-                       "goes on, and after it until Ctrl-C or POST /api/stop")  # fmt: skip
+                       help=H_("serve the live page and the HTTP API (docs/api.md) while the run "
+                       "goes on, and after it until Ctrl-C or POST /api/stop"))  # fmt: skip
     group.add_argument("--host", default="127.0.0.1",
-                       help="address to serve on (127.0.0.1: this machine only)")  # fmt: skip
+                       help=H_("address to serve on (127.0.0.1: this machine only)"))  # fmt: skip
     group.add_argument("--port", type=int, default=0,
-                       help="port to serve on (default: a free one, printed at start)")  # fmt: skip
+                       help=H_("port to serve on (default: a free one, printed at "
+                               "start)"))  # fmt: skip
     group.add_argument("--token", metavar="TOKEN",
-                       help="the bearer token every request must carry (default: none on "
+                       help=H_("the bearer token every request must carry (default: none on "
                        "127.0.0.1; generated and printed when --host is reachable from other "
-                       "machines)")  # fmt: skip
+                       "machines)"))  # fmt: skip
     group.add_argument("--paused", action="store_true",
-                       help="start with the clock paused (resume or advance it from the page "
-                       "or the API)")  # fmt: skip
+                       help=H_("start with the clock paused (resume or advance it from the page "
+                       "or the API)"))  # fmt: skip
 
 
 def check_web(args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ from noemie_sim.actors.network import Network
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.journal import Event
 
-from ..i18n import Language, language
+from ..i18n import N_, Language, language
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,6 @@ class Chapter:
                 "title": lang._(self.title),
                 "explanation": lang._(self.explanation),
                 "carried_by": lang._(self.carried_by)}  # fmt: skip
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for the catalogue; it is translated where it is shown."""
-    return message
 
 
 #: the guided tour of the flows, in the order the demo shows them; each chapter opens at the

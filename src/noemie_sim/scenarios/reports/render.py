@@ -20,7 +20,38 @@ from xml.etree import ElementTree as ET
 from rich.console import Console
 from rich.table import Table
 
-from ..i18n import Language, language
+from ..i18n import LANGUAGES, Language, language, script_messages
+
+
+def localized(report: dict[str, Any], lang: Language) -> dict[str, Any]:
+    """A copy of ``report`` whose words people read are in ``lang``: each check's description
+    and message, each expectation's description, each external party's check descriptions
+    and reasons (from the ``said`` messages kept beside them; the journal's own words that
+    they quote, a refusal's reason, stay as journaled). Names, codes and figures unchanged.
+    ``report`` itself in English; a part of a report (only some of those keys) is fine."""
+    if lang.code == LANGUAGES[0]:
+        return report
+    say = lang.say
+    shown = dict(report)
+    if "checks" in report:
+        shown["checks"] = [
+            c | {"description": say(c["said"]["description"]),
+                 "message": "; ".join(say(m) for m in c["said"]["message"])}
+            for c in report["checks"]
+        ]  # fmt: skip
+    if "expectations" in report:
+        shown["expectations"] = [
+            e | {"description": lang._(e["description"])} for e in report["expectations"]
+        ]
+    if "externals" in report:
+        shown["externals"] = []
+        for x in report["externals"]:
+            told = [c | {"description": say(c["said"]["description"]),
+                         "reasons": [say(r) for r in c["said"]["reasons"]]}
+                    for c in x["checks"]]  # fmt: skip
+            reasons = [r for c in told for r in c["reasons"]]
+            shown["externals"].append(x | {"checks": told, "reasons": reasons})
+    return shown
 
 
 def _write(path: Path | str, text: str) -> None:
@@ -159,7 +190,9 @@ def print_conformance(
     externals: list[dict[str, Any]], console: Console, lang: Language | None = None
 ) -> None:
     """Each external party: its verdict, its figures and every check that failed, with why."""
-    _ = (lang or language("en"))._
+    lang = lang or language("en")
+    _ = lang._
+    externals = localized({"externals": externals}, lang)["externals"]
     table = Table(title=_("Conformance of the external parties"))
     for column in (_("party"), _("role"), _("verdict"), _("figures"), _("why")):
         table.add_column(column)
@@ -175,10 +208,11 @@ def print_conformance(
 
 
 def print_verdict(report: dict[str, Any], console: Console, lang: Language | None = None) -> None:
-    """The verdict line, after the failed checks and what made a run incomplete (their
-    messages are the reports' own, in English for every tool)."""
-    _ = (lang or language("en"))._
-    for check in report["checks"]:
+    """The verdict line, after the failed checks and what made a run incomplete, with their
+    messages in ``lang``."""
+    lang = lang or language("en")
+    _ = lang._
+    for check in localized(report, lang)["checks"]:
         if not check["passed"]:
             console.print(f"[red]✗[/] {check['name']}: {check['message']}")
     colour = {"pass": "green", "incomplete": "yellow"}.get(report["verdict"], "red")
@@ -199,21 +233,38 @@ def _h(value: float | None, lang: Language | None = None) -> str:
     return f"{value:.1f} h" if lang is None or lang.code == "en" else f"{lang.decimal(value)} h"
 
 
-def write_html(report: dict[str, Any], path: Path | str) -> None:
-    """One page, no external resource: the data as JSON in the page, Chart.js and its
-    annotation plugin inlined, charts drawn by the page's script on canvases (each chart marks
-    itself data-rendered="yes" with its axes' titles; a chart without data says so instead,
-    data-rendered="empty")."""
-    data = json.dumps(report, ensure_ascii=False).replace("</", "<\\/")
-    title = html.escape(f"noemie-sim: {report['scenario']}")
+def write_html(report: dict[str, Any], path: Path | str, lang: Language | None = None) -> None:
+    """One page, no external resource, in ``lang`` (English by default): the data as JSON in
+    the page (its words localized), Chart.js and its annotation plugin inlined, charts drawn
+    by the page's script on canvases (each chart marks itself data-rendered="yes" with its
+    axes' titles; a chart without data says so instead, data-rendered="empty")."""
+    lang = lang or language("en")
+    data = _in_script(localized(report, lang))
+    title = html.escape(lang._("noemie-sim: {scenario}", scenario=report["scenario"]))
     here = resources.files("noemie_sim.scenarios.reports")
     page = (here / "report_page.html").read_text("utf-8")
+    charts = (here / "assets" / "report_charts.js").read_text("utf-8")
     # one pass over the page: a placeholder inside inserted text is never replaced again
     parts = {
+        "__LANG__": lang.code,
         "__TITLE__": title,
         "__DATA__": data,
+        "__MESSAGES__": _in_script(chart_messages(lang)),
         "__CHARTJS__": (here / "assets" / "chart.umd.min.js").read_text("utf-8"),
         "__ANNOTATION__": (here / "assets" / "chartjs-plugin-annotation.min.js").read_text("utf-8"),
-        "__CHARTS__": (here / "assets" / "report_charts.js").read_text("utf-8"),
+        "__CHARTS__": charts,
     }
     _write(path, re.sub("|".join(parts), lambda m: parts[m.group(0)], page))
+
+
+def chart_messages(lang: Language) -> dict[str, str]:
+    """The words of the report's script (``rt("...")`` in report_charts.js) in ``lang``, as
+    the page gives them to it (``window.MESSAGES``): report.html and the live page's report."""
+    here = resources.files("noemie_sim.scenarios.reports")
+    script = (here / "assets" / "report_charts.js").read_text("utf-8")
+    return {m: lang._(m) for m in script_messages(script)}
+
+
+def _in_script(value: Any) -> str:
+    """``value`` as JSON inside an HTML script element (no "</" may close it)."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")

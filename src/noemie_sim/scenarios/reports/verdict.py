@@ -23,20 +23,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..i18n import english, said
+
 #: Exit code of each outcome (README, ``--help``): 2 is bad input, decided before any verdict.
 EXIT_CODES = {"pass": 0, "fail": 1, "incomplete": 3}
 
 
 def _check(
-    group: str, name: str, passed: bool, description: str, message: str, skipped: bool = False
+    group: str,
+    name: str,
+    passed: bool,
+    description: dict[str, Any],
+    message: list[dict[str, Any]],
+    skipped: bool = False,
 ) -> dict[str, Any]:
+    """One check: its ``description`` and ``message`` in English (JUnit and every tool read
+    them), and the same words under ``said`` (:func:`~noemie_sim.scenarios.i18n.said`
+    messages; the message's parts are joined by "; ") for a reader of another language."""
     return {
         "group": group,
         "name": name,
         "passed": passed,
         "skipped": skipped,
-        "description": description,
-        "message": message,
+        "description": english(description),
+        "message": "; ".join(english(m) for m in message),
+        "said": {"description": description, "message": message},
     }
 
 
@@ -55,39 +66,51 @@ def decide(
     complete = run["state"] == "complete"
     stopped_early = complete and not run.get("reached_end", True)
     if not complete:
-        why = "; ".join(run["problems"]) or run["state"]
+        # the journal's own findings (sim's words, as `verify` prints them)
+        why = [said("{problem}", problem=p) for p in run["problems"]] or [
+            said("{problem}", problem=run["state"])
+        ]
     elif stopped_early:
-        why = (f"stopped at {run.get('ended_at')} before the scenario's end: the checks below "
-               "are judged up to then, and a part of a run is never a pass")  # fmt: skip
+        why = [said("stopped at {moment} before the scenario's end: the checks below are "
+                    "judged up to then, and a part of a run is never a pass",
+                    moment=str(run.get("ended_at")))]  # fmt: skip
     else:
-        why = "the run ended and its journal matches its signed manifest"
+        why = [said("the run ended and its journal matches its signed manifest")]
     incomplete = not complete or stopped_early
     checks.append(_check("run", "run.complete", not incomplete,
-                         "the run ended and its journal is intact", why))  # fmt: skip
+                         said("the run ended and its journal is intact"), why))  # fmt: skip
     for s in sla:
         message = (
-            f"{s['breaches']} of {s['count']} beyond {s['limit']}"
+            said("{breaches} of {count} beyond {limit}", breaches=s["breaches"],
+                 count=s["count"], limit=s["limit"])
             if s["verdict"] != "pass"
-            else f"{s['done']}/{s['count']} done within {s['limit']}, {s['pending']} pending"
-        )
+            else said("{done}/{count} done within {limit}, {pending} pending", done=s["done"],
+                      count=s["count"], limit=s["limit"], pending=s["pending"])
+        )  # fmt: skip
         checks.append(_check("sla", f"sla.{s['name']}", s["verdict"] == "pass",
-                             f"delay of {s['name']} within {s['limit']}", message))  # fmt: skip
+                             said("delay of {flow} within {limit}", flow=s["name"],
+                                  limit=s["limit"]), [message]))  # fmt: skip
     for e in expectations:
-        measured = f"expected {e['expected']}, measured {e['actual']}"
+        values = {"expected": str(e["expected"]), "actual": str(e["actual"])}
+        description = said(e["description"])
         if stopped_early:
             # the scenario's figures are about its whole course: not judged on part of it
-            checks.append(_check("expect", f"expect.{e['name']}", True, e["description"],
-                                 f"not judged: the run stopped before its end ({measured})",
+            checks.append(_check("expect", f"expect.{e['name']}", True, description,
+                                 [said("not judged: the run stopped before its end (expected "
+                                       "{expected}, measured {actual})", **values)],
                                  skipped=True))  # fmt: skip
             continue
         checks.append(_check("expect", f"expect.{e['name']}", e["verdict"] == "pass",
-                             e["description"], measured))  # fmt: skip
+                             description, [said("expected {expected}, measured {actual}",
+                                                **values)]))  # fmt: skip
     for x in externals:
         for c in x["checks"]:
-            message = "; ".join(c["reasons"]) if c["reasons"] else "conform"
+            words = c["said"]
             checks.append(_check("conformance", f"conformance.{x['party']}.{c['name']}",
-                                 c["passed"], f"{x['role']} {x['party']}: {c['description']}",
-                                 message))  # fmt: skip
+                                 c["passed"], said("{role} {party}: {check}", role=x["role"],
+                                                   party=x["party"],
+                                                   check=words["description"]),
+                                 words["reasons"] or [said("conform")]))  # fmt: skip
     failed = [c["name"] for c in checks if not c["passed"]]
     outcome = "incomplete" if incomplete else "fail" if failed else "pass"
     return {"verdict": outcome, "exit_code": EXIT_CODES[outcome], "checks": checks,

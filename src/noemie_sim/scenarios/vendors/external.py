@@ -33,6 +33,8 @@ from noemie_sim.sim.norms import jsonform, oc_answer
 from noemie_sim.sim.norms.kinds import KINDS
 from noemie_sim.sim.transport.rest import JOSE, NAME_HEADER
 
+from ..i18n import english, said
+
 ROLES = ("ps", "oc", "employer", "cpam")
 
 
@@ -235,16 +237,20 @@ def write_kit_crls(pki: Pki, kit: Path) -> None:
 #
 # Each external party is judged by named checks, each with the reasons it failed (empty when it
 # passed). The party conforms when every check passes. The run's verdict (verdict.py) turns
-# every check into one test case of the reports.
+# every check into one test case of the reports. Descriptions and reasons are said messages
+# (i18n.said): in English in the report's fields, in the reader's language where shown.
+
+#: a check: its name, what it checks, and the reasons it failed (none when it passed)
+Check = tuple[str, dict[str, Any], list[dict[str, Any]]]
 
 
-def _judged(party: str, role: str, checks: list[tuple[str, str, list[str]]],
-            **figures: Any) -> dict[str, Any]:  # fmt: skip
+def _judged(party: str, role: str, checks: list[Check], **figures: Any) -> dict[str, Any]:
     listed: list[dict[str, Any]] = [
-        {"name": name, "description": what, "passed": not why, "reasons": why}
+        {"name": name, "description": english(what), "passed": not why,
+         "reasons": [english(r) for r in why], "said": {"description": what, "reasons": why}}
         for name, what, why in checks
-    ]
-    reasons = [r for _name, _what, why in checks for r in why]
+    ]  # fmt: skip
+    reasons = [r for c in listed for r in c["reasons"]]
     return {"party": party, "role": role, "verdict": "conform" if not reasons else "not conform",
             **figures, "checks": listed, "reasons": reasons}  # fmt: skip
 
@@ -268,7 +274,7 @@ def conformance(events: list[Event], party: str, role: str, end: datetime) -> di
 FETCH_GRACE_JOURS_OUVRES = 1
 
 
-def _fetched_check(events: list[Event], party: str, end: datetime) -> tuple[str, str, list[str]]:
+def _fetched_check(events: list[Event], party: str, end: datetime) -> Check:
     """``files-fetched``: every file the network put in ``party``'s retour/ was taken: read
     whole, or removed, as a real partner takes delivery (the hub journals both); those put
     there within :data:`FETCH_GRACE_JOURS_OUVRES` of the end excepted."""
@@ -284,6 +290,7 @@ def _fetched_check(events: list[Event], party: str, end: datetime) -> tuple[str,
     left = []
     for e in events:
         name = str(e.details.get("name"))
+        when = {"name": name, "at": _moment(e.at), "sender": e.actor}
         if (
             e.kind != "file-sent"
             or e.details.get("to") != party
@@ -292,16 +299,16 @@ def _fetched_check(events: list[Event], party: str, end: datetime) -> tuple[str,
         ):
             continue
         if e.details.get("channel") == "rest":
-            left.append(
-                f"{name} (POSTed to its webhook {e.at:%d/%m %H:%M} by {e.actor}): not "
-                f"taken by the end of the run (the last try: {why.get(name, 'none')})"
-            )
+            last = said("{reply}", reply=why[name]) if name in why else said("none")
+            left.append(said("{name} (POSTed to its webhook {at} by {sender}): not taken by "
+                             "the end of the run (the last try: {last})", **when,
+                             last=last))  # fmt: skip
         else:
-            left.append(f"{name} (put in retour/ {e.at:%d/%m %H:%M} by {e.actor}): not "
-                        "fetched by the end of the run")  # fmt: skip
-    return ("files-fetched", "every file put in its retour/ fetched (read whole) or removed, "
-            "every document POSTed to its webhook taken (2xx), but those of the last jour "
-            "ouvré", left)  # fmt: skip
+            left.append(said("{name} (put in retour/ {at} by {sender}): not fetched by the "
+                             "end of the run", **when))  # fmt: skip
+    return ("files-fetched", said("every file put in its retour/ fetched (read whole) or "
+            "removed, every document POSTed to its webhook taken (2xx), but those of the last "
+            "jour ouvré"), left)  # fmt: skip
 
 
 def _ps(events: list[Event], ps: str, end: datetime) -> dict[str, Any]:
@@ -320,19 +327,20 @@ def _ps(events: list[Event], ps: str, end: datetime) -> dict[str, Any]:
         )
         deadline = add_jours_ouvres(e.at, 2)
         corrected = [a for a in acks if e.at < a.at <= deadline and a.details["status"] == "P"]
-        negative.append(f"negative ARL for {e.lot or e.file}: {labels}")
+        lot = str(e.lot or e.file)
+        negative.append(said("negative ARL for {lot}: {codes}", lot=lot, codes=labels))
         if not corrected and deadline <= end:
-            uncorrected.append(
-                f"no corrected lot accepted within 2 jours ouvrés of the negative ARL for "
-                f"{e.lot or e.file} ({deadline:%d/%m %H:%M})"
-            )
-    checks = [
-        ("sends-files", "sent at least one file to its caisse", [] if sent else ["sent no file"]),
-        ("files-readable", "every file opened by the caisse (seal, certificate, format)",
+            uncorrected.append(said("no corrected lot accepted within 2 jours ouvrés of the "
+                                    "negative ARL for {lot} ({deadline})", lot=lot,
+                                    deadline=_moment(deadline)))  # fmt: skip
+    checks: list[Check] = [
+        ("sends-files", said("sent at least one file to its caisse"),
+         [] if sent else [said("sent no file")]),
+        ("files-readable", said("every file opened by the caisse (seal, certificate, format)"),
          [_refusal(e) for e in refused]),
-        ("lots-accepted", "every lot answered by a positive ARL", negative),
-        ("corrections-in-time", "a corrected lot accepted within 2 jours ouvrés of each "
-         "negative ARL (R161-47)", uncorrected),
+        ("lots-accepted", said("every lot answered by a positive ARL"), negative),
+        ("corrections-in-time", said("a corrected lot accepted within 2 jours ouvrés of each "
+         "negative ARL (R161-47)"), uncorrected),
         _fetched_check(events, ps, end),
     ]  # fmt: skip
     return _judged(ps, "ps", checks, files_sent=len(sent), files_refused=len(refused),
@@ -352,14 +360,17 @@ def _oc(events: list[Event], oc: str, end: datetime) -> dict[str, Any]:
         deadline = add_jours_ouvres(sent.at, 2)
         answer = answered.get(ident)
         if answer is None and deadline <= end:
-            missing.append(f"décomptes {ident} not answered within 2 jours ouvrés")
+            missing.append(said("décomptes {file} not answered within 2 jours ouvrés",
+                                file=ident))  # fmt: skip
         elif answer is not None and answer.at > deadline:
-            late.append(f"décomptes {ident} answered late ({answer.at:%d/%m %H:%M})")
+            late.append(said("décomptes {file} answered late ({at})", file=ident,
+                             at=_moment(answer.at)))  # fmt: skip
     rejected = sum(int(e.details.get("rejected", 0)) for e in answers)
-    checks = [
-        ("answers-readable", "every answer opened by the caisse (seal, certificate, format)",
+    checks: list[Check] = [
+        ("answers-readable",
+         said("every answer opened by the caisse (seal, certificate, format)"),
          [_refusal(e) for e in refused]),
-        ("answers-in-time", "every décompte file answered within 2 jours ouvrés",
+        ("answers-in-time", said("every décompte file answered within 2 jours ouvrés"),
          missing + late),
         _fetched_check(events, oc, end),
     ]  # fmt: skip
@@ -382,8 +393,9 @@ def _cpam(events: list[Event], cpam: str, end: datetime) -> dict[str, Any]:
                    if e.kind == "file-received" and e.details.get("sender") == cpam}  # fmt: skip
     refused = [e for e in events if e.kind == "file-refused"
                and (e.actor, e.details.get("name")) in from_caisse]  # fmt: skip
-    unreadable = [f"{e.actor} could not use {e.details.get('name')}: {e.details.get('code')} "
-                  f"({e.details.get('reason')})" for e in refused]  # fmt: skip
+    unreadable = [said("{partner} could not use {name}: {code} ({reason})", partner=e.actor,
+                       name=str(e.details.get("name")), code=str(e.details.get("code")),
+                       reason=str(e.details.get("reason"))) for e in refused]  # fmt: skip
     answered, arl_late = 0, []
     for sent in lot_files:
         number = int(str(sent.details["name"]).rsplit("-", 1)[1].split(".")[0])
@@ -393,25 +405,34 @@ def _cpam(events: list[Event], cpam: str, end: datetime) -> dict[str, Any]:
         if ack is not None and ack.at <= deadline:
             answered += 1
         elif ack is not None:
-            arl_late.append(f"ARL for {ident} late ({ack.at:%d/%m %H:%M})")
+            arl_late.append(said("ARL for {file} late ({at})", file=ident,
+                                 at=_moment(ack.at)))  # fmt: skip
         elif deadline <= end:
-            arl_late.append(f"no ARL for {ident} within 2 jours ouvrés")
+            arl_late.append(said("no ARL for {file} within 2 jours ouvrés", file=ident))
     returns = {e.actor for e in events if e.kind == "noemie-received"
                and str(e.file or "").startswith(f"{cpam}/")}  # fmt: skip
     no_return = []
     for ps in sorted({str(a.actor) for a in arls.values() if a.details["status"] == "P"}):
         first = min(a.at for a in arls.values() if a.actor == ps and a.details["status"] == "P")
         if ps not in returns and add_jours_ouvres(first, 7) <= end:
-            no_return.append(f"no NOEMIE return to {ps} within 7 jours ouvrés of an accepted lot")
-    checks = [
-        ("files-readable", "every file opened by its partners", unreadable),
-        ("arl-in-time", "an ARL for every lot file within 2 jours ouvrés", arl_late),
-        ("returns-in-time", "a NOEMIE return within 7 jours ouvrés of an accepted lot",
+            no_return.append(said("no NOEMIE return to {ps} within 7 jours ouvrés of an "
+                                  "accepted lot", ps=ps))  # fmt: skip
+    checks: list[Check] = [
+        ("files-readable", said("every file opened by its partners"), unreadable),
+        ("arl-in-time", said("an ARL for every lot file within 2 jours ouvrés"), arl_late),
+        ("returns-in-time", said("a NOEMIE return within 7 jours ouvrés of an accepted lot"),
          no_return),
     ]  # fmt: skip
     return _judged(cpam, "cpam", checks, lot_files=len(lot_files), arl_in_time=answered,
                    files_refused_by_partners=len(refused))  # fmt: skip
 
 
-def _refusal(e: Event) -> str:
-    return f"{e.details.get('name')}: refused ({e.details.get('code')}: {e.details.get('reason')})"
+def _moment(at: datetime) -> str:
+    """A simulated time as the reasons quote it: day/month hour:minute."""
+    return f"{at:%d/%m %H:%M}"
+
+
+def _refusal(e: Event) -> dict[str, Any]:
+    """A file refused on reception, its code and reason as the receiver journaled them."""
+    return said("{name}: refused ({code}: {reason})", name=str(e.details.get("name")),
+                code=str(e.details.get("code")), reason=str(e.details.get("reason")))  # fmt: skip

@@ -30,8 +30,15 @@ from noemie_sim.actors.network import Network
 from noemie_sim.pki import jws
 from noemie_sim.pki.cms import describe, open_sealed
 from noemie_sim.pki.errors import PkiError, SealError
-from noemie_sim.scenarios.i18n import PAGE_MESSAGE, Language, script_messages
+from noemie_sim.scenarios.i18n import (
+    LANGUAGES,
+    PAGE_MESSAGE,
+    Language,
+    language,
+    script_messages,
+)
 from noemie_sim.scenarios.reports.narration import CHAPTERS
+from noemie_sim.scenarios.reports.render import chart_messages, localized
 from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.schema import (
     FAULT_KINDS,
@@ -271,6 +278,7 @@ def live_page(lang: Language) -> str:
     static = resources.files("noemie_sim.scenarios.web") / "static"
     source = (static / "live.html").read_text("utf-8")
     messages = {m: lang._(m) for m in script_messages((static / "live.js").read_text("utf-8"))}
+    messages |= chart_messages(lang)  # the report so far, drawn by report_charts.js
 
     def fill(match: re.Match[str]) -> str:
         key = match.group(1)
@@ -849,14 +857,26 @@ async def chapters(request: Request, live: LiveRun) -> Response:
     return JSONResponse({"lang": lang.code, "chapters": [c.told(lang) for c in CHAPTERS]})
 
 
+def _lang(request: Request) -> Language:
+    """The language of the words people read in an answer (``?lang=``, English by default:
+    what programs read); names, codes and figures are the same in every language."""
+    code = request.query_params.get("lang", LANGUAGES[0])
+    if code not in LANGUAGES:
+        raise ApiError(400, "bad-parameter", f"lang must be one of {', '.join(LANGUAGES)}, "
+                       f"not {code!r}")  # fmt: skip
+    return language(code)
+
+
 async def report(request: Request, live: LiveRun) -> Response:
+    lang = _lang(request)
     _built(live)
-    return JSONResponse(live.report())
+    return JSONResponse(localized(live.report(), lang))
 
 
 async def verdict(request: Request, live: LiveRun) -> Response:
+    lang = _lang(request)
     _built(live)
-    result = live.report()
+    result = localized(live.report(), lang)
     return JSONResponse(
         {key: result[key] for key in ("verdict", "exit_code", "failed", "checks", "externals")}
         | {"final": live.final is not None, "counters": counters(result)}

@@ -36,6 +36,9 @@ def _path(name: str, description: str) -> dict[str, Any]:
 
 _FILE_ID = _path("id", "the archived file's number: 6 digits (from /api/files or an event's "
                  "archive_id)")  # fmt: skip
+_LANG = _query("lang", "the language of the checks' descriptions and messages and the "
+               "parties' reasons: en (the default) or fr; each check's 'said' gives them as "
+               "messages with their values")  # fmt: skip
 _IDS = [_query(n, f"only events whose {n} is this") for n in
         ("actor", "file", "lot", "invoice", "assure", "oc")]  # fmt: skip
 _NO_BODY = {"type": "object", "additionalProperties": False}
@@ -196,11 +199,12 @@ def description() -> dict[str, Any]:
                 errors=(400, 409, 422))},
             "/api/report": {"get": _op(
                 "the report: SLAs, expectations, money, rejects, checks and verdict; until "
-                "the run has ended, so far (its verdict is then incomplete)", errors=(409,))},
+                "the run has ended, so far (its verdict is then incomplete)",
+                params=[_LANG], errors=(400, 409))},
             "/api/verdict": {"get": _op(
                 "the verdict, its checks and the external parties' conformance; final: "
                 "whether the run has ended; counters: the live page's, read from the report",
-                errors=(409,))},
+                params=[_LANG], errors=(400, 409))},
             "/api/stop": {"post": _op(
                 "stop the run (incomplete if before its end) and the server", body=_NO_BODY,
                 status="202", errors=(400,))},

@@ -285,7 +285,7 @@ async function refreshClock() {
 
 async function refreshVerdict() {
   if (!state.clock || state.clock.state === "starting") return;
-  const v = await api("/api/verdict");
+  const v = await api("/api/verdict?lang=" + document.documentElement.lang);
   showCounters(v.counters);
   const badge = $("#verdict-badge");
   badge.textContent = `${v.final ? tr("verdict") : tr("verdict so far")} ${word(v.verdict)}`;
@@ -294,19 +294,18 @@ async function refreshVerdict() {
   for (const c of v.checks.filter(c => c.group === "sla")) {
     const row = el("div", {class: "gauge" + (c.passed ? "" : " fail")});
     const bar = el("span", {class: "bar"}); const fill = el("i");
-    const m = /^(\d+)\/(\d+) done/.exec(c.message);
-    fill.style.width = (m && +m[2] ? 100 * m[1] / m[2] : c.passed ? 0 : 100) + "%";
+    // the gauge fills with the check's own figures (its message's values), never parsed text
+    const figures = c.said.message[0].values;
+    fill.style.width = ("done" in figures && figures.count ? 100 * figures.done / figures.count : c.passed ? 0 : 100) + "%";
     bar.appendChild(fill);
-    const said = /^(\d+)\/(\d+) done within (.+), (\d+) pending$/.exec(c.message);  // the report's words
-    const text = said ? `${said[1]}/${said[2]} ${tr("done within")} ${said[3]}, ${said[4]} ${tr("pending")}` : c.message;
-    row.append(el("span", {class: "name"}, c.name.replace("sla.", "")), bar, el("span", {}, text));
+    row.append(el("span", {class: "name"}, c.name.replace("sla.", "")), bar, el("span", {}, c.message));
     gauges.appendChild(row);
   }
 }
 
 async function refreshReport() {
   if (!state.clock || state.clock.state === "starting") return;
-  drawReport(await api("/api/report"), $("#report"));
+  drawReport(await api("/api/report?lang=" + document.documentElement.lang), $("#report"));
 }
 
 $("#pause").addEventListener("click", () => post("/api/clock/pause").then(refreshClock));
