@@ -65,6 +65,16 @@ SLA_DEFAULTS = {
     "oc_payment": "2 jours ouvrés",
     "link_activation": "5 jours ouvrés",
 }
+#: What each SLA measures, from which moment to which, as the reports name it to a person.
+SLA_FLOWS = {
+    "arl": N_("lot sent → its ARL"),
+    "fse_sent": N_("day of care → lot sent (the patient paid)"),
+    "fse_sent_tiers_payant": N_("day of care → lot sent (tiers payant)"),
+    "tiers_payant_payment": N_("lot accepted → the PS paid (tiers payant)"),
+    "decompte_to_oc": N_("invoice settled → décompte sent to the mutuelle"),
+    "oc_payment": N_("décompte available → paid or rejected by the mutuelle"),
+    "link_activation": N_("NOEMIE link asked → active"),
+}
 
 #: Ranges of the values a scenario gives (docs/scenarios.md lists them): whatever is outside
 #: is refused with its key path, before anything runs.

@@ -24,7 +24,7 @@ from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain.population import ALSACE_MOSELLE_DEPARTMENTS, alsace_moselle
 from noemie_sim.sim.journal import Event
 
-from ..schema import EXPECTATIONS, Duration
+from ..schema import EXPECTATIONS, SLA_FLOWS, Duration
 
 PENALTY_FLAT = 100  # cents: tiers payant paid on the 8th or 9th jour ouvré (décret 2016-1069)
 PENALTY_RATE = 10  # %: of the AMO part, paid from the 10th jour ouvré
@@ -67,6 +67,7 @@ class Flow:
         )
         return {
             "name": self.name,
+            "what": SLA_FLOWS.get(self.name, ""),
             "limit": self.limit.text,
             "count": len(self.items),
             "done": len(delays),
@@ -535,7 +536,7 @@ def _merged_flow(entries: list[dict[str, Any]]) -> dict[str, Any]:
     first = entries[0]
     breaches = sum(e["breaches"] for e in entries)
     return {
-        **{k: first[k] for k in ("name", "limit", "limit_hours", "limit_business")},
+        **{k: first[k] for k in ("name", "what", "limit", "limit_hours", "limit_business")},
         "count": sum(e["count"] for e in entries),
         "done": sum(e["done"] for e in entries),
         "pending": sum(e["pending"] for e in entries),

@@ -25,10 +25,11 @@ from ..i18n import LANGUAGES, Language, language, script_messages
 
 def localized(report: dict[str, Any], lang: Language) -> dict[str, Any]:
     """A copy of ``report`` whose words people read are in ``lang``: each check's description
-    and message, each expectation's description, each external party's check descriptions
-    and reasons (from the ``said`` messages kept beside them; the journal's own words that
-    they quote, a refusal's reason, stay as journaled). Names, codes and figures unchanged.
-    ``report`` itself in English; a part of a report (only some of those keys) is fine."""
+    and message, what each SLA measures, each expectation's description, each external
+    party's check descriptions and reasons (from the ``said`` messages kept beside them; the
+    journal's own words that they quote, a refusal's reason, stay as journaled). Names, codes
+    and figures unchanged. ``report`` itself in English; a part of a report (only some of
+    those keys) is fine."""
     if lang.code == LANGUAGES[0]:
         return report
     say = lang.say
@@ -39,6 +40,8 @@ def localized(report: dict[str, Any], lang: Language) -> dict[str, Any]:
                  "message": "; ".join(say(m) for m in c["said"]["message"])}
             for c in report["checks"]
         ]  # fmt: skip
+    if "sla" in report:
+        shown["sla"] = [s | {"what": lang._(s["what"]) if s["what"] else ""} for s in report["sla"]]
     if "expectations" in report:
         shown["expectations"] = [
             e | {"description": lang._(e["description"])} for e in report["expectations"]
@@ -136,6 +139,9 @@ def print_terminal(report: dict[str, Any], console: Console, lang: Language | No
                _("pending"), _("verdict"))  # fmt: skip
     for n, column in enumerate(columns):
         sla.add_column(column, justify="left" if n in (0, len(columns) - 1) else "right")
+    # what each flow measures, under the table (a column of it would not fit a terminal)
+    sla.caption = "; ".join(f"{s['name']}: {_(s['what'])}" for s in report["sla"] if s["what"])
+    sla.caption_justify = "left"
     for s in report["sla"]:
         sla.add_row(
             s["name"], s["limit"], f"{s['done']}/{s['count']}", _h(s["p50_hours"], lang),

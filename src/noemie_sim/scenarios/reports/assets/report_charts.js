@@ -128,10 +128,10 @@ function drawReport(R, root) {
   // SLA table and one histogram per SLA, with its limit
   (function () {
     const t = root.querySelector("#sla");
-    row(t, [rt("flow"), rt("limit"), rt("done"), rt("p50 (h)"), rt("p95 (h)"), rt("max (h)"), rt("breaches"), rt("pending"), rt("verdict")], true);
+    row(t, [rt("flow"), rt("what it measures"), rt("limit"), rt("done"), rt("p50 (h)"), rt("p95 (h)"), rt("max (h)"), rt("breaches"), rt("pending"), rt("verdict")], true);
     const box = root.querySelector("#histograms");
     for (const s of R.sla) {
-      row(t, [s.name, s.limit, num(s.done) + "/" + num(s.count), num(s.p50_hours), num(s.p95_hours), num(s.max_hours), num(s.breaches), num(s.pending), verdict(s.verdict)]);
+      row(t, [s.name, s.what || "", s.limit, num(s.done) + "/" + num(s.count), num(s.p50_hours), num(s.p95_hours), num(s.max_hours), num(s.breaches), num(s.pending), verdict(s.verdict)]);
       const title = document.createElement("div");
       title.textContent = rt("{flow}: delays of {done} of {count}, limit {limit}", {flow: s.name, done: num(s.done), count: num(s.count), limit: s.limit});
       box.appendChild(title);
