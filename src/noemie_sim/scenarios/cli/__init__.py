@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 import tempfile
@@ -26,13 +27,38 @@ from noemie_sim.sim import packs
 from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.pack import PackError
 
-from . import campaign, export, norms, pki, runs, transport, vendors
 from .common import H_, UsageError, speak_help
 
-EXTENSIONS = norms.EXTENSIONS
+#: the modules of the commands (cli/<module>.py) and the functions that register them, in the
+#: order the help lists them
+REGISTERS = (
+    ("norms", "register"),
+    ("norms", "register_generate"),
+    ("norms", "register_packs"),
+    ("pki", "register"),
+    ("transport", "register"),
+    ("runs", "register"),
+    ("vendors", "register"),
+    ("campaign", "register"),
+    ("export", "register"),
+)
+#: the module of each command: a command line imports its command's module only (the others
+#: bring the whole network, a second of start-up that `validate` has no use for);
+#: tests/test_cli_startup.py checks this table against the modules' own commands
+COMMANDS = {
+    **dict.fromkeys(("validate", "convert", "explain", "samples", "generate", "norms"), "norms"),
+    **dict.fromkeys(("pki", "seal", "open"), "pki"),
+    "sftp-hub": "transport",
+    **dict.fromkeys(("run", "report", "verify", "harness", "replay", "trace", "demo"), "runs"),
+    **dict.fromkeys(("serve", "replay-traffic"), "vendors"),
+    "campaign": "campaign",
+    "export": "export",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(asked: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: with ``asked`` (a command of :data:`COMMANDS`), the commands
+    of its module only; else every command."""
     parser = argparse.ArgumentParser(
         prog="noemie-sim",
         description=H_(
@@ -50,15 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "outside any run folder; see 'noemie-sim harness')"),
     )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    norms.register(sub)
-    norms.register_generate(sub)
-    norms.register_packs(sub)
-    pki.register(sub)
-    transport.register(sub)
-    runs.register(sub)
-    vendors.register(sub)
-    campaign.register(sub)
-    export.register(sub)
+    wanted = COMMANDS.get(asked or "")
+    for module, function in REGISTERS:
+        if wanted is None or module == wanted:
+            getattr(importlib.import_module(f"{__name__}.{module}"), function)(sub)
     for name, command in sub.choices.items():
         if name not in ("norms", "harness"):
             _add_norms(command)
@@ -116,14 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``noemie-sim`` command; returns the exit code."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     speak_help(language(choose(_asked_language(arguments))))
-    parser = build_parser()
+    parser = build_parser(_command_of(arguments))
     args = parser.parse_args(arguments)
     if args.harness_key:  # for this process and the workers it starts
         os.environ["NOEMIE_SIM_HARNESS_KEY"] = str(Path(args.harness_key).resolve())
     try:
         speaking = packs.chosen(getattr(args, "norms", None))
     except PackError as exc:
-        print(f"noemie-sim {args.command}: {norms.pack_refused(exc)}", file=sys.stderr)
+        from .norms import pack_refused
+
+        print(f"noemie-sim {args.command}: {pack_refused(exc)}", file=sys.stderr)
         return 2
     norms_pack.install(speaking)
     # the commands this one starts (a vendor's script calling noemie-sim) speak it too
@@ -138,6 +161,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.pop(packs.ENVIRONMENT, None)
             if before is not None:
                 os.environ[packs.ENVIRONMENT] = before
+
+
+def _command_of(arguments: list[str]) -> str | None:
+    """The command ``arguments`` name, before they are parsed; None when the top-level help is
+    asked first or there is no command."""
+    takes_value = False
+    for argument in arguments:
+        if takes_value:
+            takes_value = False
+        elif argument == "--harness-key":
+            takes_value = True
+        elif argument in ("-h", "--help"):
+            return None
+        elif not argument.startswith("-"):
+            return argument
+    return None
 
 
 def _asked_language(arguments: list[str]) -> str | None:

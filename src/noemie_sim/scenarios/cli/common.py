@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from noemie_sim.scenarios.i18n import LANGUAGES, Language, choose, language
-from noemie_sim.scenarios.vendors.fresh import pki_time
 from noemie_sim.sim.clock import parse_moment, wall_now
 
 #: the language of the command's help (--help), chosen by main before the parser is built
@@ -100,6 +99,8 @@ def moment_for_pki(args: argparse.Namespace, pki_folder: str) -> datetime:
     said on stderr so that the user knows which."""
     if args.at is not None:
         return moment(args)
+    from noemie_sim.scenarios.vendors.fresh import pki_time  # a run's journal: read if given
+
     at, why = pki_time(Path(pki_folder))
     print(f"at {at.isoformat()} ({why}; --at TIME to choose)", file=sys.stderr)
     return at

@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 
 from noemie_sim.pki.errors import PkiError
-from noemie_sim.scenarios.vendors.fresh import fresh_file
 from noemie_sim.sim import packs
-from noemie_sim.sim.domain.generate import generate
 from noemie_sim.sim.norms import doc, jsonform, kinds
 from noemie_sim.sim.norms import pack as norms_pack
 from noemie_sim.sim.norms.errors import FormatError
@@ -268,6 +266,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         elif args.pki or args.lot or args.file or args.to:
             raise UsageError("--pki, --lot, --file and --to go with --from ID")
         else:
+            from noemie_sim.sim.domain.generate import generate  # the population, when asked
+
             data = generate(args.kind, args.seed, 10 if args.count is None else args.count)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -282,6 +282,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _fresh(args: argparse.Namespace) -> tuple[bytes, str]:
+    from noemie_sim.scenarios.vendors.fresh import fresh_file  # a run's network, when asked
+
     at = moment_for_pki(args, args.pki)
     try:
         return fresh_file(
