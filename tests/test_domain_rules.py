@@ -33,7 +33,8 @@ def test_2025_tariffs() -> None:
         "MD": 1000,
         "COE": 6000,
     }
-    assert ACTS["AMK"].base() == 1613  # séance 7.5 x 2.15 € (ameli)
+    assert ACTS["AMK"].base() == 1658  # séance 7.5 x 2.21 € (avenant 7, from 22/2/2024)
+    assert ACTS["AMK"].base(day=date(2024, 2, 21)) == 1613  # 7.5 x 2.15 € the day before
     assert ACTS["AMI"].base(300) == 945
 
 

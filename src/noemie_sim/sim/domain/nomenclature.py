@@ -5,10 +5,12 @@ Tariffs are looked up at the care date (:func:`price_at`). Sources (norms.md §8
 60 € (22/12/2024); COE 47.50 € → 54 € (22/12/2024) → 60 € (1/7/2025); IFD 2.50 € → 2.75 €
 (avenant 10, 28/08/2023); MD 10 €, AMI 3.15 € — [PRESS] with several sources. Where the start
 of a former tariff is not known it applies to every earlier date; where no former tariff is
-known (VG, MD, AMI, AMK, the CCAM act) the oldest known one applies before its date: both are
-project conventions, said as such in docs/norms.md.
-AMK 2.15 € per coefficient unit is derived from the ameli table crawled 24/09/2024 (kiné séance
-16.13 € = AMK 7.5). The CCAM tariff (DEQP003 ECG 14.52 €) is a modelling value, labelled as such.
+known (VG, MD, the CCAM act) the oldest known one applies before its date: both are project
+conventions, said as such in docs/norms.md.
+AMI 3 € → 3.15 € (15/4/2009); MD 10 € since the visit reform of 2002; AMK 2.15 € → 2.21 €
+(22/2/2024, avenant 7), the ameli table crawled 24/09/2024 (kiné séance 16.13 € = AMK 7.5)
+being out of date then — [PRESS], docs/rules.md gives each source. The CCAM tariff (DEQP003
+ECG 14.52 €) is a modelling value, labelled as such.
 Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
 (cardiologie) is a specialist for APC and the ECG. 50 for the pharmacie d'officine is a project
@@ -153,7 +155,14 @@ ACTS = {
             # arbitral, 30 € with G from 22/12/2024 (convention 2024) [PRESS]
             history=_G_HISTORY,
         ),
-        Act("MD", "Majoration de déplacement", 1000, frozenset({"01"})),
+        Act(
+            "MD",
+            "Majoration de déplacement",
+            1000,
+            frozenset({"01"}),
+            # created at 10 € by the visit reform of the accord of 5/6/2002, unchanged since
+            since=date(2002, 10, 1),
+        ),
         Act(
             "APC",
             "Avis ponctuel de consultant",
@@ -187,7 +196,10 @@ ACTS = {
             frozenset({"24"}),
             default_coefficient=100,
             franchise=True,
-            since=date(2023, 8, 28),
+            # 3 € -> 3.15 € on 15/4/2009; the 0.15 € rise the CNAM proposed for 2026 (avenant
+            # 11) had no signed date in the sources found: not modelled
+            since=date(2009, 4, 15),
+            history=((None, 300),),
         ),
         Act(
             "IFD",
@@ -200,11 +212,13 @@ ACTS = {
         Act(
             "AMK",
             "Acte de masso-kinésithérapie (lettre clé)",
-            215,
+            221,
             frozenset({"26"}),
             default_coefficient=750,
             franchise=True,
-            source="[DOC] ameli crawl 24/09/2024",
+            # avenant 7 (arrêté of 25/8/2023): the key letter +0.06 € six months later
+            since=date(2024, 2, 22),
+            history=((None, 215),),
         ),
         *(
             Act(
