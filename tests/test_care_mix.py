@@ -186,3 +186,46 @@ def test_trace_follows_an_invoice_from_billing_to_the_mutuelle(
     assert "décompte" in capsys.readouterr().out
     assert main(["trace", str(folder), "--invoice", "nobody/1"]) == 2
     assert "no invoice 'nobody/1' was billed" in capsys.readouterr().err
+
+
+def test_secteur_2_depassements_and_what_a_contrat_responsable_covers(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """Cardiologues in secteur 2 bill dépassements (in secteur 1, never); each mutuelle pays
+    the dépassement of one who signed the OPTAM as its grid says, and of one who did not at
+    most 100 % of the base and 20 points below its grid: every paid décompte's amount is the
+    rule's, recomputed from the décompte file the mutuelle received."""
+    from noemie_sim.actors.mutuelle import _settled
+    from noemie_sim.sim.domain.rules import GRIDS, oc_part
+
+    folder, journal, population = run
+    cardiologues = {p.ps_number: p for p in population.practitioners if p.specialty == "03"}
+    assert {(p.sector, p.optam) for p in cardiologues.values()} == {
+        (1, False), (2, False), (2, True)
+    }  # fmt: skip
+    decomptes: dict[str, tuple[str, b2.Invoice]] = {}
+    for data in set(_clear_files(folder, "DEC")):
+        sent = b2.parse(data)
+        for lot in sent.lots:
+            for invoice in lot.invoices:
+                decomptes[f"{sent.sender}/{invoice.invoice_number}"] = (lot.ps_number, invoice)
+    paid = {(1, False): 0, (2, False): 0, (2, True): 0}
+    capped = 0  # décomptes the non-OPTAM cap made smaller than the grid would have
+    for e in journal.events("decompte-paid"):
+        ps, invoice = decomptes[str(e.details["decompte"])]
+        who = cardiologues.get(ps)
+        if who is None:
+            continue
+        grid = GRIDS[str(e.details["grid"])]
+        lines = [line for line in invoice.lines if isinstance(line, b2.ProfessionalAct)]
+        assert len(lines) == len(invoice.lines)  # a médecin's décompte: acts only
+        acts = [_settled(line, invoice.care_pathway == "N") for line in lines]
+        above = sum(a.depassement for a in acts)
+        assert (above > 0) == (who.sector == 2) or (who.optam and above == 0), (ps, above)
+        non_optam = who.sector == 2 and not who.optam
+        assert e.details["amount"] == sum(oc_part(a, grid, non_optam) for a in acts)
+        if non_optam and sum(oc_part(a, grid) for a in acts) > e.details["amount"]:
+            capped += 1
+        paid[(who.sector, who.optam)] += 1
+    assert all(paid.values()), paid
+    assert capped > 0, "no dépassement of a non-OPTAM cardiologue was capped"

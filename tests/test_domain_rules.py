@@ -175,3 +175,22 @@ def test_the_ij_ceiling_follows_the_smic_in_force(leave_start: date, ceiling: in
 def test_ij_ceiling_in_june_2024() -> None:
     """1.8 SMIC at 11.65 €/h (1/1/2024): 52.28 €, as docs/rules.md says."""
     assert ij_ceiling(date(2024, 6, 1)) == 5228
+
+
+def test_a_contrat_responsable_covers_less_the_depassements_without_the_optam() -> None:
+    """R871-2 CSS: a non-OPTAM médecin's dépassement covered at most 100 % of the base and 20
+    points below the OPTAM's cover; the ticket modérateur always."""
+    from noemie_sim.sim.domain.rules import GRIDS, Liquidated, oc_part, responsible_percent
+
+    assert [responsible_percent(GRIDS[g], True) for g in GRIDS] == [100, 130, 180, 200]
+    assert [responsible_percent(GRIDS[g], False) for g in GRIDS] == [100, 150, 200, 300]
+    # an avis ponctuel de consultant: base 60 €, fee 130 €, AMO 70 % (42 €)
+    act = Liquidated("APC", 13000, 6000, 70, 4200, 0, 0)
+    assert oc_part(act, GRIDS["200% BR"]) == 7800  # 120 € - 42 €
+    assert oc_part(act, GRIDS["200% BR"], non_optam=True) == 6600  # 108 € - 42 €
+    assert oc_part(act, GRIDS["300% BR"]) == 8800  # the whole fee less the AMO
+    assert oc_part(act, GRIDS["300% BR"], non_optam=True) == 7800  # 120 € - 42 €
+    assert oc_part(act, GRIDS["100% BR"], non_optam=True) == 1800  # the ticket modérateur
+    # no dépassement: nothing to cap
+    at_tariff = Liquidated("APC", 6000, 6000, 70, 4200, 0, 0)
+    assert oc_part(at_tariff, GRIDS["150% BR"], non_optam=True) == 1800

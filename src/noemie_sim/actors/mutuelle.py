@@ -202,7 +202,7 @@ class Mutuelle(Actor):
         rejects = []
         for lot in decomptes.lots:
             for inv in lot.invoices:
-                code = self._settle(cpam, file_ident, inv)
+                code = self._settle(cpam, file_ident, inv, lot.ps_number)
                 if code is not None:
                     label = codes.OC[code].short_label
                     rejects.append(
@@ -217,8 +217,9 @@ class Mutuelle(Actor):
                     )
         return self._answer(cpam, decomptes.file_id, digest, received, tuple(rejects))
 
-    def _settle(self, cpam: str, file_ident: str, inv: b2.Invoice) -> str | None:
-        """Pay or reject one décompte (journaled); the reject code or None when paid."""
+    def _settle(self, cpam: str, file_ident: str, inv: b2.Invoice, ps: str) -> str | None:
+        """Pay or reject one décompte of the PS ``ps`` (journaled); the reject code or None
+        when paid."""
         decompte = f"{cpam}/{inv.invoice_number}"
         contracts = [
             c for c in self.contracts.get(inv.insured_nir, [])
@@ -248,7 +249,10 @@ class Mutuelle(Actor):
             return code
         grid = GRIDS[covering[0].grid]
         out = inv.care_pathway == "N"
-        amount = sum(oc_part(_settled(a, out), grid) for a in acts)
+        # the PS's sector and OPTAM, from the public directory of PS (the population's)
+        billing = self.kernel.population.practitioner(ps)
+        non_optam = billing is not None and billing.sector == 2 and not billing.optam
+        amount = sum(oc_part(_settled(a, out), grid, non_optam) for a in acts)
         self.log(
             "decompte-paid",
             file=file_ident,

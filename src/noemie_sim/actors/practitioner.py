@@ -148,7 +148,8 @@ class Practitioner(Actor):
         rng = self.rng
         foreign = self.foreign and rng.random() < self.behaviour.foreign_patient_share
         insured, who = rng.choice(self.foreign if foreign or not self.patients else self.patients)
-        acts = typical_visit(self.who.specialty, rng, day)
+        who_bills = self.who
+        acts = typical_visit(who_bills.specialty, rng, day, who_bills.sector, who_bills.optam)
         if rng.random() < self.behaviour.wrong_act_share:
             acts = (
                 [Billed("AMK", ACTS["AMK"].base(None, 1, day))]

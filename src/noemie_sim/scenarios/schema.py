@@ -568,6 +568,8 @@ def _population(t: _Table, scale: float) -> PopulationConfig:
             "no_medecin_traitant_share", d.no_medecin_traitant_share
         ),
         split_cover_share=t.number("split_cover_share", d.split_cover_share),
+        secteur2_share=t.number("secteur2_share", d.secteur2_share),
+        optam_share=t.number("optam_share", d.optam_share),
     )
     t.done()
     return config

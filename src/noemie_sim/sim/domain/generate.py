@@ -70,13 +70,26 @@ def story_of(seed: int, count: int) -> _Story:
     return _Story(population, random.Random(seed * 7919 + 13), count)
 
 
-def typical_visit(specialty: str, rng: random.Random, day: date | None = None) -> list[Billed]:
+#: the dépassements a secteur 2 cardiologue asks on the avis ponctuel de consultant, each drawn
+#: as often: with the OPTAM, moderated (none, or a third of the tariff); without, a third or
+#: two thirds of it (modelling values; the OPTAM's own limit is a practice rate, not per act)
+DEPASSEMENTS = {True: (0, 2000, 2000), False: (2000, 4000, 4000)}
+
+
+def typical_visit(
+    specialty: str,
+    rng: random.Random,
+    day: date | None = None,
+    sector: int = 1,
+    optam: bool = False,
+) -> list[Billed]:
     """The acts of one visit on ``day`` to a PS of ``specialty``, with usual fees (the tariffs
     of that day; today's when no day is given): a consultation (or a home visit) for a
-    généraliste, a consultation (sometimes with a dépassement of 20 €) and an ECG for a
-    cardiologue, a nursing act and its travel fee for an infirmier, a session for a
-    kinésithérapeute, one to four drugs of one to three boxes each at a pharmacy (their price:
-    a pharmacy asks no more than the base)."""
+    généraliste, a consultation and an ECG for a cardiologue (in secteur 2, the consultation
+    with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, the tariff), a nursing act and
+    its travel fee for an infirmier, a session for a kinésithérapeute, one to four drugs of
+    one to three boxes each at a pharmacy (their price: a pharmacy asks no more than the
+    base)."""
 
     def fee(code: str, coefficient: int | None = None) -> int:
         return ACTS[code].base(coefficient, 1, day)
@@ -96,8 +109,9 @@ def typical_visit(specialty: str, rng: random.Random, day: date | None = None) -
             else [Billed("VG", fee("VG")), Billed("MD", fee("MD"))]
         )
     elif specialty == "03":
-        apc = fee("APC")
-        acts = [Billed("APC", rng.choice((apc, apc, apc + 2000))), Billed("ADE", fee("ADE"))]
+        above = DEPASSEMENTS[optam] if sector == 2 else (0, 0, 0)
+        apc = fee("APC") + rng.choice(above)
+        acts = [Billed("APC", apc), Billed("ADE", fee("ADE"))]
     elif specialty == "24":
         coefficient = rng.choice((100, 200, 300))
         acts = [Billed("AMI", fee("AMI", coefficient), coefficient), Billed("IFD", fee("IFD"))]
@@ -126,7 +140,8 @@ class _Story:
 
     def billed(self) -> list[Billed]:
         """The acts of one visit to this PS, with its usual fees."""
-        return typical_visit(self.ps.specialty, self.rng, self.care_day)
+        ps = self.ps
+        return typical_visit(ps.specialty, self.rng, self.care_day, ps.sector, ps.optam)
 
     def fse(self, number: int, patient: tuple[Insured, Beneficiary]) -> b2.Invoice:
         """The invoice as the PS sends it: AMO part before PF and franchises."""
@@ -246,7 +261,7 @@ def fresh_fse_file(
     invoices = []
     for k in range(1, count + 1):
         insured, who = rng.choice(patients)
-        acts = typical_visit(ps.specialty, rng, day)
+        acts = typical_visit(ps.specialty, rng, day, ps.sector, ps.optam)
         tiers_payant = who.ald or who.c2s or rng.random() < ps.tiers_payant_share
         number = file_id * INVOICES_PER_FILE + k
         invoices.append(fse_invoice(population, ps, insured, who, day, number, acts, tiers_payant))

@@ -188,9 +188,32 @@ class PopulationConfig:
     #: NOEMIE links are per bénéficiaire
     split_cover_share: float = 0.05
     pharmacy_tiers_payant_share: float = 0.95  # tiers payant is the norm at the pharmacy
+    #: specialists (the cardiologues) in secteur 2, free to bill dépassements, and among them
+    #: those who signed the OPTAM (moderated dépassements): modelling values
+    secteur2_share: float = 0.5
+    optam_share: float = 0.5
     reference_day: date = date(2026, 3, 2)
     #: the share of one caisse in a run sharded by caisse (None: a whole population)
     shard: ShardOf | None = None
+
+
+#: the specialties whose médecins may be in secteur 2 (the généralistes are nearly all in
+#: secteur 1: a convention of the model)
+SECTEUR2_SPECIALTIES = frozenset({"03"})
+
+
+def _sector(
+    seed: int, ps_number: str, specialty: str, config: PopulationConfig
+) -> tuple[int, bool]:
+    """(sector, OPTAM) of a PS: drawn from its own stream (the seed and its number), so that
+    the draws of everything else are those of a population without sectors, and a shard
+    draws what the whole run draws."""
+    if specialty not in SECTEUR2_SPECIALTIES:
+        return 1, False
+    draw = random.Random(f"{seed}/sector/{ps_number}")
+    if draw.random() >= config.secteur2_share:
+        return 1, False
+    return 2, draw.random() < config.optam_share
 
 
 @dataclass(frozen=True)
@@ -272,6 +295,12 @@ class Practitioner:
     cabinet_postcode: str
     cabinet_city: str
     tiers_payant_share: float
+    #: the convention's sector: 1 (the tariff, no dépassement) or 2 (dépassements allowed)
+    sector: int = 1
+    #: a secteur 2 médecin who signed the OPTAM (option de pratique tarifaire maîtrisée): his
+    #: dépassements are moderated, and a contrat responsable covers them without the cap it
+    #: puts on the others' (rules.oc_part)
+    optam: bool = False
 
 
 @dataclass(frozen=True)
@@ -342,6 +371,14 @@ class Population:
 
     def beneficiaries(self) -> list[tuple[Insured, Beneficiary]]:
         return [(i, b) for i in self.insured for b in i.beneficiaries]
+
+    def practitioner(self, ps_number: str) -> Practitioner | None:
+        """The PS of that n° AM, None when it is not one of this population's."""
+        return self._practitioners_by_number.get(ps_number)
+
+    @cached_property
+    def _practitioners_by_number(self) -> dict[str, Practitioner]:
+        return {p.ps_number: p for p in self.practitioners}
 
     @cached_property
     def _beneficiaries_by_caisse(self) -> dict[str, list[tuple[Insured, Beneficiary]]]:
@@ -644,6 +681,7 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
         else:
             number = _shard_ps_number(department, category, shard, n)
         street, postcode, city = rng.choice(names.addresses)
+        sector, optam = _sector(seed, number, specialty, config)
         practitioners.append(
             Practitioner(
                 number,
@@ -658,6 +696,8 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
                 config.pharmacy_tiers_payant_share
                 if profession is Profession.PHARMACIEN
                 else config.tiers_payant_share,
+                sector,
+                optam,
             )
         )
 

@@ -24,7 +24,10 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
   most 2 € a day for acts), 1 € and 4 € from 31/03/2024; 50 € a year for all franchises; no
   daily cap on boxes; same exemptions [PRESS, service-public].
 * a contrat responsable covers the ticket modérateur but never the PF nor the franchises;
-  the mutuelle never pays more than the real cost.
+  the mutuelle never pays more than the real cost. The dépassements of a secteur 2 médecin
+  who did not sign the OPTAM it covers up to 100 % of the base, and 20 points below what it
+  covers for one who did (R871-2 CSS, décret 2014-1374) [DOC]; the OC learns a PS's sector and
+  OPTAM from the public directory of PS (a convention: the décompte does not carry them).
 * IJ (:func:`ij_for_period`, by kind of leave):
   - maladie: 50 % of the daily base salary (3 months' gross / 91.25, rounded once to the
     nearest cent, half up: the rounding of a euro amount to the cent), at most half the daily
@@ -299,10 +302,31 @@ GRIDS = {
 }
 
 
-def oc_part(act: Liquidated, grid: Grid) -> int:
+#: a contrat responsable covers the dépassements of a médecin who did not sign the OPTAM up to
+#: this many % of the base, and at least this many points below what it covers for one who
+#: did (code de la sécurité sociale R871-2, décret 2014-1374) [DOC]
+NON_OPTAM_CAP = 100
+NON_OPTAM_BELOW = 20
+
+
+def responsible_percent(grid: Grid, capped: bool) -> int:
+    """The grid's cover (AMO + OC, % of the base) for an act: as it says, or, for the
+    dépassement of a secteur 2 médecin without the OPTAM (``capped``), what a contrat
+    responsable may pay: the ticket modérateur, plus a dépassement cover of at most
+    :data:`NON_OPTAM_CAP` % and :data:`NON_OPTAM_BELOW` points below the grid's own."""
+    if not capped or grid.percent_br <= 100:
+        return grid.percent_br
+    above = min(grid.percent_br - 100 - NON_OPTAM_BELOW, NON_OPTAM_CAP)
+    return 100 + max(0, above)
+
+
+def oc_part(act: Liquidated, grid: Grid, non_optam: bool = False) -> int:
     """What the mutuelle pays for one settled act: the grid's cover less what the AMO would
-    have paid in the parcours de soins (the majoration out of it stays with the patient)."""
-    covered = half_up(act.base * grid.percent_br, 100) - act.amo_gross - act.penalty
+    have paid in the parcours de soins (the majoration out of it stays with the patient);
+    ``non_optam``: the act of a secteur 2 médecin who did not sign the OPTAM, whose
+    dépassement a contrat responsable covers less (:func:`responsible_percent`)."""
+    percent = responsible_percent(grid, non_optam and act.depassement > 0)
+    covered = half_up(act.base * percent, 100) - act.amo_gross - act.penalty
     covered += dict(grid.forfaits).get(act.code, 0)
     # the fee minus the gross AMO part: the PF, franchises and the majoration stay with the
     # patient
