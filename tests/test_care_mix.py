@@ -203,6 +203,7 @@ def test_secteur_2_depassements_and_what_a_contrat_responsable_covers(
     assert {(p.sector, p.optam) for p in cardiologues.values()} == {
         (1, False), (2, False), (2, True)
     }  # fmt: skip
+    c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
     decomptes: dict[str, tuple[str, b2.Invoice]] = {}
     for data in set(_clear_files(folder, "DEC")):
         sent = b2.parse(data)
@@ -221,7 +222,10 @@ def test_secteur_2_depassements_and_what_a_contrat_responsable_covers(
         assert len(lines) == len(invoice.lines)  # a médecin's décompte: acts only
         acts = [_settled(line, invoice.care_pathway == "N") for line in lines]
         above = sum(a.depassement for a in acts)
-        assert (above > 0) == (who.sector == 2) or (who.optam and above == 0), (ps, above)
+        if who.sector == 1:
+            assert above == 0, ps
+        elif not who.optam and invoice.beneficiary_nir not in c2s:
+            assert above > 0, ps  # never at the tariff, but for a patient with the C2S
         non_optam = who.sector == 2 and not who.optam
         assert e.details["amount"] == sum(oc_part(a, grid, non_optam) for a in acts)
         if non_optam and sum(oc_part(a, grid) for a in acts) > e.details["amount"]:
@@ -229,3 +233,27 @@ def test_secteur_2_depassements_and_what_a_contrat_responsable_covers(
         paid[(who.sector, who.optam)] += 1
     assert all(paid.values()), paid
     assert capped > 0, "no dépassement of a non-OPTAM cardiologue was capped"
+
+
+def test_no_depassement_for_a_patient_with_the_c2s(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """A secteur 2 cardiologue bills a patient with the complémentaire santé solidaire at the
+    tariff (L162-5-13 CSS), the others often above it: read from the lots the caisses got."""
+    folder, _journal, population = run
+    secteur2 = {p.ps_number for p in population.practitioners if p.sector == 2}
+    c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
+    at_tariff = above = 0
+    for data in set(_clear_files(folder, "FSE")):
+        for lot in b2.parse(data).lots:
+            if lot.ps_number not in secteur2:
+                continue
+            for invoice in lot.invoices:
+                acts = [x for x in invoice.lines if isinstance(x, b2.ProfessionalAct)]
+                dearer = any(a.fee_amount > a.base for a in acts)
+                if invoice.beneficiary_nir in c2s:
+                    assert not dearer, invoice.invoice_number
+                    at_tariff += 1
+                else:
+                    above += dearer
+    assert at_tariff > 0 and above > 0, (at_tariff, above)

@@ -149,7 +149,8 @@ class Practitioner(Actor):
         foreign = self.foreign and rng.random() < self.behaviour.foreign_patient_share
         insured, who = rng.choice(self.foreign if foreign or not self.patients else self.patients)
         who_bills = self.who
-        acts = typical_visit(who_bills.specialty, rng, day, who_bills.sector, who_bills.optam)
+        acts = typical_visit(who_bills.specialty, rng, day, who_bills.sector, who_bills.optam,
+                             who.c2s)  # fmt: skip
         if rng.random() < self.behaviour.wrong_act_share:
             acts = (
                 [Billed("AMK", ACTS["AMK"].base(None, 1, day))]

@@ -82,11 +82,13 @@ def typical_visit(
     day: date | None = None,
     sector: int = 1,
     optam: bool = False,
+    c2s: bool = False,
 ) -> list[Billed]:
     """The acts of one visit on ``day`` to a PS of ``specialty``, with usual fees (the tariffs
     of that day; today's when no day is given): a consultation (or a home visit) for a
     généraliste, a consultation and an ECG for a cardiologue (in secteur 2, the consultation
-    with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, the tariff), a nursing act and
+    with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, or for a patient with the C2S,
+    the tariff), a nursing act and
     its travel fee for an infirmier, a session for a kinésithérapeute, one to four drugs of
     one to three boxes each at a pharmacy (their price: a pharmacy asks no more than the
     base)."""
@@ -109,7 +111,8 @@ def typical_visit(
             else [Billed("VG", fee("VG")), Billed("MD", fee("MD"))]
         )
     elif specialty == "03":
-        above = DEPASSEMENTS[optam] if sector == 2 else (0, 0, 0)
+        # no dépassement for a patient with the complémentaire santé solidaire (CSS L162-5-13)
+        above = DEPASSEMENTS[optam] if sector == 2 and not c2s else (0, 0, 0)
         apc = fee("APC") + rng.choice(above)
         acts = [Billed("APC", apc), Billed("ADE", fee("ADE"))]
     elif specialty == "24":
@@ -138,15 +141,16 @@ class _Story:
         open_rights = [p for p in self.population.beneficiaries() if p[0].rights_until is None]
         return [self.rng.choice(open_rights) for _ in range(self.count)]
 
-    def billed(self) -> list[Billed]:
-        """The acts of one visit to this PS, with its usual fees."""
+    def billed(self, c2s: bool = False) -> list[Billed]:
+        """The acts of one visit to this PS, with its usual fees (for a patient with the C2S
+        when ``c2s``)."""
         ps = self.ps
-        return typical_visit(ps.specialty, self.rng, self.care_day, ps.sector, ps.optam)
+        return typical_visit(ps.specialty, self.rng, self.care_day, ps.sector, ps.optam, c2s)
 
     def fse(self, number: int, patient: tuple[Insured, Beneficiary]) -> b2.Invoice:
         """The invoice as the PS sends it: AMO part before PF and franchises."""
         insured, who = patient
-        acts = self.billed()
+        acts = self.billed(who.c2s)
         tiers_payant = self.rng.random() < self.ps.tiers_payant_share or who.ald or who.c2s
         return fse_invoice(
             self.population, self.ps, insured, who, self.care_day, number, acts, tiers_payant
@@ -261,7 +265,7 @@ def fresh_fse_file(
     invoices = []
     for k in range(1, count + 1):
         insured, who = rng.choice(patients)
-        acts = typical_visit(ps.specialty, rng, day, ps.sector, ps.optam)
+        acts = typical_visit(ps.specialty, rng, day, ps.sector, ps.optam, who.c2s)
         tiers_payant = who.ald or who.c2s or rng.random() < ps.tiers_payant_share
         number = file_id * INVOICES_PER_FILE + k
         invoices.append(fse_invoice(population, ps, insured, who, day, number, acts, tiers_payant))
@@ -379,13 +383,13 @@ def _noemie_ps(story: _Story) -> bytes:
     ]  # fmt: skip
     visits: list[tuple[Insured, Beneficiary, list[Billed], str | None]] = []
     for insured, who in story.patients:
-        billed = story.billed()
+        billed = story.billed(who.c2s)
         visits.append((insured, who, billed, None))
         if story.rng.random() < 0.1:
             visits.append((insured, who, billed, "2900 005"))  # the same visit billed again
     if closed and story.rng.random() < 0.5:
         insured, who = story.rng.choice(closed)
-        visits.append((insured, who, story.billed(), "0250 060"))
+        visits.append((insured, who, story.billed(who.c2s), "0250 060"))
     for number, (insured, who, billed, reject) in enumerate(visits, start=1000):
         settled = liquidate(
             billed,
@@ -494,10 +498,13 @@ def _decompte_of(
     """The décompte for ``mutuelle`` of one visit of ``who`` to the story's PS, the OC's part
     computed with ``grid`` (none when the OC does not cover the patient)."""
     patient = patient_of(who, insured)
-    settled = liquidate(story.billed(), story.ps.specialty, story.ps.ps_number,
+    ps = story.ps
+    settled = liquidate(story.billed(who.c2s), ps.specialty, ps.ps_number,
                         patient, story.care_day, counters)  # fmt: skip
+    non_optam = ps.sector == 2 and not ps.optam
     lines = tuple(
-        b2_act(s, story.ps, story.care_day, s.amo, oc_part(s, grid) if grid else 0) for s in settled
+        b2_act(s, ps, story.care_day, s.amo, oc_part(s, grid, non_optam) if grid else 0)
+        for s in settled
     )
     return b2.Invoice(
         invoice_number=number,
