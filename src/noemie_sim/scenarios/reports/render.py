@@ -8,6 +8,7 @@ All four are written from the report dictionary of :func:`noemie_sim.scenarios.r
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -245,32 +246,37 @@ def write_html(report: dict[str, Any], path: Path | str, lang: Language | None =
     by the page's script on canvases (each chart marks itself data-rendered="yes" with its
     axes' titles; a chart without data says so instead, data-rendered="empty")."""
     lang = lang or language("en")
-    data = _in_script(localized(report, lang))
+    data = in_script(localized(report, lang))
     title = html.escape(lang._("noemie-sim: {scenario}", scenario=report["scenario"]))
     here = resources.files("noemie_sim.scenarios.reports")
     page = (here / "report_page.html").read_text("utf-8")
-    charts = (here / "assets" / "report_charts.js").read_text("utf-8")
     # one pass over the page: a placeholder inside inserted text is never replaced again
     parts = {
         "__LANG__": lang.code,
         "__TITLE__": title,
         "__DATA__": data,
-        "__MESSAGES__": _in_script(chart_messages(lang)),
+        "__MESSAGES__": in_script(chart_messages(lang)),
         "__CHARTJS__": (here / "assets" / "chart.umd.min.js").read_text("utf-8"),
         "__ANNOTATION__": (here / "assets" / "chartjs-plugin-annotation.min.js").read_text("utf-8"),
-        "__CHARTS__": charts,
+        "__CHARTS__": _chart_script(),
     }
     _write(path, re.sub("|".join(parts), lambda m: parts[m.group(0)], page))
 
 
+@functools.cache
+def _chart_script() -> str:
+    """report_charts.js, which draws the report's charts and tables."""
+    here = resources.files("noemie_sim.scenarios.reports")
+    return (here / "assets" / "report_charts.js").read_text("utf-8")
+
+
+@functools.cache
 def chart_messages(lang: Language) -> dict[str, str]:
     """The words of the report's script (``rt("...")`` in report_charts.js) in ``lang``, as
     the page gives them to it (``window.MESSAGES``): report.html and the live page's report."""
-    here = resources.files("noemie_sim.scenarios.reports")
-    script = (here / "assets" / "report_charts.js").read_text("utf-8")
-    return {m: lang._(m) for m in script_messages(script)}
+    return {m: lang._(m) for m in script_messages(_chart_script())}
 
 
-def _in_script(value: Any) -> str:
+def in_script(value: Any) -> str:
     """``value`` as JSON inside an HTML script element (no "</" may close it)."""
     return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")

@@ -38,7 +38,7 @@ from noemie_sim.scenarios.i18n import (
     script_messages,
 )
 from noemie_sim.scenarios.reports.narration import CHAPTERS
-from noemie_sim.scenarios.reports.render import chart_messages, localized
+from noemie_sim.scenarios.reports.render import chart_messages, in_script, localized
 from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.schema import (
     FAULT_KINDS,
@@ -284,8 +284,8 @@ def live_page(lang: Language) -> str:
         key = match.group(1)
         if key == "LANG":
             return lang.code
-        if key == "MESSAGES":  # inside a script: no "</" may close it
-            return json.dumps(messages, ensure_ascii=False).replace("</", "<\\/")
+        if key == "MESSAGES":
+            return in_script(messages)
         return html.escape(lang._(key), quote=True)
 
     return PAGE_MESSAGE.sub(fill, source)
