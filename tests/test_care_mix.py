@@ -257,3 +257,36 @@ def test_no_depassement_for_a_patient_with_the_c2s(
                 else:
                     above += dearer
     assert at_tariff > 0 and above > 0, (at_tariff, above)
+
+
+def test_sages_femmes_bill_their_consultation_at_70_percent_without_pf(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """A sage-femme (n° AM catégorie 5) bills C + MSF (23 € + 3.50 € in 2026), reimbursed at
+    70 % (90 % under the régime local d'Alsace-Moselle, 100 % in ALD or maternity) with no
+    participation forfaitaire nor franchise: the AMO part of each line is the whole rate of
+    its base, read from the lots the caisses received, and the caisses' liquidation deducts
+    nothing."""
+    folder, _journal, population = run
+    sages_femmes = {p.ps_number for p in population.practitioners if p.specialty == "21"}
+    assert sages_femmes and all(n[2] == "5" for n in sages_femmes)
+    lines = 0
+    for data in set(_clear_files(folder, "FSE")):
+        for lot in b2.parse(data).lots:
+            if lot.ps_number not in sages_femmes:
+                continue
+            for invoice in lot.invoices:
+                acts = [x for x in invoice.lines if isinstance(x, b2.ProfessionalAct)]
+                assert [(a.act_code, a.base) for a in acts] == [("C", 2300), ("MSF", 350)]
+                for act in acts:
+                    assert act.rate in (70, 90, 100), act  # 90: the régime local
+                    assert act.amo_amount == act.base * act.rate // 100  # no PF, no franchise
+                    lines += 1
+    assert lines > 20, lines
+    # and the caisse deducted neither a PF nor a franchise from their invoices
+    _folder, journal, _population = run
+    settled = [
+        e for e in journal.events("invoice-liquidated")
+        if str(e.invoice).split("/")[0] in sages_femmes and e.details["status"] == "paid"
+    ]  # fmt: skip
+    assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)

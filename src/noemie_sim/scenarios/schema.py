@@ -30,6 +30,7 @@ from .i18n import N_
 SPECIALTY_NAMES = {
     "medecin-generaliste": "01",
     "cardiologue": "03",
+    "sage-femme": "21",
     "infirmier": "24",
     "kinesitherapeute": "26",
     "pharmacie": "50",

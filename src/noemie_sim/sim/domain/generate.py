@@ -89,7 +89,8 @@ def typical_visit(
     généraliste, a consultation and an ECG for a cardiologue (in secteur 2, the consultation
     with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, or for a patient with the C2S,
     the tariff), a nursing act and
-    its travel fee for an infirmier, a session for a kinésithérapeute, one to four drugs of
+    its travel fee for an infirmier, a consultation (C + MSF) for a sage-femme, a session for
+    a kinésithérapeute, one to four drugs of
     one to three boxes each at a pharmacy (their price: a pharmacy asks no more than the
     base)."""
 
@@ -115,6 +116,8 @@ def typical_visit(
         above = DEPASSEMENTS[optam] if sector == 2 and not c2s else (0, 0, 0)
         apc = fee("APC") + rng.choice(above)
         acts = [Billed("APC", apc), Billed("ADE", fee("ADE"))]
+    elif specialty == "21":
+        acts = [Billed("C", fee("C")), Billed("MSF", fee("MSF"))]
     elif specialty == "24":
         coefficient = rng.choice((100, 200, 300))
         acts = [Billed("AMI", fee("AMI", coefficient), coefficient), Billed("IFD", fee("IFD"))]

@@ -13,9 +13,9 @@ being out of date then — [PRESS], docs/rules.md gives each source. The CCAM ta
 ECG 14.52 €) is a modelling value, labelled as such.
 Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
-(cardiologie) is a specialist for APC and the ECG. 50 for the pharmacie d'officine is a project
-convention (annexe 17 is not public; its n° AM catégorie 2 "fournisseur (pharmacie...)" is
-[DOC], norms.md §7.2).
+(cardiologie) is a specialist for APC and the ECG. 21 for the sage-femme and 50 for the
+pharmacie d'officine are project conventions (annexe 17 is not public; the n° AM catégories 5
+"sage-femme" and 2 "fournisseur (pharmacie...)" are [DOC], norms.md §7.2).
 
 Pharmacies bill drugs under the prestation codes of the SNDS (documentation-snds ER_PHA_F
 [DOC]): PH1 pharmacie 100 %, PH7 65 %, PH4 30 %, PH2 15 %; the rate belongs to the drug
@@ -39,6 +39,7 @@ class Profession(Enum):
 
     MEDECIN = 1
     PHARMACIEN = 2  # catégorie 2: fournisseur (pharmacie, transport, taxi)
+    SAGE_FEMME = 5  # a medical profession: 70 %, no PF, no franchise, direct access
     INFIRMIER = 6
     KINE = 7
 
@@ -56,6 +57,7 @@ SPECIALTIES = {
     for s in (
         Specialty("01", "Médecine générale", Profession.MEDECIN, "medecin-generaliste"),
         Specialty("03", "Cardiologie", Profession.MEDECIN, "cardiologue"),
+        Specialty("21", "Sage-femme", Profession.SAGE_FEMME, "sage-femme"),
         Specialty("24", "Infirmier", Profession.INFIRMIER, "infirmier"),
         Specialty("26", "Masseur-kinésithérapeute", Profession.KINE, "kinesitherapeute"),
         Specialty("50", "Pharmacie d'officine", Profession.PHARMACIEN, "pharmacie"),
@@ -162,6 +164,18 @@ ACTS = {
             frozenset({"01"}),
             # created at 10 € by the visit reform of the accord of 5/6/2002, unchanged since
             since=date(2002, 10, 1),
+        ),
+        # a sage-femme's consultation: C (23 €) and the majoration sage-femme MSF, 2 € from the
+        # avenant of 29/5/2018 (C + MSF = 25 € in 2019), 3.50 € from 22/2/2024 (avenant 7:
+        # C + MSF = 26.50 €)
+        Act("C", "Consultation sage-femme", 2300, frozenset({"21"})),
+        Act(
+            "MSF",
+            "Majoration sage-femme",
+            350,
+            frozenset({"21"}),
+            since=date(2024, 2, 22),
+            history=((None, 200),),
         ),
         Act(
             "APC",

@@ -4,7 +4,8 @@ amount, rate and cap is the one in force on the care date (or the leave's first 
 
 Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
 
-* AMO rate 70 % for médecins [DOC]; 100 % for ALD soins en rapport and maternité [DOC];
+* AMO rate 70 % for médecins [DOC] and sages-femmes (the ameli table crawled 24/09/2024:
+  "médecins/sages-femmes 70 %"); 100 % for ALD soins en rapport and maternité [DOC];
   auxiliaires médicaux 60 % (the usual rate; norms.md notes an ameli crawl showing 70 %, so
   the rate is a parameter of :class:`Rules`); drugs at the rate of their class (65, 30, 15 or
   100 %; a 15 % drug stays at 15 % under ALD) [DOC SNDS, PRESS].
@@ -193,7 +194,8 @@ def rate_for(
         rate = drug_rate
     else:
         profession = SPECIALTIES[specialty].profession
-        rate = rules.doctor_rate if profession is Profession.MEDECIN else rules.auxiliary_rate
+        medical = profession in (Profession.MEDECIN, Profession.SAGE_FEMME)
+        rate = rules.doctor_rate if medical else rules.auxiliary_rate
     if patient.alsace_moselle:
         rate = ALSACE_MOSELLE_RATES.get(rate, rate)
     if day is not None and out_of_pathway(specialty, patient, day):
