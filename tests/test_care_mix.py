@@ -46,6 +46,18 @@ def _clear_files(folder: Path, kind: str, actor: str = "*") -> list[bytes]:
     return [p.read_bytes() for p in sorted((folder / "files").glob(f"{actor}/*{kind}*.clear"))]
 
 
+def _billed_by(
+    folder: Path, practitioners: set[str]
+) -> Iterator[tuple[b2.Invoice, list[b2.ProfessionalAct]]]:
+    """Each invoice the ``practitioners`` sent in their lots, with its acts (each lot once,
+    though its sender and its caisse both archive it)."""
+    for data in set(_clear_files(folder, "FSE")):
+        for lot in b2.parse(data).lots:
+            if lot.ps_number in practitioners:
+                for invoice in lot.invoices:
+                    yield invoice, [x for x in invoice.lines if isinstance(x, b2.ProfessionalAct)]
+
+
 def test_its_files_validate(run: tuple[Path, Journal, Population]) -> None:
     checked, refused = invalid_files(run[0])
     assert checked > 300 and not refused, refused[:5]
@@ -244,18 +256,13 @@ def test_no_depassement_for_a_patient_with_the_c2s(
     secteur2 = {p.ps_number for p in population.practitioners if p.sector == 2}
     c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
     at_tariff = above = 0
-    for data in set(_clear_files(folder, "FSE")):
-        for lot in b2.parse(data).lots:
-            if lot.ps_number not in secteur2:
-                continue
-            for invoice in lot.invoices:
-                acts = [x for x in invoice.lines if isinstance(x, b2.ProfessionalAct)]
-                dearer = any(a.fee_amount > a.base for a in acts)
-                if invoice.beneficiary_nir in c2s:
-                    assert not dearer, invoice.invoice_number
-                    at_tariff += 1
-                else:
-                    above += dearer
+    for invoice, acts in _billed_by(folder, secteur2):
+        dearer = any(a.fee_amount > a.base for a in acts)
+        if invoice.beneficiary_nir in c2s:
+            assert not dearer, invoice.invoice_number
+            at_tariff += 1
+        else:
+            above += dearer
     assert at_tariff > 0 and above > 0, (at_tariff, above)
 
 
@@ -267,24 +274,18 @@ def test_sages_femmes_bill_their_consultation_at_70_percent_without_pf(
     participation forfaitaire nor franchise: the AMO part of each line is the whole rate of
     its base, read from the lots the caisses received, and the caisses' liquidation deducts
     nothing."""
-    folder, _journal, population = run
+    folder, journal, population = run
     sages_femmes = {p.ps_number for p in population.practitioners if p.specialty == "21"}
     assert sages_femmes and all(n[2] == "5" for n in sages_femmes)
     lines = 0
-    for data in set(_clear_files(folder, "FSE")):
-        for lot in b2.parse(data).lots:
-            if lot.ps_number not in sages_femmes:
-                continue
-            for invoice in lot.invoices:
-                acts = [x for x in invoice.lines if isinstance(x, b2.ProfessionalAct)]
-                assert [(a.act_code, a.base) for a in acts] == [("C", 2300), ("MSF", 350)]
-                for act in acts:
-                    assert act.rate in (70, 90, 100), act  # 90: the régime local
-                    assert act.amo_amount == act.base * act.rate // 100  # no PF, no franchise
-                    lines += 1
+    for _invoice, acts in _billed_by(folder, sages_femmes):
+        assert [(a.act_code, a.base) for a in acts] == [("C", 2300), ("MSF", 350)]
+        for act in acts:
+            assert act.rate in (70, 90, 100), act  # 90: the régime local
+            assert act.amo_amount == act.base * act.rate // 100  # no PF, no franchise
+            lines += 1
     assert lines > 20, lines
     # and the caisse deducted neither a PF nor a franchise from their invoices
-    _folder, journal, _population = run
     settled = [
         e for e in journal.events("invoice-liquidated")
         if str(e.invoice).split("/")[0] in sages_femmes and e.details["status"] == "paid"
