@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,15 +184,14 @@ def test_demo_narrates_then_replay_confirms_and_reports_render(
     assert "does not match its hash" in capsys.readouterr().err
 
 
-def _check_rendered(page: Path, report: dict[str, Any]) -> None:
-    """Load the page in headless Chromium (Debian's, driven by Playwright) and check what its
-    charts show: axes with their titles, one histogram per SLA with its limit line (or "no
-    data"), every hour of the run, rejects with their labels; no script error. A screenshot is
-    kept as a test artifact (NOEMIE_SIM_ARTIFACTS, default test-artifacts/)."""
+@contextmanager
+def _drawn_report(page: Path) -> Iterator[tuple[Any, list[str]]]:
+    """A report page open in headless Chromium (Debian's, driven by Playwright) once its
+    script has drawn every chart (the page's own signal, not a clock): the page and the
+    script errors it raised."""
     browser = chromium()
     from playwright.sync_api import sync_playwright
 
-    shots = artifacts()
     with sync_playwright() as playwright:
         chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS, timeout=0)
         try:
@@ -198,14 +199,23 @@ def _check_rendered(page: Path, report: dict[str, Any]) -> None:
             errors: list[str] = []
             view.on("pageerror", lambda exc: errors.append(str(exc)))
             view.goto(page.resolve().as_uri(), timeout=0)
-            # the page's own signal that every chart is drawn, not a clock
             view.wait_for_function("document.body.dataset.charts !== undefined", timeout=0)
-            charts = view.evaluate(
-                "[...document.querySelectorAll('[data-chart]')].map(c => ({...c.dataset}))"
-            )
-            view.screenshot(path=shots / "report-demo.png", full_page=True)
+            yield view, errors
         finally:
             chrome.close()
+
+
+def _check_rendered(page: Path, report: dict[str, Any]) -> None:
+    """Load the page in headless Chromium (Debian's, driven by Playwright) and check what its
+    charts show: axes with their titles, one histogram per SLA with its limit line (or "no
+    data"), every hour of the run, rejects with their labels; no script error. A screenshot is
+    kept as a test artifact (NOEMIE_SIM_ARTIFACTS, default test-artifacts/)."""
+    shots = artifacts()
+    with _drawn_report(page) as (view, errors):
+        charts = view.evaluate(
+            "[...document.querySelectorAll('[data-chart]')].map(c => ({...c.dataset}))"
+        )
+        view.screenshot(path=shots / "report-demo.png", full_page=True)
     assert not errors, errors
     by_name = {c["chart"]: c for c in charts}
     timeline = by_name["timeline"]
@@ -289,28 +299,16 @@ def test_a_failed_run_reported_in_french(
     english = {m for m in script_messages(
         (Path(render.__file__).parent / "assets" / "report_charts.js").read_text("utf-8"))
         if language("fr")._(m) != m}  # fmt: skip
-    browser = chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chrome = playwright.chromium.launch(executable_path=browser, args=CHROMIUM_FLAGS, timeout=0)
-        try:
-            view = chrome.new_page(viewport={"width": 1200, "height": 900})
-            errors: list[str] = []
-            view.on("pageerror", lambda exc: errors.append(str(exc)))
-            view.goto(html.resolve().as_uri(), timeout=0)
-            view.wait_for_function("document.body.dataset.charts !== undefined", timeout=0)
-            shown = view.inner_text("body")
-            # each element's own text (a cell, a heading, a span) and each chart's axes' titles
-            texts = set(view.evaluate(
-                "[...document.querySelectorAll('body :not(script)')].map(e => [...e.childNodes]"
-                ".filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim())"
-                ".concat([...document.querySelectorAll('canvas[data-rendered=yes]')]"
-                ".flatMap(c => [c.dataset.xTitle, c.dataset.yTitle]))"))  # fmt: skip
-            view.screenshot(path=artifacts() / "report-late-mutuelle-fr.png", full_page=True)
-            assert view.get_attribute("html", "lang") == "fr"
-        finally:
-            chrome.close()
+    with _drawn_report(html) as (view, errors):
+        shown = view.inner_text("body")
+        # each element's own text (a cell, a heading, a span) and each chart's axes' titles
+        texts = set(view.evaluate(
+            "[...document.querySelectorAll('body :not(script)')].map(e => [...e.childNodes]"
+            ".filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim())"
+            ".concat([...document.querySelectorAll('canvas[data-rendered=yes]')]"
+            ".flatMap(c => [c.dataset.xTitle, c.dataset.yTitle]))"))  # fmt: skip
+        view.screenshot(path=artifacts() / "report-late-mutuelle-fr.png", full_page=True)
+        assert view.get_attribute("html", "lang") == "fr"
     assert not errors, errors
     words = shown + "\n" + "\n".join(texts)
     # no English word of the page: a whole message, or the start of one with placeholders
