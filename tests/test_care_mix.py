@@ -19,9 +19,10 @@ from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.reports.validity import invalid_files
 from noemie_sim.scenarios.runner import play
+from noemie_sim.scenarios.runner import report as run_report
 from noemie_sim.sim.domain.population import Population, build
 from noemie_sim.sim.journal import Journal, open_journal
-from noemie_sim.sim.norms import b2, noemie_550
+from noemie_sim.sim.norms import b2, noemie_550, noemie_ps
 
 GOOD_FRIDAY = date(2026, 4, 3)
 PARIS, STRASBOURG = "017510000", "016710000"
@@ -56,6 +57,17 @@ def _billed_by(
             if lot.ps_number in practitioners:
                 for invoice in lot.invoices:
                     yield invoice, [x for x in invoice.lines if isinstance(x, b2.ProfessionalAct)]
+
+
+def _returned(folder: Path) -> Iterator[tuple[str, noemie_ps.ReturnInvoice]]:
+    """Each invoice of the NOEMIE returns the caisses sent, as "PS/invoice number" and what
+    the return says of it (each file once, though sender and receiver both archive it)."""
+    for data in set(_clear_files(folder, "NOE")):
+        for payee in noemie_ps.parse(data).payees:
+            for day in payee.days:
+                for lot in day.lots:
+                    for answer in lot.invoices:
+                        yield f"{payee.payee_number}/{answer.invoice_number}", answer
 
 
 def test_its_files_validate(run: tuple[Path, Journal, Population]) -> None:
@@ -264,6 +276,66 @@ def test_no_depassement_for_a_patient_with_the_c2s(
         else:
             above += dearer
     assert at_tariff > 0 and above > 0, (at_tariff, above)
+
+
+def test_the_c2s_is_a_coverage_of_its_own(run: tuple[Path, Journal, Population]) -> None:
+    """A foyer with the complémentaire santé solidaire holds no mutuelle contract; its
+    caisse pays the part complémentaire beside the AMO part: the FSE bill it as the AMC
+    amount of each act, in tiers payant; the caisse pays both to the PS (the NOEMIE return's
+    160 entity, within the day's payment) with no PF nor franchise; no décompte goes to a
+    mutuelle; the report counts it apart, and the patient pays nothing."""
+    folder, journal, population = run
+    foyers = [i for i in population.insured if i.person.c2s]
+    assert foyers and all(b.c2s for i in foyers for b in i.beneficiaries)
+    c2s = {b.nir for i in foyers for b in i.beneficiaries}
+    assert not [c for c in population.contracts if c.insured_nir in {i.nir for i in foyers}]
+    # the lots: every C2S invoice in tiers payant, to no OC, its AMC amounts the ticket
+    # modérateur (all of it within the parcours de soins)
+    billed: dict[str, int] = {}
+    within: set[str] = set()  # the invoices within the parcours de soins
+    for data in set(_clear_files(folder, "FSE")):
+        for lot in b2.parse(data).lots:
+            for inv in lot.invoices:
+                acts = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+                if inv.beneficiary_nir not in c2s:
+                    assert all(x.amc_amount == 0 for x in acts), inv.invoice_number
+                    continue
+                assert inv.tiers_payant == "O" and inv.oc_number is None
+                assert all(0 < a.amo_amount + a.amc_amount <= a.base == a.fee_amount for a in acts)
+                if inv.care_pathway != "N":
+                    assert all(a.amo_amount + a.amc_amount == a.base for a in acts), acts
+                    within.add(f"{lot.ps_number}/{inv.invoice_number}")
+                billed[f"{lot.ps_number}/{inv.invoice_number}"] = sum(a.amc_amount for a in acts)
+    assert len(billed) > 20, len(billed)
+    # the caisses' liquidation: the C2S part paid, nothing deducted
+    paid = [
+        e
+        for e in journal.events("invoice-liquidated")
+        if str(e.invoice) in billed and e.details["status"] == "paid"
+    ]
+    assert paid and all(e.details["c2s"] == billed[str(e.invoice)] for e in paid)
+    assert all(e.details["pf"] == e.details["franchise"] == 0 for e in paid)
+    for e in paid:  # within the parcours, the patient keeps nothing
+        if str(e.invoice) in within:
+            assert e.details["amo"] + e.details["c2s"] == e.details["billed"], e
+    assert not [e for e in journal.events("decompte-sent") if e.details["beneficiaire"] in c2s]
+    # the NOEMIE returns say it (the file validates: the day's payment includes it)
+    returned = 0
+    for key, answer in _returned(folder):
+        if answer.status == "P" and key in billed:
+            # none where the AMO pays it all (ALD, maternity)
+            assert (answer.c2s_amount or 0) == billed[key]
+            returned += 1
+        elif key not in billed:
+            assert answer.c2s_amount is None
+    assert returned == len(paid)
+    reconciled = [e for e in journal.events("invoice-reconciled") if str(e.invoice) in billed]
+    assert {e.details["status"] for e in reconciled} <= {"paid", "rejected"}
+    # the report: the C2S apart from the AMO, and each C2S patient kept nothing
+    report = run_report(folder)
+    assert report["money"]["c2s"] == sum(e.details["c2s"] for e in journal.events(
+        "invoice-liquidated"))  # fmt: skip
+    assert report["money"]["c2s"] > 0
 
 
 def test_sages_femmes_bill_their_consultation_at_70_percent_without_pf(

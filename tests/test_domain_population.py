@@ -45,7 +45,13 @@ def test_shares(population: Population) -> None:
     assert abs(ald - CONFIG.ald_share) < 0.03
     insured = population.insured
     covered = {c.insured_nir for c in population.contracts}
-    assert abs(len(covered) / len(insured) - CONFIG.mutuelle_share) < 0.03
+    # a foyer with the C2S holds no mutuelle contract; the C2S is the foyer's
+    c2s = [i for i in insured if i.person.c2s]
+    assert abs(len(c2s) / len(insured) - CONFIG.c2s_share) < 0.03
+    assert all(b.c2s for i in c2s for b in i.beneficiaries) and covered.isdisjoint(
+        i.nir for i in c2s
+    )
+    assert abs(len(covered) / (len(insured) - len(c2s)) - CONFIG.mutuelle_share) < 0.03
     active = sum(c.noemie for c in population.contracts) / len(population.contracts)
     assert active > CONFIG.noemie_active_share - 0.04
     # two contracts for the same person (a child on the other parent's contract is not one)

@@ -75,6 +75,29 @@ def test_exemptions_and_full_rate() -> None:
     assert rate_for("01", ald) == 100 and rate_for("24", ADULT) == 60
 
 
+def test_the_c2s_pays_the_ticket_moderateur() -> None:
+    """The caisse pays a C2S patient's part complémentaire: the rest of the base, with no PF
+    nor franchise; not the majoration out of the parcours de soins; nothing where the AMO
+    pays it all; nothing for anyone else."""
+    c2s = Patient(date(1980, 1, 1), c2s=True)
+    [act] = liquidate([Billed("G", 3000)], "01", "991086265", c2s, DAY, Counters())
+    assert (act.amo, act.c2s, act.pf, act.patient_share) == (2100, 900, 0, 0)
+    [act] = liquidate([Billed("AMK", 1658)], "26", "991086265", c2s, DAY, Counters())
+    assert (act.amo, act.c2s, act.franchise, act.patient_share) == (995, 663, 0, 0)
+    [box] = liquidate([Billed("PH7", 1000, quantity=1, unit_price=1000)], "50", "991086265",
+                      c2s, DAY, Counters())  # fmt: skip
+    assert (box.amo, box.c2s, box.franchise) == (650, 350, 0)
+    outside = Patient(date(1980, 1, 1), c2s=True, medecin_traitant=False)
+    [act] = liquidate([Billed("G", 3000)], "01", "991086265", outside, DAY, Counters())
+    assert (act.rate, act.amo, act.penalty, act.c2s, act.patient_share) == (30, 900, 1200, 900,
+                                                                           1200)  # fmt: skip
+    in_ald = Patient(date(1980, 1, 1), c2s=True, ald=True)
+    [act] = liquidate([Billed("G", 3000)], "01", "991086265", in_ald, DAY, Counters())
+    assert (act.amo, act.c2s) == (3000, 0)
+    [act] = liquidate([Billed("G", 3000)], "01", "991086265", ADULT, DAY, Counters())
+    assert (act.amo, act.c2s, act.patient_share) == (1900, 0, 1100)
+
+
 def test_franchises_one_euro_per_paramedical_act_capped_at_four_a_day() -> None:
     counters = Counters()
     acts = liquidate([Billed("AMI", 315)] * 5, "24", "756012349", ADULT, DAY, counters)

@@ -119,6 +119,12 @@ class Settlement:
         """What the caisse pays for one act of the invoice (see :attr:`amo_due`)."""
         return act.amo_gross if self.tiers_payant else act.amo
 
+    @property
+    def c2s(self) -> int:
+        """The part complémentaire the caisse pays besides, as gestionnaire of the patient's
+        C2S (0 for anyone else), to the same payee as the AMO part."""
+        return sum(a.c2s for a in self.acts)
+
 
 @dataclass
 class Leave:
@@ -646,7 +652,7 @@ class Cpam(Actor):
                 deferred = result.deductible
                 self.deferred[inv.insured_nir] = owed + deferred
             elif owed:
-                recovered = min(owed, result.amo_due)
+                recovered = min(owed, result.amo_due + result.c2s)
                 self.deferred[inv.insured_nir] = owed - recovered
         self.log(
             "invoice-liquidated",
@@ -658,6 +664,7 @@ class Cpam(Actor):
             code=code,
             billed=inv.totals.billed,
             amo=result.amo_due,
+            c2s=result.c2s,
             pf=sum(a.pf for a in result.acts),
             franchise=sum(a.franchise for a in result.acts),
             payee="ps" if result.tiers_payant else "assure",
@@ -666,7 +673,7 @@ class Cpam(Actor):
             # transfers the rest (paid)
             deferred=deferred,
             recovered=recovered,
-            paid=result.amo_due - recovered if code is None else 0,
+            paid=result.amo_due + result.c2s - recovered if code is None else 0,
             paid_on=paid_on.isoformat() if paid_on else None,
         )
         return result
@@ -683,7 +690,7 @@ class Cpam(Actor):
         for s in items:
             lots.setdefault((s.lot.number, s.lot.lot_date), []).append(_return_invoice(s))
             if s.code is None and s.tiers_payant:
-                to_ps += s.amo_due
+                to_ps += s.amo_due + s.c2s
         return_lots = tuple(
             noemie_ps.ReturnLot(day, number, files[(ps, number, day)], tuple(invoices))
             for (number, day), invoices in lots.items()
@@ -950,6 +957,7 @@ def _return_invoice(s: Settlement) -> noemie_ps.ReturnInvoice:
         insurance_nature=inv.insurance_nature,
         acts=acts,
         notices=notices,
+        c2s_amount=s.c2s if s.code is None and s.c2s else None,
     )
 
 

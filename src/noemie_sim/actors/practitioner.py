@@ -119,7 +119,9 @@ class Practitioner(Actor):
         self.outbox: dict[str, bytes] = {}  # name -> clear content, uploads to retry
         #: the AMO part expected of each invoice billed (the NOEMIE return is checked against
         #: it; the invoice itself is not kept once its file is settled)
-        self.expected_amo: dict[int, int] = {}
+        #: what the caisse should pay for each invoice billed: its AMO part, and the part
+        #: complémentaire of a C2S patient (billed to the caisse as its AMC amount)
+        self.expected_paid: dict[int, int] = {}
         self.received: set[tuple[str, str, int]] = set()  # (kind, sender, file id)
         self.last_accepted: SentLot | None = None
         self.corrections: list[SentLot] = []  # refused lots to send again, corrected
@@ -194,7 +196,7 @@ class Practitioner(Actor):
         times = sorted(self.visit_times.randrange(VISIT_MINUTES) for _ in range(count))
         for minutes in times:
             insured, _who, invoice = self._visit(day)
-            self.expected_amo[invoice.invoice_number] = invoice.totals.amo
+            self.expected_paid[invoice.invoice_number] = invoice.totals.amo + invoice.totals.amc
             totals = invoice.totals
             self.log(
                 "invoice-billed",
@@ -455,8 +457,8 @@ class Practitioner(Actor):
 
     def _reconcile(self, inv: noemie_ps.ReturnInvoice) -> int:
         """Journal what became of one invoice; the amount the caisse pays the PS for it."""
-        expected = self.expected_amo.get(inv.invoice_number)
-        amo = sum(a.amo_amount for a in inv.acts)
+        expected = self.expected_paid.get(inv.invoice_number)
+        amo = inv.amo_paid
         deductions = sum(a.deductions for a in inv.acts)
         codes = [n.code for n in inv.notices]
         if expected is None:
@@ -465,7 +467,7 @@ class Practitioner(Actor):
             status = "rejected"
         elif inv.tiers_payant != "O":
             status = "paid-to-assure"
-        elif amo == expected:
+        elif inv.paid == expected:
             status = "paid"
         else:
             status = "partially-paid"
@@ -474,11 +476,12 @@ class Practitioner(Actor):
             invoice=invoice_ident(self.id, inv.invoice_number),
             status=status,
             amo=amo,
+            c2s=inv.c2s_amount or 0,
             expected=expected,
             deductions=deductions,
             codes=codes,
         )
-        return amo if status in ("paid", "partially-paid") else 0
+        return inv.paid if status in ("paid", "partially-paid") else 0
 
     async def _resend_overdue(self) -> None:
         now = self.now()

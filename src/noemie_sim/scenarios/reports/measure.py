@@ -270,7 +270,7 @@ def measure(
     reconciled_amo: dict[str, int] = {}
     for e in of("invoice-reconciled"):
         reconciled_amo[str(e.invoice)] = reconciled_amo.get(str(e.invoice), 0) + e.details["amo"]
-    money = {"billed": 0, "amo": 0, "oc": 0, "patient": 0, "penalties": penalties}
+    money = {"billed": 0, "amo": 0, "c2s": 0, "oc": 0, "patient": 0, "penalties": penalties}
     unreconciled = []
     double_payments = 0
     for inv, e in billed.items():
@@ -278,10 +278,13 @@ def measure(
         paid_events = [x for x in outcomes if x.details["status"] == "paid"]
         double_payments += max(0, len(paid_events) - 1)
         amo = sum(x.details["amo"] for x in paid_events)
+        # the C2S part the caisse pays besides (journals of earlier versions have none)
+        c2s = sum(x.details.get("c2s", 0) for x in paid_events)
         oc = oc_paid.get(inv, 0)
-        patient = e.details["billed"] - amo - oc
+        patient = e.details["billed"] - amo - c2s - oc
         money["billed"] += e.details["billed"]
         money["amo"] += amo
+        money["c2s"] += c2s
         money["oc"] += oc
         money["patient"] += patient
         # what was kept from the patient's reimbursement: PF and franchises of an invoice paid

@@ -323,6 +323,11 @@ def _invoice_liquidated(t: _Telling) -> str:
         label = codes.AMO[code].label if code in codes.AMO else code
         return t._("{who} rejects invoice {invoice} of {person}: {code} {label}", who=t.who,
                    invoice=t.e.invoice, person=t.assure, code=code, label=label)  # fmt: skip
+    if d.get("c2s"):
+        return t._("{who} settles invoice {invoice} of {person}: {amo} from the Assurance "
+                   "Maladie and {c2s} for the complémentaire santé solidaire", who=t.who,
+                   invoice=t.e.invoice, person=t.assure, amo=t.money("amo"),
+                   c2s=t.money("c2s"))  # fmt: skip
     return t._("{who} settles invoice {invoice} of {person}: {amo} from the Assurance Maladie",
                who=t.who, invoice=t.e.invoice, person=t.assure,
                amo=t.money("amo"))  # fmt: skip

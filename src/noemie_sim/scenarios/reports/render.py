@@ -161,11 +161,13 @@ def print_terminal(report: dict[str, Any], console: Console, lang: Language | No
         console.print(rejects)
     money = report["money"]
     cash = Table(title=_("Money (reconciled per invoice)"))
-    for column in (_("billed"), _("AMO"), _("mutuelles"), _("patients"), _("late penalties"),
-                   _("automation")):  # fmt: skip
+    for column in (_("billed"), _("AMO"), _("C2S (caisse)"), _("mutuelles"), _("patients"),
+                   _("late penalties"), _("automation")):  # fmt: skip
         cash.add_column(column, justify="right")
     rate = report["automation_rate"]
-    cash.add_row(lang.money(money["billed"]), lang.money(money["amo"]), lang.money(money["oc"]),
+    # a report of an earlier version has no C2S figure
+    cash.add_row(lang.money(money["billed"]), lang.money(money["amo"]),
+                 lang.money(money.get("c2s", 0)), lang.money(money["oc"]),
                  lang.money(money["patient"]), lang.money(money["penalties"]),
                  "-" if rate is None else lang.percent(rate))  # fmt: skip
     console.print(cash)

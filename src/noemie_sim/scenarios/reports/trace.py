@@ -72,8 +72,10 @@ def trace(journal: Journal, invoice: str) -> list[Hop]:
         if e.kind == "invoice-liquidated":
             if d["status"] == "paid":
                 payee = "the PS (tiers payant)" if d["payee"] == "ps" else "the assuré"
-                add(e, f"liquidated: AMO {_euros(d['amo'])} to {payee}, PF {_euros(d['pf'])}, "
-                       f"franchise {_euros(d['franchise'])}", None)  # fmt: skip
+                c2s = f", C2S {_euros(d['c2s'])}" if d.get("c2s") else ""
+                add(e, f"liquidated: AMO {_euros(d['amo'])}{c2s} to {payee}, "
+                       f"PF {_euros(d['pf'])}, franchise {_euros(d['franchise'])}",
+                    None)  # fmt: skip
                 if d.get("paid_on"):
                     value = datetime.combine(date.fromisoformat(d["paid_on"]), time(), e.at.tzinfo)
                     found.append((value, e.seq, Hop(value, e.actor,

@@ -149,7 +149,7 @@ def _flows(report: dict[str, Any], figures: OperatorFigures, now: datetime) -> I
     money = CounterMetricFamily(
         "noemie_money_cents",
         "money, reconciled per invoice, in euro cents: billed, and paid by the AMO, the "
-        "mutuelles, the patients; late-payment penalties",
+        "caisse for the C2S, the mutuelles, the patients; late-payment penalties",
         labels=["part"],
     )
     for part, cents in report["money"].items():

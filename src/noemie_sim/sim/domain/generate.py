@@ -194,7 +194,8 @@ def fse_invoice(
 ) -> b2.Invoice:
     """Invoice ``number`` of ``ps`` for bénéficiaire ``who`` of ``insured``: ``acts`` on
     ``day`` with the AMO part before PF and franchises (the caisse deducts them), the
-    mutuelle of a contract covering that day, in tiers payant when asked."""
+    mutuelle of a contract covering that day, in tiers payant when asked; for a patient with
+    the C2S, the part complémentaire (the caisse's) as the AMC amount of each act."""
     patient = patient_of(who, insured)
     settled = liquidate(acts, ps.specialty, ps.ps_number, patient, day, Counters())
     contract = population.cover_of(insured.nir, who.nir, day)
@@ -206,7 +207,8 @@ def fse_invoice(
         beneficiary_nir_key=who.nir_key,
         birth_date=who.birth_date,
         invoice_date=day,
-        lines=tuple(b2_act(s, ps, day, s.amo_gross) for s in settled),
+        # a C2S patient's part complémentaire is billed to the caisse, its gestionnaire
+        lines=tuple(b2_act(s, ps, day, s.amo_gross, s.c2s) for s in settled),
         managing_caisse=int(insured.caisse[2:5]),
         managing_centre=int(insured.caisse[5:]),
         tiers_payant="O" if tiers_payant else "N",
@@ -421,7 +423,9 @@ def _noemie_ps(story: _Story) -> bytes:
         if reject is not None:
             code = codes.AMO[reject]
             notices = (noemie_ps.Notice("R", code.code, code.short_label),)
-        paid_total += sum(a.amo_amount for a in acts)
+        # a C2S patient's part complémentaire, paid by the caisse beside the AMO part
+        c2s = 0 if rejected else sum(x.c2s for x in settled)
+        paid_total += sum(a.amo_amount for a in acts) + c2s
         invoices.append(
             noemie_ps.ReturnInvoice(
                 invoice_number=number,
@@ -439,6 +443,7 @@ def _noemie_ps(story: _Story) -> bytes:
                 insurance_nature="10",
                 acts=acts,
                 notices=notices,
+                c2s_amount=c2s or None,
             )
         )
     lots = tuple(

@@ -261,6 +261,8 @@ class Beneficiary:
     first_name: str
     insured_nir: str
     ald: bool = False
+    #: the complémentaire santé solidaire: granted to the whole foyer, its part paid by the
+    #: caisse (rules.Liquidated.c2s), no mutuelle contract beside it
     c2s: bool = False
     medecin_traitant: bool = True  # declared one (parcours de soins)
 
@@ -605,7 +607,9 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
     birthplace = random.Random(f"{seed}/birthplace")
     nirs: set[str] = set()
 
-    def person(sex: int, born: date, last: str, insured_nir: str | None = None) -> Beneficiary:
+    def person(
+        sex: int, born: date, last: str, insured_nir: str | None = None, c2s: bool | None = None
+    ) -> Beneficiary:
         while True:
             department = rng.choice(ids.DEPARTMENTS)
             commune = (
@@ -626,6 +630,10 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
                 nirs.add(body)
                 break
         first = rng.choice(names.male if sex == 1 else names.female)
+        ald = rng.random() < config.ald_share
+        # the C2S is granted to a foyer: a child has the head's (``c2s``); the draw is made
+        # all the same, so that a seed's other draws stay as they were
+        drawn_c2s = rng.random() < config.c2s_share
         return Beneficiary(
             body,
             key,
@@ -634,8 +642,8 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
             last,
             first,
             insured_nir or body,
-            ald=rng.random() < config.ald_share,
-            c2s=rng.random() < config.c2s_share,
+            ald=ald,
+            c2s=drawn_c2s if c2s is None else c2s,
             medecin_traitant=pathway.random() >= config.no_medecin_traitant_share,
         )
 
@@ -649,7 +657,7 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
         for _child in range(rng.choice((0, 0, 0, 1, 1, 2, 3))):
             child_born = today - timedelta(days=rng.randint(30, 17 * 365))
             if child_born.year - born.year >= 18:
-                family.append(person(rng.choice((1, 2)), child_born, last, head.nir))
+                family.append(person(rng.choice((1, 2)), child_born, last, head.nir, c2s=head.c2s))
         closed = rng.random() < config.rights_closed_share
         street, postcode, city = rng.choice(names.addresses)
         insured.append(
@@ -714,12 +722,13 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
         mutuelle_names.add(mutuelles[-1].name)
     if shard is not None:
         mutuelles = list(run_mutuelles(shard.run_seed, config.mutuelles))
-    contracts = []
+    contracts: list[Contract] = []
     grids = sorted(GRIDS)
     if mutuelles:
         for assure in insured:
             if rng.random() >= config.mutuelle_share:
                 continue
+            made = len(contracts)
             start = today - timedelta(days=rng.randint(30, 3 * 365))
             first = rng.choice(mutuelles)
             covered = [b.nir for b in assure.beneficiaries]
@@ -764,6 +773,11 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
                         tuple(covered),
                     )
                 )
+            if assure.person.c2s:
+                # a foyer with the C2S has its complémentaire in it, managed by its caisse (a
+                # convention: the C2S managed by an OC is not modelled): no mutuelle contract.
+                # Dropped after the draws, so that the other foyers' draws stay as they were
+                del contracts[made:]
 
     employers = []
     adults = [i for i in insured if i.rights_until is None]

@@ -24,6 +24,10 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
 * franchises médicales (since 1/1/2008): 0.50 € per box of drugs and per paramedical act (at
   most 2 € a day for acts), 1 € and 4 € from 31/03/2024; 50 € a year for all franchises; no
   daily cap on boxes; same exemptions [PRESS, service-public].
+* the complémentaire santé solidaire (C2S), granted to a foyer and, in noemie-sim, managed by
+  its caisse (a convention: an OC may manage it too): the caisse pays the ticket modérateur
+  beside the AMO part, in tiers payant, with no PF nor franchise and no dépassement
+  (:func:`c2s_part`; CSS L861-3, L162-5-13; solidarites.gouv.fr [DOC]).
 * a contrat responsable covers the ticket modérateur but never the PF nor the franchises;
   the mutuelle never pays more than the real cost. The dépassements of a secteur 2 médecin
   who did not sign the OPTAM it covers up to 100 % of the base, and 20 points below what it
@@ -137,6 +141,10 @@ class Liquidated:
     quantity: int = 1
     unit_price: int | None = None
     penalty: int = 0
+    #: the part complémentaire of a patient with the C2S, which the caisse pays as its
+    #: gestionnaire: the rest of the base (the ticket modérateur) less the parcours
+    #: majoration (:func:`c2s_part`); 0 for anyone else
+    c2s: int = 0
 
     @property
     def amo(self) -> int:
@@ -152,8 +160,17 @@ class Liquidated:
 
     @property
     def patient_share(self) -> int:
-        """What remains after the AMO, before any mutuelle."""
-        return self.fee - self.amo
+        """What remains after the AMO (and the C2S), before any mutuelle."""
+        return self.fee - self.amo - self.c2s
+
+
+def c2s_part(base: int, fee: int, amo_gross: int, penalty: int) -> int:
+    """What the complémentaire santé solidaire pays of one act: the ticket modérateur of
+    the base, or of the fee when it is lower (CSS L861-3: the part of the tariff left to the
+    assuré [DOC]; a médecin bills a C2S patient no dépassement, CSS L162-5-13). Not the
+    majoration of an act out of the parcours de soins: a convention, as a contrat responsable
+    leaves it."""
+    return max(0, min(base, fee) - amo_gross - penalty)
 
 
 def out_of_pathway(specialty: str, patient: Patient, day: date) -> bool:
@@ -243,6 +260,7 @@ def liquidate(
                 billed.quantity,
                 billed.unit_price,
                 penalty,
+                c2s_part(base, billed.fee, amo_gross, penalty) if patient.c2s else 0,
             )
         )
     return result

@@ -8,7 +8,8 @@ closes an invoice, norms.md §4.3)::
         070 NOP-DAT  (02) date journée comptable
           080 NOP-LOT  (03) a lot received
             100 NOP-FAC  (05) an invoice: 110 ASS, 120 MAL, 150 ASU, [010 OCO],
-                              210/212/216 acts, 290 LRS rejets or signalements
+                              [160 CSS part C2S], 210/212/216 acts,
+                              290 LRS rejets or signalements
             990 (05)
           990 (03)
           250 NOP-MFI  (03) the day's financial movements (payments to the PS)
@@ -114,6 +115,18 @@ OC = entity(
     text("oc_number", 6, 8, "N° d'organisme complémentaire", CODE, pattern=r"[0-9]{8}"),
 )
 
+#: The part complémentaire the caisse pays as gestionnaire of a patient's complémentaire
+#: santé solidaire (C2S), beside the AMO amounts of the acts: a convention of noemie-sim (no
+#: public source gives where the return says it), present only when the caisse pays one.
+C2S = entity(
+    "160",
+    "NOP-CSS",
+    "Part complémentaire C2S versée par la caisse",
+    6,
+    16,
+    amount("c2s_amount", 6, 11, "Montant de la part complémentaire C2S (convention)"),
+)
+
 
 def _act(number: str, label: str, title: str, *extra: object) -> RecordLayout:
     return entity(
@@ -195,6 +208,7 @@ REF = Reference(
             PATIENT,
             NATURE,
             OC,
+            C2S,
             ACT,
             ACT_EXECUTANT,
             ACT_PRESCRIBER,
@@ -215,6 +229,7 @@ REF = Reference(
             Slot(("120",)),
             Slot(("150",)),
             Slot(("010",), 0, 1),
+            Slot(("160",), 0, 1),
             Slot(_ACTS, 1, None),
             Slot(("290",), 0, None),
         ),
@@ -278,10 +293,18 @@ class ReturnInvoice:
     acts: tuple[ReturnAct, ...]
     notices: tuple[Notice, ...] = ()
     oc_number: str | None = None
+    #: the part complémentaire of a patient with the C2S, paid by the caisse (160 NOP-CSS)
+    c2s_amount: int | None = None
 
     @property
     def amo_paid(self) -> int:
         return sum(a.amo_amount for a in self.acts)
+
+    @property
+    def paid(self) -> int:
+        """What the caisse pays for the invoice: the AMO amounts of its acts and the C2S
+        part."""
+        return self.amo_paid + (self.c2s_amount or 0)
 
 
 @dataclass(frozen=True)
@@ -354,6 +377,8 @@ def _invoice_item(inv: ReturnInvoice) -> Item:
     ]
     if inv.oc_number is not None:
         children.append(Item(to_record(OC, inv)))
+    if inv.c2s_amount is not None:
+        children.append(Item(to_record(C2S, inv)))
     for act in inv.acts:
         lay = ACT_PRESCRIBER if act.prescriber else ACT_EXECUTANT if act.executant else ACT
         children.append(Item(to_record(lay, act)))
@@ -386,7 +411,7 @@ def parse(data: bytes) -> PsReturn:
 
 
 def _invoice(records: list[Record], index: int, children: list[noemie.Node]) -> ReturnInvoice:
-    values: dict[str, object] = {"oc_number": None}
+    values: dict[str, object] = {"oc_number": None, "c2s_amount": None}
     acts, notices = [], []
     for child in children:
         rec = records[child.index]
@@ -407,8 +432,9 @@ def validate(data: bytes) -> list[Anomaly]:
 
     The caisse pays the PS only for its *tiers payant* invoices (``tiers_payant`` O): the AMO
     part of the others goes to the assuré, who paid the PS. So the day's net 250 movements
-    equal the AMO amounts of its tiers payant invoices (norms.md §8.1: tiers payant payment
-    to the PS), and a day without any such amount needs no 250."""
+    equal what its tiers payant invoices are paid, the AMO amounts and any C2S part
+    (norms.md §8.1: tiers payant payment to the PS), and a day without any such amount needs
+    no 250. A C2S part is at most what the AMO left of the fees."""
     return check(data).kept
 
 
@@ -440,7 +466,7 @@ def _checks(check: Checker, payee: Node) -> None:
             check.fail(
                 movements[0],
                 "amount",
-                "the day's net payments differ from the AMO amount of its tiers payant invoices",
+                "the day's net payments differ from what its tiers payant invoices are paid",
                 f"net {owed} cents",
                 f"net {moved} cents",
             )
@@ -448,27 +474,32 @@ def _checks(check: Checker, payee: Node) -> None:
             check.fail(
                 day.index,
                 "accounting_date",
-                "AMO amounts owed to the PS (tiers payant) with no 250 movement",
+                "amounts owed to the PS (tiers payant) with no 250 movement",
                 f"a 250 NOP-MFI of {owed} cents",
                 "none",
             )
 
 
 def _check_invoice(check: Checker, inv: noemie.Node) -> int:
-    """Check one invoice; return the AMO amount its acts pay."""
+    """Check one invoice; return what the caisse pays for it: the AMO amount its acts pay
+    and its C2S part."""
     records = check.records
     head = records[inv.index]
     rejected = any(
         records[c.index].code == "290" and records[c.index]["notice_type"] == "R"
         for c in inv.children
     )
-    paid = 0
+    paid = left = 0
+    c2s: int | None = None
     for child in inv.children:
         rec = records[child.index]
         if rec.code == "110":
             check.nir(child.index, "insured_nir", "insured_nir_key")
+        elif rec.code == "160":
+            c2s = child.index
         elif rec.code in _ACTS:
             paid += rec.number("amo_amount")
+            left += max(0, rec.number("fee_amount") - rec.number("amo_amount"))
             if head["tiers_payant"] == "O" and rec.number("deductions"):
                 check.fail(
                     child.index,
@@ -485,6 +516,17 @@ def _check_invoice(check: Checker, inv: noemie.Node) -> int:
                     f"at most {rec.number('fee_amount')}",
                     rec["amo_amount"],
                 )
+    if c2s is not None:
+        amount = records[c2s].number("c2s_amount")
+        if amount > left:
+            check.fail(
+                c2s,
+                "c2s_amount",
+                "C2S part exceeds what the AMO left of the fees",
+                f"at most {left}",
+                amount,
+            )
+        paid += amount
     status = head["status"]
     if status == "R" and (paid or not rejected):
         check.fail(

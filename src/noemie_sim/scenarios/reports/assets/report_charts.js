@@ -172,8 +172,8 @@ function drawReport(R, root) {
       options: {indexAxis: "y", plugins: {legend: {display: false}},
         scales: {x: axis(rt("% of invoices paid without a reject"), {min: 0, max: 100}), y: axis("")}}});
     const m = root.querySelector("#money");
-    row(m, [rt("billed"), rt("AMO"), rt("mutuelles"), rt("patients"), rt("late penalties")], true);
-    row(m, [euros(R.money.billed), euros(R.money.amo), euros(R.money.oc), euros(R.money.patient), euros(R.money.penalties)]);
+    row(m, [rt("billed"), rt("AMO"), rt("C2S (caisse)"), rt("mutuelles"), rt("patients"), rt("late penalties")], true);
+    row(m, [euros(R.money.billed), euros(R.money.amo), euros(R.money.c2s || 0), euros(R.money.oc), euros(R.money.patient), euros(R.money.penalties)]);
   })();
   // rejects by code, with their labels
   (function () {
