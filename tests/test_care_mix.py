@@ -20,6 +20,7 @@ from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.reports.validity import invalid_files
 from noemie_sim.scenarios.runner import play
 from noemie_sim.scenarios.runner import report as run_report
+from noemie_sim.sim.domain.nomenclature import SPECIALTIES
 from noemie_sim.sim.domain.population import Population, build
 from noemie_sim.sim.journal import Journal, open_journal
 from noemie_sim.sim.norms import b2, noemie_550, noemie_ps
@@ -331,11 +332,37 @@ def test_the_c2s_is_a_coverage_of_its_own(run: tuple[Path, Journal, Population])
     assert returned == len(paid)
     reconciled = [e for e in journal.events("invoice-reconciled") if str(e.invoice) in billed]
     assert {e.details["status"] for e in reconciled} <= {"paid", "rejected"}
-    # the report: the C2S apart from the AMO, and each C2S patient kept nothing
+    # the report: the C2S apart from the AMO
     report = run_report(folder)
     assert report["money"]["c2s"] == sum(e.details["c2s"] for e in journal.events(
         "invoice-liquidated"))  # fmt: skip
     assert report["money"]["c2s"] > 0
+
+
+def test_the_report_gives_the_money_of_each_kind_of_care(
+    run: tuple[Path, Journal, Population], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report sums each kind of care apart (invoices, lines, billed and its dépassements,
+    AMO, C2S, mutuelles, patients), its rows adding up to the run's money; the cardiologues'
+    dépassements are what their lots billed above the base, and only theirs; the terminal
+    shows the table."""
+    folder, _journal, population = run
+    report = run_report(folder)
+    by_care = report["money_by_care"]
+    kinds = {SPECIALTIES[p.specialty].kind for p in population.practitioners}
+    assert set(by_care) == kinds
+    for part in ("billed", "amo", "c2s", "oc", "patient"):
+        assert sum(row[part] for row in by_care.values()) == report["money"][part], part
+    assert sum(row["invoices"] for row in by_care.values()) == report["counts"]["invoices"]
+    cardiologues = {p.ps_number for p in population.practitioners if p.specialty == "03"}
+    above = sum(max(0, a.fee_amount - a.base) for _inv, acts in _billed_by(folder, cardiologues)
+                for a in acts)  # fmt: skip
+    assert by_care["cardiologue"]["depassements"] == above > 0
+    assert all(row["depassements"] == 0 for care, row in by_care.items() if care != "cardiologue")
+    assert all(row["oc"] > 0 and row["lines"] >= row["invoices"] for row in by_care.values())
+    assert main(["report", str(folder), "--lang", "fr"]) in (0, 1)
+    shown = capsys.readouterr().out
+    assert "Montants par type de soins" in shown and "sage-femme" in shown
 
 
 def test_sages_femmes_bill_their_consultation_at_70_percent_without_pf(

@@ -139,6 +139,11 @@ def test_the_report_of_a_sharded_run_is_its_shards_merged(keys: KeyPool, tmp_pat
     for key in ("invoices", "files", "decomptes", "lots"):
         assert report["counts"][key] == sum(p["counts"][key] for p in parts) > 0
     assert report["money"]["billed"] == sum(p["money"]["billed"] for p in parts)
+    by_care = report["money_by_care"]
+    assert by_care and set(by_care) == {care for p in parts for care in p["money_by_care"]}
+    for care, row in by_care.items():
+        for column, value in row.items():
+            assert value == sum(p["money_by_care"].get(care, {}).get(column, 0) for p in parts)
     for flow in report["sla"]:
         mine = [f for p in parts for f in p["sla"] if f["name"] == flow["name"]]
         assert flow["count"] == sum(f["count"] for f in mine)
@@ -150,7 +155,8 @@ def test_the_report_of_a_sharded_run_is_its_shards_merged(keys: KeyPool, tmp_pat
             assert min(medians) <= flow["p50_hours"] <= max(medians)
     # one part merged is that part: the percentiles, maximum and histogram of each flow too
     alone = measure.merge([parts[0]], parse(FOUR_CAISSES).expect)
-    for key in ("counts", "money", "rejects", "figures", "expectations", "files_by_kind"):
+    for key in ("counts", "money", "money_by_care", "rejects", "figures", "expectations",
+                "files_by_kind"):  # fmt: skip
         assert alone[key] == parts[0][key], key
     assert alone["sla"] == parts[0]["sla"]
     assert report["checks"][0]["name"] == "run.complete"

@@ -26,7 +26,7 @@ from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import population as pop
 from noemie_sim.sim.domain.generate import fse_invoice, typical_visit
-from noemie_sim.sim.domain.nomenclature import ACTS
+from noemie_sim.sim.domain.nomenclature import ACTS, SPECIALTIES
 from noemie_sim.sim.domain.rules import Billed
 from noemie_sim.sim.norms import arl, b2, noemie_ps
 from noemie_sim.sim.norms.errors import FormatError
@@ -206,6 +206,13 @@ class Practitioner(Actor):
                 billed=totals.billed,
                 amo=totals.amo,
                 lines=len(invoice.lines),
+                # what the report sums by kind of care: the specialty's kind, the dépassements
+                care=SPECIALTIES[self.who.specialty].kind,
+                depassement=sum(
+                    max(0, x.fee_amount - x.base)
+                    for x in invoice.lines
+                    if isinstance(x, b2.ProfessionalAct)
+                ),
                 tiers_payant=invoice.tiers_payant == "O",
                 care_date=day.isoformat(),
                 care_at=(first + timedelta(minutes=minutes)).isoformat(),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -271,6 +271,7 @@ def measure(
     for e in of("invoice-reconciled"):
         reconciled_amo[str(e.invoice)] = reconciled_amo.get(str(e.invoice), 0) + e.details["amo"]
     money = {"billed": 0, "amo": 0, "c2s": 0, "oc": 0, "patient": 0, "penalties": penalties}
+    by_care: dict[str, Counter[str]] = {}
     unreconciled = []
     double_payments = 0
     for inv, e in billed.items():
@@ -287,6 +288,11 @@ def measure(
         money["c2s"] += c2s
         money["oc"] += oc
         money["patient"] += patient
+        # journals of earlier versions say neither the care nor the dépassements
+        care = by_care.setdefault(str(e.details.get("care", "unknown")), Counter())
+        care.update(invoices=1, lines=e.details["lines"], billed=e.details["billed"],
+                    depassements=e.details.get("depassement", 0), amo=amo, c2s=c2s, oc=oc,
+                    patient=patient)  # fmt: skip
         # what was kept from the patient's reimbursement: PF and franchises of an invoice paid
         # to the assuré (under tiers payant they are deferred to the assuré's account instead)
         deductions = sum(
@@ -365,6 +371,7 @@ def measure(
             "refused_files": dict(sorted(refused.items())),
         },
         "money": money,
+        "money_by_care": {care: _money_row(row) for care, row in sorted(by_care.items())},
         "late_payments": dict(late),
         "automation_rate": round(paid_invoices / len(billed), 4) if billed else None,
         "figures": figures,
@@ -382,6 +389,15 @@ def measure(
             "oc": {c: codes.OC[c].label for c in oc_rejects if c in codes.OC},
         },
     }
+
+
+#: the columns of a row of ``money_by_care``, in the order the report shows them
+MONEY_BY_CARE = ("invoices", "lines", "billed", "depassements", "amo", "c2s", "oc", "patient")
+
+
+def _money_row(counted: Mapping[str, int]) -> dict[str, int]:
+    """One kind of care's row of ``money_by_care``: every column, 0 where nothing counted."""
+    return {column: counted.get(column, 0) for column in MONEY_BY_CARE}
 
 
 def _negatives(kinds: dict[str, list[Event]], limit: int = 3000) -> list[list[Any]]:
@@ -509,6 +525,7 @@ def merge(parts: list[dict[str, Any]], expect: dict[str, float | bool]) -> dict[
             for key in ("amo", "arl", "arl_status", "oc", "refused_files")
         },
         "money": added([p["money"] for p in parts]),
+        "money_by_care": _merged_by_care(parts, added),
         "late_payments": added([p["late_payments"] for p in parts]),
         "automation_rate": weighted([p["automation_rate"] for p in parts]),
         "figures": figures,
@@ -526,6 +543,17 @@ def merge(parts: list[dict[str, Any]], expect: dict[str, float | bool]) -> dict[
             key: {c: label for p in parts for c, label in p["reject_labels"][key].items()}
             for key in ("amo", "arl", "oc")
         },
+    }
+
+
+def _merged_by_care(
+    parts: list[dict[str, Any]], added: Callable[[list[dict[str, Any]]], dict[str, Any]]
+) -> dict[str, dict[str, int]]:
+    """``money_by_care`` of several runs: each kind of care's rows added."""
+    rows = [p.get("money_by_care", {}) for p in parts]  # none in earlier versions' reports
+    return {
+        care: _money_row(added([r[care] for r in rows if care in r]))
+        for care in sorted({care for r in rows for care in r})
     }
 
 

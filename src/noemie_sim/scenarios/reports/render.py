@@ -171,6 +171,18 @@ def print_terminal(report: dict[str, Any], console: Console, lang: Language | No
                  lang.money(money["patient"]), lang.money(money["penalties"]),
                  "-" if rate is None else lang.percent(rate))  # fmt: skip
     console.print(cash)
+    by_care = report.get("money_by_care") or {}  # a report of an earlier version has none
+    if by_care:
+        cares = Table(title=_("Money by kind of care"))
+        for n, column in enumerate((_("care"), _("invoices"), _("lines"), _("billed"),
+                                    _("dépassements"), _("AMO"), _("C2S (caisse)"),
+                                    _("mutuelles"), _("patients"))):  # fmt: skip
+            cares.add_column(column, justify="left" if n == 0 else "right")
+        for care, c in by_care.items():
+            cares.add_row(care, lang.number(c["invoices"]), lang.number(c["lines"]),
+                          *(lang.money(c[k]) for k in ("billed", "depassements", "amo", "c2s",
+                                                       "oc", "patient")))  # fmt: skip
+        console.print(cares)
     if report.get("alerts"):
         alerts = Table(title=_("Alerts (simulated time)"))
         for column in (_("alert"), _("severity"), _("labels"), _("condition"), _("value"),

@@ -62,6 +62,8 @@ const REPORT_SKELETON = () => `
 <h2>${rt("Volume per hour")}</h2><canvas data-chart="hourly" width="1080" height="240"></canvas>
 <h2>${rt("Automation rate and payments")}</h2><canvas data-chart="automation" width="1080" height="110"></canvas>
 <table id="money"></table>
+<h2>${rt("Money by kind of care")}</h2><p class="note">${rt("Each kind of care's invoices, reconciled per invoice: what was billed (the dépassements among it), and who paid it.")}</p>
+<table id="money-by-care"></table>
 <h2>${rt("Rejects by code")}</h2><div id="rejects"></div>
 <h2>${rt("Alerts")}</h2><p class="note">${rt("The scenario's alerting rules that fired, in simulated time: when, on what value, and when they resolved.")}</p>
 <table id="alerts"></table>
@@ -174,6 +176,13 @@ function drawReport(R, root) {
     const m = root.querySelector("#money");
     row(m, [rt("billed"), rt("AMO"), rt("C2S (caisse)"), rt("mutuelles"), rt("patients"), rt("late penalties")], true);
     row(m, [euros(R.money.billed), euros(R.money.amo), euros(R.money.c2s || 0), euros(R.money.oc), euros(R.money.patient), euros(R.money.penalties)]);
+    // a report of an earlier version has no money by care
+    const cares = Object.entries(R.money_by_care || {});
+    const t = root.querySelector("#money-by-care");
+    if (!cares.length) { const p = document.createElement("p"); p.className = "note"; p.id = "money-by-care"; p.textContent = rt("no data: no invoice was billed"); t.replaceWith(p); return; }
+    row(t, [rt("care"), rt("invoices"), rt("lines"), rt("billed"), rt("dépassements"), rt("AMO"), rt("C2S (caisse)"), rt("mutuelles"), rt("patients")], true);
+    for (const [care, c] of cares)
+      row(t, [care, num(c.invoices), num(c.lines), euros(c.billed), euros(c.depassements), euros(c.amo), euros(c.c2s), euros(c.oc), euros(c.patient)]);
   })();
   // rejects by code, with their labels
   (function () {
