@@ -106,8 +106,10 @@ class RecordLayout:
     _compiled_patterns: dict[str, re.Pattern[str]] = field(
         default_factory=dict, compare=False, repr=False
     )
-    # the compiled form of the table: one regular expression for a whole well-formed record,
-    # and one generated function that converts all its data fields (see :meth:`scan`)
+    # the compiled form of the table, made on first use (a process declares every layout of
+    # every format and uses a few): one regular expression for a whole well-formed record,
+    # one generated function that converts all its data fields (see :meth:`scan`), and one
+    # that encodes them (see :meth:`encode`)
     _shape: list[re.Pattern[str]] = field(default_factory=list, compare=False, repr=False)
     _convert: list[Callable[[str], dict[str, Value]]] = field(
         default_factory=list, compare=False, repr=False
@@ -127,9 +129,19 @@ class RecordLayout:
             if f.pattern:
                 self._compiled_patterns[f.name] = re.compile(f.pattern)
         self._data.append(tuple(f for f in self.fields if f.is_data))
-        self._shape.append(re.compile("".join(_shape(f) for f in self.fields), re.ASCII))
-        self._convert.append(_compile_converter(self.fields, self._compiled_patterns))
-        self._encode.append(_compile_encoder(self.fields, self._compiled_patterns))
+
+    def compiled_decoder(self) -> tuple[re.Pattern[str], Callable[[str], dict[str, Value]]]:
+        """The record's shape (one regular expression) and its converter (one generated
+        function), compiled on first use."""
+        if not self._convert:
+            self._shape.append(re.compile("".join(_shape(f) for f in self.fields), re.ASCII))
+            self._convert.append(_compile_converter(self.fields, self._compiled_patterns))
+        return self._shape[0], self._convert[0]
+
+    def _compiled_encoder(self) -> Callable[[Mapping[str, Value]], str | None]:
+        if not self._encode:
+            self._encode.append(_compile_encoder(self.fields, self._compiled_patterns))
+        return self._encode[0]
 
     def field(self, name: str) -> Field:
         """The field called ``name``; KeyError names the layout when there is none."""
@@ -174,8 +186,8 @@ class RecordLayout:
         The compiled encoder (:func:`_compile_encoder`) formats values whose types and ranges
         it has checked; the result must then have the record's shape (printable text, no
         ``@``). Anything else takes :meth:`encode_fields`, which names the field at fault."""
-        text = self._encode[0](record.values)
-        if text is not None and self._shape[0].fullmatch(text) is not None:
+        text = self._compiled_encoder()(record.values)
+        if text is not None and self.compiled_decoder()[0].fullmatch(text) is not None:
             return text
         return self.encode_fields(record, index)
 
@@ -264,9 +276,10 @@ class RecordLayout:
         allows but the field does not (a blank mandatory text, a choice, a pattern, a date that
         is not in the calendar), takes the field-by-field path that names every anomaly. Both
         paths give the same values for a valid record."""
-        if self._shape[0].fullmatch(text) is not None:
+        shape, convert = self.compiled_decoder()
+        if shape.fullmatch(text) is not None:
             try:
-                return self._convert[0](text), []
+                return convert(text), []
             except (_FieldError, ValueError):
                 pass  # the field-by-field path says exactly what is wrong
         return self.scan_fields(text, index, offset, stop_at_first=stop_at_first)
@@ -913,10 +926,10 @@ class RecordStream:
     def __iter__(self) -> Iterator[Record]:
         code_length = self.framing.code_length
         # the compiled path of RecordLayout.scan, looked up once per record type
-        compiled = {
-            code: (lay, lay._shape[0].fullmatch, lay._convert[0])
-            for code, lay in self.layouts.items()
-        }
+        compiled = {}
+        for code, lay in self.layouts.items():
+            shape, convert = lay.compiled_decoder()
+            compiled[code] = (lay, shape.fullmatch, convert)
         try:
             for raw in self._raws:
                 self.count = raw.index
