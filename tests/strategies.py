@@ -64,9 +64,21 @@ def nir_pair(draw: st.DrawFn) -> tuple[str, int]:
     return nir, nir_key(nir)
 
 
+#: a NABM analysis of a Type 4B: the strategies of its first entry's fields
+NABM_ANALYSES = st.builds(
+    b2.NabmAnalysis,
+    care_date=for_field(b2.BIOLOGY.field("date_1")),
+    code=for_field(b2.BIOLOGY.field("nabm_1")),
+    quantity=for_field(b2.BIOLOGY.field("quantity_1")),
+)
+
+
 @st.composite
 def acts(draw: st.DrawFn) -> b2.ProfessionalAct:
     fee = draw(SMALL_AMOUNT)
+    # a biology act (B) with its analyses, in one Type 4B or more, one time in four
+    with_biology = draw(st.integers(0, 3)) == 0
+    biology = draw(st.lists(NABM_ANALYSES, min_size=1, max_size=11)) if with_biology else []
     act: b2.ProfessionalAct = draw(
         typed(
             b2.ProfessionalAct,
@@ -77,6 +89,7 @@ def acts(draw: st.DrawFn) -> b2.ProfessionalAct:
             base=SMALL_AMOUNT,
             amc_amount=SMALL_AMOUNT,
             ccam=st.none() | typed(b2.CcamDetail, b2.CCAM),
+            **({"act_code": st.just("B"), "biology": st.just(tuple(biology))} if biology else {}),
         )
     )
     return act

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,7 +21,7 @@ from noemie_sim.scenarios.reports.trace import UnknownInvoice, trace
 from noemie_sim.scenarios.reports.validity import invalid_files
 from noemie_sim.scenarios.runner import play
 from noemie_sim.scenarios.runner import report as run_report
-from noemie_sim.sim.domain.nomenclature import SPECIALTIES
+from noemie_sim.sim.domain.nomenclature import NABM, SPECIALTIES, nabm_code
 from noemie_sim.sim.domain.population import Population, build
 from noemie_sim.sim.journal import Journal, open_journal
 from noemie_sim.sim.norms import b2, noemie_550, noemie_ps
@@ -363,6 +364,57 @@ def test_the_report_gives_the_money_of_each_kind_of_care(
     assert main(["report", str(folder), "--lang", "fr"]) in (0, 1)
     shown = capsys.readouterr().out
     assert "Montants par type de soins" in shown and "sage-femme" in shown
+
+
+def test_laboratoires_bill_their_analyses_on_a_b_line(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """A laboratoire (n° AM catégorie 3) bills one B line a visit: the forfait pré-analytique
+    and its analyses in Type 4B, the line's coefficient their sum (B17 + ...), its base at
+    0.27 € the B, at 60 % (90 % under the régime local, 100 % in ALD or maternity): read from
+    the lots. The caisses pay them all, with the PF and without franchise; the décomptes the
+    mutuelles receive carry the analyses."""
+    folder, journal, population = run
+    laboratoires = {p.ps_number for p in population.practitioners if p.specialty == "30"}
+    assert laboratoires and all(n[2] == "3" for n in laboratoires)
+    billed = 0
+    wrong = 0  # the behaviour's wrong acts (an AMK), which the caisse rejects
+    for invoice, acts in _billed_by(folder, laboratoires):
+        [act] = acts
+        if act.act_code == "AMK":
+            wrong += 1
+            continue
+        analyses = tuple(nabm_code(a.code) for a in act.biology)
+        assert act.act_code == "B" and analyses[0] == "9005" and None not in analyses
+        assert act.coefficient == 100 * sum(NABM[str(c)].coefficient for c in analyses)
+        assert act.base == act.coefficient * 27 // 100 == act.fee_amount
+        assert act.rate in (60, 90, 100) and act.amo_amount == round(act.base * act.rate / 100)
+        billed += invoice.tiers_payant in ("O", "N")
+    assert billed > 50, billed
+    settled = [
+        e for e in journal.events("invoice-liquidated")
+        if str(e.invoice).split("/")[0] in laboratoires
+    ]  # fmt: skip
+    # every B line agrees with its analyses (no 0318 030): what is rejected is the wrong act,
+    # or a patient the caisse does not know or whose rights are closed
+    outcomes = Counter((e.details["status"], e.details["code"]) for e in settled)
+    assert outcomes[("rejected", "0318 010")] == wrong
+    assert set(outcomes) <= {("paid", None), ("rejected", "0318 010"),
+                             ("rejected", "0250 050"), ("rejected", "0250 060")}  # fmt: skip
+    assert outcomes[("paid", None)] > 0.9 * len(settled)
+    assert all(e.details["franchise"] == 0 for e in settled)
+    assert any(e.details["pf"] == 200 for e in settled)
+    detailed = [
+        line
+        for data in set(_clear_files(folder, "DEC"))
+        for lot in b2.parse(data).lots
+        if lot.ps_number in laboratoires
+        for inv in lot.invoices
+        for line in inv.lines
+    ]
+    assert detailed and all(
+        isinstance(x, b2.ProfessionalAct) and x.act_code == "B" and x.biology for x in detailed
+    )
 
 
 def test_sages_femmes_bill_their_consultation_at_70_percent_without_pf(

@@ -5,7 +5,14 @@ from datetime import date, timedelta
 import pytest
 
 from noemie_sim.sim.domain import codes
-from noemie_sim.sim.domain.nomenclature import ACTS, billable, may_bill, price_at
+from noemie_sim.sim.domain.nomenclature import (
+    ACTS,
+    billable,
+    biology_agrees,
+    biology_coefficient,
+    may_bill,
+    price_at,
+)
 from noemie_sim.sim.domain.rules import (
     GRIDS,
     Billed,
@@ -96,6 +103,36 @@ def test_the_c2s_pays_the_ticket_moderateur() -> None:
     assert (act.amo, act.c2s) == (3000, 0)
     [act] = liquidate([Billed("G", 3000)], "01", "991086265", ADULT, DAY, Counters())
     assert (act.amo, act.c2s, act.patient_share) == (1900, 0, 1100)
+
+
+def test_a_laboratoire_bills_its_analyses_on_a_b_line_at_60_percent() -> None:
+    """B is 0.27 €; a B line's coefficient is the sum of its NABM analyses' (the forfait
+    pré-analytique 9005 B17 since 1/4/2019, B16 before); it is reimbursed at 60 % (90 % under
+    the régime local, 100 % in ALD) with the participation forfaitaire and no franchise."""
+    analyses = ("9005", "1104", "1208")
+    assert biology_coefficient(analyses, DAY) == 7200
+    assert biology_coefficient(analyses, date(2019, 3, 31)) == 7100
+    assert biology_coefficient(("9005", "9999"), DAY) is None
+    billed = Billed("B", ACTS["B"].base(7200, 1, DAY), 7200, analyses=analyses)
+    [act] = liquidate([billed], "30", "997516000", ADULT, DAY, Counters())
+    assert (act.base, act.rate, act.amo_gross, act.pf, act.franchise) == (1944, 60, 1166, 200, 0)
+    assert act.analyses == analyses
+    local = Patient(date(1980, 1, 1), alsace_moselle=True)
+    assert liquidate([billed], "30", "997516000", local, DAY, Counters())[0].rate == 90
+    assert rate_for("30", Patient(date(1980, 1, 1), ald=True)) == 100
+    assert may_bill("30", "B") and not may_bill("01", "B") and not may_bill("30", "G")
+    # what the caisse checks of a B line and its Type 4B (reject 0318 030 otherwise)
+    written = ("00009005", "00001104", "00001208")
+    assert biology_agrees("B", 7200, written, DAY)
+    assert not biology_agrees("B", 7300, written, DAY)  # the coefficient is not their sum
+    assert not biology_agrees("B", 7100, written, DAY)  # B16: the forfait before 1/4/2019
+    assert biology_agrees("B", 7100, written, date(2019, 3, 1))
+    assert not biology_agrees("B", 1700, ("00009999",), DAY)  # not in the NABM
+    assert not biology_agrees("B", 1700, ("9005",), DAY)  # not written on 8 digits
+    assert not biology_agrees("B", 0, (), DAY)  # a B line with no analysis
+    assert not biology_agrees("AMI", 100, ("00009005",), DAY) and biology_agrees(
+        "AMI", 100, (), DAY
+    )
 
 
 def test_franchises_one_euro_per_paramedical_act_capped_at_four_a_day() -> None:

@@ -168,6 +168,41 @@ def test_amo_part_cannot_exceed_fee() -> None:
     assert "amo_amount" in {a.field for a in b2.validate(received) if a.record == 5}
 
 
+def _with_biology(analyses: int, act_code: str = "B") -> bytes:
+    """The sample B2 file whose first invoice's act is a biology act listing ``analyses``
+    NABM analyses (Type 4B records of five)."""
+    lot = b2.parse(samples.b2_lot())
+    inv = lot.lots[0].invoices[0]
+    act = inv.lines[0]
+    assert isinstance(act, b2.ProfessionalAct)
+    listed = tuple(b2.NabmAnalysis(act.care_date, f"{1100 + k:08d}") for k in range(analyses))
+    biology = replace(act, act_code=act_code, biology=listed)
+    first = replace(lot.lots[0], invoices=(replace(inv, lines=(biology,)),
+                                           *lot.lots[0].invoices[1:]))  # fmt: skip
+    return b2.build(replace(lot, lots=(first, *lot.lots[1:])))
+
+
+def test_b2_biology_analyses_in_type_4b_records() -> None:
+    """A B act's NABM analyses travel in Type 4B records after it, five to a record (the
+    positions of norms.md §2.2), and come back as they went; a 4B after another act, an entry
+    half filled, or a blank entry before a filled one is named."""
+    data = _with_biology(7)
+    assert b2.validate(data) == []
+    assert [data[k : k + 2] for k in range(5 * RECORD, 7 * RECORD, RECORD)] == [b"4B", b"4B"]
+    act = b2.parse(data).lots[0].invoices[0].lines[0]
+    assert isinstance(act, b2.ProfessionalAct)
+    assert [a.code for a in act.biology] == [f"{1100 + k:08d}" for k in range(7)]
+    assert data[5 * RECORD + 56 : 5 * RECORD + 64] == b"00001100"  # position 57, entry 1
+    found = b2.validate(_with_biology(2, act_code="AMI"))
+    assert [(a.record_type, a.message) for a in found] == [
+        ("Type 4B", "NABM analyses detail a biology act (B) only")
+    ]
+    bad = edit(_with_biology(2), 6, 73, b" " * 8)  # entry 2 loses its code
+    assert [a.field for a in b2.validate(bad)] == ["nabm_2"]
+    gap = edit(edit(edit(_with_biology(3), 6, 73, b" " * 8), 6, 71, b"  "), 6, 65, b" " * 6)
+    assert [a.message for a in b2.validate(gap)] == ["NABM entries are filled in order"]
+
+
 # -- NOEMIE ---------------------------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain import population as pop
 from noemie_sim.sim.domain.generate import b2_act, ij_employee, leave_kind, patient_of
 from noemie_sim.sim.domain.links import LinkRegister
-from noemie_sim.sim.domain.nomenclature import ACTS, may_bill
+from noemie_sim.sim.domain.nomenclature import ACTS, biology_agrees, may_bill, nabm_code
 from noemie_sim.sim.domain.rules import (
     PATERNITY_DAYS,
     Billed,
@@ -620,6 +620,8 @@ class Cpam(Actor):
             code = "0318 020"
         elif not all(may_bill(specialty, a.act_code) for a in acts):
             code = "0318 010"
+        elif not all(_biology_agrees(a) for a in acts):
+            code = "0318 030"
         elif inv.invoice_date > today:
             code = "0120 001"
         result = Settlement(ps, lot, inv, code, insured=insured)
@@ -636,6 +638,7 @@ class Cpam(Actor):
                     a.coefficient,
                     a.quantity,
                     a.unit_price if ACTS[a.act_code].per_box else None,
+                    tuple(nabm_code(x.code) or x.code for x in a.biology),
                 )
                 for a in acts
             ]
@@ -876,6 +879,12 @@ class _Refusal(Exception):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
         self.code, self.reason = code, reason
+
+
+def _biology_agrees(act: b2.ProfessionalAct) -> bool:
+    """:func:`biology_agrees` of a Type 4 line and its Type 4B analyses."""
+    written = tuple(x.code for x in act.biology for _ in range(x.quantity))
+    return biology_agrees(act.act_code, act.coefficient, written, act.care_date)
 
 
 def _midday(day: date) -> datetime:

@@ -22,19 +22,13 @@ from noemie_sim.actors.employer import EmployerBehaviour
 from noemie_sim.actors.mutuelle import MutuelleBehaviour
 from noemie_sim.actors.network import NetworkConfig, PractitionerGroup
 from noemie_sim.actors.practitioner import PractitionerBehaviour
+from noemie_sim.sim.domain.nomenclature import SPECIALTY_BY_KIND
 from noemie_sim.sim.domain.population import CAISSES, PopulationConfig
 
 from .i18n import N_
 
-#: Practitioner kinds a scenario may name, and their specialty codes.
-SPECIALTY_NAMES = {
-    "medecin-generaliste": "01",
-    "cardiologue": "03",
-    "sage-femme": "21",
-    "infirmier": "24",
-    "kinesitherapeute": "26",
-    "pharmacie": "50",
-}
+#: Practitioner kinds a scenario may name, and their specialty codes (the nomenclature's).
+SPECIALTY_NAMES = {kind: specialty.code for kind, specialty in SPECIALTY_BY_KIND.items()}
 
 #: How a mutuelle takes its décomptes: fetched from its caisses' SFTP hubs, or POSTed to its
 #: webhook as signed JSON documents (docs/scenarios.md, [mutuelles]).

@@ -17,7 +17,7 @@ from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly
 
 from . import codes, rules
-from .nomenclature import ACTS, DRUGS, SPECIALTIES, Profession
+from .nomenclature import ACTS, DRUGS, SPECIALTIES, Profession, biology_coefficient
 from .population import (
     Beneficiary,
     Employee,
@@ -74,6 +74,9 @@ def story_of(seed: int, count: int) -> _Story:
 #: as often: with the OPTAM, moderated (none, or a third of the tariff); without, a third or
 #: two thirds of it (modelling values; the OPTAM's own limit is a practice rate, not per act)
 DEPASSEMENTS = {True: (0, 2000, 2000), False: (2000, 4000, 4000)}
+#: the analyses a laboratoire's visit draws from, beside the forfait pré-analytique (9005):
+#: hémogramme, TSH, exploration d'une anomalie lipidique (a modelling choice)
+BIOLOGY_PANEL = ("1104", "1208", "0996")
 
 
 def typical_visit(
@@ -89,7 +92,9 @@ def typical_visit(
     généraliste, a consultation and an ECG for a cardiologue (in secteur 2, the consultation
     with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, or for a patient with the C2S,
     the tariff), a nursing act and
-    its travel fee for an infirmier, a consultation (C + MSF) for a sage-femme, a session for
+    its travel fee for an infirmier, a consultation (C + MSF) for a sage-femme, for a
+    laboratoire one B line (the forfait pré-analytique and one to three analyses of
+    :data:`BIOLOGY_PANEL`, their coefficients added), a session for
     a kinésithérapeute, one to four drugs of
     one to three boxes each at a pharmacy (their price: a pharmacy asks no more than the
     base)."""
@@ -118,6 +123,12 @@ def typical_visit(
         acts = [Billed("APC", apc), Billed("ADE", fee("ADE"))]
     elif specialty == "21":
         acts = [Billed("C", fee("C")), Billed("MSF", fee("MSF"))]
+    elif specialty == "30":
+        # the forfait pré-analytique and one to three analyses, on one B line
+        analyses = ("9005", *sorted(rng.sample(BIOLOGY_PANEL, rng.randint(1, 3))))
+        coefficient = biology_coefficient(analyses, day)
+        assert coefficient is not None  # the panel is in the NABM table
+        acts = [Billed("B", fee("B", coefficient), coefficient, analyses=analyses)]
     elif specialty == "24":
         coefficient = rng.choice((100, 200, 300))
         acts = [Billed("AMI", fee("AMI", coefficient), coefficient), Billed("IFD", fee("IFD"))]
@@ -301,6 +312,7 @@ def b2_act(
         unit_price = act.tariff_at(day)
         coefficient = settled.base * 100 // unit_price if unit_price else 100
     return b2.ProfessionalAct(
+        biology=tuple(b2.NabmAnalysis(day, code.zfill(8)) for code in settled.analyses),
         care_date=day,
         act_code=settled.code,
         unit_price=unit_price,

@@ -13,9 +13,13 @@ being out of date then — [PRESS], docs/rules.md gives each source. The CCAM ta
 ECG 14.52 €) is a modelling value, labelled as such.
 Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
-(cardiologie) is a specialist for APC and the ECG. 21 for the sage-femme and 50 for the
-pharmacie d'officine are project conventions (annexe 17 is not public; the n° AM catégories 5
-"sage-femme" and 2 "fournisseur (pharmacie...)" are [DOC], norms.md §7.2).
+(cardiologie) is a specialist for APC and the ECG. 21 for the sage-femme, 30 for the
+laboratoire de biologie médicale and 50 for the pharmacie d'officine are project conventions
+(annexe 17 is not public; the n° AM catégories 5 "sage-femme", 3 "laboratoire" and 2
+"fournisseur (pharmacie...)" are [DOC], norms.md §7.2).
+
+A laboratoire bills the key letter B (0.27 €) on one Type 4 line per visit, its coefficient
+the sum of the B of the NABM analyses (:data:`NABM`) its Type 4B detail lists.
 
 Pharmacies bill drugs under the prestation codes of the SNDS (documentation-snds ER_PHA_F
 [DOC]): PH1 pharmacie 100 %, PH7 65 %, PH4 30 %, PH2 15 %; the rate belongs to the drug
@@ -39,6 +43,7 @@ class Profession(Enum):
 
     MEDECIN = 1
     PHARMACIEN = 2  # catégorie 2: fournisseur (pharmacie, transport, taxi)
+    LABORATOIRE = 3  # a laboratoire de biologie médicale: 60 %, PF on its acts, no franchise
     SAGE_FEMME = 5  # a medical profession: 70 %, no PF, no franchise, direct access
     INFIRMIER = 6
     KINE = 7
@@ -58,6 +63,7 @@ SPECIALTIES = {
         Specialty("01", "Médecine générale", Profession.MEDECIN, "medecin-generaliste"),
         Specialty("03", "Cardiologie", Profession.MEDECIN, "cardiologue"),
         Specialty("21", "Sage-femme", Profession.SAGE_FEMME, "sage-femme"),
+        Specialty("30", "Laboratoire de biologie médicale", Profession.LABORATOIRE, "laboratoire"),
         Specialty("24", "Infirmier", Profession.INFIRMIER, "infirmier"),
         Specialty("26", "Masseur-kinésithérapeute", Profession.KINE, "kinesitherapeute"),
         Specialty("50", "Pharmacie d'officine", Profession.PHARMACIEN, "pharmacie"),
@@ -96,12 +102,7 @@ class Act:
 
     def tariff_at(self, day: date) -> int:
         """The tariff in force on ``day`` (conventions for unknown history: module docstring)."""
-        if day >= self.since:
-            return self.tariff
-        for start, cents in reversed(self.history):
-            if start is None or day >= start:
-                return cents
-        return self.history[0][1] if self.history else self.tariff
+        return _in_force(day, self.since, self.tariff, self.history)
 
     def base(
         self,
@@ -120,6 +121,21 @@ class Act:
         coef = self.default_coefficient if coefficient is None else coefficient
         tariff = self.tariff if day is None else self.tariff_at(day)
         return half_up(tariff * coef * quantity, 100)
+
+
+def _in_force(
+    day: date, since: date, current: int, history: tuple[tuple[date | None, int], ...]
+) -> int:
+    """The value in force on ``day`` of one that is ``current`` from ``since`` and was each
+    of ``history`` (oldest first, from its day, None when unknown) before: a former value
+    whose start is unknown applies to every earlier day, and with no former value known the
+    oldest known one does (module docstring)."""
+    if day >= since:
+        return current
+    for start, value in reversed(history):
+        if start is None or day >= start:
+            return value
+    return history[0][1] if history else current
 
 
 _DOCTORS = frozenset({"01", "03"})
@@ -234,6 +250,18 @@ ACTS = {
             since=date(2024, 2, 22),
             history=((None, 215),),
         ),
+        # the key letter of biologie médicale, 0.27 € (Les Echos 2017, le Quotidien du médecin
+        # 24/3/2019 [PRESS]; no other value found: in force at every date, a convention). A
+        # laboratoire bills one B line per visit, its coefficient the sum of the B of the
+        # analyses that its Type 4B detail lists (:data:`NABM`)
+        Act(
+            "B",
+            "Actes de biologie médicale (lettre clé B)",
+            27,
+            frozenset({"30"}),
+            participation_forfaitaire=True,
+            since=date(2017, 1, 1),
+        ),
         *(
             Act(
                 code,
@@ -255,6 +283,77 @@ ACTS = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An analysis of the nomenclature des actes de biologie médicale (NABM): its code (4
+    digits, written on 8 in a Type 4B) and its coefficient in B at each date.
+
+    ``coefficient`` applies from ``since``; ``history`` as :attr:`Act.history`."""
+
+    code: str
+    label: str
+    coefficient: int
+    since: date
+    history: tuple[tuple[date | None, int], ...] = ()
+
+    def coefficient_at(self, day: date) -> int:
+        """The coefficient in force on ``day`` (the oldest known one before it)."""
+        return _in_force(day, self.since, self.coefficient, self.history)
+
+
+#: The analyses laboratoires bill in noemie-sim. 9005, the forfait de prise en charge
+#: pré-analytique, once per patient and day: B17 from 1/4/2019, B16 before (UNCAM decision,
+#: JO of 24/3/2019, le Quotidien du médecin [PRESS]). 1104, 1208 and 0996 at the values the
+#: UNCAM decision of 2017 gave them (hémogramme B27, TSH B28, exploration d'une anomalie
+#: lipidique B21; Les Echos 2017 [PRESS], whose "€" are B: 27 € would be B100); later
+#: decisions are not modelled (a convention, docs/rules.md).
+NABM = {
+    a.code: a
+    for a in (
+        Analysis(
+            "9005",
+            "Forfait de prise en charge pré-analytique",
+            17,
+            since=date(2019, 4, 1),
+            history=((None, 16),),
+        ),
+        Analysis("1104", "Hémogramme y compris plaquettes", 27, date(2017, 1, 1)),
+        Analysis("1208", "TSH (sang)", 28, date(2017, 1, 1)),
+        Analysis("0996", "Exploration d'une anomalie lipidique", 21, date(2017, 1, 1)),
+    )
+}
+
+
+def biology_coefficient(analyses: tuple[str, ...], day: date | None) -> int | None:
+    """The coefficient in B (hundredths, as a Type 4 writes it) of a B line whose detail
+    lists ``analyses`` (NABM codes) on ``day`` (None: the current coefficients); None when
+    one of them is not in the nomenclature."""
+    try:
+        return 100 * sum(
+            NABM[code].coefficient if day is None else NABM[code].coefficient_at(day)
+            for code in analyses
+        )
+    except KeyError:
+        return None
+
+
+def nabm_code(written: str) -> str | None:
+    """The NABM code (4 digits) that a Type 4B writes on 8, zero-padded on the left (a
+    convention); None when it is not so written."""
+    return written[4:] if len(written) == 8 and written[:4] == "0000" else None
+
+
+def biology_agrees(code: str, coefficient: int, written: tuple[str, ...], day: date) -> bool:
+    """What the caisse checks of a line's biology (reject 0318 030 otherwise): a biology act
+    (B) lists its analyses (``written`` as a Type 4B writes them, one per unit of quantity),
+    all in the NABM, their coefficients on ``day`` adding up to its ``coefficient``
+    (hundredths); any other act lists none."""
+    if code != "B":
+        return not written
+    codes = tuple(nabm_code(w) or "?" for w in written)
+    return bool(codes) and biology_coefficient(codes, day) == coefficient
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,8 @@ class Billed:
     coefficient: int | None = None
     quantity: int = 1
     unit_price: int | None = None  # the price of one box, for a drug
+    #: the NABM analyses of a biology act (B), whose coefficients add up to its coefficient
+    analyses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class Liquidated:
     #: gestionnaire: the rest of the base (the ticket modérateur) less the parcours
     #: majoration (:func:`c2s_part`); 0 for anyone else
     c2s: int = 0
+    #: the NABM analyses of a biology act, as billed
+    analyses: tuple[str, ...] = ()
 
     @property
     def amo(self) -> int:
@@ -261,6 +265,7 @@ def liquidate(
                 billed.unit_price,
                 penalty,
                 c2s_part(base, billed.fee, amo_gross, penalty) if patient.c2s else 0,
+                billed.analyses,
             )
         )
     return result

@@ -12,8 +12,8 @@ docs/norms.md:
 * the file header's nature: ``FSE`` for a PS's lots, ``DEC`` for the daily décompte file that a
   CPAM sends to one mutuelle (the seeds' "fichiers B2" from CPAM to OC).
 
-Structure: 0 (1 (2 2S line+ 5)+ 8)+ 9, where a line is 4 [4M] (professional act, CCAM detail)
-or 3, 3F, 3H (établissement lines).
+Structure: 0 (1 (2 2S line+ 5)+ 8)+ 9, where a line is 4 [4M] 4B* (professional act, its CCAM
+detail, the NABM analyses of a biology act) or 3, 3F, 3H (établissement lines).
 """
 
 from __future__ import annotations
@@ -241,6 +241,27 @@ CCAM = _b2(
         pattern=r"(?:[0-9]{2}){1,16}",
     ),
 )
+#: Type 4B: up to five NABM analyses per record, each its date, quantity and code (8 digits:
+#: the NABM's 4, zero-padded on the left, a convention), at the positions norms.md §2.2 gives
+#: (49, 65, 81, 97, 113); the entries are filled in order, the first always.
+NABM_ENTRIES = 5
+BIOLOGY = _b2(
+    "4B",
+    "Type 4B",
+    "Détail biologie (NABM)",
+    *(
+        fld
+        for k in range(1, NABM_ENTRIES + 1)
+        for fld in (
+            when(f"date_{k}", 49 + 16 * (k - 1), Kind.DATE_DMY, f"Date de l'analyse {k}", RSF,
+                 optional=k > 1),
+            num(f"quantity_{k}", 55 + 16 * (k - 1), 2, f"Quantité de l'analyse {k}", RSF,
+                optional=k > 1),
+            text(f"nabm_{k}", 57 + 16 * (k - 1), 8, f"Code NABM de l'analyse {k}", RSF,
+                 optional=k > 1, pattern=r"[0-9]{8}"),
+        )
+    ),
+)  # fmt: skip
 INVOICE_END = _b2(
     "5 ",
     "Type 5",
@@ -289,6 +310,7 @@ LAYOUTS: dict[str, RecordLayout] = {
         UCD,
         ACT,
         CCAM,
+        BIOLOGY,
         INVOICE_END,
         LOT_END,
         FILE_END,
@@ -328,6 +350,16 @@ class CcamDetail:
 
 
 @dataclass(frozen=True)
+class NabmAnalysis:
+    """One entry of a Type 4B: an analysis of the NABM (its code on 8 digits) of the B act
+    the record follows."""
+
+    care_date: date
+    code: str
+    quantity: int = 1
+
+
+@dataclass(frozen=True)
 class ProfessionalAct:
     """Type 4: one professional act (NGAP key letter or CCAM), amounts in cents."""
 
@@ -347,6 +379,8 @@ class ProfessionalAct:
     discipline: str | None = None
     exemption: str | None = None
     ccam: CcamDetail | None = None
+    #: the NABM analyses of a biology act (key letter B), written in Type 4B records
+    biology: tuple[NabmAnalysis, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -544,6 +578,9 @@ def to_records(b2: B2File) -> list[Record]:
                     add(ACT, line, lot.number)
                     if line.ccam is not None:
                         add(CCAM, line.ccam, lot.number)
+                    for k in range(0, len(line.biology), NABM_ENTRIES):
+                        add(BIOLOGY, None, lot.number,
+                            **_biology_values(line.biology[k : k + NABM_ENTRIES]))  # fmt: skip
                 else:
                     add(_LINE_LAYOUT[type(line)], line, lot.number)
             totals = inv.totals
@@ -587,6 +624,27 @@ _LINE_LAYOUT: dict[type, RecordLayout] = {HospitalLine: HOSPITAL, LppLine: LPP, 
 _LINE_CLASS: dict[str, type] = {"3 ": HospitalLine, "3F": LppLine, "3H": UcdLine}
 
 
+def _biology_values(analyses: Sequence[NabmAnalysis]) -> dict[str, object]:
+    """The fields of one Type 4B listing ``analyses`` (at most :data:`NABM_ENTRIES`), the
+    entries after them blank."""
+    values: dict[str, object] = {}
+    for k in range(1, NABM_ENTRIES + 1):
+        a = analyses[k - 1] if k <= len(analyses) else None
+        values[f"date_{k}"] = a.care_date if a else None
+        values[f"quantity_{k}"] = a.quantity if a else None
+        values[f"nabm_{k}"] = a.code if a else None
+    return values
+
+
+def _analyses(rec: Record) -> Iterator[NabmAnalysis]:
+    """The entries of a Type 4B, up to its first blank one."""
+    for k in range(1, NABM_ENTRIES + 1):
+        code, day, quantity = rec[f"nabm_{k}"], rec[f"date_{k}"], rec[f"quantity_{k}"]
+        if code is None or day is None or quantity is None:
+            return
+        yield NabmAnalysis(day, str(code), int(quantity))  # type: ignore[arg-type]
+
+
 # -- structure ------------------------------------------------------------------------------
 
 
@@ -596,7 +654,8 @@ class InvoiceNode:
 
     head: int
     beneficiary: int
-    lines: list[tuple[int, int | None]] = field(default_factory=list)  # (line, its 4M)
+    #: (line, its 4M, its 4Bs)
+    lines: list[tuple[int, int | None, tuple[int, ...]]] = field(default_factory=list)
     end: int = -1
 
 
@@ -635,7 +694,10 @@ def _lots(cur: Cursor) -> Iterator[LotNode]:
             while True:
                 i, rec = cur.take("4 ", "3 ", "3F", "3H")
                 ccam = cur.take("4M")[0] - 1 if rec.code == "4 " and cur.peek() == "4M" else None
-                inv.lines.append((i - 1, ccam))
+                biology = []
+                while rec.code == "4 " and cur.peek() == "4B":
+                    biology.append(cur.take("4B")[0] - 1)
+                inv.lines.append((i - 1, ccam, tuple(biology)))
                 if cur.peek() not in ("4 ", "3 ", "3F", "3H"):
                     break
             inv.end = cur.take("5 ")[0] - 1
@@ -682,11 +744,13 @@ def from_records(records: Sequence[Record], tree: FileNode) -> B2File:
         invoices = []
         for inv in lot.invoices:
             lines: list[Line] = []
-            for i, ccam in inv.lines:
+            for i, ccam, biology in inv.lines:
                 rec = records[i]
                 if rec.code == "4 ":
                     detail = from_record(CcamDetail, records[ccam]) if ccam is not None else None
-                    lines.append(from_record(ProfessionalAct, rec, ccam=detail))
+                    analyses = tuple(a for k in biology for a in _analyses(records[k]))
+                    lines.append(from_record(ProfessionalAct, rec, ccam=detail,
+                                             biology=analyses))  # fmt: skip
                 else:
                     lines.append(from_record(_LINE_CLASS[rec.code], rec))
             head = records[inv.head]
@@ -883,7 +947,7 @@ def _line_totals(check: Checker, inv: InvoiceNode) -> InvoiceTotals:
     exceeds what it bills."""
     records = check.records
     fees = fees_amo = fees_amc = base = stays_amo = stays_amc = stays_billed = extras = 0
-    for i, _ccam in inv.lines:
+    for i, _ccam, _biology in inv.lines:
         rec = records[i]
         values = rec.values
         code = rec.layout.code
@@ -915,6 +979,32 @@ def _line_totals(check: Checker, inv: InvoiceNode) -> InvoiceTotals:
         total_fees_amc=fees_amc,
         total_hospital_billed=billed_on_top,
     )
+
+
+def _check_biology(check: Checker, act: int, details: tuple[int, ...]) -> None:
+    """The Type 4B records ``details`` that follow the Type 4 ``act``: they detail a biology
+    act (key letter B), their entries whole (date, quantity and code together) and filled in
+    order, only the last record holding fewer than :data:`NABM_ENTRIES`."""
+    records = check.records
+    if records[act]["act_code"] != "B":
+        check.fail(details[0], "record_code", "NABM analyses detail a biology act (B) only",
+                   "a Type 4 with act code B before it", records[act]["act_code"])  # fmt: skip
+    for n, i in enumerate(details):
+        values = records[i].values
+        filled = [
+            [values[f"{name}_{k}"] is not None for name in ("date", "quantity", "nabm")]
+            for k in range(1, NABM_ENTRIES + 1)
+        ]
+        for k, parts in enumerate(filled, start=1):
+            if any(parts) and not all(parts):
+                check.fail(i, f"nabm_{k}", "a NABM entry is whole or blank",
+                           "a date, a quantity and a code", "part of them")  # fmt: skip
+            elif all(parts) and k > 1 and not all(filled[k - 2]):
+                check.fail(i, f"nabm_{k}", "NABM entries are filled in order",
+                           f"entry {k - 1} filled before entry {k}", "a blank entry")  # fmt: skip
+        if n < len(details) - 1 and not all(filled[-1]):
+            check.fail(i, f"nabm_{NABM_ENTRIES}", "only the last Type 4B of an act is not full",
+                       f"{NABM_ENTRIES} entries", "fewer")  # fmt: skip
 
 
 def _check_invoice(
@@ -955,6 +1045,9 @@ def _check_invoice(
             "a décompte carries the top mutualiste",
         )
     totals = _line_totals(check, inv)
+    for i, _ccam, biology in inv.lines:
+        if biology:
+            _check_biology(check, i, biology)
     end = records[inv.end]
     check.equal(
         inv.end, "invoice_number", number, end["invoice_number"], "Type 5 names another invoice"
