@@ -7,6 +7,7 @@ import argparse
 import subprocess
 import sys
 
+from noemie_sim import __version__
 from noemie_sim.scenarios import cli
 
 
@@ -45,4 +46,19 @@ def test_the_command_is_found_before_parsing() -> None:
     assert cli._command_of(["--harness-key", "k.pem", "verify", "r"]) == "verify"
     assert cli._command_of(["--harness-key=k.pem", "run", "demo"]) == "run"
     assert cli._command_of(["-h", "validate"]) is None  # the top-level help: every command
-    assert cli._command_of(["--version"]) is None
+    assert cli._command_of(["--version"]) == cli.VERSION
+    assert cli._command_of(["validate", "--version"]) == "validate"
+
+
+def test_the_version_is_told_without_any_command_module() -> None:
+    """``noemie-sim --version`` prints the version and exits 0 having imported no command's
+    module (it used to build every command: a second of start-up)."""
+    probe = (
+        "import sys; from noemie_sim.scenarios.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith('noemie_sim.scenarios.cli.')"
+        " and m != 'noemie_sim.scenarios.cli.common'))"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True).stdout.strip().splitlines()  # fmt: skip
+    assert shown[0] == f"noemie-sim {__version__}" and shown[1] == "0 []", shown

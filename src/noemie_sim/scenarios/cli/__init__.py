@@ -56,9 +56,14 @@ COMMANDS = {
 }
 
 
+#: what :func:`_command_of` says when the version is asked before any command: the parser
+#: then needs no command at all (argparse prints the version and stops)
+VERSION = "--version"
+
+
 def build_parser(asked: str | None = None) -> argparse.ArgumentParser:
     """The command line's parser: with ``asked`` (a command of :data:`COMMANDS`), the commands
-    of its module only; else every command."""
+    of its module only; with :data:`VERSION`, none; else every command."""
     parser = argparse.ArgumentParser(
         prog="noemie-sim",
         description=H_(
@@ -77,7 +82,7 @@ def build_parser(asked: str | None = None) -> argparse.ArgumentParser:
     )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     wanted = COMMANDS.get(asked or "")
-    for module, function in REGISTERS:
+    for module, function in REGISTERS if asked != VERSION else ():
         if wanted is None or module == wanted:
             getattr(importlib.import_module(f"{__name__}.{module}"), function)(sub)
     for name, command in sub.choices.items():
@@ -164,8 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command_of(arguments: list[str]) -> str | None:
-    """The command ``arguments`` name, before they are parsed; None when the top-level help is
-    asked first or there is no command."""
+    """The command ``arguments`` name, before they are parsed; :data:`VERSION` when the
+    version is asked first; None when the top-level help is asked first or there is no
+    command."""
     takes_value = False
     for argument in arguments:
         if takes_value:
@@ -174,6 +180,8 @@ def _command_of(arguments: list[str]) -> str | None:
             takes_value = True
         elif argument in ("-h", "--help"):
             return None
+        elif argument == VERSION:
+            return VERSION
         elif not argument.startswith("-"):
             return argument
     return None
