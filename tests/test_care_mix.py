@@ -298,7 +298,7 @@ def test_the_c2s_is_a_coverage_of_its_own(run: tuple[Path, Journal, Population])
     for data in set(_clear_files(folder, "FSE")):
         for lot in b2.parse(data).lots:
             for inv in lot.invoices:
-                acts = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+                acts = [x for x in inv.lines if isinstance(x, b2.SETTLED_LINES)]
                 if inv.beneficiary_nir not in c2s:
                     assert all(x.amc_amount == 0 for x in acts), inv.invoice_number
                     continue
@@ -415,6 +415,57 @@ def test_laboratoires_bill_their_analyses_on_a_b_line(
     assert detailed and all(
         isinstance(x, b2.ProfessionalAct) and x.act_code == "B" and x.biology for x in detailed
     )
+
+
+def test_a_clinique_bills_its_stays_on_type_3_lines(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """A clinique (n° AM catégorie 0) bills each stay on Type 3 lines: the séjour (GHS) at 80 %
+    (100 % in ALD, maternity or under the régime local) and the forfait journalier, 20 € a day,
+    which the AMO pays only in maternity or under the régime local; no PF, no franchise. The
+    mutuelles receive the Type 3 lines and pay what the AMO left, the forfait in full."""
+    folder, journal, population = run
+    cliniques = {p.ps_number for p in population.practitioners if p.specialty == "90"}
+    assert cliniques and all(n[2] == "0" for n in cliniques)
+    stays = 0
+    for data in set(_clear_files(folder, "FSE")):
+        for lot in b2.parse(data).lots:
+            if lot.ps_number not in cliniques:
+                continue
+            for inv in lot.invoices:
+                lines = {x.act_code: x for x in inv.lines if isinstance(x, b2.HospitalLine)}
+                if len(lines) != len(inv.lines):  # the behaviour's wrong act (a Type 4)
+                    continue
+                ghs, fj = lines["GHS"], lines["FJ"]
+                assert (ghs.quantity, ghs.base, ghs.rate in (80, 100)) == (1, 180000, True)
+                assert 2 <= fj.quantity <= 6 and fj.base == 2000 * fj.quantity == fj.total_amount
+                assert fj.rate in (0, 100) and ghs.amo_amount == ghs.base * ghs.rate // 100
+                assert fj.amo_amount == fj.base * fj.rate // 100
+                stays += 1
+    assert stays >= 5, stays
+    settled = [
+        e for e in journal.events("invoice-liquidated")
+        if str(e.invoice).split("/")[0] in cliniques and e.details["status"] == "paid"
+    ]  # fmt: skip
+    assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
+    # the mutuelles pay what the AMO left of each stay, the forfait journalier included
+    owed: dict[str, int] = {}
+    for data in set(_clear_files(folder, "DEC")):
+        decomptes = b2.parse(data)
+        for lot in decomptes.lots:
+            if lot.ps_number in cliniques:
+                for inv in lot.invoices:
+                    assert {type(x) for x in inv.lines} == {b2.HospitalLine}
+                    owed[f"{decomptes.sender}/{inv.invoice_number}"] = sum(
+                        x.total_amount - x.amo_amount
+                        for x in inv.lines
+                        if isinstance(x, b2.HospitalLine)
+                    )
+    paid = {
+        str(e.details["decompte"]): e.details["amount"] for e in journal.events("decompte-paid")
+    }
+    assert owed and all(paid[d] == amount for d, amount in owed.items() if d in paid)
+    assert sum(d in paid for d in owed) > 0 and any(amount > 0 for amount in owed.values())
 
 
 def test_sages_femmes_bill_their_consultation_at_70_percent_without_pf(

@@ -135,6 +135,26 @@ def test_a_laboratoire_bills_its_analyses_on_a_b_line_at_60_percent() -> None:
     )
 
 
+def test_a_stay_in_a_clinique() -> None:
+    """A stay: the séjour at 80 %, the forfait journalier (20 € a day from 1/1/2018, 18 €
+    before) paid by the AMO in maternity or under the régime local only, due in ALD; no PF,
+    no franchise; the C2S pays what the AMO leaves, the forfait included."""
+    stay = [Billed("GHS", 180000), Billed("FJ", 6000, None, 3)]
+
+    def settled(patient: Patient) -> list[tuple[int, int, int]]:
+        acts = liquidate(stay, "90", "750000000", patient, DAY, Counters())
+        return [(a.rate, a.amo, a.c2s + a.pf + a.franchise) for a in acts]
+
+    assert settled(ADULT) == [(80, 144000, 0), (0, 0, 0)]
+    assert settled(Patient(date(1980, 1, 1), ald=True)) == [(100, 180000, 0), (0, 0, 0)]
+    assert settled(Patient(date(1990, 1, 1), maternity=True)) == [(100, 180000, 0), (100, 6000, 0)]
+    assert settled(Patient(date(1980, 1, 1), alsace_moselle=True)) == [(100, 180000, 0),
+                                                                       (100, 6000, 0)]  # fmt: skip
+    assert settled(Patient(date(1980, 1, 1), c2s=True)) == [(80, 144000, 36000), (0, 0, 6000)]
+    assert ACTS["FJ"].base(None, 3, DAY) == 6000
+    assert ACTS["FJ"].base(None, 3, date(2017, 12, 31)) == 5400
+
+
 def test_franchises_one_euro_per_paramedical_act_capped_at_four_a_day() -> None:
     counters = Counters()
     acts = liquidate([Billed("AMI", 315)] * 5, "24", "756012349", ADULT, DAY, counters)

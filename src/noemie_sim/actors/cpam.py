@@ -607,7 +607,7 @@ class Cpam(Actor):
             if insured
             else None
         )
-        acts = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+        acts = [x for x in inv.lines if isinstance(x, b2.SETTLED_LINES)]
         specialty = self.specialties[ps].specialty if ps in self.specialties else ""
         code: str | None = None
         if insured is None or who is None:
@@ -616,7 +616,7 @@ class Cpam(Actor):
             code = "0250 060"
         elif (ps, inv.invoice_number) in self.paid_invoices:
             code = "2900 005"
-        elif any(a.act_code not in ACTS for a in acts) or len(acts) != len(inv.lines):
+        elif len(acts) != len(inv.lines) or not all(_known(a) for a in acts):
             code = "0318 020"
         elif not all(may_bill(specialty, a.act_code) for a in acts):
             code = "0318 010"
@@ -638,7 +638,7 @@ class Cpam(Actor):
                     a.coefficient,
                     a.quantity,
                     a.unit_price if ACTS[a.act_code].per_box else None,
-                    tuple(nabm_code(x.code) or x.code for x in a.biology),
+                    tuple(nabm_code(x.code) or x.code for x in _biology(a)),
                 )
                 for a in acts
             ]
@@ -881,9 +881,21 @@ class _Refusal(Exception):
         self.code, self.reason = code, reason
 
 
-def _biology_agrees(act: b2.ProfessionalAct) -> bool:
-    """:func:`biology_agrees` of a Type 4 line and its Type 4B analyses."""
-    written = tuple(x.code for x in act.biology for _ in range(x.quantity))
+def _known(line: b2.ProfessionalAct | b2.HospitalLine) -> bool:
+    """True when the line's act is in the nomenclature, on the line it is billed on: a stay's
+    on a Type 3, any other on a Type 4."""
+    act = ACTS.get(line.act_code)
+    return act is not None and act.hospital == isinstance(line, b2.HospitalLine)
+
+
+def _biology(line: b2.ProfessionalAct | b2.HospitalLine) -> tuple[b2.NabmAnalysis, ...]:
+    """The NABM analyses of a line (only a Type 4 has any)."""
+    return line.biology if isinstance(line, b2.ProfessionalAct) else ()
+
+
+def _biology_agrees(act: b2.ProfessionalAct | b2.HospitalLine) -> bool:
+    """:func:`biology_agrees` of a Type 4 line and its Type 4B analyses (a Type 3 has none)."""
+    written = tuple(x.code for x in _biology(act) for _ in range(x.quantity))
     return biology_agrees(act.act_code, act.coefficient, written, act.care_date)
 
 
@@ -923,7 +935,7 @@ def _return_invoice(s: Settlement) -> noemie_ps.ReturnInvoice:
         if insured
         else None
     )
-    lines = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+    lines = [x for x in inv.lines if isinstance(x, b2.SETTLED_LINES)]
     if s.code is None:
         # tiers payant: the PS is paid the whole AMO part, nothing deducted (the assuré's
         # account bears the PF and franchises); otherwise the return says what the assuré got

@@ -226,7 +226,7 @@ class Mutuelle(Actor):
             if c.covers_person(inv.beneficiary_nir)
         ]  # fmt: skip
         covering = [c for c in contracts if c.covers(inv.invoice_date)]
-        acts = [x for x in inv.lines if isinstance(x, b2.ProfessionalAct)]
+        acts = [x for x in inv.lines if isinstance(x, b2.SETTLED_LINES)]
         code = None
         if (cpam, inv.invoice_number) in self.seen:
             code = "DB01"
@@ -338,7 +338,7 @@ class Mutuelle(Actor):
         self.outbox.pop((cpam, name), None)
 
 
-def _settled(act: b2.ProfessionalAct, out_of_pathway: bool = False) -> Liquidated:
+def _settled(act: b2.ProfessionalAct | b2.HospitalLine, out_of_pathway: bool = False) -> Liquidated:
     """The act as the caisse settled it, rebuilt from the décompte: the gross AMO part from
     the base and rate, the deductions (PF, franchise) as what the AMO paid less; out of the
     parcours de soins (Type 2S indicator N), the majoration as what the rate 40 points higher

@@ -123,6 +123,12 @@ def typical_visit(
         acts = [Billed("APC", apc), Billed("ADE", fee("ADE"))]
     elif specialty == "21":
         acts = [Billed("C", fee("C")), Billed("MSF", fee("MSF"))]
+    elif specialty == "90":
+        # a stay of one to five nights: the séjour and the forfait journalier of each day,
+        # the day of discharge included
+        days = rng.randint(2, 6)
+        acts = [Billed("GHS", fee("GHS")), Billed("FJ", ACTS["FJ"].base(None, days, day), None,
+                                                  days)]  # fmt: skip
     elif specialty == "30":
         # the forfait pré-analytique and one to three analyses, on one B line
         analyses = ("9005", *sorted(rng.sample(BIOLOGY_PANEL, rng.randint(1, 3))))
@@ -302,10 +308,25 @@ def patient_of(who: Beneficiary, insured: Insured) -> Patient:
 
 def b2_act(
     settled: Liquidated, ps: Practitioner, day: date, amo: int, amc: int = 0
-) -> b2.ProfessionalAct:
-    """The B2 Type 4 line of a settled act, with the AMO (and AMC) amounts given. A drug's
-    line has the box's price as unit price and the boxes as quantity."""
+) -> b2.ProfessionalAct | b2.HospitalLine:
+    """The B2 line of a settled act, with the AMO (and AMC) amounts given: a Type 4, or for
+    an établissement's stay a Type 3. A drug's line has the box's price as unit price and the
+    boxes as quantity."""
     act = ACTS[settled.code]
+    if act.hospital:
+        return b2.HospitalLine(
+            care_date=day,
+            act_code=settled.code,
+            quantity=settled.quantity,
+            coefficient=100,
+            mco_coefficient=10000,
+            unit_price=act.tariff_at(day),
+            base=settled.base,
+            rate=settled.rate,
+            amo_amount=amo,
+            total_amount=settled.fee,
+            amc_amount=amc,
+        )
     if act.per_box:
         unit_price, coefficient = settled.unit_price or 0, 100
     else:

@@ -14,9 +14,13 @@ ECG 14.52 €) is a modelling value, labelled as such.
 Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
 (cardiologie) is a specialist for APC and the ECG. 21 for the sage-femme, 30 for the
-laboratoire de biologie médicale and 50 for the pharmacie d'officine are project conventions
-(annexe 17 is not public; the n° AM catégories 5 "sage-femme", 3 "laboratoire" and 2
-"fournisseur (pharmacie...)" are [DOC], norms.md §7.2).
+laboratoire de biologie médicale, 50 for the pharmacie d'officine and 90 for a clinique are
+project conventions (annexe 17 is not public; the n° AM catégories 5 "sage-femme", 3
+"laboratoire", 2 "fournisseur (pharmacie...)" and 0 "établissement" are [DOC], norms.md
+§7.2).
+
+A clinique bills a stay on Type 3 lines (:attr:`Act.hospital`): the séjour (GHS, a modelling
+tariff) and the forfait journalier of each day (20 € from 1/1/2018, 18 € before [DOC]).
 
 A laboratoire bills the key letter B (0.27 €) on one Type 4 line per visit, its coefficient
 the sum of the B of the NABM analyses (:data:`NABM`) its Type 4B detail lists.
@@ -41,6 +45,7 @@ from .text import half_up
 class Profession(Enum):
     """Who bills, with the n° AM catégorie (norms.md §7.2) and its default AMO rate."""
 
+    ETABLISSEMENT = 0  # a clinique: its stays on Type 3 lines, 80 %, no PF nor franchise
     MEDECIN = 1
     PHARMACIEN = 2  # catégorie 2: fournisseur (pharmacie, transport, taxi)
     LABORATOIRE = 3  # a laboratoire de biologie médicale: 60 %, PF on its acts, no franchise
@@ -67,6 +72,7 @@ SPECIALTIES = {
         Specialty("24", "Infirmier", Profession.INFIRMIER, "infirmier"),
         Specialty("26", "Masseur-kinésithérapeute", Profession.KINE, "kinesitherapeute"),
         Specialty("50", "Pharmacie d'officine", Profession.PHARMACIEN, "pharmacie"),
+        Specialty("90", "Clinique (établissement privé)", Profession.ETABLISSEMENT, "clinique"),
     )
 }
 SPECIALTY_BY_KIND = {s.kind: s for s in SPECIALTIES.values()}
@@ -99,6 +105,8 @@ class Act:
     #: priced per product (a drug: the price of one box, given when billed; ``tariff`` is 0),
     #: with a franchise per box rather than per act
     per_box: bool = False
+    #: an établissement's line of a stay, billed on a Type 3 (not a Type 4)
+    hospital: bool = False
 
     def tariff_at(self, day: date) -> int:
         """The tariff in force on ``day`` (conventions for unknown history: module docstring)."""
@@ -261,6 +269,30 @@ ACTS = {
             frozenset({"30"}),
             participation_forfaitaire=True,
             since=date(2017, 1, 1),
+        ),
+        # a clinique's stay: the séjour (GHS, one a stay: its tariff a modelling value) and the
+        # forfait journalier hospitalier, due for each day of a stay of more than a day, the
+        # day of discharge included: 18 € (1/1/2010), 20 € from 1/1/2018 (service-public.fr
+        # "forfait hospitalier" [DOC]); the AMO pays it only in maternity (rate 0 otherwise)
+        Act(
+            "GHS",
+            "Séjour (groupe homogène de séjours)",
+            180000,
+            frozenset({"90"}),
+            hospital=True,
+            source="model",
+            since=date(2000, 1, 1),
+        ),
+        Act(
+            "FJ",
+            "Forfait journalier hospitalier",
+            2000,
+            frozenset({"90"}),
+            hospital=True,
+            rate=0,
+            since=date(2018, 1, 1),
+            history=((date(2010, 1, 1), 1800),),
+            source="[DOC] service-public.fr",
         ),
         *(
             Act(

@@ -65,7 +65,9 @@ IJ_CEILING_CHANGE = date(2025, 4, 1)
 OUT_OF_PATHWAY_POINTS = 40
 PATHWAY_AGE = 16
 #: régime local d'Alsace-Moselle: the rate it brings each régime général rate to
-ALSACE_MOSELLE_RATES = {70: 90, 60: 90, 65: 90, 30: 80, 15: 15, 100: 100}
+ALSACE_MOSELLE_RATES = {70: 90, 60: 90, 65: 90, 30: 80, 15: 15, 100: 100,
+                        # a stay at 100 %, and the forfait journalier paid [PRESS]
+                        80: 100, 0: 100}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Rules:
 
     doctor_rate: int = 70
     auxiliary_rate: int = 60
+    hospital_rate: int = 80  # a stay in an établissement: ticket modérateur 20 %
     full_rate: int = 100
     pf_per_act: int = 200
     pf_per_act_before_2024: int = 100
@@ -204,19 +207,24 @@ def rate_for(
     day: date | None = None,
 ) -> int:
     """The AMO rate (%) of act ``code`` billed by ``specialty`` for ``patient`` on ``day``:
-    ALD and maternité 100 % (not for a 15 % drug); a drug its class's rate, otherwise the
-    profession's; then the régime local d'Alsace-Moselle's rate, then 40 points less out of
-    the parcours de soins (when ``day`` is given)."""
+    ALD and maternité 100 % (not for a 15 % drug, nor in ALD the forfait journalier); a drug
+    its class's rate (the forfait journalier 0), otherwise the profession's (a stay 80 %);
+    then the régime local d'Alsace-Moselle's rate, then 40 points less out of the parcours de
+    soins (when ``day`` is given)."""
     act = ACTS.get(code) if code else None
     drug_rate = act.rate if act is not None else None
-    if (patient.ald or patient.maternity) and drug_rate != 15:
+    # the forfait journalier (rate 0): the AMO pays it in maternity, not in ALD
+    if (patient.maternity and drug_rate != 15) or (patient.ald and drug_rate not in (15, 0)):
         return rules.full_rate
     if drug_rate is not None:
         rate = drug_rate
     else:
         profession = SPECIALTIES[specialty].profession
         medical = profession in (Profession.MEDECIN, Profession.SAGE_FEMME)
-        rate = rules.doctor_rate if medical else rules.auxiliary_rate
+        if profession is Profession.ETABLISSEMENT:
+            rate = rules.hospital_rate
+        else:
+            rate = rules.doctor_rate if medical else rules.auxiliary_rate
     if patient.alsace_moselle:
         rate = ALSACE_MOSELLE_RATES.get(rate, rate)
     if day is not None and out_of_pathway(specialty, patient, day):

@@ -402,6 +402,11 @@ class HospitalLine:
     discipline: str | None = None
     exemption: str | None = None
 
+    @property
+    def fee_amount(self) -> int:
+        """What the line bills (as a Type 4's ``fee_amount``): its total."""
+        return self.total_amount
+
 
 @dataclass(frozen=True)
 class LppLine:
@@ -430,6 +435,8 @@ class UcdLine:
 
 
 Line = ProfessionalAct | HospitalLine | LppLine | UcdLine
+#: the lines the caisse liquidates act by act: a PS's acts and an établissement's stay lines
+SETTLED_LINES = (ProfessionalAct, HospitalLine)
 
 
 @dataclass(frozen=True)
