@@ -166,6 +166,12 @@ def test_amo_part_cannot_exceed_fee() -> None:
     assert data[4 * RECORD : 4 * RECORD + 2] == b"4 "
     received = edit(data, 5, 108, b"0003001")  # a received file claiming 30.01 € AMO of 30 €
     assert "amo_amount" in {a.field for a in b2.validate(received) if a.record == 5}
+    # nor the rate of the base: 21.02 € of a 30 € base at 70 % (21 €, to the cent above)
+    greedy_rate = edit(data, 5, 108, b"0002102")
+    assert [a.message for a in b2.validate(greedy_rate) if a.field == "amo_amount"] == [
+        "AMO part exceeds the rate of the base"
+    ]
+    assert [a for a in b2.validate(edit(data, 5, 108, b"0002100")) if a.record == 5] == []
 
 
 def _with_biology(analyses: int, act_code: str = "B") -> bytes:

@@ -815,8 +815,10 @@ def read(data: bytes, nature: str | None = None) -> Read:
 
 def validate(data: bytes, nature: str | None = None) -> list[Anomaly]:
     """Every anomaly of the file: field formats, record order, sequence and lot numbers, NIR
-    and n° AM keys, duplicate invoice numbers, Type 5 and trailer totals, and for a décompte
-    file the OC number of each invoice. An empty list means the file is valid."""
+    and n° AM keys, duplicate invoice numbers, each line's AMO part (at most what it bills and
+    the rate of its base), the Type 4B details of biology acts, Type 5 and trailer totals, and
+    for a décompte file the OC number of each invoice. An empty list means the file is
+    valid."""
     return check(data, nature).kept
 
 
@@ -951,7 +953,7 @@ _TRAILER_TOTALS = ("total_billed", "total_amo", "total_amc")
 def _line_totals(check: Checker, inv: InvoiceNode) -> InvoiceTotals:
     """:meth:`InvoiceTotals.of` the invoice's lines, read from their records' values without
     making them (a file has hundreds of thousands); an anomaly for each line whose AMO part
-    exceeds what it bills."""
+    exceeds what it bills, or its rate of its base."""
     records = check.records
     fees = fees_amo = fees_amc = base = stays_amo = stays_amc = stays_billed = extras = 0
     for i, _ccam, _biology in inv.lines:
@@ -975,6 +977,10 @@ def _line_totals(check: Checker, inv: InvoiceNode) -> InvoiceTotals:
         if amo > billed:  # type: ignore[operator]
             check.fail(i, "amo_amount", "AMO part exceeds the amount billed", f"at most {billed}",
                        amo)  # fmt: skip
+        elif amo * 100 > values["base"] * values["rate"] + 99:  # type: ignore[operator]
+            # more than the rate of the base, to the cent above (however it was rounded)
+            check.fail(i, "amo_amount", "AMO part exceeds the rate of the base",
+                       f"at most {values['rate']} % of {values['base']}", amo)  # fmt: skip
     billed_on_top = stays_billed + extras
     return InvoiceTotals(
         total_hospital_base=base,
