@@ -417,6 +417,47 @@ def test_laboratoires_bill_their_analyses_on_a_b_line(
     )
 
 
+def test_taxis_bill_trips_with_a_franchise_per_trip(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """A taxi conventionné (n° AM catégorie 2) bills each trip: the forfait (13 €, 4 km with
+    it) and 1.10 € a km beyond, at 65 % (90 % under the régime local, 100 % in ALD or
+    maternity), read from the lots; the caisse deducts a franchise of 4 € a trip, at most 8 €
+    a day for a patient, and no PF."""
+    folder, journal, population = run
+    taxis = {p.ps_number for p in population.practitioners if p.specialty == "54"}
+    assert taxis and all(n[2] == "2" for n in taxis)
+    trips: dict[str, str] = {}  # invoice -> bénéficiaire
+    for invoice, acts in _billed_by(folder, taxis):
+        if [a.act_code for a in acts] != ["TPC", "TKM"]:
+            continue  # the behaviour's wrong act
+        forfait, km = acts
+        assert forfait.base == 1300 and km.base == 110 * km.quantity and 1 <= km.quantity <= 36
+        assert {forfait.rate, km.rate} <= {65, 90, 100}
+        trips[f"{invoice.invoice_number}"] = invoice.beneficiary_nir
+    assert len(trips) > 20, len(trips)
+    settled = [
+        e for e in journal.events("invoice-liquidated")
+        if str(e.invoice).split("/")[0] in taxis and e.details["status"] == "paid"
+    ]  # fmt: skip
+    assert settled and all(e.details["pf"] == 0 and e.details["franchise"] in (0, 400)
+                           for e in settled)  # fmt: skip
+    assert sum(e.details["franchise"] == 400 for e in settled) > len(settled) / 2
+    care_day = {str(e.invoice): e.details["care_date"] for e in journal.events("invoice-billed")}
+    franchised = Counter(
+        (e.details["beneficiaire"], care_day[str(e.invoice)])
+        for e in settled
+        if e.details["franchise"]
+    )
+    assert max(franchised.values()) <= 2  # at most 8 € a day
+    # the caisse pays what the lots billed at their rate: no invoice paid more or less
+    reconciled = [
+        e.details["status"] for e in journal.events("invoice-reconciled")
+        if str(e.invoice).split("/")[0] in taxis
+    ]  # fmt: skip
+    assert reconciled and "partially-paid" not in reconciled
+
+
 def test_a_clinique_bills_its_stays_on_type_3_lines(
     run: tuple[Path, Journal, Population],
 ) -> None:

@@ -155,6 +155,30 @@ def test_a_stay_in_a_clinique() -> None:
     assert ACTS["FJ"].base(None, 3, date(2017, 12, 31)) == 5400
 
 
+def test_a_taxi_trip_at_65_percent_with_its_own_franchise() -> None:
+    """A trip: the forfait (13 €, 4 km with it) and 1.10 € a km beyond, at 65 % (100 % in
+    ALD), no PF; a franchise of 4 € a trip (2 € before 31/03/2024), at most 8 € a day (4 €
+    before), apart from the paramedical acts' daily cap."""
+    trip = [Billed("TPC", 1300), Billed("TKM", ACTS["TKM"].base(None, 10, DAY), None, 10)]
+    counters = Counters()
+    first = liquidate(trip, "54", "750200000", ADULT, DAY, counters)
+    assert [(a.base, a.rate, a.amo_gross, a.pf, a.franchise) for a in first] == [
+        (1300, 65, 845, 0, 400), (1100, 65, 715, 0, 0)
+    ]  # fmt: skip
+    assert liquidate(trip, "54", "750200000", ADULT, DAY, counters)[0].franchise == 400
+    assert liquidate(trip, "54", "750200000", ADULT, DAY, counters)[0].franchise == 0  # 8 €
+    # the paramedical acts of the same day keep their own cap
+    assert (
+        liquidate([Billed("AMK", 1658)], "26", "997516000", ADULT, DAY, counters)[0].franchise
+        == 100
+    )
+    before = liquidate(trip, "54", "750200000", ADULT, date(2024, 3, 1), Counters())
+    assert before[0].franchise == 200
+    in_ald = liquidate(trip, "54", "750200000", Patient(date(1950, 1, 1), ald=True), DAY,
+                       Counters())  # fmt: skip
+    assert [a.rate for a in in_ald] == [100, 100]
+
+
 def test_franchises_one_euro_per_paramedical_act_capped_at_four_a_day() -> None:
     counters = Counters()
     acts = liquidate([Billed("AMI", 315)] * 5, "24", "756012349", ADULT, DAY, counters)

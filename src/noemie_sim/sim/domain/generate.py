@@ -129,6 +129,11 @@ def typical_visit(
         days = rng.randint(2, 6)
         acts = [Billed("GHS", fee("GHS")), Billed("FJ", ACTS["FJ"].base(None, days, day), None,
                                                   days)]  # fmt: skip
+    elif specialty == "54":
+        # a trip of 5 to 40 km: the forfait (4 km with it) and each km beyond
+        beyond = rng.randint(1, 36)
+        acts = [Billed("TPC", fee("TPC")), Billed("TKM", ACTS["TKM"].base(None, beyond, day),
+                                                  None, beyond)]  # fmt: skip
     elif specialty == "30":
         # the forfait pré-analytique and one to three analyses, on one B line
         analyses = ("9005", *sorted(rng.sample(BIOLOGY_PANEL, rng.randint(1, 3))))
@@ -330,8 +335,9 @@ def b2_act(
     if act.per_box:
         unit_price, coefficient = settled.unit_price or 0, 100
     else:
+        # the coefficient of one unit: the base is tariff x coefficient x quantity
         unit_price = act.tariff_at(day)
-        coefficient = settled.base * 100 // unit_price if unit_price else 100
+        coefficient = settled.base * 100 // (unit_price * settled.quantity) if unit_price else 100
     return b2.ProfessionalAct(
         biology=tuple(b2.NabmAnalysis(day, code.zfill(8)) for code in settled.analyses),
         care_date=day,

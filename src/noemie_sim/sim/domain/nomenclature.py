@@ -43,15 +43,35 @@ from .text import half_up
 
 
 class Profession(Enum):
-    """Who bills, with the n° AM catégorie (norms.md §7.2) and its default AMO rate."""
+    """Who bills: its n° AM catégorie (:attr:`category`, norms.md §7.2) and, through
+    ``rules.rate_for``, its default AMO rate."""
 
-    ETABLISSEMENT = 0  # a clinique: its stays on Type 3 lines, 80 %, no PF nor franchise
-    MEDECIN = 1
-    PHARMACIEN = 2  # catégorie 2: fournisseur (pharmacie, transport, taxi)
-    LABORATOIRE = 3  # a laboratoire de biologie médicale: 60 %, PF on its acts, no franchise
-    SAGE_FEMME = 5  # a medical profession: 70 %, no PF, no franchise, direct access
-    INFIRMIER = 6
-    KINE = 7
+    ETABLISSEMENT = "établissement"  # a clinique: stays on Type 3 lines, 80 %, no PF/franchise
+    MEDECIN = "médecin"
+    PHARMACIEN = "pharmacien"
+    TAXI = "taxi"  # a taxi conventionné: 65 %, a franchise per trip, no PF
+    LABORATOIRE = "laboratoire"  # biologie médicale: 60 %, PF on its acts, no franchise
+    SAGE_FEMME = "sage-femme"  # a medical profession: 70 %, no PF, no franchise, direct access
+    INFIRMIER = "infirmier"
+    KINE = "masseur-kinésithérapeute"
+
+    @property
+    def category(self) -> int:
+        """The n° AM catégorie (the third digit of the n° AM)."""
+        return _CATEGORIES[self]
+
+
+#: n° AM catégories (norms.md §7.2 [DOC]): 2 is the fournisseur's (pharmacie, transport, taxi)
+_CATEGORIES = {
+    Profession.ETABLISSEMENT: 0,
+    Profession.MEDECIN: 1,
+    Profession.PHARMACIEN: 2,
+    Profession.TAXI: 2,
+    Profession.LABORATOIRE: 3,
+    Profession.SAGE_FEMME: 5,
+    Profession.INFIRMIER: 6,
+    Profession.KINE: 7,
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,7 @@ SPECIALTIES = {
         Specialty("26", "Masseur-kinésithérapeute", Profession.KINE, "kinesitherapeute"),
         Specialty("50", "Pharmacie d'officine", Profession.PHARMACIEN, "pharmacie"),
         Specialty("90", "Clinique (établissement privé)", Profession.ETABLISSEMENT, "clinique"),
+        Specialty("54", "Taxi conventionné", Profession.TAXI, "taxi"),
     )
 }
 SPECIALTY_BY_KIND = {s.kind: s for s in SPECIALTIES.values()}
@@ -107,6 +128,8 @@ class Act:
     per_box: bool = False
     #: an établissement's line of a stay, billed on a Type 3 (not a Type 4)
     hospital: bool = False
+    #: a trip's forfait: the franchise on transport, per trip, with its own daily cap
+    transport: bool = False
 
     def tariff_at(self, day: date) -> int:
         """The tariff in force on ``day`` (conventions for unknown history: module docstring)."""
@@ -293,6 +316,28 @@ ACTS = {
             since=date(2018, 1, 1),
             history=((date(2010, 1, 1), 1800),),
             source="[DOC] service-public.fr",
+        ),
+        # a taxi conventionné's trip (convention-cadre nationale of the taxis, arrêté of
+        # 29/7/2025, JO 8/8/2025, in force 1/11/2025 [PRESS]): the forfait de prise en charge
+        # et d'accompagnement, 13 € with the first 4 km; each km beyond at a rate the
+        # convention sets per département (1.10 € here, a modelling value). The tariffs of
+        # before (per département, by préfectoral arrêté) are not modelled: the oldest known
+        # applies before its date (a convention)
+        Act(
+            "TPC",
+            "Taxi: forfait de prise en charge et d'accompagnement (4 km inclus)",
+            1300,
+            frozenset({"54"}),
+            transport=True,
+            since=date(2025, 11, 1),
+        ),
+        Act(
+            "TKM",
+            "Taxi: kilomètre au-delà du 4e",
+            110,
+            frozenset({"54"}),
+            since=date(2025, 11, 1),
+            source="model",
         ),
         *(
             Act(

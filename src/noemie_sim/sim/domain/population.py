@@ -560,7 +560,7 @@ def shard_parties(config: PopulationConfig) -> list[tuple[str, str]]:
     parties = []
     for n in range(config.practitioners):
         specialty = config.specialties[n % len(config.specialties)]
-        category = SPECIALTIES[specialty].profession.value
+        category = SPECIALTIES[specialty].profession.category
         parties.append(("ps", _shard_ps_number(department, category, shard, n)))
     parties += [("employer", _shard_siret(shard, n)) for n in range(config.employers)]
     return parties
@@ -678,7 +678,7 @@ def build(seed: int, config: PopulationConfig = PopulationConfig()) -> Populatio
     for n in range(config.practitioners):
         specialty = config.specialties[n % len(config.specialties)]
         profession = SPECIALTIES[specialty].profession
-        category = profession.value
+        category = profession.category
         caisse = caisses[n % len(caisses)]
         department = caisse.organisme[2:4]
         while shard is None:

@@ -22,8 +22,11 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
   at most 4 acts a day with the same PS and 50 € a year; exempt under 18, C2S, pregnancy
   [PRESS/DOC].
 * franchises médicales (since 1/1/2008): 0.50 € per box of drugs and per paramedical act (at
-  most 2 € a day for acts), 1 € and 4 € from 31/03/2024; 50 € a year for all franchises; no
-  daily cap on boxes; same exemptions [PRESS, service-public].
+  most 2 € a day for acts), 1 € and 4 € from 31/03/2024; 2 € per trip in a taxi (at most 4 €
+  a day), 4 € and 8 € from 31/03/2024; 50 € a year for all franchises; no daily cap on boxes;
+  same exemptions [PRESS, service-public; norms.md §8.2].
+* transport (a taxi conventionné): 65 % [DOC ameli], 100 % in ALD (a convention: every trip
+  of an ALD patient is taken as related to it) and maternity; no PF.
 * the complémentaire santé solidaire (C2S), granted to a foyer and, in noemie-sim, managed by
   its caisse (a convention: an OC may manage it too): the caisse pays the ticket modérateur
   beside the AMO part, in tiers payant, with no PF nor franchise and no dépassement
@@ -87,6 +90,11 @@ class Rules:
     franchise_per_act_before_2024: int = 50
     franchise_day_cap_before_2024: int = 200
     franchise_year_cap: int = 5000
+    transport_rate: int = 65
+    franchise_per_trip: int = 400  # from 31/03/2024
+    franchise_trip_day_cap: int = 800
+    franchise_per_trip_before_2024: int = 200
+    franchise_trip_day_cap_before_2024: int = 400
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,7 @@ class Counters:
     franchise_year: dict[int, int] = field(default_factory=dict)
     pf_acts_day: dict[tuple[date, str], int] = field(default_factory=dict)
     franchise_day: dict[date, int] = field(default_factory=dict)
+    franchise_trip_day: dict[date, int] = field(default_factory=dict)  # transport's own cap
 
 
 @dataclass(frozen=True)
@@ -223,6 +232,8 @@ def rate_for(
         medical = profession in (Profession.MEDECIN, Profession.SAGE_FEMME)
         if profession is Profession.ETABLISSEMENT:
             rate = rules.hospital_rate
+        elif profession is Profession.TAXI:
+            rate = rules.transport_rate
         else:
             rate = rules.doctor_rate if medical else rules.auxiliary_rate
     if patient.alsace_moselle:
@@ -257,9 +268,10 @@ def liquidate(
         pf = franchise = 0
         if not exempt and act.participation_forfaitaire:
             pf = _participation(counters, rules, day, ps_number, amo_gross)
-        if not exempt and act.franchise:
+        if not exempt and (act.franchise or act.transport):
             units = billed.quantity if act.per_box else 1
-            franchise = _franchise(counters, rules, day, amo_gross, units, act.per_box)
+            kind = "trip" if act.transport else "box" if act.per_box else "act"
+            franchise = _franchise(counters, rules, day, amo_gross, units, kind)
         result.append(
             Liquidated(
                 billed.code,
@@ -292,20 +304,29 @@ def _participation(counters: Counters, rules: Rules, day: date, ps: str, ceiling
 
 
 def _franchise(
-    counters: Counters, rules: Rules, day: date, ceiling: int, units: int, per_box: bool
+    counters: Counters, rules: Rules, day: date, ceiling: int, units: int, kind: str
 ) -> int:
-    """The franchise of one line: ``units`` acts or boxes at the amount of ``day``, within the
-    yearly cap, and for acts (not boxes) the daily cap."""
+    """The franchise of one line: ``units`` paramedical acts (``kind`` "act"), boxes ("box")
+    or trips ("trip") at the amounts of ``day``, within the yearly cap shared by all, and for
+    acts and trips each their own daily cap."""
     if day < FRANCHISE_START:
         return 0
     recent = day >= FRANCHISE_2024
-    per_unit = rules.franchise_per_act if recent else rules.franchise_per_act_before_2024
+    spent: dict[date, int] | None = None
+    if kind == "trip":
+        per_unit = rules.franchise_per_trip if recent else rules.franchise_per_trip_before_2024
+        day_cap = (rules.franchise_trip_day_cap if recent
+                   else rules.franchise_trip_day_cap_before_2024)  # fmt: skip
+        spent = counters.franchise_trip_day
+    else:
+        per_unit = rules.franchise_per_act if recent else rules.franchise_per_act_before_2024
+        day_cap = rules.franchise_day_cap if recent else rules.franchise_day_cap_before_2024
+        spent = counters.franchise_day if kind == "act" else None
     left_year = rules.franchise_year_cap - counters.franchise_year.get(day.year, 0)
     amount = min(per_unit * units, left_year, ceiling)
-    if not per_box:
-        day_cap = rules.franchise_day_cap if recent else rules.franchise_day_cap_before_2024
-        amount = min(amount, day_cap - counters.franchise_day.get(day, 0))
-        counters.franchise_day[day] = counters.franchise_day.get(day, 0) + max(0, amount)
+    if spent is not None:
+        amount = min(amount, day_cap - spent.get(day, 0))
+        spent[day] = spent.get(day, 0) + max(0, amount)
     amount = max(0, amount)
     counters.franchise_year[day.year] = counters.franchise_year.get(day.year, 0) + amount
     return amount
