@@ -117,10 +117,9 @@ class Practitioner(Actor):
         self.files: dict[int, tuple[SentLot, ...]] = {}
         self.lot_names: dict[tuple[int, int], str] = {}  # lots forgotten, for late ARLs
         self.outbox: dict[str, bytes] = {}  # name -> clear content, uploads to retry
-        #: the AMO part expected of each invoice billed (the NOEMIE return is checked against
-        #: it; the invoice itself is not kept once its file is settled)
         #: what the caisse should pay for each invoice billed: its AMO part, and the part
-        #: complémentaire of a C2S patient (billed to the caisse as its AMC amount)
+        #: complémentaire of a C2S patient (billed to the caisse as its AMC amount); the NOEMIE
+        #: return is checked against it (the invoice is not kept once its file is settled)
         self.expected_paid: dict[int, int] = {}
         self.received: set[tuple[str, str, int]] = set()  # (kind, sender, file id)
         self.last_accepted: SentLot | None = None

@@ -94,7 +94,9 @@ def typical_visit(
     the tariff), a nursing act and
     its travel fee for an infirmier, a consultation (C + MSF) for a sage-femme, for a
     laboratoire one B line (the forfait pré-analytique and one to three analyses of
-    :data:`BIOLOGY_PANEL`, their coefficients added), a session for
+    :data:`BIOLOGY_PANEL`, their coefficients added), for a clinique a stay (the séjour and
+    the forfait journalier of its two to six days), for a taxi a trip (the forfait and one to
+    36 km beyond its 4), a session for
     a kinésithérapeute, one to four drugs of
     one to three boxes each at a pharmacy (their price: a pharmacy asks no more than the
     base)."""
