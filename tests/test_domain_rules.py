@@ -21,6 +21,7 @@ from noemie_sim.sim.domain.rules import (
     Patient,
     ij_ceiling,
     ij_for_period,
+    imputed,
     liquidate,
     oc_part,
     rate_for,
@@ -151,6 +152,13 @@ def test_a_stay_in_a_clinique() -> None:
     assert settled(Patient(date(1980, 1, 1), alsace_moselle=True)) == [(100, 180000, 0),
                                                                        (100, 6000, 0)]  # fmt: skip
     assert settled(Patient(date(1980, 1, 1), c2s=True)) == [(80, 144000, 36000), (0, 0, 6000)]
+    # imputed on the ticket modérateur of the stay, the forfait journalier is not billed;
+    # in ALD (no ticket modérateur) it is, and in maternity the AMO pays it
+    assert [a.code for a in imputed(liquidate(stay, "90", "750000000", ADULT, DAY,
+                                              Counters()))] == ["GHS"]  # fmt: skip
+    for exempt in (Patient(date(1980, 1, 1), ald=True), Patient(date(1990, 1, 1), maternity=True)):
+        kept = imputed(liquidate(stay, "90", "750000000", exempt, DAY, Counters()))
+        assert [a.code for a in kept] == ["GHS", "FJ"]
     assert ACTS["FJ"].base(None, 3, DAY) == 6000
     assert ACTS["FJ"].base(None, 3, date(2017, 12, 31)) == 5400
 

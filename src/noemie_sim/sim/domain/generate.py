@@ -221,7 +221,8 @@ def fse_invoice(
     mutuelle of a contract covering that day, in tiers payant when asked; for a patient with
     the C2S, the part complémentaire (the caisse's) as the AMC amount of each act."""
     patient = patient_of(who, insured)
-    settled = liquidate(acts, ps.specialty, ps.ps_number, patient, day, Counters())
+    # a stay's forfait journalier is billed only where the ticket modérateur does not hold it
+    settled = rules.imputed(liquidate(acts, ps.specialty, ps.ps_number, patient, day, Counters()))
     contract = population.cover_of(insured.nir, who.nir, day)
     return b2.Invoice(
         invoice_number=number,

@@ -180,6 +180,21 @@ class Liquidated:
         return self.fee - self.amo - self.c2s
 
 
+def imputed(acts: list[Liquidated]) -> list[Liquidated]:
+    """The lines of a stay once its forfait journalier is imputed on its ticket modérateur:
+    when the ticket modérateur of the stay (what the AMO leaves of its other lines) is at least
+    the forfait, the forfait is part of it and is not billed (CSS L174-4 [DOC]; "quand ce
+    ticket modérateur de 20 % est facturé, le forfait journalier n'est pas applicable",
+    quechoisir [PRESS]). A patient exempt from the ticket modérateur (ALD) owes the forfait;
+    the rarer case of a ticket modérateur below the forfait (both then reduced to the
+    forfait) is not modelled: both stay billed. Lines that are not a stay's, unchanged."""
+    forfait = sum(a.fee for a in acts if a.code == "FJ" and a.amo_gross == 0)
+    ticket = sum(a.base - a.amo_gross for a in acts if ACTS[a.code].hospital and a.code != "FJ")
+    if forfait and ticket >= forfait:
+        return [a for a in acts if not (a.code == "FJ" and a.amo_gross == 0)]
+    return acts
+
+
 def c2s_part(base: int, fee: int, amo_gross: int, penalty: int) -> int:
     """What the complémentaire santé solidaire pays of one act: the ticket modérateur of
     the base, or of the fee when it is lower (CSS L861-3: the part of the tariff left to the
