@@ -72,6 +72,20 @@ def _returned(folder: Path) -> Iterator[tuple[str, noemie_ps.ReturnInvoice]]:
                         yield f"{payee.payee_number}/{answer.invoice_number}", answer
 
 
+def test_a_file_exchanged_is_stored_once(run: tuple[Path, Journal, Population]) -> None:
+    """The sender and the receiver of a file each archive it under their own name, one copy
+    on disk: the receiver's name is a hard link to the sender's bytes, sealed and clear."""
+    folder = run[0]
+    by_name: dict[str, list[Path]] = {}
+    for path in (folder / "files").glob("*/*"):
+        by_name.setdefault(path.name.split("-", 1)[1], []).append(path)
+    pairs = [paths for paths in by_name.values() if len(paths) == 2]
+    assert len(pairs) > 300
+    linked = [a for a, b in pairs if a.stat().st_ino == b.stat().st_ino]
+    assert len(linked) > 0.9 * len(pairs), (len(linked), len(pairs))
+    assert all(a.read_bytes() == b.read_bytes() for a, b in pairs[:50])
+
+
 def test_its_files_validate(run: tuple[Path, Journal, Population]) -> None:
     checked, refused = invalid_files(run[0])
     assert checked > 300 and not refused, refused[:5]

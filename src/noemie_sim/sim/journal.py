@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,6 +157,9 @@ class Journal:
         self._checkpoint_lines: list[str] = []  # for checkpoints.jsonl, at the next commit
         self._hour = ""  # the simulated hour of the last event recorded
         self._folders: set[Path] = set()  # archive folders known to exist
+        #: the archived copies of the latest contents, by digest: a file's receiver archives
+        #: the bytes its sender archived, and links them instead of writing them again
+        self._copies: OrderedDict[str, Path] = OrderedDict()
         self._prefixes = bytearray()  # ROW_PREFIX bytes of each event's hash, in order
         self.listeners: list[Callable[[Event], None]] = []  # told of every event recorded
 
@@ -269,7 +273,9 @@ class Journal:
         """Keep a copy of an exchanged file under ``files/<actor>/``: the sealed bytes as
         ``N-name`` and the clear content as ``N-name.clear`` (either may be absent: a file that
         could not be opened has no clear content). Returns the relative path without suffix;
-        N orders files and keeps a re-sent file from overwriting the first copy."""
+        N orders files and keeps a re-sent file from overwriting the first copy. A content
+        archived a moment before (the sender's copy of what its receiver archives) is linked,
+        not written again: one copy on disk, two names."""
         self._archived += 1
         stem = f"files/{actor}/{self._archived:06d}-{name}"
         folder = self.folder / "files" / actor
@@ -278,9 +284,31 @@ class Journal:
             self._folders.add(folder)
         for data, suffix in ((sealed, ""), (clear, ".clear")):
             if data is not None:
-                write_atomically(self.folder / f"{stem}{suffix}", data, made=True)
-                self._files.append(f"{hashlib.sha256(data).hexdigest()} {stem}{suffix}")
+                digest = hashlib.sha256(data).hexdigest()
+                self._keep(self.folder / f"{stem}{suffix}", data, digest)
+                self._files.append(f"{digest} {stem}{suffix}")
         return stem
+
+    #: how many recent contents :meth:`archive` remembers (a receiver archives a file soon
+    #: after its sender: the same simulated day): bounds its memory on a national day
+    COPIES_KEPT = 4096
+
+    def _keep(self, path: Path, data: bytes, digest: str) -> None:
+        """Write ``data`` at ``path``, whole or not at all: a hard link to an archived copy of
+        the same bytes when there is one (a link is made whole, and costs neither the bytes
+        nor the write), else a new file."""
+        copy = self._copies.get(digest)
+        if copy is not None:
+            try:
+                os.link(copy, path)
+                return
+            except OSError:  # a file system without hard links, or the copy gone: write it
+                pass
+        write_atomically(path, data, made=True)
+        self._copies[digest] = path
+        self._copies.move_to_end(digest)
+        if len(self._copies) > self.COPIES_KEPT:
+            self._copies.popitem(last=False)
 
     def set_info(self, key: str, value: Any) -> None:
         """Run information outside the chain (wall-clock duration, versions...)."""
