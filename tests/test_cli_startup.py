@@ -27,6 +27,12 @@ def test_the_table_of_commands_is_the_modules_own() -> None:
     assert _commands(cli.build_parser("no-such-command")) == every  # argparse names them all
 
 
+def _fresh(probe: str) -> str:
+    """What ``probe`` prints, run by a fresh interpreter (whose modules are its own)."""
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return ran.stdout.strip()
+
+
 def test_validate_starts_without_the_network() -> None:
     """A fresh interpreter that parses a `validate` command line has not imported the actors,
     the transport or the scenarios' runner (a second of start-up before any byte is read)."""
@@ -36,8 +42,7 @@ def test_validate_starts_without_the_network() -> None:
         "print(sorted(m for m in sys.modules if m.startswith(('noemie_sim.actors', "
         "'noemie_sim.sim.transport', 'noemie_sim.scenarios.runner', 'asyncssh'))))"
     )
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True).stdout.strip()  # fmt: skip
+    loaded = _fresh(probe)
     assert loaded == "[]", loaded
 
 
@@ -59,6 +64,5 @@ def test_the_version_is_told_without_any_command_module() -> None:
         "print(code, sorted(m for m in sys.modules if m.startswith('noemie_sim.scenarios.cli.')"
         " and m != 'noemie_sim.scenarios.cli.common'))"
     )
-    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                           check=True).stdout.strip().splitlines()  # fmt: skip
+    shown = _fresh(probe).splitlines()
     assert shown[0] == f"noemie-sim {__version__}" and shown[1] == "0 []", shown
