@@ -69,7 +69,7 @@ OUT_OF_PATHWAY_POINTS = 40
 PATHWAY_AGE = 16
 #: régime local d'Alsace-Moselle: the rate it brings each régime général rate to
 ALSACE_MOSELLE_RATES = {70: 90, 60: 90, 65: 90, 30: 80, 15: 15, 100: 100,
-                        # a stay at 100 %, and the forfait journalier paid [PRESS]
+                        # a stay at 100 %, and the forfait journalier paid (lelynx.fr [PRESS])
                         80: 100, 0: 100}  # fmt: skip
 
 
