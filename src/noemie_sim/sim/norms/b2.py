@@ -504,19 +504,41 @@ class InvoiceTotals:
         acts = [x for x in lines if isinstance(x, ProfessionalAct)]
         stays = [x for x in lines if isinstance(x, HospitalLine)]
         extras = [x for x in lines if isinstance(x, (LppLine, UcdLine))]
-        fees = sum(a.fee_amount for a in acts)
-        fees_amo = sum(a.amo_amount for a in acts)
-        hospital_billed = sum(s.total_amount for s in stays) + sum(e.total_amount for e in extras)
-        hospital_amo = sum(s.amo_amount for s in stays)
+        return InvoiceTotals.added(
+            fees=sum(a.fee_amount for a in acts),
+            fees_amo=sum(a.amo_amount for a in acts),
+            fees_amc=sum(a.amc_amount for a in acts),
+            stays_base=sum(s.base for s in stays),
+            stays_billed=sum(s.total_amount for s in stays),
+            stays_amo=sum(s.amo_amount for s in stays),
+            stays_amc=sum(s.amc_amount for s in stays),
+            extras=sum(e.total_amount for e in extras),
+        )
+
+    @staticmethod
+    def added(
+        *,
+        fees: int,
+        fees_amo: int,
+        fees_amc: int,
+        stays_base: int,
+        stays_billed: int,
+        stays_amo: int,
+        stays_amc: int,
+        extras: int,
+    ) -> InvoiceTotals:
+        """The totals of an invoice from the sums of its lines: its acts' (Type 4), its stay
+        lines' (Type 3) and what LPP and UCD lines bill on top."""
+        hospital_billed = stays_billed + extras
         return InvoiceTotals(
-            total_hospital_base=sum(s.base for s in stays),
-            total_hospital_amo=hospital_amo,
+            total_hospital_base=stays_base,
+            total_hospital_amo=stays_amo,
             total_fees=fees,
             total_fees_amo=fees_amo,
             # "participation assuré avant OC": what the AMO leaves to the patient and the OC.
-            total_patient_share=fees + hospital_billed - fees_amo - hospital_amo,
-            total_hospital_amc=sum(s.amc_amount for s in stays),
-            total_fees_amc=sum(a.amc_amount for a in acts),
+            total_patient_share=fees + hospital_billed - fees_amo - stays_amo,
+            total_hospital_amc=stays_amc,
+            total_fees_amc=fees_amc,
             total_hospital_billed=hospital_billed,
         )
 
@@ -981,17 +1003,9 @@ def _line_totals(check: Checker, inv: InvoiceNode) -> InvoiceTotals:
             # more than the rate of the base, to the cent above (however it was rounded)
             check.fail(i, "amo_amount", "AMO part exceeds the rate of the base",
                        f"at most {values['rate']} % of {values['base']}", amo)  # fmt: skip
-    billed_on_top = stays_billed + extras
-    return InvoiceTotals(
-        total_hospital_base=base,
-        total_hospital_amo=stays_amo,
-        total_fees=fees,
-        total_fees_amo=fees_amo,
-        total_patient_share=fees + billed_on_top - fees_amo - stays_amo,
-        total_hospital_amc=stays_amc,
-        total_fees_amc=fees_amc,
-        total_hospital_billed=billed_on_top,
-    )
+    return InvoiceTotals.added(fees=fees, fees_amo=fees_amo, fees_amc=fees_amc, stays_base=base,
+                               stays_billed=stays_billed, stays_amo=stays_amo,
+                               stays_amc=stays_amc, extras=extras)  # fmt: skip
 
 
 def _check_biology(check: Checker, act: int, details: tuple[int, ...]) -> None:
