@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
+from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_oc, noemie_ps, oc_answer
 from noemie_sim.sim.norms.codec import Field, Kind, RecordLayout
 from noemie_sim.sim.norms.keys import NIR_PATTERN, nir_key
 
@@ -299,6 +299,38 @@ NOEMIE_550S = typed(
     ).map(tuple),
 )
 
+_OC_LINES = st.one_of(
+    typed(noemie_oc.DecompteAct, noemie_oc.ACT, fee_amount=SMALL_AMOUNT,
+          amo_amount=SMALL_AMOUNT),
+    typed(noemie_oc.DecompteStayLine, noemie_oc.STAY, total_amount=SMALL_AMOUNT,
+          amo_amount=SMALL_AMOUNT),
+)  # fmt: skip
+#: a décompte's fields held by its 110, 120 and 150 entities
+_DECOMPTE_PARTS = {
+    f.name: for_field(f)
+    for lay in (noemie_oc.INSURED, noemie_oc.PATIENT, noemie_oc.COVERAGE)
+    for f in lay.data_fields
+}
+NOEMIE_OCS = typed(
+    noemie_oc.OcDecomptes,
+    noemie_oc.REF.layouts["000"],
+    oc_number=for_field(noemie_oc.RECEIVER.field("oc_number")),
+    days=st.lists(
+        typed(
+            noemie_oc.AccountingDay,
+            noemie_oc.DAY,
+            decomptes=st.lists(
+                typed(noemie_oc.Decompte, noemie_oc.DECOMPTE, **_DECOMPTE_PARTS,
+                      lines=st.lists(_OC_LINES, min_size=1, max_size=3).map(tuple)),
+                min_size=1,
+                max_size=3,
+            ).map(tuple),
+        ),
+        min_size=1,
+        max_size=2,
+    ).map(tuple),
+)  # fmt: skip
+
 #: kind -> (strategy of typed objects, build function, parse function)
 ROUND_TRIPS: dict[str, tuple[st.SearchStrategy[Any], Any, Any]] = {
     "b2": (b2_files("FSE"), b2.build, b2.parse),
@@ -307,6 +339,7 @@ ROUND_TRIPS: dict[str, tuple[st.SearchStrategy[Any], Any, Any]] = {
     "oc-answer": (OC_ANSWERS, oc_answer.build, oc_answer.parse),
     "noemie-ps": (PS_RETURNS, noemie_ps.build, noemie_ps.parse),
     "noemie-550": (NOEMIE_550S, noemie_550.build, noemie_550.parse),
+    "noemie-oc": (NOEMIE_OCS, noemie_oc.build, noemie_oc.parse),
 }
 
 

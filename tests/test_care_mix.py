@@ -24,7 +24,7 @@ from noemie_sim.scenarios.runner import report as run_report
 from noemie_sim.sim.domain.nomenclature import NABM, SPECIALTIES, nabm_code
 from noemie_sim.sim.domain.population import Population, build
 from noemie_sim.sim.journal import Journal, open_journal
-from noemie_sim.sim.norms import b2, noemie_550, noemie_ps
+from noemie_sim.sim.norms import b2, kinds, noemie_550, noemie_oc, noemie_ps
 
 GOOD_FRIDAY = date(2026, 4, 3)
 PARIS, STRASBOURG = "017510000", "016710000"
@@ -61,6 +61,16 @@ def _billed_by(
                     yield invoice, [x for x in invoice.lines if isinstance(x, b2.ProfessionalAct)]
 
 
+def _decomptes(folder: Path) -> Iterator[b2.B2File]:
+    """Each décompte file the caisses sent (once), as the B2 form carries it: the NOEMIE OC
+    form of some mutuelles read back through :func:`noemie_oc.to_b2`."""
+    for data in set(_clear_files(folder, "DEC")):
+        if kinds.detect(data).name == "noemie-oc":
+            yield noemie_oc.to_b2(noemie_oc.parse(data))
+        else:
+            yield b2.parse(data)
+
+
 def _returned(folder: Path) -> Iterator[tuple[str, noemie_ps.ReturnInvoice]]:
     """Each invoice of the NOEMIE returns the caisses sent, as "PS/invoice number" and what
     the return says of it (each file once, though sender and receiver both archive it)."""
@@ -89,6 +99,30 @@ def test_a_file_exchanged_is_stored_once(run: tuple[Path, Journal, Population]) 
 def test_its_files_validate(run: tuple[Path, Journal, Population]) -> None:
     checked, refused = invalid_files(run[0])
     assert checked > 300 and not refused, refused[:5]
+
+
+def test_two_mutuelles_take_their_decomptes_in_noemie_oc_form(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """care-mix names OC-2 and OC-4 in ``noemie_oc``: every décompte file to them is in NOEMIE
+    OC form, to the others in B2 form; the journal says so once, and the mutuelles of both
+    forms settle every décompte they receive."""
+    folder, journal, population = run
+    ids = [m.oc_number for m in population.mutuelles]
+    (chosen,) = journal.events("decompte-form")
+    assert chosen.details == {"form": "noemie-oc", "mutuelles": sorted([ids[1], ids[3]])}
+    forms: dict[str, set[str]] = {}
+    for data in set(_clear_files(folder, "DEC")):
+        forms.setdefault(kinds.declared_parties(data)[1], set()).add(kinds.detect(data).name)
+    assert forms == {oc: {"noemie-oc" if oc in (ids[1], ids[3]) else "decompte"} for oc in ids}
+    sent = Counter(str(e.oc) for e in journal.events("decompte-sent"))
+    settled = Counter(
+        e.actor
+        for kind in ("decompte-paid", "decompte-rejected")
+        for e in journal.events(kind)
+        if e.actor in ids
+    )
+    assert all(sent[oc] > 20 for oc in ids) and settled == sent
 
 
 def test_decomptes_follow_the_link_of_each_beneficiary(
@@ -140,8 +174,7 @@ def test_out_of_the_parcours_the_patient_keeps_the_majoration(
     more than in the parcours: the patient keeps at least 40 % of the base."""
     folder, journal, _population = run
     outside: dict[str, int] = {}  # "caisse/décompte n°" -> 40 % of the base
-    for data in _clear_files(folder, "DEC"):
-        decomptes = b2.parse(data)
+    for decomptes in _decomptes(folder):
         for lot in decomptes.lots:
             for inv in lot.invoices:
                 if inv.care_pathway == "N":
@@ -245,8 +278,7 @@ def test_secteur_2_depassements_and_what_a_contrat_responsable_covers(
     }  # fmt: skip
     c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
     decomptes: dict[str, tuple[str, b2.Invoice]] = {}
-    for data in set(_clear_files(folder, "DEC")):
-        sent = b2.parse(data)
+    for sent in _decomptes(folder):
         for lot in sent.lots:
             for invoice in lot.invoices:
                 decomptes[f"{sent.sender}/{invoice.invoice_number}"] = (lot.ps_number, invoice)
@@ -421,6 +453,7 @@ def test_laboratoires_bill_their_analyses_on_a_b_line(
     detailed = [
         line
         for data in set(_clear_files(folder, "DEC"))
+        if kinds.detect(data).name == "decompte"  # the NOEMIE OC form does not carry them
         for lot in b2.parse(data).lots
         if lot.ps_number in laboratoires
         for inv in lot.invoices
@@ -512,8 +545,7 @@ def test_a_clinique_bills_its_stays_on_type_3_lines(
     assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
     # the mutuelles pay what the AMO left of each stay, the forfait journalier included
     owed: dict[str, int] = {}
-    for data in set(_clear_files(folder, "DEC")):
-        decomptes = b2.parse(data)
+    for decomptes in _decomptes(folder):
         for lot in decomptes.lots:
             if lot.ps_number in cliniques:
                 for inv in lot.invoices:

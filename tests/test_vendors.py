@@ -6,7 +6,9 @@ journal (an event recorded), never on a timer."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import json
 import re
 import socket
 from collections.abc import Callable
@@ -26,7 +28,7 @@ from noemie_sim.scenarios.vendors.external import write_kit
 from noemie_sim.sim.clock import wall_now
 from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import Event
-from noemie_sim.sim.norms import arl, b2, noemie_ps, oc_answer
+from noemie_sim.sim.norms import arl, b2, kinds, noemie_oc, noemie_ps, oc_answer
 from noemie_sim.sim.transport.sftp_server import SftpHub
 
 SCENARIO = """
@@ -240,19 +242,33 @@ async def test_an_external_ps_with_openssh_and_openssl(
     assert verdict["lots_positive"] == 1 and verdict["files_refused"] == 0
 
 
-async def test_an_external_mutuelle_with_openssh_and_openssl(tmp_path: Path, keys: KeyPool) -> None:
+@pytest.mark.parametrize("form", ["decompte", "noemie-oc"])
+async def test_an_external_mutuelle_with_openssh_and_openssl(
+    tmp_path: Path, keys: KeyPool, form: str
+) -> None:
+    """The mutuelle's loop with the kit: fetch the décomptes (in the form its kit names: B2,
+    or NOEMIE OC), open them with openssl, answer one reject, sealed with openssl."""
     scenario = parse(SCENARIO)
     _ps, caisse, oc = _parties(scenario)
+    if form == "noemie-oc":
+        config = dataclasses.replace(scenario.config, noemie_oc_mutuelles=(oc,))
+        scenario = dataclasses.replace(scenario, config=config)
     served = Served(scenario, tmp_path, oc, keys)
     task = served.start()
     await served.ready.wait()
     kit, port = served.kit, served.port(caisse)
+    said = json.loads((kit / "connection.json").read_text())["decomptes"]
+    assert said["kind"] == form and said["form"] in (kit / "README.md").read_text()
     await served.event(lambda e: e.kind == "file-sent" and e.details.get("to") == oc)
     listing = await sftp(kit, oc, port, "ls -1 retour")
     (dec,) = [n.split("/")[-1] for n in listing.split() if n.split("/")[-1].startswith("DEC-")]
     await sftp(kit, oc, port, f"get retour/{dec} dec.p7m", f"rm retour/{dec}")
     sealed_sha256 = hashlib.sha256((kit / "dec.p7m").read_bytes()).hexdigest()
-    decomptes = b2.parse(await unseal(kit, "dec.p7m"))
+    content = await unseal(kit, "dec.p7m")
+    assert kinds.detect(content).name == form
+    decomptes = (
+        noemie_oc.to_b2(noemie_oc.parse(content)) if form == "noemie-oc" else (b2.parse(content))
+    )
     first_lot = decomptes.lots[0]
     first = first_lot.invoices[0]
     received = sum(len(lot.invoices) for lot in decomptes.lots)
@@ -280,6 +296,9 @@ def test_serve_refuses_what_it_cannot_do(
     assert "neither a party of this network nor a role" in capsys.readouterr().err
     assert main(["serve", "demo", "--external", "cpam", "--out", str(tmp_path)]) == 2
     assert "external caisse" in capsys.readouterr().err
+    assert main(["serve", "demo", "--external", "ps", "--decomptes", "noemie-oc",
+                 "--out", str(tmp_path)]) == 2  # fmt: skip
+    assert "--decomptes is for an external mutuelle" in capsys.readouterr().err
 
 
 def test_a_kit_holds_what_its_readme_names(tmp_path: Path, keys: KeyPool) -> None:

@@ -50,7 +50,7 @@ from noemie_sim.sim.domain.rules import (
     liquidate,
 )
 from noemie_sim.sim.domain.text import ascii_upper
-from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
+from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_oc, noemie_ps, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly, FormatError
 from noemie_sim.sim.norms.kinds import detect
 from noemie_sim.sim.transport import names
@@ -216,6 +216,8 @@ class Cpam(Actor):
         self.answers_seen: set[tuple[str, int, str]] = set()
         #: the mutuelles that take their décomptes over REST: their webhooks
         self.webhooks: dict[str, Webhook] = {}
+        #: the mutuelles that take their décomptes in NOEMIE OC form (the others in B2 form)
+        self.noemie_oc: set[str] = set()
         self.rest_in_counter = 0
         self.leaves: list[Leave] = []
 
@@ -758,7 +760,11 @@ class Cpam(Actor):
                 b2.Lot(n, ps, self.id, today, tuple(invoices))
                 for n, (ps, invoices) in enumerate(sorted(by_ps.items()), start=1)
             )
-            content = b2.build(b2.B2File("DEC", "CP", self.id, "OC", oc, file_id, self.now(), lots))
+            day_file = b2.B2File("DEC", "CP", self.id, "OC", oc, file_id, self.now(), lots)
+            if oc in self.noemie_oc:
+                content = noemie_oc.build(noemie_oc.from_b2(day_file, today))
+            else:
+                content = b2.build(day_file)
             for s, dec in items:
                 self.log(
                     "decompte-sent",

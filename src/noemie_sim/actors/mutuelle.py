@@ -25,9 +25,9 @@ from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain import population as pop
 from noemie_sim.sim.domain.rules import GRIDS, Liquidated, majoration, oc_part
 from noemie_sim.sim.domain.text import half_up
-from noemie_sim.sim.norms import b2, oc_answer
+from noemie_sim.sim.norms import b2, noemie_oc, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly, FormatError
-from noemie_sim.sim.norms.kinds import detect
+from noemie_sim.sim.norms.kinds import declared_file_id, detect
 from noemie_sim.sim.transport import names
 from noemie_sim.sim.transport import rest as rest_transport
 from noemie_sim.sim.transport.api import AlreadyDelivered, MailboxClient, TransportError
@@ -183,19 +183,13 @@ class Mutuelle(Actor):
     def _settle_file(
         self, cpam: str, name: str, content: bytes, digest: str, stem: str
     ) -> oc_answer.OcAnswer:
-        """Read a décompte file, settle each décompte; the answer to send (FN01 when the file
-        cannot be read)."""
+        """Read a décompte file, in B2 or NOEMIE OC form, settle each décompte; the answer to
+        send (FN01 when the file cannot be read)."""
         try:
-            kind = detect(content).name
-            if kind != "decompte":
-                raise FormatError(Anomaly(f"a {kind} file, not décomptes", record=1))
-            read = b2.read(content, "DEC")  # one decoding
-            if read.anomalies or read.file is None:
-                raise FormatError(read.anomalies[0])
-            decomptes = read.file
+            decomptes = _read_decomptes(content)
         except FormatError as exc:
             self.log("file-refused", sender=cpam, name=name, code="format", reason=str(exc))
-            return self._answer(cpam, b2.declared_file_id(content), digest, 0, (), refusal="FN01")
+            return self._answer(cpam, declared_file_id(content), digest, 0, (), refusal="FN01")
         file_ident = f"{cpam}/{decomptes.file_id}"
         received = sum(len(lot.invoices) for lot in decomptes.lots)
         self.log("decompte-file-received", file=file_ident, decomptes=received, archive=stem)
@@ -336,6 +330,24 @@ class Mutuelle(Actor):
             self.log("upload-failed", name=name, reason=str(exc), retry=exc.retryable)
             return
         self.outbox.pop((cpam, name), None)
+
+
+def _read_decomptes(content: bytes) -> b2.B2File:
+    """The décomptes of a valid file in either form, as the B2 form carries them (a NOEMIE
+    OC file through :func:`noemie_oc.to_b2`); FormatError with the first anomaly of a file
+    that is not valid or not décomptes."""
+    kind = detect(content).name
+    if kind == "decompte":
+        read = b2.read(content, "DEC")  # one decoding
+        if read.anomalies or read.file is None:
+            raise FormatError(read.anomalies[0])
+        return read.file
+    if kind == "noemie-oc":
+        anomalies = noemie_oc.validate(content)
+        if anomalies:
+            raise FormatError(anomalies[0])
+        return noemie_oc.to_b2(noemie_oc.parse(content))
+    raise FormatError(Anomaly(f"a {kind} file, not décomptes", record=1))
 
 
 def _settled(act: b2.ProfessionalAct | b2.HospitalLine, out_of_pathway: bool = False) -> Liquidated:

@@ -87,6 +87,9 @@ class NetworkConfig:
     #: mutuelles that take their décomptes over REST/JSON (OC-N, the N-th, or an OC number);
     #: the others over SFTP
     rest_mutuelles: tuple[str, ...] = ()
+    #: mutuelles that take their décomptes in NOEMIE OC form (OC-N or an OC number); the
+    #: others in B2 form
+    noemie_oc_mutuelles: tuple[str, ...] = ()
     fault_proxies: bool = False  # partners reach each hub through a fault proxy (network faults)
 
     def __post_init__(self) -> None:
@@ -118,8 +121,10 @@ class NetworkConfig:
         result = self.as_json()
         for watched in WATCHED:
             result.pop(watched)
-        if not self.rest_mutuelles:  # a run without the REST channel chains as it always did
-            result.pop("rest_mutuelles")
+        # a run without the REST channel or the NOEMIE OC form chains as it always did
+        for added in ("rest_mutuelles", "noemie_oc_mutuelles"):
+            if not result[added]:
+                result.pop(added)
         return result
 
 
@@ -304,6 +309,7 @@ class Network:
         for e in population.employers:
             client = self._client(connect[e.caisse], e.siret)
             self.employers[e.siret] = Employer(kernel, e, client, config.employer)
+        self._decompte_forms(population)
         await self._rest_channel(population)
         for mutuelle in self.mutuelles.values():
             mutuelle.request_links(self.cpams)
@@ -320,16 +326,7 @@ class Network:
         """The mutuelles on the REST channel (the configuration's and the external ones given
         a webhook); ValueError naming one that is not a mutuelle of this network."""
         ids = [m.oc_number for m in population.mutuelles]
-        chosen = set(self.webhooks)
-        for who in self.config.rest_mutuelles:
-            prefix, _, number = who.rpartition("-")
-            if prefix == "OC" and number.isdigit() and 1 <= int(number) <= len(ids):
-                chosen.add(ids[int(number) - 1])
-            elif who in ids:
-                chosen.add(who)
-            else:
-                raise ValueError(f"{who!r} is not a mutuelle of this network (OC-1 to "
-                                 f"OC-{len(ids)}, or an OC number)")  # fmt: skip
+        chosen = set(self.webhooks) | mutuelles_named(self.config.rest_mutuelles, ids)
         for oc in sorted(chosen):
             if oc not in ids:
                 raise ValueError(f"a webhook for {oc!r}, which is not a mutuelle here")
@@ -337,6 +334,17 @@ class Network:
                 raise ValueError(f"{oc} is an external mutuelle on the REST channel: give "
                                  "the URL of its webhook")  # fmt: skip
         return sorted(chosen)
+
+    def _decompte_forms(self, population: Population) -> None:
+        """Tell every caisse which mutuelles take their décomptes in NOEMIE OC form
+        (journaled when there are any); ValueError naming one that is not a mutuelle here."""
+        ids = [m.oc_number for m in population.mutuelles]
+        chosen = sorted(mutuelles_named(self.config.noemie_oc_mutuelles, ids))
+        if not chosen:
+            return
+        self.journal.record("network", "decompte-form", form="noemie-oc", mutuelles=chosen)
+        for cpam in self.cpams.values():
+            cpam.noemie_oc = set(chosen)
 
     async def _rest_channel(self, population: Population) -> None:
         """Give every caisse the webhook of each mutuelle on the REST channel: an external's
@@ -716,3 +724,19 @@ async def run_network(
     """Build the network of ``config`` in ``folder``, run it to its end and close it."""
     async with Network(config, folder, keys=keys) as network:
         return await network.run()
+
+
+def mutuelles_named(named: tuple[str, ...], ids: list[str]) -> set[str]:
+    """The OC numbers of the mutuelles ``named`` (OC-N, the N-th of ``ids``, or an OC
+    number); ValueError naming one that is not a mutuelle of this network."""
+    chosen = set()
+    for who in named:
+        prefix, _, number = who.rpartition("-")
+        if prefix == "OC" and number.isdigit() and 1 <= int(number) <= len(ids):
+            chosen.add(ids[int(number) - 1])
+        elif who in ids:
+            chosen.add(who)
+        else:
+            raise ValueError(f"{who!r} is not a mutuelle of this network (OC-1 to "
+                             f"OC-{len(ids)}, or an OC number)")  # fmt: skip
+    return chosen

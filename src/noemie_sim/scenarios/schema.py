@@ -33,6 +33,9 @@ SPECIALTY_NAMES = {kind: specialty.code for kind, specialty in SPECIALTY_BY_KIND
 #: How a mutuelle takes its décomptes: fetched from its caisses' SFTP hubs, or POSTed to its
 #: webhook as signed JSON documents (docs/scenarios.md, [mutuelles]).
 CHANNELS = ("sftp", "rest")
+#: The forms a mutuelle may take its décomptes in: B2 records of nature DEC, or NOEMIE OC
+#: (docs/scenarios.md, [mutuelles]).
+DECOMPTE_FORMS = ("b2", "noemie-oc")
 
 #: Fault kinds, what they target and whether they last.
 FAULT_KINDS = {
@@ -414,7 +417,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
     if not isinstance(standby, bool):
         raise ScenarioError("cpam.standby", "true or false", standby)
     cpam = _cpam(cpam_table)
-    mutuelle, rest_mutuelles = _mutuelle(root.table("mutuelles"), population.mutuelles)
+    mutuelle, rest_mutuelles, noemie_oc = _mutuelle(root.table("mutuelles"), population.mutuelles)
     employer = _employer(root.table("employers"))
     faults = tuple(_fault(t) for t in root.tables("faults"))
     sla_table = root.table("sla")
@@ -443,6 +446,7 @@ def parse(text: str, overrides: dict[str, Any] | None = None) -> Scenario:
         practitioner_groups=groups,
         standby_hubs=standby,
         rest_mutuelles=rest_mutuelles,
+        noemie_oc_mutuelles=noemie_oc,
         fault_proxies=any(f.kind == "network-faults" for f in faults),
     )
     for n, fault in enumerate(faults, start=1):
@@ -606,28 +610,39 @@ def _cpam(t: _Table) -> CpamBehaviour:
     return config
 
 
-def _mutuelle(t: _Table, count: int) -> tuple[MutuelleBehaviour, tuple[str, ...]]:
-    """The mutuelles' behaviour, and those on the REST channel: every one with ``channel =
-    "rest"``, or those listed in ``rest`` (OC-N: the N-th of the ``count``)."""
+def _mutuelle(t: _Table, count: int) -> tuple[MutuelleBehaviour, tuple[str, ...], tuple[str, ...]]:
+    """The mutuelles' behaviour; those on the REST channel: every one with ``channel =
+    "rest"``, or those listed in ``rest``; and those that take their décomptes in NOEMIE OC
+    form: every one with ``decomptes = "noemie-oc"``, or those listed in ``noemie_oc`` (OC-N:
+    the N-th of the ``count``)."""
     d = MutuelleBehaviour()
     config = MutuelleBehaviour(
         lost_member_share=t.number("lost_member_share", d.lost_member_share),
         ended_contract_share=t.number("ended_contract_share", d.ended_contract_share),
     )
     channel = t.text("channel", "sftp", CHANNELS)
-    listed = t.get("rest", [])
+    rest = _some_mutuelles(t, "rest", count, channel == "rest", 'channel = "rest"')
+    form = t.text("decomptes", "b2", DECOMPTE_FORMS)
+    noemie_oc = _some_mutuelles(t, "noemie_oc", count, form == "noemie-oc",
+                                'decomptes = "noemie-oc"')  # fmt: skip
+    t.done()
+    return config, rest, noemie_oc
+
+
+def _some_mutuelles(t: _Table, key: str, count: int, every: bool, switch: str) -> tuple[str, ...]:
+    """The mutuelles ``key`` lists (OC-N: the N-th of the ``count``), or all of them when
+    ``every`` (the scenario said ``switch``, which then takes no list)."""
+    listed = t.get(key, [])
     if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
-        raise ScenarioError(t.path + ".rest", 'a list of mutuelles like ["OC-2"]', listed)
+        raise ScenarioError(f"{t.path}.{key}", 'a list of mutuelles like ["OC-2"]', listed)
     for n, who in enumerate(listed):
         prefix, _, number = who.rpartition("-")
         if prefix != "OC" or not number.isdigit() or not 1 <= int(number) <= count:
-            raise ScenarioError(f"{t.path}.rest[{n}]", f"OC-1 to OC-{count}", who)
-    if channel == "rest" and listed:
-        raise ScenarioError(t.path + ".rest", 'no list when channel = "rest" (every mutuelle '
-                            "is then on REST)", listed)  # fmt: skip
-    t.done()
-    rest = tuple(f"OC-{n}" for n in range(1, count + 1)) if channel == "rest" else tuple(listed)
-    return config, rest
+            raise ScenarioError(f"{t.path}.{key}[{n}]", f"OC-1 to OC-{count}", who)
+    if every and listed:
+        raise ScenarioError(f"{t.path}.{key}", f"no list when {switch} (it is then every "
+                            "mutuelle)", listed)  # fmt: skip
+    return tuple(f"OC-{n}" for n in range(1, count + 1)) if every else tuple(listed)
 
 
 def _employer(t: _Table) -> EmployerBehaviour:

@@ -2,9 +2,10 @@
 plain files a vendor edits and diffs.
 
 A pack folder holds ``pack.toml`` (its ``name`` and a ``description``) and one file per format,
-``<format>.toml`` (b2, arl, oc-answer, noemie-580, noemie-550); a format without its file keeps
-the built-in tables. Files are written one field per line, so that moving a field or adding a
-choice is a one-line diff; ``schema.json`` beside them is the JSON Schema they follow.
+``<format>.toml`` (b2, arl, oc-answer, noemie-580, noemie-550, noemie-oc); a format without
+its file keeps the built-in tables. Files are written one field per line, so that moving a
+field or adding a choice is a one-line diff; ``schema.json`` beside them is the JSON Schema
+they follow.
 
 The pack a command speaks is ``--norms DIR``, else the folder named by ``NOEMIE_SIM_NORMS``,
 else the built-in one (:func:`chosen`).

@@ -27,6 +27,7 @@ EXTENSIONS = {
     "decompte": "dec",
     "oc-answer": "ocr",
     "noemie-550": "550",
+    "noemie-oc": "408",
 }
 
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from noemie_sim.actors.network import Network
+from noemie_sim.actors.network import Network, mutuelles_named
 from noemie_sim.scenarios.reports import render as reports
 from noemie_sim.scenarios.runner import play, report
 from noemie_sim.scenarios.schema import ScenarioError
@@ -54,7 +54,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         externals = pick_externals(roles, args.external)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    webhooks = {p: webhook_url for p in externals if roles[p] == "oc" and webhook_url}
+    mutuelles = [p for p in externals if roles[p] == "oc"]
+    if args.decomptes is not None and not mutuelles:
+        raise UsageError("--decomptes is for an external mutuelle: add --external oc")
+    if args.decomptes == "noemie-oc":  # beside those the scenario names
+        chosen = tuple(sorted({*config.noemie_oc_mutuelles, *mutuelles}))
+        config = dataclasses.replace(config, noemie_oc_mutuelles=chosen)
+    elif args.decomptes == "b2":
+        ids = [p for p, role in roles.items() if role == "oc"]
+        kept = tuple(n for n in config.noemie_oc_mutuelles
+                     if not mutuelles_named((n,), ids) & set(mutuelles))  # fmt: skip
+        config = dataclasses.replace(config, noemie_oc_mutuelles=kept)
+    scenario = dataclasses.replace(scenario, config=config)
+    webhooks = {p: webhook_url for p in mutuelles if webhook_url}
     if webhook_url and not webhooks:
         raise UsageError("--channel rest is for an external mutuelle: add --external oc")
     caisse_servers: dict[str, tuple[str, int, str]] = {}
@@ -321,6 +333,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="sftp",
         help="how the external mutuelle takes its décomptes: from its retour/ over SFTP "
         "(default), or POSTed to --webhook as signed JSON documents (docs/vendors.md)",
+    )
+    serve.add_argument(
+        "--decomptes",
+        choices=("b2", "noemie-oc"),
+        help="the form the external mutuelle takes its décomptes in: B2 records of nature DEC "
+        "or NOEMIE OC (docs/norms.md, kinds decompte and noemie-oc); default: as the "
+        "scenario says ([mutuelles] decomptes, b2 unless it says otherwise)",
     )
     serve.add_argument(
         "--webhook",

@@ -388,6 +388,9 @@ SENTENCES: dict[str, Callable[[_Telling], str]] = {
     "rest-channel": lambda t: t.n_("{count} mutuelle takes its décomptes over REST",
                                    "{count} mutuelles take their décomptes over REST",
                                    len(t.d.get("mutuelles") or [])),
+    "decompte-form": lambda t: t.n_("{count} mutuelle takes its décomptes in NOEMIE OC form",
+                                    "{count} mutuelles take their décomptes in NOEMIE OC form",
+                                    len(t.d.get("mutuelles") or [])),
     "serving": lambda t: t._("{caisse} serves SFTP on port {port}", caisse=t.name("caisse"),
                              port=t.d.get("port")),
     # NOEMIE links

@@ -107,14 +107,18 @@ def write_kit(network: Network, party: str, folder: Path, webhook: str | None = 
         "party": party, "role": role, "servers": servers,
         "names": "upload NAME.part then rename it to NAME; letters, digits, . _ - only",
     }  # fmt: skip
+    in_oc_form = any(party in c.noemie_oc for c in network.cpams.values())
+    decomptes = "noemie-oc" if in_oc_form else "decompte"
+    if role == "oc":
+        connection["decomptes"] = {"kind": decomptes, "form": DECOMPTE_FORMS[decomptes]}
     if webhook is not None:
         connection["rest"] = {
             "webhook": webhook, "method": "POST", "content_type": JOSE, "name_header": NAME_HEADER,
             "answer": f"in the reply (200, {JOSE}), or POST /api/oc/answers of the --web server",
-            "schemas": {k: f"schemas/{k}.schema.json" for k in ("decompte", "oc-answer")},
+            "schemas": {k: f"schemas/{k}.schema.json" for k in (decomptes, "oc-answer")},
         }  # fmt: skip
         (kit / "schemas").mkdir(exist_ok=True)
-        for kind in ("decompte", "oc-answer"):
+        for kind in (decomptes, "oc-answer"):
             (kit / "schemas" / f"{kind}.schema.json").write_text(
                 json.dumps(jsonform.schema(KINDS[kind]), indent=1, ensure_ascii=False) + "\n"
             )
@@ -132,7 +136,9 @@ def write_kit(network: Network, party: str, folder: Path, webhook: str | None = 
             sample = "sample-answer.json"
             document = jsonform.to_json(oc_answer.build(answer))
             (kit / sample).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
-    (kit / "README.md").write_text(_readme(party, "oc-rest" if webhook else role, first, sample))
+    (kit / "README.md").write_text(
+        _readme(party, "oc-rest" if webhook else role, first, sample, decomptes)
+    )
     return kit
 
 
@@ -189,9 +195,16 @@ def _caisse_of(network: Network, party: str) -> str:
     raise ValueError(f"no caisse for {party}")
 
 
-def _readme(party: str, role: str, server: dict[str, Any], sample: str) -> str:
+#: how a kit names the form of a mutuelle's décomptes, by kind
+DECOMPTE_FORMS = {"decompte": "B2, nature DEC", "noemie-oc": "NOEMIE OC, référence 408"}
+
+
+def _readme(
+    party: str, role: str, server: dict[str, Any], sample: str, decomptes: str = "decompte"
+) -> str:
     """The kit's README: the template's sections for this role, with the party's names,
-    port and sample, every command runnable as written from the kit's folder."""
+    port and sample, and for a mutuelle the form of its décomptes (a kind of
+    :data:`DECOMPTE_FORMS`), every command runnable as written from the kit's folder."""
     template = (resources.files("noemie_sim.scenarios.vendors") / "kit_readme.md").read_text(
         "utf-8"
     )
@@ -209,7 +222,8 @@ def _readme(party: str, role: str, server: dict[str, Any], sample: str) -> str:
     beside = Path(sys.executable).parent / "noemie-sim"  # the command that made this kit
     values = {
         "PARTY": party, "CAISSE": str(server["caisse"]), "PORT": str(server["port"]),
-        "HOST": str(server["host"]), "SAMPLE": sample,
+        "HOST": str(server["host"]), "SAMPLE": sample, "DECOMPTE_KIND": decomptes,
+        "DECOMPTES": DECOMPTE_FORMS[decomptes],
         "UPLOAD": f"{SENDS.get(role)}-{party}-000001.p7m",
         "NOEMIE_SIM": str(beside) if beside.exists() else "noemie-sim",
     }  # fmt: skip

@@ -69,7 +69,8 @@ def description() -> dict[str, Any]:
             "/api/schemas/{kind}": {"get": _op(
                 "the JSON Schema (2020-12) of a kind's JSON form (noemie-sim convert), from "
                 "the layouts of the norms pack in force",
-                params=[_path("kind", "b2, arl, noemie-ps, decompte, oc-answer or noemie-550")],
+                params=[_path("kind", "b2, arl, noemie-ps, decompte, noemie-oc, oc-answer or "
+                                      "noemie-550")],
                 errors=(404,),
             )},
             "/api/network": {"get": _op(

@@ -2,8 +2,9 @@
 
 Pure: returns bytes. Each kind's generator tells the same story as the network will: a PS
 bills its patients (b2), the caisse acknowledges (arl), liquidates and pays the tiers-payant
-invoices (noemie-ps), forwards the décomptes of one mutuelle (decompte), which answers
-(oc-answer); employers receive the IJ of employees on sick leave (noemie-550).
+invoices (noemie-ps), forwards the décomptes of one mutuelle (decompte, or noemie-oc in their
+NOEMIE form), which answers (oc-answer); employers receive the IJ of employees on sick leave
+(noemie-550).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
-from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_ps, oc_answer
+from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_oc, noemie_ps, oc_answer
 from noemie_sim.sim.norms.errors import Anomaly
 
 from . import codes, rules
@@ -41,7 +42,7 @@ from .rules import (
 )
 from .text import ascii_upper
 
-KINDS = ("b2", "arl", "noemie-ps", "decompte", "oc-answer", "noemie-550")
+KINDS = ("b2", "arl", "noemie-ps", "decompte", "noemie-oc", "oc-answer", "noemie-550")
 LOT_SIZE = 20
 
 
@@ -577,6 +578,16 @@ def _decompte_of(
 
 
 def _decompte(story: _Story) -> bytes:
+    return b2.build(_decompte_b2(story))
+
+
+def _noemie_oc(story: _Story) -> bytes:
+    """The décompte file of :func:`_decompte`, in its NOEMIE OC form."""
+    dec = _decompte_b2(story)
+    return noemie_oc.build(noemie_oc.from_b2(dec, dec.lots[0].lot_date))
+
+
+def _decompte_b2(story: _Story) -> b2.B2File:
     mutuelle, invoices = _decompte_invoices(story)
     if not invoices:  # nobody of this OC among the patients: bill one of its members
         contract = next(
@@ -586,7 +597,7 @@ def _decompte(story: _Story) -> bytes:
         who = next(b for b in insured.beneficiaries if contract.covers_person(b.nir))
         story.patients = [(insured, who)]
         mutuelle, invoices = _decompte_invoices(story)
-    return b2.build(_decompte_file(story, mutuelle, invoices))
+    return _decompte_file(story, mutuelle, invoices)
 
 
 def _decompte_file(story: _Story, mutuelle: str, invoices: list[b2.Invoice]) -> b2.B2File:
@@ -752,6 +763,7 @@ _GENERATORS: dict[str, Callable[[_Story], bytes]] = {
     "arl": _arl,
     "noemie-ps": _noemie_ps,
     "decompte": _decompte,
+    "noemie-oc": _noemie_oc,
     "oc-answer": _oc_answer,
     "noemie-550": _noemie_550,
 }

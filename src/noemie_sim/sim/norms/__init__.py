@@ -1,7 +1,8 @@
 """The exchange file formats as layout tables and one generic codec; pure, no I/O.
 
 Kinds (see :mod:`.kinds`): ``b2`` FSE lots, ``arl``, ``noemie-ps`` (580 return), ``decompte``
-(B2 décomptes to a mutuelle), ``oc-answer`` and ``noemie-550``. Every parser raises only
+(B2 décomptes to a mutuelle), ``noemie-oc`` (the same in NOEMIE OC form), ``oc-answer`` and
+``noemie-550``. Every parser raises only
 :class:`FormatError`.
 """
 

@@ -1,9 +1,9 @@
 """The file kinds of the network: detection, and one entry point per kind for parse, validate,
 explain and samples.
 
-Detection reads the first record: ``000`` is NOEMIE (the référence at offset 61 says 580 or
-550), ``0 `` is B2 (the header's nature says FSE lots or DEC décomptes), ``A0`` an ARL, ``R0``
-an OC answer.
+Detection reads the first record: ``000`` is NOEMIE (the référence at offset 61 says 580,
+550 or 408), ``0 `` is B2 (the header's nature says FSE lots or DEC décomptes), ``A0`` an
+ARL, ``R0`` an OC answer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from . import arl, b2, noemie, noemie_550, noemie_ps, oc_answer, samples
+from . import arl, b2, noemie, noemie_550, noemie_oc, noemie_ps, oc_answer, samples
 from .codec import Field, Framing, Kind, Record, RecordLayout, RecordStream
 from .errors import Anomaly, Findings, FormatError, shorten
 
@@ -115,6 +115,15 @@ _NOTES = {
         "the sender types PS and OC, every position not marked, and the 990 amount totals at "
         "levels other than 05."
     ),
+    "noemie-oc": (
+        "**Convention**, in the NOEMIE form every référence shares (norms.md §4.1). The public "
+        "sources name the flow caisse → organisme complémentaire NOEMIE OC, its entity 255 of "
+        "actes professionnels and the zones EXE-SPE and DPN-QLF (norms.md §4.2, §5); the "
+        "cahier des charges is not public. The référence number 408 (suggested by one source, "
+        "corroborated by none), the entities' levels and positions, the values N and D of "
+        "DPN-QLF and the 990 totals are noemie-sim's. A scenario chooses this form or the B2 "
+        "one per mutuelle (docs/scenarios.md, [mutuelles])."
+    ),
     "noemie-550": (
         "seeds/004 [PRESS] (norms.md §6) names the 550's entities (230 NOP-PIJ, 250 NOP-MFI, "
         "...) and some of its zones (CPT-REF, REMBOURSEMENT, BASE, the sanction rate); no "
@@ -193,6 +202,19 @@ def _kinds() -> dict[str, FileKind]:
                 _NOTES["decompte"],
             ),
             FileKind(
+                "noemie-oc",
+                noemie_oc.REF.title,
+                noemie.FRAMING,
+                noemie_oc.REF.layouts,
+                noemie_oc.parse,
+                noemie_oc.validate,
+                samples.noemie_oc_sample,
+                ("990", "999"),
+                _noemie_depths(noemie_oc.REF),
+                noemie_oc.check,
+                _NOTES["noemie-oc"],
+            ),
+            FileKind(
                 "oc-answer",
                 "Réponse d'un organisme complémentaire à un fichier de décomptes",
                 oc_answer.FRAMING,
@@ -234,7 +256,7 @@ def rebuild() -> None:
 
 def detect(data: bytes) -> FileKind:
     """The kind of a file from its first record; FormatError when it is none of ours."""
-    noemie_kinds = (KINDS["noemie-ps"], KINDS["noemie-550"])
+    noemie_kinds = (KINDS["noemie-ps"], KINDS["noemie-550"], KINDS["noemie-oc"])
     if data[:3] == b"000":
         for kind in noemie_kinds:
             reference = kind.layouts["000"].field("reference")
@@ -295,6 +317,20 @@ def declared_parties(data: bytes) -> tuple[str, str]:
     first = kind.framing.split(data)[0]
     header = kind.layouts[first.text[: kind.framing.code_length]].decode(first.text, 1, 0)
     return header.string("sender"), header.string("receiver")
+
+
+def declared_file_id(data: bytes) -> int:
+    """The file number the first record declares (field ``file_id`` of a B2 file header or a
+    NOEMIE 000), 0 when the file is not one of ours or the zone is not a number: what an
+    answer to a file that cannot be read refers to."""
+    try:
+        kind = detect(data)
+        code = bytes(data[: kind.framing.code_length]).decode("ascii")
+        f = kind.layouts[code].field("file_id")
+    except (FormatError, KeyError, UnicodeDecodeError):
+        return 0
+    zone = _zone(data, f)
+    return int(zone) if zone.isdigit() else 0
 
 
 def resolve(data: bytes, kind: str | None) -> FileKind:

@@ -38,7 +38,7 @@ from .codec import (
     when,
 )
 from .errors import Anomaly, Findings, FormatError
-from .model import Checker, Cursor, OnePass
+from .model import Checker, Cursor, OnePass, to_record
 
 FRAMING = DelimitedFraming(delimiter="@", code_length=3)
 CODE = "noemie.psm1 (norms.md §4.3)"
@@ -349,9 +349,11 @@ def _check_totals(ref: Reference, check: Checker, node: Node) -> tuple[int, int]
     return a1, a2
 
 
-def header_values(obj: object) -> dict[str, object]:
-    """The 000 fields every typed NOEMIE file carries."""
-    return {
+def header_record(ref: Reference, obj: object) -> Record:
+    """The 000 of ``ref`` for a typed NOEMIE file: its émetteur, destinataire, their types,
+    its time of creation and file number, read from ``obj``'s attributes of those names."""
+    values = {
         name: getattr(obj, name)
         for name in ("sender_type", "sender", "receiver_type", "receiver", "created_at", "file_id")
     }
+    return to_record(ref.layouts["000"], None, **values)

@@ -258,7 +258,7 @@ class Noemie550:
 
 def build(doc: Noemie550) -> bytes:
     """The file's bytes with every 990 and the 999 computed."""
-    header = to_record(REF.layouts["000"], None, **noemie.header_values(doc))  # type: ignore[arg-type]
+    header = noemie.header_record(REF, doc)
     items = []
     for employer in doc.employers:
         days = []

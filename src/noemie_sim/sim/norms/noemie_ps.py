@@ -354,7 +354,7 @@ class PsReturn:
 
 def build(ret: PsReturn) -> bytes:
     """The file's bytes with every 990 and the 999 computed."""
-    header = to_record(REF.layouts["000"], None, **noemie.header_values(ret))  # type: ignore[arg-type]
+    header = noemie.header_record(REF, ret)
     items = []
     for payee in ret.payees:
         days = []

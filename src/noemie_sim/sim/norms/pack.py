@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import arl, b2, kinds, noemie_550, noemie_ps, oc_answer
+from . import arl, b2, kinds, noemie_550, noemie_oc, noemie_ps, oc_answer
 from .codec import (
     DelimitedFraming,
     Field,
@@ -58,9 +58,10 @@ FORMATS = {
     "oc-answer": "Réponse d'un organisme complémentaire à un fichier de décomptes",
     "noemie-580": "NOEMIE 580: retour au PS (paiements, rejets, signalements)",
     "noemie-550": "NOEMIE 550: IJ en subrogation à l'employeur",
+    "noemie-oc": "NOEMIE OC: décomptes (caisse -> OC), forme NOEMIE",
 }
 _FIXED = ("b2", "arl", "oc-answer")
-_NOEMIE = {"noemie-580": noemie_ps, "noemie-550": noemie_550}
+_NOEMIE = {"noemie-580": noemie_ps, "noemie-550": noemie_550, "noemie-oc": noemie_oc}
 _PICTURES = {k.value: k for k in Kind if k is not Kind.FILLER}
 #: what a value of each picture is to the network's code: a field it knows keeps its family
 _FAMILY = {
@@ -212,6 +213,7 @@ def _declared() -> dict[str, Tables]:
         "oc-answer": (oc_answer.FRAMING, dict(oc_answer.LAYOUTS)),
         "noemie-580": noemie_ps.REF,
         "noemie-550": noemie_550.REF,
+        "noemie-oc": noemie_oc.REF,
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from . import arl, b2, noemie_550, noemie_ps, oc_answer
+from . import arl, b2, noemie_550, noemie_oc, noemie_ps, oc_answer
 from .keys import nir_key
 
 #: a médecin of Paris (département 75, catégorie 1); 99 is the GIE test cards' département
@@ -96,6 +96,11 @@ def decompte() -> bytes:
     return b2.build(
         b2.B2File("DEC", "CP", CAISSE, "OC", OC_NUMBER, 41, datetime(2026, 3, 5, 20, 0), lots)
     )
+
+
+def noemie_oc_sample() -> bytes:
+    """The sample décompte file in its NOEMIE OC form."""
+    return noemie_oc.build(noemie_oc.from_b2(b2.parse(decompte()), date(2026, 3, 5)))
 
 
 SEALED_SHA256 = "3f1c9a7e5b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e"
