@@ -8,7 +8,7 @@ closes an invoice, norms.md §4.3)::
         070 NOP-DAT  (02) date journée comptable
           080 NOP-LOT  (03) a lot received
             100 NOP-FAC  (05) an invoice: 110 ASS, 120 MAL, 150 ASU, [010 OCO],
-                              [160 CSS part C2S], 210/212/216 acts,
+                              [170 CSS part C2S], 210/212/216 acts,
                               290 LRS rejets or signalements
             990 (05)
           990 (03)
@@ -117,9 +117,11 @@ OC = entity(
 
 #: The part complémentaire the caisse pays as gestionnaire of a patient's complémentaire
 #: santé solidaire (C2S), beside the AMO amounts of the acts: a convention of noemie-sim (no
-#: public source gives where the return says it), present only when the caisse pays one.
+#: public source gives where the return says it), present only when the caisse pays one. Its
+#: number 170 is one the NOEMIE PS dictionary does not use (norms.md §4.2: 160 is NOP-ARC,
+#: the critère d'archivage).
 C2S = entity(
-    "160",
+    "170",
     "NOP-CSS",
     "Part complémentaire C2S versée par la caisse",
     6,
@@ -229,7 +231,7 @@ REF = Reference(
             Slot(("120",)),
             Slot(("150",)),
             Slot(("010",), 0, 1),
-            Slot(("160",), 0, 1),
+            Slot(("170",), 0, 1),
             Slot(_ACTS, 1, None),
             Slot(("290",), 0, None),
         ),
@@ -293,7 +295,7 @@ class ReturnInvoice:
     acts: tuple[ReturnAct, ...]
     notices: tuple[Notice, ...] = ()
     oc_number: str | None = None
-    #: the part complémentaire of a patient with the C2S, paid by the caisse (160 NOP-CSS)
+    #: the part complémentaire of a patient with the C2S, paid by the caisse (170 NOP-CSS)
     c2s_amount: int | None = None
 
     @property
@@ -495,7 +497,7 @@ def _check_invoice(check: Checker, inv: noemie.Node) -> int:
         rec = records[child.index]
         if rec.code == "110":
             check.nir(child.index, "insured_nir", "insured_nir_key")
-        elif rec.code == "160":
+        elif rec.code == "170":
             c2s = child.index
         elif rec.code in _ACTS:
             paid += rec.number("amo_amount")
