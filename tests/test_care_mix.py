@@ -330,7 +330,7 @@ def test_the_c2s_is_a_coverage_of_its_own(run: tuple[Path, Journal, Population])
     """A foyer with the complémentaire santé solidaire holds no mutuelle contract; its
     caisse pays the part complémentaire beside the AMO part: the FSE bill it as the AMC
     amount of each act, in tiers payant; the caisse pays both to the PS (the NOEMIE return's
-    160 entity, within the day's payment) with no PF nor franchise; no décompte goes to a
+    170 entity, within the day's payment) with no PF nor franchise; no décompte goes to a
     mutuelle; the report counts it apart, and the patient pays nothing."""
     folder, journal, population = run
     foyers = [i for i in population.insured if i.person.c2s]
@@ -349,10 +349,17 @@ def test_the_c2s_is_a_coverage_of_its_own(run: tuple[Path, Journal, Population])
                     assert all(x.amc_amount == 0 for x in acts), inv.invoice_number
                     continue
                 assert inv.tiers_payant == "O" and inv.oc_number is None
+                # an aide auditive of the 100 % santé basket is paid in full up to its prix
+                # limite (950 € an ear), above its base; every other act at most its base
+                devices = [a for a in acts if a.act_code == "AD1"]
+                assert all(a.amo_amount + a.amc_amount == a.fee_amount <= 95000 * a.quantity
+                           for a in devices)  # fmt: skip
+                acts = [a for a in acts if a.act_code != "AD1"]
                 assert all(0 < a.amo_amount + a.amc_amount <= a.base == a.fee_amount for a in acts)
                 if inv.care_pathway != "N":
                     assert all(a.amo_amount + a.amc_amount == a.base for a in acts), acts
                     within.add(f"{lot.ps_number}/{inv.invoice_number}")
+                acts += devices
                 billed[f"{lot.ps_number}/{inv.invoice_number}"] = sum(a.amc_amount for a in acts)
     assert len(billed) > 20, len(billed)
     # the caisses' liquidation: the C2S part paid, nothing deducted
@@ -405,7 +412,12 @@ def test_the_report_gives_the_money_of_each_kind_of_care(
     above = sum(max(0, a.fee_amount - a.base) for _inv, acts in _billed_by(folder, cardiologues)
                 for a in acts)  # fmt: skip
     assert by_care["cardiologue"]["depassements"] == above > 0
-    assert all(row["depassements"] == 0 for care, row in by_care.items() if care != "cardiologue")
+    # an aide auditive is billed above its base too (its price, not a dépassement d'honoraires)
+    audio = {p.ps_number for p in population.practitioners if p.specialty == "60"}
+    above = sum(a.fee_amount - a.base for _inv, acts in _billed_by(folder, audio) for a in acts)
+    assert by_care["audioprothesiste"]["depassements"] == above > 0
+    assert all(row["depassements"] == 0 for care, row in by_care.items()
+               if care not in ("cardiologue", "audioprothesiste"))  # fmt: skip
     assert all(row["oc"] > 0 and row["lines"] >= row["invoices"] for row in by_care.values())
     assert main(["report", str(folder), "--lang", "fr"]) in (0, 1)
     shown = capsys.readouterr().out
@@ -587,3 +599,74 @@ def test_sages_femmes_bill_their_consultation_at_70_percent_without_pf(
         if str(e.invoice).split("/")[0] in sages_femmes and e.details["status"] == "paid"
     ]  # fmt: skip
     assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
+
+
+#: each grid's % of the base and forfait for an aide auditive of classe II (hand-copied from
+#: docs/rules.md, not from the code)
+GRID_COVERS = {
+    "100% BR": (100, 0),
+    "150% BR": (150, 0),
+    "200% BR": (200, 30000),
+    "300% BR": (300, 60000),
+}
+
+
+def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """An audioprothésiste (n° AM catégorie 2) bills an aide auditive per ear on a Type 4
+    line: a base of 400 € at 60 % (90 % under the régime local, 100 % in ALD or maternity),
+    no PF nor franchise. Classe I (AD1, the 100 % santé basket) at its prix limite of 950 €:
+    the mutuelle, or the C2S, pays all the AMO leaves; classe II (AD2) at a free price: the
+    mutuelle's grid with its forfait, but never more than 1 700 € an ear with the AMO part.
+    Every amount is recomputed from the lots and the décomptes, not taken from the rules."""
+    folder, journal, population = run
+    audio = {p.ps_number for p in population.practitioners if p.specialty == "60"}
+    assert audio and all(n[2] == "2" for n in audio)
+    c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
+    kinds_seen: Counter[str] = Counter()
+    for inv, acts in _billed_by(folder, audio):
+        if [a.act_code for a in acts] not in (["AD1"], ["AD2"]):
+            continue  # the behaviour's wrong act (rejected by the caisse)
+        (device,) = acts
+        assert device.base == 40000 * device.quantity and device.quantity in (1, 2)
+        assert device.rate in (60, 90, 100)
+        if device.act_code == "AD1":
+            assert device.fee_amount == 95000 * device.quantity
+            if inv.beneficiary_nir in c2s:  # the C2S pays what the AMO leaves, to 0
+                assert device.amo_amount + device.amc_amount == device.fee_amount
+                kinds_seen["AD1 C2S"] += 1
+        else:
+            assert device.fee_amount > device.base and inv.beneficiary_nir not in c2s
+        kinds_seen[device.act_code] += 1
+    settled = [
+        e for e in journal.events("invoice-liquidated")
+        if str(e.invoice).split("/")[0] in audio and e.details["status"] == "paid"
+    ]  # fmt: skip
+    assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
+    grids = {str(e.details["decompte"]): (e.details["amount"], str(e.details["grid"]))
+             for e in journal.events("decompte-paid")}  # fmt: skip
+    ceilinged = 0
+    for dec in _decomptes(folder):
+        for lot in dec.lots:
+            if lot.ps_number not in audio:
+                continue
+            for inv in lot.invoices:
+                paid = grids.get(f"{dec.sender}/{inv.invoice_number}")
+                if paid is None:
+                    continue  # rejected by the mutuelle
+                amount, grid = paid
+                (device,) = inv.lines
+                assert isinstance(device, b2.ProfessionalAct)
+                left = device.fee_amount - device.amo_amount  # no PF, no franchise
+                if device.act_code == "AD1":
+                    assert amount == left, inv  # reste à charge 0, whatever the grid
+                    kinds_seen["AD1 paid"] += 1
+                    continue
+                percent, forfait = GRID_COVERS[grid]
+                cover = device.base * percent // 100 + forfait - device.amo_amount
+                ceiling = 170000 * device.quantity - device.amo_amount
+                assert amount == max(0, min(cover, ceiling, left)), (inv, grid)
+                ceilinged += cover > ceiling and left > ceiling
+    assert min(kinds_seen["AD1"], kinds_seen["AD2"], kinds_seen["AD1 paid"]) >= 3, kinds_seen
+    assert kinds_seen["AD1 C2S"] >= 1 and ceilinged >= 1, (kinds_seen, ceilinged)

@@ -187,6 +187,32 @@ def test_a_taxi_trip_at_65_percent_with_its_own_franchise() -> None:
     assert [a.rate for a in in_ald] == [100, 100]
 
 
+def test_aides_auditives_of_the_100_percent_sante_basket_and_the_classe_ii_ceiling() -> None:
+    """An aide auditive: a base of 400 € an ear at 60 % (90 % under the régime local, 100 %
+    in ALD), no PF nor franchise. Classe I at its prix limite (950 € an ear): every grid pays
+    what the AMO leaves, as the C2S does. Classe II at 1 800 €: the grid's % of the base and
+    its forfait, never more than 1 700 € with the AMO part (hand figures)."""
+    both = liquidate([Billed("AD1", 190000, None, 2)], "60", "750212343", ADULT, DAY,
+                     Counters())[0]  # fmt: skip
+    assert (both.base, both.rate, both.amo_gross, both.pf, both.franchise) == (
+        80000, 60, 48000, 0, 0)  # fmt: skip
+    assert {grid: oc_part(both, GRIDS[grid]) for grid in GRIDS} == dict.fromkeys(GRIDS, 142000)
+    c2s = liquidate([Billed("AD1", 95000)], "60", "750212343", Patient(date(1950, 1, 1),
+                    c2s=True), DAY, Counters())[0]  # fmt: skip
+    assert (c2s.amo_gross, c2s.c2s, c2s.patient_share) == (24000, 71000, 0)
+    free = liquidate([Billed("AD2", 180000)], "60", "750212343", ADULT, DAY, Counters())[0]
+    assert (free.base, free.amo_gross) == (40000, 24000)
+    assert {grid: oc_part(free, GRIDS[grid]) for grid in GRIDS} == {
+        "100% BR": 16000,  # 400 - 240
+        "150% BR": 36000,  # 600 - 240
+        "200% BR": 86000,  # 800 + a forfait of 300 - 240
+        "300% BR": 146000,  # 1 200 + 600 - 240 = 1 560, over the ceiling: 1 700 - 240
+    }
+    local = Patient(date(1950, 1, 1), alsace_moselle=True)
+    assert rate_for("60", local, code="AD1") == 90
+    assert rate_for("60", Patient(date(1950, 1, 1), ald=True), code="AD2") == 100
+
+
 def test_franchises_one_euro_per_paramedical_act_capped_at_four_a_day() -> None:
     counters = Counters()
     acts = liquidate([Billed("AMI", 315)] * 5, "24", "756012349", ADULT, DAY, counters)

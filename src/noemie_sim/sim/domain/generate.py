@@ -42,6 +42,9 @@ from .rules import (
 )
 from .text import ascii_upper
 
+#: the share of aides auditives of classe I (the 100 % santé basket) among those fitted
+HEARING_AID_CLASS_I_SHARE = 0.4
+
 KINDS = ("b2", "arl", "noemie-ps", "decompte", "noemie-oc", "oc-answer", "noemie-550")
 LOT_SIZE = 20
 
@@ -89,18 +92,19 @@ def typical_visit(
     c2s: bool = False,
 ) -> list[Billed]:
     """The acts of one visit on ``day`` to a PS of ``specialty``, with usual fees (the tariffs
-    of that day; today's when no day is given): a consultation (or a home visit) for a
-    généraliste, a consultation and an ECG for a cardiologue (in secteur 2, the consultation
-    with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, or for a patient with the C2S,
-    the tariff), a nursing act and
-    its travel fee for an infirmier, a consultation (C + MSF) for a sage-femme, for a
-    laboratoire one B line (the forfait pré-analytique and one to three analyses of
-    :data:`BIOLOGY_PANEL`, their coefficients added), for a clinique a stay (the séjour and
-    the forfait journalier of its two to six days), for a taxi a trip (the forfait and one to
-    36 km beyond its 4), a session for
-    a kinésithérapeute, one to four drugs of
-    one to three boxes each at a pharmacy (their price: a pharmacy asks no more than the
-    base)."""
+        of that day; today's when no day is given): a consultation (or a home visit) for a
+        généraliste, a consultation and an ECG for a cardiologue (in secteur 2, the consultation
+        with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, or for a patient with the C2S,
+        the tariff), a nursing act and
+        its travel fee for an infirmier, a consultation (C + MSF) for a sage-femme, for a
+        laboratoire one B line (the forfait pré-analytique and one to three analyses of
+        :data:`BIOLOGY_PANEL`, their coefficients added), for a clinique a stay (the séjour and
+        the forfait journalier of its two to six days), for a taxi a trip (the forfait and one to
+        36 km beyond its 4), for an audioprothésiste an aide auditive (one ear or both, classe I
+    at its prix limite or classe II at a free price of 1 100 to 2 400 € an ear), a session for
+        a kinésithérapeute, one to four drugs of
+        one to three boxes each at a pharmacy (their price: a pharmacy asks no more than the
+        base)."""
 
     def fee(code: str, coefficient: int | None = None) -> int:
         return ACTS[code].base(coefficient, 1, day)
@@ -137,6 +141,18 @@ def typical_visit(
         beyond = rng.randint(1, 36)
         acts = [Billed("TPC", fee("TPC")), Billed("TKM", ACTS["TKM"].base(None, beyond, day),
                                                   None, beyond)]  # fmt: skip
+    elif specialty == "60":
+        # an aide auditive for one ear or both: classe I (the 100 % santé basket, at its prix
+        # limite de vente) for about two patients in five (mma.fr 2023 [PRESS]: "près de 2
+        # personnes sur 5") and for every patient with the C2S, else classe II at a free price
+        ears = rng.choice((1, 2))
+        if c2s or rng.random() < HEARING_AID_CLASS_I_SHARE:
+            price = ACTS["AD1"].rac_zero_price
+            assert price is not None
+            acts = [Billed("AD1", price * ears, None, ears)]
+        else:
+            price = rng.randrange(110_000, 240_001, 5_000)
+            acts = [Billed("AD2", price * ears, None, ears)]
     elif specialty == "30":
         # the forfait pré-analytique and one to three analyses, on one B line
         analyses = ("9005", *sorted(rng.sample(BIOLOGY_PANEL, rng.randint(1, 3))))

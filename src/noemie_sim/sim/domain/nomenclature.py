@@ -14,13 +14,17 @@ ECG 14.52 €) is a modelling value, labelled as such.
 Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
 (cardiologie) is a specialist for APC and the ECG. 21 for the sage-femme, 30 for the
-laboratoire de biologie médicale, 50 for the pharmacie d'officine and 90 for a clinique are
-project conventions (annexe 17 is not public; the n° AM catégories 5 "sage-femme", 3
-"laboratoire", 2 "fournisseur (pharmacie...)" and 0 "établissement" are [DOC], norms.md
-§7.2).
+laboratoire de biologie médicale, 50 for the pharmacie d'officine, 54 for a taxi, 60 for an
+audioprothésiste and 90 for a clinique are project conventions (annexe 17 is not public;
+the n° AM catégories 5 "sage-femme", 3 "laboratoire", 2 "fournisseur (pharmacie...)" and 0
+"établissement" are [DOC], norms.md §7.2).
 
 A clinique bills a stay on Type 3 lines (:attr:`Act.hospital`): the séjour (GHS, a modelling
 tariff) and the forfait journalier of each day (20 € from 1/1/2018, 18 € before [DOC]).
+
+An audioprothésiste bills an aide auditive per ear (:attr:`Act.rac_zero_price`,
+:attr:`Act.responsible_ceiling`: the 100 % santé basket and the contrat responsable's
+ceiling; docs/rules.md gives the sources).
 
 A laboratoire bills the key letter B (0.27 €) on one Type 4 line per visit, its coefficient
 the sum of the B of the NABM analyses (:data:`NABM`) its Type 4B detail lists.
@@ -50,6 +54,7 @@ class Profession(Enum):
     MEDECIN = "médecin"
     PHARMACIEN = "pharmacien"
     TAXI = "taxi"  # a taxi conventionné: 65 %, a franchise per trip, no PF
+    AUDIOPROTHESISTE = "audioprothésiste"  # aides auditives (LPP): 60 %, no PF, no franchise
     LABORATOIRE = "laboratoire"  # biologie médicale: 60 %, PF on its acts, no franchise
     SAGE_FEMME = "sage-femme"  # a medical profession: 70 %, no PF, no franchise, direct access
     INFIRMIER = "infirmier"
@@ -61,12 +66,14 @@ class Profession(Enum):
         return _CATEGORIES[self]
 
 
-#: n° AM catégories (norms.md §7.2 [DOC]): 2 is the fournisseur's (pharmacie, transport, taxi)
+#: n° AM catégories (norms.md §7.2 [DOC]): 2 is the fournisseur's (pharmacie, transport, taxi;
+#: an audioprothésiste, a fournisseur of LPP devices, is taken as one: a convention)
 _CATEGORIES = {
     Profession.ETABLISSEMENT: 0,
     Profession.MEDECIN: 1,
     Profession.PHARMACIEN: 2,
     Profession.TAXI: 2,
+    Profession.AUDIOPROTHESISTE: 2,
     Profession.LABORATOIRE: 3,
     Profession.SAGE_FEMME: 5,
     Profession.INFIRMIER: 6,
@@ -94,6 +101,7 @@ SPECIALTIES = {
         Specialty("50", "Pharmacie d'officine", Profession.PHARMACIEN, "pharmacie"),
         Specialty("90", "Clinique (établissement privé)", Profession.ETABLISSEMENT, "clinique"),
         Specialty("54", "Taxi conventionné", Profession.TAXI, "taxi"),
+        Specialty("60", "Audioprothésiste", Profession.AUDIOPROTHESISTE, "audioprothesiste"),
     )
 }
 SPECIALTY_BY_KIND = {s.kind: s for s in SPECIALTIES.values()}
@@ -130,6 +138,12 @@ class Act:
     hospital: bool = False
     #: a trip's forfait: the franchise on transport, per trip, with its own daily cap
     transport: bool = False
+    #: a device of the 100 % santé basket: its prix limite de vente (cents, per unit), up to
+    #: which a contrat responsable (and the C2S) pays what the AMO leaves (reste à charge 0)
+    rac_zero_price: int | None = None
+    #: the most a contrat responsable pays of a device outside that basket, AMO part
+    #: included (cents, per unit)
+    responsible_ceiling: int | None = None
 
     def tariff_at(self, day: date) -> int:
         """The tariff in force on ``day`` (conventions for unknown history: module docstring)."""
@@ -338,6 +352,28 @@ ACTS = {
             frozenset({"54"}),
             since=date(2025, 11, 1),
             source="model",
+        ),
+        # aides auditives for an adult, per ear, since 1/1/2021 (100 % santé, arrêté of
+        # 14/11/2018 [PRESS]): a base of 400 € at 60 %; classe I at most 950 € (reste à
+        # charge 0 with a contrat responsable), classe II at a free price, a contrat
+        # responsable paying at most 1 700 € with the AMO. The codes AD1 and AD2 are
+        # conventions (the SNDS lists the B2 codes of audioprothèses, PAU, AUA..., without
+        # their split by class)
+        Act(
+            "AD1",
+            "Aide auditive de classe I (100 % santé), par oreille",
+            40000,
+            frozenset({"60"}),
+            since=date(2021, 1, 1),
+            rac_zero_price=95000,
+        ),
+        Act(
+            "AD2",
+            "Aide auditive de classe II, par oreille",
+            40000,
+            frozenset({"60"}),
+            since=date(2021, 1, 1),
+            responsible_ceiling=170000,
         ),
         *(
             Act(

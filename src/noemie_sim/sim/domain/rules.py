@@ -27,6 +27,10 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
   same exemptions [PRESS, service-public; norms.md §8.2].
 * transport (a taxi conventionné): 65 % [DOC ameli], 100 % in ALD (a convention: every trip
   of an ALD patient is taken as related to it) and maternity; no PF.
+* aides auditives (an audioprothésiste): 60 % of a base of 400 € per ear since 1/1/2021, no
+  PF nor franchise; the 100 % santé basket (classe I, at most 950 €) leaves the patient
+  nothing with a contrat responsable or the C2S; a contrat responsable pays at most 1 700 €
+  of a classe II device, AMO part included [PRESS, docs/rules.md].
 * the complémentaire santé solidaire (C2S), granted to a foyer and, in noemie-sim, managed by
   its caisse (a convention: an OC may manage it too): the caisse pays the ticket modérateur
   beside the AMO part, in tiers payant, with no PF nor franchise and no dépassement
@@ -57,7 +61,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from .nomenclature import ACTS, SPECIALTIES, Profession
+from .nomenclature import ACTS, SPECIALTIES, Act, Profession
 from .text import half_up
 
 PF_2024 = date(2024, 5, 15)
@@ -91,6 +95,7 @@ class Rules:
     franchise_day_cap_before_2024: int = 200
     franchise_year_cap: int = 5000
     transport_rate: int = 65
+    hearing_aid_rate: int = 60  # an aide auditive (LPP), 100 % santé or not
     franchise_per_trip: int = 400  # from 31/03/2024
     franchise_trip_day_cap: int = 800
     franchise_per_trip_before_2024: int = 200
@@ -195,13 +200,14 @@ def imputed(acts: list[Liquidated]) -> list[Liquidated]:
     return acts
 
 
-def c2s_part(base: int, fee: int, amo_gross: int, penalty: int) -> int:
+def c2s_part(base: int, fee: int, amo_gross: int, penalty: int, limit: int | None = None) -> int:
     """What the complémentaire santé solidaire pays of one act: the ticket modérateur of
     the base, or of the fee when it is lower (CSS L861-3: the part of the tariff left to the
-    assuré [DOC]; a médecin bills a C2S patient no dépassement, CSS L162-5-13). Not the
-    majoration of an act out of the parcours de soins: a convention, as a contrat responsable
-    leaves it."""
-    return max(0, min(base, fee) - amo_gross - penalty)
+    assuré [DOC]; a médecin bills a C2S patient no dépassement, CSS L162-5-13); for a device
+    of the 100 % santé basket, what the AMO leaves of the fee up to ``limit``, its prix limite
+    de vente (reste à charge 0, as with a contrat responsable). Not the majoration of an act
+    out of the parcours de soins: a convention, as a contrat responsable leaves it."""
+    return max(0, min(base if limit is None else limit, fee) - amo_gross - penalty)
 
 
 def out_of_pathway(specialty: str, patient: Patient, day: date) -> bool:
@@ -249,6 +255,8 @@ def rate_for(
             rate = rules.hospital_rate
         elif profession is Profession.TAXI:
             rate = rules.transport_rate
+        elif profession is Profession.AUDIOPROTHESISTE:
+            rate = rules.hearing_aid_rate
         else:
             rate = rules.doctor_rate if medical else rules.auxiliary_rate
     if patient.alsace_moselle:
@@ -299,11 +307,19 @@ def liquidate(
                 billed.quantity,
                 billed.unit_price,
                 penalty,
-                c2s_part(base, billed.fee, amo_gross, penalty) if patient.c2s else 0,
+                c2s_part(base, billed.fee, amo_gross, penalty, _rac_zero(act, billed.quantity))
+                if patient.c2s
+                else 0,
                 billed.analyses,
             )
         )
     return result
+
+
+def _rac_zero(act: Act, quantity: int) -> int | None:
+    """The prix limite de vente of ``quantity`` devices of the 100 % santé basket, up to which
+    what the AMO leaves is paid (reste à charge 0); None for any other act."""
+    return act.rac_zero_price * quantity if act.rac_zero_price is not None else None
 
 
 def _participation(counters: Counters, rules: Rules, day: date, ps: str, ceiling: int) -> int:
@@ -365,8 +381,10 @@ GRIDS = {
     for g in (
         Grid("100% BR", 100),
         Grid("150% BR", 150),
-        Grid("200% BR", 200, (("AMK", 500),)),
-        Grid("300% BR", 300, (("COE", 1000),)),
+        # a forfait per aide auditive of classe II beside the % of its base (modelling
+        # values): the 300 % grid reaches the contrat responsable's ceiling of 1 700 €
+        Grid("200% BR", 200, (("AMK", 500), ("AD2", 30000))),
+        Grid("300% BR", 300, (("COE", 1000), ("AD2", 60000))),
     )
 }
 
@@ -393,10 +411,19 @@ def oc_part(act: Liquidated, grid: Grid, non_optam: bool = False) -> int:
     """What the mutuelle pays for one settled act: the grid's cover less what the AMO would
     have paid in the parcours de soins (the majoration out of it stays with the patient);
     ``non_optam``: the act of a secteur 2 médecin who did not sign the OPTAM, whose
-    dépassement a contrat responsable covers less (:func:`responsible_percent`)."""
+    dépassement a contrat responsable covers less (:func:`responsible_percent`). Whatever
+    the grid, a device of the 100 % santé basket is paid what the AMO leaves of it up to its
+    prix limite de vente (reste à charge 0), and a device with a ceiling is paid at most that
+    ceiling with the AMO part (CSS R871-2, the obligations of a contrat responsable)."""
+    billed = ACTS.get(act.code)
+    limit = _rac_zero(billed, act.quantity) if billed is not None else None
+    if limit is not None:
+        return max(0, min(act.fee, limit) - act.amo_gross - act.penalty)
     percent = responsible_percent(grid, non_optam and act.depassement > 0)
     covered = half_up(act.base * percent, 100) - act.amo_gross - act.penalty
     covered += dict(grid.forfaits).get(act.code, 0)
+    if billed is not None and billed.responsible_ceiling is not None:
+        covered = min(covered, billed.responsible_ceiling * act.quantity - act.amo_gross)
     # the fee minus the gross AMO part: the PF, franchises and the majoration stay with the
     # patient
     return max(0, min(covered, act.fee - act.amo_gross - act.penalty))
