@@ -656,16 +656,16 @@ def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
                 if paid is None:
                     continue  # rejected by the mutuelle
                 amount, grid = paid
-                (device,) = inv.lines
-                assert isinstance(device, b2.ProfessionalAct)
-                left = device.fee_amount - device.amo_amount  # no PF, no franchise
-                if device.act_code == "AD1":
+                (line,) = inv.lines
+                assert isinstance(line, b2.ProfessionalAct)
+                left = line.fee_amount - line.amo_amount  # no PF, no franchise
+                if line.act_code == "AD1":
                     assert amount == left, inv  # reste à charge 0, whatever the grid
                     kinds_seen["AD1 paid"] += 1
                     continue
                 percent, forfait = GRID_COVERS[grid]
-                cover = device.base * percent // 100 + forfait - device.amo_amount
-                ceiling = 170000 * device.quantity - device.amo_amount
+                cover = line.base * percent // 100 + forfait - line.amo_amount
+                ceiling = 170000 * line.quantity - line.amo_amount
                 assert amount == max(0, min(cover, ceiling, left)), (inv, grid)
                 ceilinged += cover > ceiling and left > ceiling
     assert min(kinds_seen["AD1"], kinds_seen["AD2"], kinds_seen["AD1 paid"]) >= 3, kinds_seen

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noemie_sim.sim.norms import KINDS, FormatError, b2, kinds
+from noemie_sim.sim.norms import KINDS, FormatError, b2, kinds, noemie_550, noemie_oc, noemie_ps
 from noemie_sim.sim.norms.codec import MAX_FILE_BYTES, Field, Kind, Record
 
 from .fuzz import examples
@@ -202,5 +202,26 @@ def test_one_read_says_what_validate_parse_and_lot_spans_say(name: str) -> None:
             assert read.file is None and read.anomalies[0] == exc.anomaly
             return
         assert read.file == parsed and read.spans == b2.lot_spans(data)
+
+    run()
+
+
+@pytest.mark.parametrize("name", ["noemie-ps", "noemie-550", "noemie-oc"])
+def test_one_noemie_read_says_what_validate_and_parse_say(name: str) -> None:
+    """A receiver's one decoding (``read``) refuses what ``validate`` refuses, with the same
+    anomalies, and gives what ``parse`` gives of every file it accepts."""
+    module = {"noemie-ps": noemie_ps, "noemie-550": noemie_550, "noemie-oc": noemie_oc}[name]
+    sample = KINDS[name].sample()
+    assert module.read(sample) == ([], module.parse(sample))
+
+    @settings(max_examples=FUZZ_EXAMPLES // 10)
+    @given(mutated(sample))
+    def run(data: bytes) -> None:
+        anomalies, typed = module.read(data)
+        assert anomalies == module.validate(data)
+        if typed is None:
+            assert anomalies
+        else:
+            assert not anomalies and typed == module.parse(data)
 
     run()

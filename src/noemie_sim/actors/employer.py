@@ -76,10 +76,10 @@ class Employer(Actor):
             if kind != "noemie-550":
                 self.log("file-refused", name=name, code="unexpected", reason=f"a {kind} file")
                 return
-            anomalies = noemie_550.validate(opened.content)
-            if anomalies:
+            anomalies, read = noemie_550.read(opened.content)  # one decoding
+            if read is None:
                 raise FormatError(anomalies[0])
-            doc = noemie_550.parse(opened.content)
+            doc = read
         except FormatError as exc:
             self.log("file-refused", name=name, code="format", reason=str(exc))
             return

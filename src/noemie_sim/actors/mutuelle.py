@@ -343,10 +343,10 @@ def _read_decomptes(content: bytes) -> b2.B2File:
             raise FormatError(read.anomalies[0])
         return read.file
     if kind == "noemie-oc":
-        anomalies = noemie_oc.validate(content)
-        if anomalies:
+        anomalies, oc_form = noemie_oc.read(content)  # one decoding
+        if oc_form is None:
             raise FormatError(anomalies[0])
-        return noemie_oc.to_b2(noemie_oc.parse(content))
+        return noemie_oc.to_b2(oc_form)
     raise FormatError(Anomaly(f"a {kind} file, not décomptes", record=1))
 
 

@@ -357,15 +357,17 @@ class Practitioner(Actor):
             return
         stem = self.archive(name, data, opened.content)
         try:
-            if kind in ("arl", "noemie-ps"):
-                # the network's law: a file is processed only if `validate` accepts it
+            # the network's law: a file is processed only if `validate` accepts it
+            if kind == "arl":
                 anomalies = KINDS[kind].validate(opened.content)
                 if anomalies:
                     raise FormatError(anomalies[0])
-            if kind == "arl":
                 self._on_arl(name, arl.parse(opened.content), stem)
             elif kind == "noemie-ps":
-                self._on_return(name, noemie_ps.parse(opened.content), stem)
+                anomalies, ps_return = noemie_ps.read(opened.content)  # one decoding
+                if ps_return is None:
+                    raise FormatError(anomalies[0])
+                self._on_return(name, ps_return, stem)
             else:
                 self.log("file-refused", name=name, code="unexpected", reason=f"a {kind} file")
         except FormatError as exc:

@@ -18,6 +18,7 @@ detail, the NABM analyses of a biology act) or 3, 3F, 3H (établissement lines).
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -469,8 +470,10 @@ class Invoice:
     top_mutualiste: bool = False
     care_pathway: str | None = None
 
-    @property
+    @functools.cached_property
     def totals(self) -> InvoiceTotals:
+        """The Type 5 totals of its lines, added up once (an invoice is read for them by
+        the caisse, the journal and the mutuelle: many times)."""
         return InvoiceTotals.of(self.lines)
 
 

@@ -314,7 +314,7 @@ def declared_parties(data: bytes) -> tuple[str, str]:
     """(sender, receiver) as the file's own header declares them: every kind names both in its
     first record. FormatError when the file is not one of ours or its header is bad."""
     kind = detect(data)
-    first = kind.framing.split(data)[0]
+    first = next(kind.framing.records(data))  # framing the first record only
     header = kind.layouts[first.text[: kind.framing.code_length]].decode(first.text, 1, 0)
     return header.string("sender"), header.string("receiver")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .codec import (
     DelimitedFraming,
@@ -39,6 +40,8 @@ from .codec import (
 )
 from .errors import Anomaly, Findings, FormatError
 from .model import Checker, Cursor, OnePass, to_record
+
+T = TypeVar("T")
 
 FRAMING = DelimitedFraming(delimiter="@", code_length=3)
 CODE = "noemie.psm1 (norms.md §4.3)"
@@ -305,8 +308,39 @@ def check(
     entity (a payee, an employer) at a time and only the first ``limit`` anomalies are kept
     (all are counted). Field anomalies, when there are any, are all that is said; else the
     first misplaced entity alone; else the anomalies of the checks."""
+    return _checked(ref, data, extra, limit, keep=False)[0]
+
+
+def read(
+    ref: Reference,
+    data: bytes,
+    extra: Callable[[Checker, Node], None] | None,
+    typed: Callable[[list[Record], Tree], T],
+) -> tuple[list[Anomaly], T | None]:
+    """What :func:`validate` says of ``data`` and, when it says nothing, the typed file that
+    ``typed`` makes of its entities and hierarchy (as a référence's ``parse`` does from
+    :func:`decode`), from one decoding: a receiver checks and reads a file without decoding
+    it twice (keeping the whole file in memory, as :func:`decode` does)."""
+    findings, records, tree = _checked(ref, data, extra, None, keep=True)
+    if findings.total or records is None or tree is None:
+        return findings.kept, None
+    return [], typed(records, tree)
+
+
+def _checked(
+    ref: Reference,
+    data: bytes,
+    extra: Callable[[Checker, Node], None] | None,
+    limit: int | None,
+    *,
+    keep: bool,
+) -> tuple[Findings, list[Record] | None, Tree | None]:
+    """The walk of :func:`check`; with ``keep``, the records stay (none is released) and,
+    when the hierarchy was followed to the end, come back with it."""
     one = OnePass(data, ref.framing, ref.layouts, ref.names, limit)
     window, cur, checker = one.window, one.cursor, one.checker
+    items: list[Node] = []
+    ends: list[int] = []  # the 999's index, once the walk reached it
 
     def walk() -> None:
         header = window[cur.take("000")[0] - 1]
@@ -314,7 +348,10 @@ def check(
             _check_totals(ref, checker, item)
             if extra is not None:
                 extra(checker, item)
-            window.release_before(cur.pos)
+            if keep:
+                items.append(item)
+            else:
+                window.release_before(cur.pos)
         trailer = cur.take("999")[0] - 1
         cur.end()
         end = window[trailer]
@@ -323,8 +360,13 @@ def check(
         checker.equal(
             trailer, "entity_count", trailer + 1, end["entity_count"], "999 entity count is wrong"
         )
+        ends.append(trailer)
 
-    return one.run(walk)
+    findings = one.run(walk)
+    if not (keep and ends and one.stream.readable):
+        return findings, None, None
+    records = [window[i] for i in range(ends[0] + 1)]
+    return findings, records, Tree(0, items, ends[0])
 
 
 def _check_totals(ref: Reference, check: Checker, node: Node) -> tuple[int, int]:

@@ -290,8 +290,16 @@ def build(doc: Noemie550) -> bytes:
 
 def parse(data: bytes) -> Noemie550:
     """The typed file; FormatError if an entity or the hierarchy is wrong."""
-    records, tree = noemie.decode(REF, data)
+    return _typed(*noemie.decode(REF, data))
 
+
+def read(data: bytes) -> tuple[list[Anomaly], Noemie550 | None]:
+    """:func:`validate` and :func:`parse` from one decoding (:func:`noemie.read`): the
+    anomalies, and the typed file when there are none."""
+    return noemie.read(REF, data, _checks, _typed)
+
+
+def _typed(records: list[Record], tree: noemie.Tree) -> Noemie550:
     def rec(node: noemie.Node) -> Record:
         return records[node.index]
 

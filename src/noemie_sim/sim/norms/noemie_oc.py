@@ -317,7 +317,16 @@ def _decompte_item(d: Decompte) -> Item:
 
 def parse(data: bytes) -> OcDecomptes:
     """The typed file; FormatError if an entity or the hierarchy is wrong."""
-    records, tree = noemie.decode(REF, data)
+    return _typed(*noemie.decode(REF, data))
+
+
+def read(data: bytes) -> tuple[list[Anomaly], OcDecomptes | None]:
+    """:func:`validate` and :func:`parse` from one decoding (:func:`noemie.read`): the
+    anomalies, and the typed file when there are none."""
+    return noemie.read(REF, data, _checks, _typed)
+
+
+def _typed(records: list[Record], tree: noemie.Tree) -> OcDecomptes:
     (receiver,) = tree.items  # the hierarchy allows one 010
     days = []
     for day in receiver.children:
@@ -495,18 +504,15 @@ def validate(data: bytes) -> list[Anomaly]:
 def check(data: bytes, limit: int | None = None) -> Findings:
     """:func:`validate` in bounded memory, the first ``limit`` anomalies kept
     (:func:`noemie.check`)."""
-    receiver: list[str] = []
-
-    def checks(checker: Checker, top: Node) -> None:
-        if not receiver:  # the header was decoded before the first top-level entity
-            receiver.append(checker.records[0].string("receiver"))
-        _checks(checker, top, receiver[0])
-
-    return noemie.check(REF, data, checks, limit)
+    return noemie.check(REF, data, _checks, limit)
 
 
-def _checks(check: Checker, oc: Node, receiver: str) -> None:
+def _checks(check: Checker, oc: Node) -> None:
+    """The référence's own checks on its one 010 and what it holds (the header, the file's
+    first entity, is still in the window: nothing is released before the first 010 is
+    checked)."""
     records = check.records
+    receiver = records[0].string("receiver")
     check.number(oc.index, "oc_number", "OC number")
     check.equal(oc.index, "oc_number", receiver, records[oc.index]["oc_number"],
                 "décomptes for another OC than the file's receiver")  # fmt: skip

@@ -390,7 +390,16 @@ def _invoice_item(inv: ReturnInvoice) -> Item:
 
 def parse(data: bytes) -> PsReturn:
     """The typed return; FormatError if an entity or the hierarchy is wrong."""
-    records, tree = noemie.decode(REF, data)
+    return _typed(*noemie.decode(REF, data))
+
+
+def read(data: bytes) -> tuple[list[Anomaly], PsReturn | None]:
+    """:func:`validate` and :func:`parse` from one decoding (:func:`noemie.read`): the
+    anomalies, and the typed file when there are none."""
+    return noemie.read(REF, data, _checks, _typed)
+
+
+def _typed(records: list[Record], tree: noemie.Tree) -> PsReturn:
     payees = []
     for payee in tree.items:
         days = []
