@@ -110,7 +110,7 @@ def write_kit(network: Network, party: str, folder: Path, webhook: str | None = 
     in_oc_form = any(party in c.noemie_oc for c in network.cpams.values())
     decomptes = "noemie-oc" if in_oc_form else "decompte"
     if role == "oc":
-        connection["decomptes"] = {"kind": decomptes, "form": DECOMPTE_FORMS[decomptes]}
+        connection["decomptes"] = {"kind": decomptes, "form": DECOMPTE_FORMS[decomptes][0]}
     if webhook is not None:
         connection["rest"] = {
             "webhook": webhook, "method": "POST", "content_type": JOSE, "name_header": NAME_HEADER,
@@ -195,8 +195,12 @@ def _caisse_of(network: Network, party: str) -> str:
     raise ValueError(f"no caisse for {party}")
 
 
-#: how a kit names the form of a mutuelle's décomptes, by kind
-DECOMPTE_FORMS = {"decompte": "B2, nature DEC", "noemie-oc": "NOEMIE OC, référence 408"}
+#: how a kit names the form of a mutuelle's décomptes, by kind, and the extension it gives a
+#: file of that form (as `noemie-sim samples` does)
+DECOMPTE_FORMS = {
+    "decompte": ("B2, nature DEC", "dec"),
+    "noemie-oc": ("NOEMIE OC, référence 408", "408"),
+}
 
 
 def _readme(
@@ -223,7 +227,7 @@ def _readme(
     values = {
         "PARTY": party, "CAISSE": str(server["caisse"]), "PORT": str(server["port"]),
         "HOST": str(server["host"]), "SAMPLE": sample, "DECOMPTE_KIND": decomptes,
-        "DECOMPTES": DECOMPTE_FORMS[decomptes],
+        "DECOMPTES": DECOMPTE_FORMS[decomptes][0], "DECOMPTE_EXT": DECOMPTE_FORMS[decomptes][1],
         "UPLOAD": f"{SENDS.get(role)}-{party}-000001.p7m",
         "NOEMIE_SIM": str(beside) if beside.exists() else "noemie-sim",
     }  # fmt: skip
