@@ -12,6 +12,7 @@ from noemie_sim.sim.domain.nomenclature import (
     biology_coefficient,
     may_bill,
     price_at,
+    within_price_limit,
 )
 from noemie_sim.sim.domain.rules import (
     GRIDS,
@@ -208,6 +209,9 @@ def test_aides_auditives_of_the_100_percent_sante_basket_and_the_classe_ii_ceili
         "200% BR": 86000,  # 800 + a forfait of 300 - 240
         "300% BR": 146000,  # 1 200 + 600 - 240 = 1 560, over the ceiling: 1 700 - 240
     }
+    # what the caisse checks (reject 0318 040 otherwise): classe I at most its prix limite
+    assert within_price_limit("AD1", 190000, 2) and not within_price_limit("AD1", 190001, 2)
+    assert within_price_limit("AD2", 500000, 1) and within_price_limit("G", 100000, 1)
     local = Patient(date(1950, 1, 1), alsace_moselle=True)
     assert rate_for("60", local, code="AD1") == 90
     assert rate_for("60", Patient(date(1950, 1, 1), ald=True), code="AD2") == 100

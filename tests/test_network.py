@@ -12,13 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from noemie_sim.actors.network import Network, NetworkConfig, RunResult, population_of, run_network
+from noemie_sim.actors.network import (
+    Network,
+    NetworkConfig,
+    PractitionerGroup,
+    RunResult,
+    population_of,
+    run_network,
+)
 from noemie_sim.pki.authority import KeyPool
 from noemie_sim.pki.cms import MAX_SEALED_BYTES
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
+from noemie_sim.sim.domain.generate import fse_invoice
 from noemie_sim.sim.domain.population import Contract, PopulationConfig, build
+from noemie_sim.sim.domain.rules import Billed
 from noemie_sim.sim.journal import Event, Journal
+from noemie_sim.sim.norms import b2
 from noemie_sim.sim.transport.memory import MemoryHub
 
 FULL = NetworkConfig(
@@ -484,3 +494,29 @@ def test_tiers_payant_pays_the_ps_in_full_and_the_pf_is_recovered_from_the_assur
     for e in journal.events("invoice-reconciled"):
         if e.details["status"] in ("paid", "partially-paid"):
             assert e.details["deductions"] == 0
+
+
+async def test_a_100_percent_sante_device_above_its_price_limit_is_rejected(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    """The caisse settles an aide auditive of classe I at its prix limite of 950 € an ear, and
+    rejects with 0318 040 one billed a cent above it (the basket's price is a limit)."""
+    config = dataclasses.replace(
+        SMALL, transport="memory", practitioner_groups=(PractitionerGroup(1, "60"),)
+    )
+    async with Network(config, tmp_path, keys=keys) as network:
+        (cpam,) = network.cpams.values()
+        (ps,) = network.practitioners.values()
+        insured, who = next((i, b) for i, b in ps.patients if i.rights_until is None and not b.c2s)
+        day = config.start.date()
+        assert network.kernel is not None
+        population = network.kernel.population
+        fair, dear = (
+            fse_invoice(population, ps.who, insured, who, day, n, [Billed("AD1", fee, None, 2)],
+                        True)
+            for n, fee in ((1, 190000), (2, 190001))
+        )  # fmt: skip
+        lot = b2.Lot(1, ps.id, cpam.id, day, (fair, dear))
+        settled = cpam._settle(ps.id, lot, fair)
+        assert settled.code is None and settled.acts[0].amo_gross == 48000
+        assert cpam._settle(ps.id, lot, dear).code == "0318 040"

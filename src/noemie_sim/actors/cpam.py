@@ -39,7 +39,13 @@ from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain import population as pop
 from noemie_sim.sim.domain.generate import b2_act, ij_employee, leave_kind, patient_of
 from noemie_sim.sim.domain.links import LinkRegister
-from noemie_sim.sim.domain.nomenclature import ACTS, biology_agrees, may_bill, nabm_code
+from noemie_sim.sim.domain.nomenclature import (
+    ACTS,
+    biology_agrees,
+    may_bill,
+    nabm_code,
+    within_price_limit,
+)
 from noemie_sim.sim.domain.rules import (
     PATERNITY_DAYS,
     Billed,
@@ -624,6 +630,8 @@ class Cpam(Actor):
             code = "0318 010"
         elif not all(_biology_agrees(a) for a in acts):
             code = "0318 030"
+        elif not all(within_price_limit(a.act_code, a.fee_amount, a.quantity) for a in acts):
+            code = "0318 040"
         elif inv.invoice_date > today:
             code = "0120 001"
         result = Settlement(ps, lot, inv, code, insured=insured)

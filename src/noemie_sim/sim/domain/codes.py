@@ -57,6 +57,7 @@ AMO = {
         Code("0318 010", "Acte incompatible avec la spécialité de l'exécutant", M),
         Code("0318 020", "Code acte inconnu de la nomenclature", T),
         Code("0318 030", "Cotation de biologie différente du détail des analyses NABM", T),
+        Code("0318 040", "Prix supérieur au prix limite de vente (panier 100 % santé)", T),
         Code("0120 001", "Date des soins postérieure à la réception", T),
         Code("0900 001", "Participation forfaitaire déduite", A),
     )

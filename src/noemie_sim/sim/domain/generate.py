@@ -92,19 +92,18 @@ def typical_visit(
     c2s: bool = False,
 ) -> list[Billed]:
     """The acts of one visit on ``day`` to a PS of ``specialty``, with usual fees (the tariffs
-        of that day; today's when no day is given): a consultation (or a home visit) for a
-        généraliste, a consultation and an ECG for a cardiologue (in secteur 2, the consultation
-        with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, or for a patient with the C2S,
-        the tariff), a nursing act and
-        its travel fee for an infirmier, a consultation (C + MSF) for a sage-femme, for a
-        laboratoire one B line (the forfait pré-analytique and one to three analyses of
-        :data:`BIOLOGY_PANEL`, their coefficients added), for a clinique a stay (the séjour and
-        the forfait journalier of its two to six days), for a taxi a trip (the forfait and one to
-        36 km beyond its 4), for an audioprothésiste an aide auditive (one ear or both, classe I
-    at its prix limite or classe II at a free price of 1 100 to 2 400 € an ear), a session for
-        a kinésithérapeute, one to four drugs of
-        one to three boxes each at a pharmacy (their price: a pharmacy asks no more than the
-        base)."""
+    of that day; today's when no day is given): a consultation (or a home visit) for a
+    généraliste, a consultation and an ECG for a cardiologue (in secteur 2, the consultation
+    with a dépassement: :data:`DEPASSEMENTS`; in secteur 1, or for a patient with the C2S,
+    the tariff), a nursing act and its travel fee for an infirmier, a consultation (C + MSF)
+    for a sage-femme, for a laboratoire one B line (the forfait pré-analytique and one to
+    three analyses of :data:`BIOLOGY_PANEL`, their coefficients added), for a clinique a stay
+    (the séjour and the forfait journalier of its two to six days), for a taxi a trip (the
+    forfait and one to 36 km beyond its 4), for an audioprothésiste an aide auditive (one ear
+    or both; classe I at its prix limite for a patient with the C2S and
+    :data:`HEARING_AID_CLASS_I_SHARE` of the others, classe II at a free price of 1 100 to
+    2 400 € an ear), a session for a kinésithérapeute, one to four drugs of one to three boxes
+    each at a pharmacy (their price: a pharmacy asks no more than the base)."""
 
     def fee(code: str, coefficient: int | None = None) -> int:
         return ACTS[code].base(coefficient, 1, day)

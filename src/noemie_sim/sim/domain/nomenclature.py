@@ -469,6 +469,14 @@ def biology_agrees(code: str, coefficient: int, written: tuple[str, ...], day: d
     return bool(codes) and biology_coefficient(codes, day) == coefficient
 
 
+def within_price_limit(code: str, fee: int, quantity: int) -> bool:
+    """What the caisse checks of a device of the 100 % santé basket (reject 0318 040
+    otherwise, a convention): it is billed at most its prix limite de vente a unit; any
+    other act passes."""
+    act = ACTS.get(code)
+    return act is None or act.rac_zero_price is None or fee <= act.rac_zero_price * quantity
+
+
 @dataclass(frozen=True)
 class Drug:
     """A drug a pharmacy dispenses: its CIP13 (fictitious, with a valid EAN-13 key), its
