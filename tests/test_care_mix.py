@@ -23,6 +23,7 @@ from noemie_sim.scenarios.runner import play
 from noemie_sim.scenarios.runner import report as run_report
 from noemie_sim.sim.domain.nomenclature import NABM, SPECIALTIES, nabm_code
 from noemie_sim.sim.domain.population import Population, build
+from noemie_sim.sim.domain.rules import Patient
 from noemie_sim.sim.journal import Journal, open_journal
 from noemie_sim.sim.norms import b2, kinds, noemie_550, noemie_oc, noemie_ps
 
@@ -626,11 +627,16 @@ def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
     c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
     kinds_seen: Counter[str] = Counter()
     for inv, acts in _billed_by(folder, audio):
-        if [a.act_code for a in acts] not in (["AD1"], ["AD2"]):
+        if [a.act_code for a in acts] not in (["AD1"], ["AD2"], ["AE1"]):
             continue  # the behaviour's wrong act (rejected by the caisse)
         (device,) = acts
-        assert device.base == 40000 * device.quantity and device.quantity in (1, 2)
-        assert device.rate in (60, 90, 100)
+        assert device.rate in (60, 90, 100) and device.quantity in (1, 2)
+        age = Patient(inv.birth_date).age_on(device.care_date)
+        if device.act_code == "AE1":  # a patient under 20: base = prix limite = 1 400 €
+            assert age < 20 and device.base == device.fee_amount == 140000 * device.quantity
+            kinds_seen["AE1"] += 1
+            continue
+        assert age >= 20 and device.base == 40000 * device.quantity
         if device.act_code == "AD1":
             assert device.fee_amount == 95000 * device.quantity
             if inv.beneficiary_nir in c2s:  # the C2S pays what the AMO leaves, to 0
@@ -659,7 +665,7 @@ def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
                 (line,) = inv.lines
                 assert isinstance(line, b2.ProfessionalAct)
                 left = line.fee_amount - line.amo_amount  # no PF, no franchise
-                if line.act_code == "AD1":
+                if line.act_code in ("AD1", "AE1"):
                     assert amount == left, inv  # reste à charge 0, whatever the grid
                     kinds_seen["AD1 paid"] += 1
                     continue
@@ -670,3 +676,4 @@ def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
                 ceilinged += cover > ceiling and left > ceiling
     assert min(kinds_seen["AD1"], kinds_seen["AD2"], kinds_seen["AD1 paid"]) >= 3, kinds_seen
     assert kinds_seen["AD1 C2S"] >= 1 and ceilinged >= 1, (kinds_seen, ceilinged)
+    assert kinds_seen["AE1"] >= 1, kinds_seen

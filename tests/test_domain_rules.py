@@ -10,6 +10,7 @@ from noemie_sim.sim.domain.nomenclature import (
     billable,
     biology_agrees,
     biology_coefficient,
+    for_age,
     may_bill,
     price_at,
     within_price_limit,
@@ -212,6 +213,14 @@ def test_aides_auditives_of_the_100_percent_sante_basket_and_the_classe_ii_ceili
     # what the caisse checks (reject 0318 040 otherwise): classe I at most its prix limite
     assert within_price_limit("AD1", 190000, 2) and not within_price_limit("AD1", 190001, 2)
     assert within_price_limit("AD2", 500000, 1) and within_price_limit("G", 100000, 1)
+    # a patient under 20: a base of 1 400 € an ear, its prix limite too (840 € by the AMO)
+    child = Patient(date(2010, 6, 1))
+    young = liquidate([Billed("AE1", 140000)], "60", "750212343", child, DAY, Counters())[0]
+    assert (young.base, young.amo_gross) == (140000, 84000)
+    assert {grid: oc_part(young, GRIDS[grid]) for grid in GRIDS} == dict.fromkeys(GRIDS, 56000)
+    # and the caisse's check of the ages (reject 0318 050 otherwise): 20 is an adult's
+    assert for_age("AE1", 19) and not for_age("AE1", 20)
+    assert for_age("AD1", 20) and not for_age("AD2", 19) and for_age("G", 3)
     local = Patient(date(1950, 1, 1), alsace_moselle=True)
     assert rate_for("60", local, code="AD1") == 90
     assert rate_for("60", Patient(date(1950, 1, 1), ald=True), code="AD2") == 100

@@ -42,6 +42,7 @@ from noemie_sim.sim.domain.links import LinkRegister
 from noemie_sim.sim.domain.nomenclature import (
     ACTS,
     biology_agrees,
+    for_age,
     may_bill,
     nabm_code,
     within_price_limit,
@@ -52,6 +53,7 @@ from noemie_sim.sim.domain.rules import (
     Counters,
     IjPeriod,
     Liquidated,
+    Patient,
     ij_periods,
     liquidate,
 )
@@ -632,6 +634,8 @@ class Cpam(Actor):
             code = "0318 030"
         elif not all(within_price_limit(a.act_code, a.fee_amount, a.quantity) for a in acts):
             code = "0318 040"
+        elif not all(for_age(a.act_code, _age_on(who.birth_date, inv.invoice_date)) for a in acts):
+            code = "0318 050"
         elif inv.invoice_date > today:
             code = "0120 001"
         result = Settlement(ps, lot, inv, code, insured=insured)
@@ -911,6 +915,11 @@ def _biology_agrees(act: b2.ProfessionalAct | b2.HospitalLine) -> bool:
     """:func:`biology_agrees` of a Type 4 line and its Type 4B analyses (a Type 3 has none)."""
     written = tuple(x.code for x in _biology(act) for _ in range(x.quantity))
     return biology_agrees(act.act_code, act.coefficient, written, act.care_date)
+
+
+def _age_on(birth: date, day: date) -> int:
+    """Whole years from ``birth`` to ``day``."""
+    return Patient(birth).age_on(day)
 
 
 def _midday(day: date) -> datetime:

@@ -27,7 +27,7 @@ from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import population as pop
 from noemie_sim.sim.domain.generate import fse_invoice, typical_visit
 from noemie_sim.sim.domain.nomenclature import ACTS, SPECIALTIES
-from noemie_sim.sim.domain.rules import Billed
+from noemie_sim.sim.domain.rules import Billed, Patient
 from noemie_sim.sim.norms import arl, b2, noemie_ps
 from noemie_sim.sim.norms.errors import FormatError
 from noemie_sim.sim.norms.kinds import KINDS, detect
@@ -151,7 +151,7 @@ class Practitioner(Actor):
         insured, who = rng.choice(self.foreign if foreign or not self.patients else self.patients)
         who_bills = self.who
         acts = typical_visit(who_bills.specialty, rng, day, who_bills.sector, who_bills.optam,
-                             who.c2s)  # fmt: skip
+                             who.c2s, Patient(who.birth_date).age_on(day))  # fmt: skip
         if rng.random() < self.behaviour.wrong_act_share:
             acts = (
                 [Billed("AMK", ACTS["AMK"].base(None, 1, day))]

@@ -18,7 +18,14 @@ from noemie_sim.sim.norms import arl, b2, noemie_550, noemie_oc, noemie_ps, oc_a
 from noemie_sim.sim.norms.errors import Anomaly
 
 from . import codes, rules
-from .nomenclature import ACTS, DRUGS, SPECIALTIES, Profession, biology_coefficient
+from .nomenclature import (
+    ACTS,
+    DRUGS,
+    HEARING_AID_ADULT,
+    SPECIALTIES,
+    Profession,
+    biology_coefficient,
+)
 from .population import (
     Beneficiary,
     Employee,
@@ -90,6 +97,7 @@ def typical_visit(
     sector: int = 1,
     optam: bool = False,
     c2s: bool = False,
+    age: int | None = None,
 ) -> list[Billed]:
     """The acts of one visit on ``day`` to a PS of ``specialty``, with usual fees (the tariffs
     of that day; today's when no day is given): a consultation (or a home visit) for a
@@ -100,7 +108,8 @@ def typical_visit(
     three analyses of :data:`BIOLOGY_PANEL`, their coefficients added), for a clinique a stay
     (the séjour and the forfait journalier of its two to six days), for a taxi a trip (the
     forfait and one to 36 km beyond its 4), for an audioprothésiste an aide auditive (one ear
-    or both; classe I at its prix limite for a patient with the C2S and
+    or both; for a patient of ``age`` under 20, classe I at its prix limite; from 20, or when
+    no age is given, classe I for a patient with the C2S and
     :data:`HEARING_AID_CLASS_I_SHARE` of the others, classe II at a free price of 1 100 to
     2 400 € an ear), a session for a kinésithérapeute, one to four drugs of one to three boxes
     each at a pharmacy (their price: a pharmacy asks no more than the base)."""
@@ -145,7 +154,11 @@ def typical_visit(
         # limite de vente) for about two patients in five (mma.fr 2023 [PRESS]: "près de 2
         # personnes sur 5") and for every patient with the C2S, else classe II at a free price
         ears = rng.choice((1, 2))
-        if c2s or rng.random() < HEARING_AID_CLASS_I_SHARE:
+        if age is not None and age < HEARING_AID_ADULT:
+            price = ACTS["AE1"].rac_zero_price
+            assert price is not None
+            acts = [Billed("AE1", price * ears, None, ears)]
+        elif c2s or rng.random() < HEARING_AID_CLASS_I_SHARE:
             price = ACTS["AD1"].rac_zero_price
             assert price is not None
             acts = [Billed("AD1", price * ears, None, ears)]
@@ -184,16 +197,17 @@ class _Story:
         open_rights = [p for p in self.population.beneficiaries() if p[0].rights_until is None]
         return [self.rng.choice(open_rights) for _ in range(self.count)]
 
-    def billed(self, c2s: bool = False) -> list[Billed]:
+    def billed(self, c2s: bool = False, age: int | None = None) -> list[Billed]:
         """The acts of one visit to this PS, with its usual fees (for a patient with the C2S
-        when ``c2s``)."""
+        when ``c2s``, of ``age`` when given)."""
         ps = self.ps
-        return typical_visit(ps.specialty, self.rng, self.care_day, ps.sector, ps.optam, c2s)
+        return typical_visit(ps.specialty, self.rng, self.care_day, ps.sector, ps.optam, c2s,
+                             age)  # fmt: skip
 
     def fse(self, number: int, patient: tuple[Insured, Beneficiary]) -> b2.Invoice:
         """The invoice as the PS sends it: AMO part before PF and franchises."""
         insured, who = patient
-        acts = self.billed(who.c2s)
+        acts = self.billed(who.c2s, Patient(who.birth_date).age_on(self.care_day))
         tiers_payant = self.rng.random() < self.ps.tiers_payant_share or who.ald or who.c2s
         return fse_invoice(
             self.population, self.ps, insured, who, self.care_day, number, acts, tiers_payant

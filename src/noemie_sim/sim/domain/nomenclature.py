@@ -144,6 +144,8 @@ class Act:
     #: the most a contrat responsable pays of a device outside that basket, AMO part
     #: included (cents, per unit)
     responsible_ceiling: int | None = None
+    #: the ages (in years on the care date, from and below) of the patients it is for
+    ages: tuple[int, int] = (0, 200)
 
     def tariff_at(self, day: date) -> int:
         """The tariff in force on ``day`` (conventions for unknown history: module docstring)."""
@@ -184,6 +186,8 @@ def _in_force(
 
 
 _DOCTORS = frozenset({"01", "03"})
+#: the age from which an aide auditive is an adult's (its base 400 €, its prix limite 950 €)
+HEARING_AID_ADULT = 20
 #: G and GS: C + MMG since 1/5/2017 (norms.md §8.3)
 _G_HISTORY: tuple[tuple[date | None, int], ...] = (
     (date(2017, 5, 1), 2500),
@@ -366,6 +370,7 @@ ACTS = {
             frozenset({"60"}),
             since=date(2021, 1, 1),
             rac_zero_price=95000,
+            ages=(HEARING_AID_ADULT, 200),
         ),
         Act(
             "AD2",
@@ -374,6 +379,19 @@ ACTS = {
             frozenset({"60"}),
             since=date(2021, 1, 1),
             responsible_ceiling=170000,
+            ages=(HEARING_AID_ADULT, 200),
+        ),
+        # a patient under 20: classe I at a base equal to its prix limite, 1 400 € an ear
+        # (surdi13.fr [PRESS]; 60 % of it, 840 €, mdaudition.fr [PRESS]). Its code AE1 is a
+        # convention, as AD1's; a classe II device for a patient under 20 is not modelled
+        Act(
+            "AE1",
+            "Aide auditive de classe I (100 % santé), patient de moins de 20 ans, par oreille",
+            140000,
+            frozenset({"60"}),
+            since=date(2021, 1, 1),
+            rac_zero_price=140000,
+            ages=(0, HEARING_AID_ADULT),
         ),
         *(
             Act(
@@ -467,6 +485,14 @@ def biology_agrees(code: str, coefficient: int, written: tuple[str, ...], day: d
         return not written
     codes = tuple(nabm_code(w) or "?" for w in written)
     return bool(codes) and biology_coefficient(codes, day) == coefficient
+
+
+def for_age(code: str, age: int) -> bool:
+    """What the caisse checks of an act meant for some ages, as an aide auditive for a patient
+    under 20 or from 20 (reject 0318 050 otherwise, a convention): the patient's ``age`` on the
+    care date is within them; any other act passes."""
+    act = ACTS.get(code)
+    return act is None or act.ages[0] <= age < act.ages[1]
 
 
 def within_price_limit(code: str, fee: int, quantity: int) -> bool:
