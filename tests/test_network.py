@@ -26,7 +26,7 @@ from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import codes
 from noemie_sim.sim.domain.generate import fse_invoice
 from noemie_sim.sim.domain.population import Contract, PopulationConfig, build
-from noemie_sim.sim.domain.rules import Billed
+from noemie_sim.sim.domain.rules import Billed, Patient
 from noemie_sim.sim.journal import Event, Journal
 from noemie_sim.sim.norms import b2
 from noemie_sim.sim.transport.memory import MemoryHub
@@ -500,15 +500,19 @@ async def test_a_100_percent_sante_device_above_its_price_limit_is_rejected(
     tmp_path: Path, keys: KeyPool
 ) -> None:
     """The caisse settles an aide auditive of classe I at its prix limite of 950 € an ear, and
-    rejects with 0318 040 one billed a cent above it (the basket's price is a limit)."""
+    rejects with 0318 040 one billed a cent above it (the basket's price is a limit), with
+    0318 050 a child's device (AE1) for an adult."""
     config = dataclasses.replace(
         SMALL, transport="memory", practitioner_groups=(PractitionerGroup(1, "60"),)
     )
     async with Network(config, tmp_path, keys=keys) as network:
         (cpam,) = network.cpams.values()
         (ps,) = network.practitioners.values()
-        insured, who = next((i, b) for i, b in ps.patients if i.rights_until is None and not b.c2s)
         day = config.start.date()
+        insured, who = next(
+            (i, b) for i, b in ps.patients
+            if i.rights_until is None and not b.c2s and Patient(b.birth_date).age_on(day) >= 20
+        )  # fmt: skip
         assert network.kernel is not None
         population = network.kernel.population
         fair, dear = (
@@ -520,3 +524,7 @@ async def test_a_100_percent_sante_device_above_its_price_limit_is_rejected(
         settled = cpam._settle(ps.id, lot, fair)
         assert settled.code is None and settled.acts[0].amo_gross == 48000
         assert cpam._settle(ps.id, lot, dear).code == "0318 040"
+        # a child's device (under 20) for this adult: 0318 050
+        child = fse_invoice(population, ps.who, insured, who, day, 3, [Billed("AE1", 140000)],
+                            True)  # fmt: skip
+        assert cpam._settle(ps.id, lot, child).code == "0318 050"
