@@ -14,9 +14,11 @@ import pytest
 from noemie_sim.actors.network import population_of
 from noemie_sim.pki.authority import KeyPool
 from noemie_sim.scenarios.catalogue import find_scenario
+from noemie_sim.scenarios.cli.vendors import with_decompte_form
 from noemie_sim.scenarios.reports.validity import invalid_files
 from noemie_sim.scenarios.runner import play
 from noemie_sim.scenarios.schema import ScenarioError, parse
+from noemie_sim.scenarios.vendors.external import party_roles
 from noemie_sim.sim.domain.generate import generate
 from noemie_sim.sim.domain.population import build
 from noemie_sim.sim.journal import open_journal
@@ -166,6 +168,22 @@ def test_a_scenario_chooses_the_form_per_mutuelle() -> None:
         with pytest.raises(ScenarioError) as exc:
             mutuelles(table)
         assert exc.value.path == path, table
+
+
+def test_serve_sets_the_form_of_the_external_mutuelle_only() -> None:
+    """``serve --decomptes``: noemie-oc adds the external mutuelle to those the scenario
+    names; b2 takes it out of them, however the scenario named it (OC-N or its number), and
+    leaves the others."""
+    config = dataclasses.replace(find_scenario("demo").config, noemie_oc_mutuelles=("OC-1",))
+    roles = party_roles(config)
+    first, second = (p for p, role in roles.items() if role == "oc")
+    assert with_decompte_form(config, roles, [second], None) == config
+    added = with_decompte_form(config, roles, [second], "noemie-oc").noemie_oc_mutuelles
+    assert set(added) == {"OC-1", second}
+    assert with_decompte_form(config, roles, [first], "b2").noemie_oc_mutuelles == ()
+    assert with_decompte_form(config, roles, [second], "b2").noemie_oc_mutuelles == ("OC-1",)
+    by_number = dataclasses.replace(config, noemie_oc_mutuelles=(first, "OC-2"))
+    assert with_decompte_form(by_number, roles, [first], "b2").noemie_oc_mutuelles == ("OC-2",)
 
 
 def _settled(folder: Path) -> dict[str, tuple[str, object]]:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from noemie_sim.actors.network import Network, mutuelles_named
+from noemie_sim.actors.network import Network, NetworkConfig, mutuelles_named
 from noemie_sim.scenarios.reports import render as reports
 from noemie_sim.scenarios.runner import play, report
 from noemie_sim.scenarios.schema import ScenarioError
@@ -33,6 +33,22 @@ from noemie_sim.sim.transport.sftp_server import SftpHub
 from . import web
 from .common import H_, UsageError, add_alert_webhook, add_lang, alert_webhook, http_url, lang_of
 from .runs import _out, find_scenario, key_pool, make_console
+
+
+def with_decompte_form(
+    config: NetworkConfig, roles: dict[str, str], mutuelles: list[str], form: str | None
+) -> NetworkConfig:
+    """``config`` with the external ``mutuelles`` taking their décomptes in ``form``
+    ("noemie-oc" or "b2"; None: as the scenario says), the other mutuelles as it says."""
+    if form == "noemie-oc":
+        chosen = tuple(sorted({*config.noemie_oc_mutuelles, *mutuelles}))
+        return dataclasses.replace(config, noemie_oc_mutuelles=chosen)
+    if form == "b2":
+        ids = [p for p, role in roles.items() if role == "oc"]
+        kept = tuple(n for n in config.noemie_oc_mutuelles
+                     if not mutuelles_named((n,), ids) & set(mutuelles))  # fmt: skip
+        return dataclasses.replace(config, noemie_oc_mutuelles=kept)
+    return config
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -57,14 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     mutuelles = [p for p in externals if roles[p] == "oc"]
     if args.decomptes is not None and not mutuelles:
         raise UsageError("--decomptes is for an external mutuelle: add --external oc")
-    if args.decomptes == "noemie-oc":  # beside those the scenario names
-        chosen = tuple(sorted({*config.noemie_oc_mutuelles, *mutuelles}))
-        config = dataclasses.replace(config, noemie_oc_mutuelles=chosen)
-    elif args.decomptes == "b2":
-        ids = [p for p, role in roles.items() if role == "oc"]
-        kept = tuple(n for n in config.noemie_oc_mutuelles
-                     if not mutuelles_named((n,), ids) & set(mutuelles))  # fmt: skip
-        config = dataclasses.replace(config, noemie_oc_mutuelles=kept)
+    config = with_decompte_form(config, roles, mutuelles, args.decomptes)
     scenario = dataclasses.replace(scenario, config=config)
     webhooks = {p: webhook_url for p in mutuelles if webhook_url}
     if webhook_url and not webhooks:
