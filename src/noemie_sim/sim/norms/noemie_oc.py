@@ -45,8 +45,10 @@ from .model import Checker, from_record, rebind, to_record
 from .noemie import Item, Node, Reference, Slot, entity
 
 REFERENCE = "408"
-#: where the few documented facts of this référence come from
-OC_DOC = "NOEMIE OC cahier des charges, zone names only (norms.md §4.2)"
+#: what is known of a zone of this référence: its name only
+OC_DOC = "zone name: NOEMIE OC (norms.md §4.2); position and values: a convention"
+#: a zone placed where the NOEMIE PS returns have it (noemie.psm1), assumed the same here
+AS_PS = "position of NOEMIE PS (noemie.psm1, norms.md §4.3), assumed for NOEMIE OC"
 
 RECEIVER = entity(
     "010",
@@ -54,7 +56,7 @@ RECEIVER = entity(
     "Organisme complémentaire destinataire",
     1,
     13,
-    text("oc_number", 6, 8, "N° d'organisme complémentaire", noemie.CODE, pattern=r"[0-9]{8}"),
+    text("oc_number", 6, 8, "N° d'organisme complémentaire", AS_PS, pattern=r"[0-9]{8}"),
 )
 DAY = entity(
     "070",
@@ -62,7 +64,7 @@ DAY = entity(
     "Date journée comptable",
     2,
     11,
-    when("accounting_date", 6, Kind.DATE_DMY, "Date journée comptable", noemie.CODE),
+    when("accounting_date", 6, Kind.DATE_DMY, "Date journée comptable", AS_PS),
 )
 DECOMPTE = entity(
     "100",
@@ -89,8 +91,8 @@ INSURED = entity(
     "Assuré",
     6,
     20,
-    text("insured_nir", 6, 13, "Matricule de l'assuré (NIR)", noemie.CODE, pattern=NIR_PATTERN),
-    num("insured_nir_key", 19, 2, "Clé du NIR", noemie.CODE),
+    text("insured_nir", 6, 13, "Matricule de l'assuré (NIR)", AS_PS, pattern=NIR_PATTERN),
+    num("insured_nir_key", 19, 2, "Clé du NIR", AS_PS),
 )
 PATIENT = entity(
     "120",
@@ -109,7 +111,7 @@ COVERAGE = entity(
     "Nature d'assurance et caisse gestionnaire",
     6,
     17,
-    text("insurance_nature", 6, 2, "Nature d'assurance", noemie.CODE),
+    text("insurance_nature", 6, 2, "Nature d'assurance", AS_PS),
     text("grand_regime", 8, 2, "Grand régime"),
     num("managing_caisse", 10, 3, "Caisse gestionnaire"),
     num("managing_centre", 13, 4, "Centre gestionnaire"),
