@@ -24,7 +24,7 @@ from noemie_sim.scenarios.runner import report as run_report
 from noemie_sim.sim.domain.nomenclature import NABM, SPECIALTIES, nabm_code
 from noemie_sim.sim.domain.population import Population, build
 from noemie_sim.sim.domain.rules import Patient
-from noemie_sim.sim.journal import Journal, open_journal
+from noemie_sim.sim.journal import Event, Journal, open_journal
 from noemie_sim.sim.norms import b2, kinds, noemie_550, noemie_oc, noemie_ps
 
 GOOD_FRIDAY = date(2026, 4, 3)
@@ -70,6 +70,17 @@ def _decomptes(folder: Path) -> Iterator[b2.B2File]:
             yield noemie_oc.to_b2(noemie_oc.parse(data))
         else:
             yield b2.parse(data)
+
+
+def _of(journal: Journal, kind: str, practitioners: set[str]) -> list[Event]:
+    """The events of ``kind`` about the invoices of ``practitioners``."""
+    return [e for e in journal.events(kind) if str(e.invoice).split("/")[0] in practitioners]
+
+
+def _paid_by(journal: Journal, practitioners: set[str]) -> list[Event]:
+    """The liquidations of the ``practitioners``' invoices that paid them."""
+    return [e for e in _of(journal, "invoice-liquidated", practitioners)
+            if e.details["status"] == "paid"]  # fmt: skip
 
 
 def _returned(folder: Path) -> Iterator[tuple[str, noemie_ps.ReturnInvoice]]:
@@ -496,10 +507,7 @@ def test_taxis_bill_trips_with_a_franchise_per_trip(
         assert {forfait.rate, km.rate} <= {65, 90, 100}
         trips[f"{invoice.invoice_number}"] = invoice.beneficiary_nir
     assert len(trips) > 20, len(trips)
-    settled = [
-        e for e in journal.events("invoice-liquidated")
-        if str(e.invoice).split("/")[0] in taxis and e.details["status"] == "paid"
-    ]  # fmt: skip
+    settled = _paid_by(journal, taxis)
     assert settled and all(e.details["pf"] == 0 and e.details["franchise"] in (0, 400)
                            for e in settled)  # fmt: skip
     assert sum(e.details["franchise"] == 400 for e in settled) > len(settled) / 2
@@ -511,10 +519,7 @@ def test_taxis_bill_trips_with_a_franchise_per_trip(
     )
     assert max(franchised.values()) <= 2  # at most 8 € a day
     # the caisse pays what the lots billed at their rate: no invoice paid more or less
-    reconciled = [
-        e.details["status"] for e in journal.events("invoice-reconciled")
-        if str(e.invoice).split("/")[0] in taxis
-    ]  # fmt: skip
+    reconciled = [e.details["status"] for e in _of(journal, "invoice-reconciled", taxis)]
     assert reconciled and "partially-paid" not in reconciled
 
 
@@ -551,10 +556,7 @@ def test_a_clinique_bills_its_stays_on_type_3_lines(
                     forfaits += 1
                 stays += 1
     assert stays >= 5 and forfaits >= 1, (stays, forfaits)
-    settled = [
-        e for e in journal.events("invoice-liquidated")
-        if str(e.invoice).split("/")[0] in cliniques and e.details["status"] == "paid"
-    ]  # fmt: skip
+    settled = _paid_by(journal, cliniques)
     assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
     # the mutuelles pay what the AMO left of each stay, the forfait journalier included
     owed: dict[str, int] = {}
@@ -595,15 +597,12 @@ def test_sages_femmes_bill_their_consultation_at_70_percent_without_pf(
             lines += 1
     assert lines > 20, lines
     # and the caisse deducted neither a PF nor a franchise from their invoices
-    settled = [
-        e for e in journal.events("invoice-liquidated")
-        if str(e.invoice).split("/")[0] in sages_femmes and e.details["status"] == "paid"
-    ]  # fmt: skip
+    settled = _paid_by(journal, sages_femmes)
     assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
 
 
-#: each grid's % of the base and forfait for an aide auditive of classe II (hand-copied from
-#: docs/rules.md, not from the code)
+#: each grid's % of the base and forfait (per ear) for an aide auditive of classe II
+#: (hand-copied from docs/rules.md, not from the code)
 GRID_COVERS = {
     "100% BR": (100, 0),
     "150% BR": (150, 0),
@@ -645,10 +644,7 @@ def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
         else:
             assert device.fee_amount > device.base and inv.beneficiary_nir not in c2s
         kinds_seen[device.act_code] += 1
-    settled = [
-        e for e in journal.events("invoice-liquidated")
-        if str(e.invoice).split("/")[0] in audio and e.details["status"] == "paid"
-    ]  # fmt: skip
+    settled = _paid_by(journal, audio)
     assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
     grids = {str(e.details["decompte"]): (e.details["amount"], str(e.details["grid"]))
              for e in journal.events("decompte-paid")}  # fmt: skip
@@ -670,10 +666,39 @@ def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
                     kinds_seen["AD1 paid"] += 1
                     continue
                 percent, forfait = GRID_COVERS[grid]
-                cover = line.base * percent // 100 + forfait - line.amo_amount
+                cover = line.base * percent // 100 + forfait * line.quantity - line.amo_amount
                 ceiling = 170000 * line.quantity - line.amo_amount
                 assert amount == max(0, min(cover, ceiling, left)), (inv, grid)
                 ceilinged += cover > ceiling and left > ceiling
     assert min(kinds_seen["AD1"], kinds_seen["AD2"], kinds_seen["AD1 paid"]) >= 3, kinds_seen
     assert kinds_seen["AD1 C2S"] >= 1 and ceilinged >= 1, (kinds_seen, ceilinged)
     assert kinds_seen["AE1"] >= 1, kinds_seen
+
+
+def test_vsl_and_ambulances_bill_a_forfait_and_km_with_a_franchise_per_trip(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """An entreprise de transports sanitaires (n° AM catégorie 2) bills each trip: the forfait
+    départemental with 3 km (a VSL 13.85 €, an ambulance 51.30 €) and each km beyond (1.02 €,
+    2.19 €), at 65 % (90 % under the régime local, 100 % in ALD or maternity), read from the
+    lots; the caisse deducts a franchise of 4 € a trip and no PF, and pays what was billed."""
+    folder, journal, population = run
+    companies = {p.ps_number for p in population.practitioners if p.specialty == "55"}
+    assert companies and all(n[2] == "2" for n in companies)
+    kinds_seen: Counter[str] = Counter()
+    for _invoice, acts in _billed_by(folder, companies):
+        codes = [a.act_code for a in acts]
+        if codes not in (["VSD", "VKM"], ["ABA", "AKM"]):
+            continue  # the behaviour's wrong act
+        forfait, km = acts
+        forfait_price, km_price = {"VSD": (1385, 102), "ABA": (5130, 219)}[codes[0]]
+        assert forfait.base == forfait_price and km.base == km_price * km.quantity
+        assert 1 <= km.quantity <= 37 and {forfait.rate, km.rate} <= {65, 90, 100}
+        kinds_seen[codes[0]] += 1
+    assert kinds_seen["VSD"] > 10 and kinds_seen["ABA"] > 2, kinds_seen
+    settled = _paid_by(journal, companies)
+    assert settled and all(e.details["pf"] == 0 and e.details["franchise"] in (0, 400)
+                           for e in settled)  # fmt: skip
+    assert sum(e.details["franchise"] == 400 for e in settled) > len(settled) / 2
+    reconciled = [e.details["status"] for e in _of(journal, "invoice-reconciled", companies)]
+    assert reconciled and "partially-paid" not in reconciled

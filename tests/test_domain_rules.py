@@ -221,9 +221,31 @@ def test_aides_auditives_of_the_100_percent_sante_basket_and_the_classe_ii_ceili
     # and the caisse's check of the ages (reject 0318 050 otherwise): 20 is an adult's
     assert for_age("AE1", 19) and not for_age("AE1", 20)
     assert for_age("AD1", 20) and not for_age("AD2", 19) and for_age("G", 3)
+    # two ears at 2 000 €: the forfait is per ear (1 200 × 2 + 600 × 2 − 480 = 3 120 €), over
+    # the ceiling of 1 700 € an ear with the AMO part: 3 400 − 480
+    pair = liquidate([Billed("AD2", 400000, None, 2)], "60", "750212343", ADULT, DAY,
+                     Counters())[0]  # fmt: skip
+    assert (pair.base, pair.amo_gross, oc_part(pair, GRIDS["300% BR"])) == (80000, 48000, 292000)
     local = Patient(date(1950, 1, 1), alsace_moselle=True)
     assert rate_for("60", local, code="AD1") == 90
     assert rate_for("60", Patient(date(1950, 1, 1), ald=True), code="AD2") == 100
+
+
+def test_a_vsl_or_an_ambulance_trip_at_65_percent() -> None:
+    """A VSL trip: 13.85 € with 3 km, 1.02 € a km beyond; an ambulance: 51.30 €, 2.19 € a km;
+    65 %, no PF, a franchise of 4 € a trip sharing the taxis' daily cap of 8 €."""
+    vsl = [Billed("VSD", 1385), Billed("VKM", ACTS["VKM"].base(None, 10, DAY), None, 10)]
+    counters = Counters()
+    first = liquidate(vsl, "55", "750250005", ADULT, DAY, counters)
+    assert [(a.base, a.rate, a.amo_gross, a.pf, a.franchise) for a in first] == [
+        (1385, 65, 900, 0, 400), (1020, 65, 663, 0, 0)
+    ]  # fmt: skip
+    ambulance = [Billed("ABA", 5130), Billed("AKM", ACTS["AKM"].base(None, 5, DAY), None, 5)]
+    second = liquidate(ambulance, "55", "750250005", ADULT, DAY, counters)
+    assert [(a.base, a.amo_gross, a.franchise) for a in second] == [(5130, 3335, 400),
+                                                                    (1095, 712, 0)]  # fmt: skip
+    taxi = liquidate([Billed("TPC", 1300)], "54", "750200000", ADULT, DAY, counters)
+    assert taxi[0].franchise == 0  # 8 € a day already, whatever carries the patient
 
 
 def test_franchises_one_euro_per_paramedical_act_capped_at_four_a_day() -> None:

@@ -26,7 +26,7 @@ from noemie_sim.pki.errors import SealError
 from noemie_sim.sim.calendar import add_jours_ouvres
 from noemie_sim.sim.domain import population as pop
 from noemie_sim.sim.domain.generate import fse_invoice, typical_visit
-from noemie_sim.sim.domain.nomenclature import ACTS, SPECIALTIES
+from noemie_sim.sim.domain.nomenclature import ACTS, HEARING_AID_ADULT, SPECIALTIES
 from noemie_sim.sim.domain.rules import Billed, Patient
 from noemie_sim.sim.norms import arl, b2, noemie_ps
 from noemie_sim.sim.norms.errors import FormatError
@@ -78,6 +78,11 @@ class SentLot:
 
     def ident(self, ps: str) -> str:
         return lot_ident(ps, self.lot_date, self.number)
+
+
+#: the share of the children an audioprothésiste's visit draws who are drawn again among its
+#: adult patients (a modelling choice: aides auditives are mostly an adult's)
+CHILDREN_REDRAWN = 0.8
 
 
 def lot_ident(ps: str, lot_date: date, number: int) -> str:
@@ -148,8 +153,19 @@ class Practitioner(Actor):
     def _visit(self, day: date) -> tuple[pop.Insured, pop.Beneficiary, b2.Invoice]:
         rng = self.rng
         foreign = self.foreign and rng.random() < self.behaviour.foreign_patient_share
-        insured, who = rng.choice(self.foreign if foreign or not self.patients else self.patients)
+        pool = self.foreign if foreign or not self.patients else self.patients
+        insured, who = rng.choice(pool)
         who_bills = self.who
+        if (
+            who_bills.specialty == "60"
+            and Patient(who.birth_date).age_on(day) < HEARING_AID_ADULT
+            and rng.random() < CHILDREN_REDRAWN
+        ):
+            # most patients of an audioprothésiste are adults: a child drawn is most often
+            # drawn again among the adults (a modelling choice)
+            adults = [(i, b) for i, b in pool
+                      if Patient(b.birth_date).age_on(day) >= HEARING_AID_ADULT]  # fmt: skip
+            insured, who = rng.choice(adults) if adults else (insured, who)
         acts = typical_visit(who_bills.specialty, rng, day, who_bills.sector, who_bills.optam,
                              who.c2s, Patient(who.birth_date).age_on(day))  # fmt: skip
         if rng.random() < self.behaviour.wrong_act_share:

@@ -107,9 +107,10 @@ def typical_visit(
     for a sage-femme, for a laboratoire one B line (the forfait pré-analytique and one to
     three analyses of :data:`BIOLOGY_PANEL`, their coefficients added), for a clinique a stay
     (the séjour and the forfait journalier of its two to six days), for a taxi a trip (the
-    forfait and one to 36 km beyond its 4), for an audioprothésiste an aide auditive (one ear
-    or both; for a patient of ``age`` under 20, classe I at its prix limite; from 20, or when
-    no age is given, classe I for a patient with the C2S and
+    forfait and one to 36 km beyond its 4), for an entreprise de transports sanitaires a trip
+    by VSL or ambulance (the forfait and one to 37 km beyond its 3), for an audioprothésiste
+    an aide auditive (one ear or both; for a patient of ``age`` under 20, classe I at its prix
+    limite; from 20, or when no age is given, classe I for a patient with the C2S and
     :data:`HEARING_AID_CLASS_I_SHARE` of the others, classe II at a free price of 1 100 to
     2 400 € an ear), a session for a kinésithérapeute, one to four drugs of one to three boxes
     each at a pharmacy (their price: a pharmacy asks no more than the base)."""
@@ -149,6 +150,13 @@ def typical_visit(
         beyond = rng.randint(1, 36)
         acts = [Billed("TPC", fee("TPC")), Billed("TKM", ACTS["TKM"].base(None, beyond, day),
                                                   None, beyond)]  # fmt: skip
+    elif specialty == "55":
+        # a trip of 4 to 40 km, seated in a VSL or, for one in five, lying in an ambulance
+        # (a modelling share): the forfait (3 km with it) and each km beyond
+        beyond = rng.randint(1, 37)
+        forfait, km = ("ABA", "AKM") if rng.random() < 0.2 else ("VSD", "VKM")
+        acts = [Billed(forfait, fee(forfait)), Billed(km, ACTS[km].base(None, beyond, day), None,
+                                                      beyond)]  # fmt: skip
     elif specialty == "60":
         # an aide auditive for one ear or both: classe I (the 100 % santé basket, at its prix
         # limite de vente) for about two patients in five (mma.fr 2023 [PRESS]: "près de 2

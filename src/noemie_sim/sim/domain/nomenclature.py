@@ -14,8 +14,9 @@ ECG 14.52 €) is a modelling value, labelled as such.
 Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used by rule R1
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
 (cardiologie) is a specialist for APC and the ECG. 21 for the sage-femme, 30 for the
-laboratoire de biologie médicale, 50 for the pharmacie d'officine, 54 for a taxi, 60 for an
-audioprothésiste and 90 for a clinique are project conventions (annexe 17 is not public;
+laboratoire de biologie médicale, 50 for the pharmacie d'officine, 54 for a taxi, 55 for an
+entreprise de transports sanitaires, 60 for an audioprothésiste and 90 for a clinique are
+project conventions (annexe 17 is not public;
 the n° AM catégories 5 "sage-femme", 3 "laboratoire", 2 "fournisseur (pharmacie...)" and 0
 "établissement" are [DOC], norms.md §7.2).
 
@@ -55,6 +56,9 @@ class Profession(Enum):
     PHARMACIEN = "pharmacien"
     TAXI = "taxi"  # a taxi conventionné: 65 %, a franchise per trip, no PF
     AUDIOPROTHESISTE = "audioprothésiste"  # aides auditives (LPP): 60 %, no PF, no franchise
+    #: an entreprise de transports sanitaires (VSL, ambulance): as a taxi, 65 %, a franchise
+    #: per trip, no PF
+    TRANSPORT_SANITAIRE = "transport sanitaire"
     LABORATOIRE = "laboratoire"  # biologie médicale: 60 %, PF on its acts, no franchise
     SAGE_FEMME = "sage-femme"  # a medical profession: 70 %, no PF, no franchise, direct access
     INFIRMIER = "infirmier"
@@ -74,6 +78,7 @@ _CATEGORIES = {
     Profession.PHARMACIEN: 2,
     Profession.TAXI: 2,
     Profession.AUDIOPROTHESISTE: 2,
+    Profession.TRANSPORT_SANITAIRE: 2,
     Profession.LABORATOIRE: 3,
     Profession.SAGE_FEMME: 5,
     Profession.INFIRMIER: 6,
@@ -102,6 +107,12 @@ SPECIALTIES = {
         Specialty("90", "Clinique (établissement privé)", Profession.ETABLISSEMENT, "clinique"),
         Specialty("54", "Taxi conventionné", Profession.TAXI, "taxi"),
         Specialty("60", "Audioprothésiste", Profession.AUDIOPROTHESISTE, "audioprothesiste"),
+        Specialty(
+            "55",
+            "Transports sanitaires (VSL, ambulance)",
+            Profession.TRANSPORT_SANITAIRE,
+            "transport-sanitaire",
+        ),
     )
 }
 SPECIALTY_BY_KIND = {s.kind: s for s in SPECIALTIES.values()}
@@ -356,6 +367,46 @@ ACTS = {
             frozenset({"54"}),
             since=date(2025, 11, 1),
             source="model",
+        ),
+        # a trip by VSL or ambulance (ameli, "VSL : les tarifs conventionnels", from 8/3/2021,
+        # and "Ambulances : les tarifs conventionnels", tarifs au 1/2/2013 [DOC]): the forfait
+        # départemental with the first 3 km, and each km beyond. The zone A forfait of the VSL
+        # for every département, the codes (but ABA, the SNDS's "ambulances agréées") and
+        # the tariffs of before are conventions; the valorisation trajet court, the forfaits
+        # agglomération and prise en charge are not modelled
+        Act(
+            "VSD",
+            "VSL : forfait départemental, zone A (3 km inclus)",
+            1385,
+            frozenset({"55"}),
+            transport=True,
+            since=date(2021, 3, 8),
+            source="[DOC] ameli",
+        ),
+        Act(
+            "VKM",
+            "VSL : kilomètre au-delà du 3e",
+            102,
+            frozenset({"55"}),
+            since=date(2021, 3, 8),
+            source="[DOC] ameli",
+        ),
+        Act(
+            "ABA",
+            "Ambulance : forfait départemental (3 km inclus)",
+            5130,
+            frozenset({"55"}),
+            transport=True,
+            since=date(2013, 2, 1),
+            source="[DOC] ameli",
+        ),
+        Act(
+            "AKM",
+            "Ambulance : kilomètre au-delà du 3e",
+            219,
+            frozenset({"55"}),
+            since=date(2013, 2, 1),
+            source="[DOC] ameli",
         ),
         # aides auditives for an adult, per ear, since 1/1/2021 (100 % santé, arrêté of
         # 14/11/2018 [PRESS]): a base of 400 € at 60 %; classe I at most 950 € (reste à

@@ -25,8 +25,8 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
   most 2 € a day for acts), 1 € and 4 € from 31/03/2024; 2 € per trip in a taxi (at most 4 €
   a day), 4 € and 8 € from 31/03/2024; 50 € a year for all franchises; no daily cap on boxes;
   same exemptions [PRESS, service-public; norms.md §8.2].
-* transport (a taxi conventionné): 65 % [DOC ameli], 100 % in ALD (a convention: every trip
-  of an ALD patient is taken as related to it) and maternity; no PF.
+* transport (a taxi conventionné, a VSL, an ambulance): 65 % [DOC ameli], 100 % in ALD (a
+  convention: every trip of an ALD patient is taken as related to it) and maternity; no PF.
 * aides auditives (an audioprothésiste): 60 % of a base of 400 € per ear since 1/1/2021, no
   PF nor franchise; the 100 % santé basket (classe I, at most 950 €) leaves the patient
   nothing with a contrat responsable or the C2S; a contrat responsable pays at most 1 700 €
@@ -253,7 +253,7 @@ def rate_for(
         medical = profession in (Profession.MEDECIN, Profession.SAGE_FEMME)
         if profession is Profession.ETABLISSEMENT:
             rate = rules.hospital_rate
-        elif profession is Profession.TAXI:
+        elif profession in (Profession.TAXI, Profession.TRANSPORT_SANITAIRE):
             rate = rules.transport_rate
         elif profession is Profession.AUDIOPROTHESISTE:
             rate = rules.hearing_aid_rate
@@ -369,7 +369,8 @@ def _franchise(
 @dataclass(frozen=True)
 class Grid:
     """A guarantee: total reimbursement (AMO + OC) up to ``percent_br`` % of the base, plus a
-    fixed ``forfaits`` amount per act code; never the PF or franchises, never above the fee."""
+    fixed ``forfaits`` amount per unit of an act code (a session, an ear); never the PF or
+    franchises, never above the fee."""
 
     name: str
     percent_br: int
@@ -381,8 +382,9 @@ GRIDS = {
     for g in (
         Grid("100% BR", 100),
         Grid("150% BR", 150),
-        # a forfait per aide auditive of classe II beside the % of its base (modelling
-        # values): the 300 % grid reaches the contrat responsable's ceiling of 1 700 €
+        # a forfait per aide auditive of classe II (per ear) beside the % of its base
+        # (modelling values): the 300 % grid reaches the contrat responsable's ceiling of
+        # 1 700 € an ear
         Grid("200% BR", 200, (("AMK", 500), ("AD2", 30000))),
         Grid("300% BR", 300, (("COE", 1000), ("AD2", 60000))),
     )
@@ -421,7 +423,7 @@ def oc_part(act: Liquidated, grid: Grid, non_optam: bool = False) -> int:
         return max(0, min(act.fee, limit) - act.amo_gross - act.penalty)
     percent = responsible_percent(grid, non_optam and act.depassement > 0)
     covered = half_up(act.base * percent, 100) - act.amo_gross - act.penalty
-    covered += dict(grid.forfaits).get(act.code, 0)
+    covered += dict(grid.forfaits).get(act.code, 0) * act.quantity
     if billed is not None and billed.responsible_ceiling is not None:
         covered = min(covered, billed.responsible_ceiling * act.quantity - act.amo_gross)
     # the fee minus the gross AMO part: the PF, franchises and the majoration stay with the
