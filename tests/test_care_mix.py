@@ -361,12 +361,14 @@ def test_the_c2s_is_a_coverage_of_its_own(run: tuple[Path, Journal, Population])
                     assert all(x.amc_amount == 0 for x in acts), inv.invoice_number
                     continue
                 assert inv.tiers_payant == "O" and inv.oc_number is None
-                # an aide auditive of the 100 % santé basket is paid in full up to its prix
-                # limite (950 € an ear), above its base; every other act at most its base
-                devices = [a for a in acts if a.act_code == "AD1"]
-                assert all(a.amo_amount + a.amc_amount == a.fee_amount <= 95000 * a.quantity
-                           for a in devices)  # fmt: skip
-                acts = [a for a in acts if a.act_code != "AD1"]
+                # an aide auditive or a crown of the 100 % santé basket is paid in full up to
+                # its limit (950 € an ear, 500 € a crown), above its base; every other act at
+                # most its base
+                limits = {"AD1": 95000, "DC1": 50000}
+                devices = [a for a in acts if a.act_code in limits]
+                assert all(a.amo_amount + a.amc_amount == a.fee_amount
+                           <= limits[a.act_code] * a.quantity for a in devices)  # fmt: skip
+                acts = [a for a in acts if a.act_code not in limits]
                 assert all(0 < a.amo_amount + a.amc_amount <= a.base == a.fee_amount for a in acts)
                 if inv.care_pathway != "N":
                     assert all(a.amo_amount + a.amc_amount == a.base for a in acts), acts
@@ -428,8 +430,13 @@ def test_the_report_gives_the_money_of_each_kind_of_care(
     audio = {p.ps_number for p in population.practitioners if p.specialty == "60"}
     above = sum(a.fee_amount - a.base for _inv, acts in _billed_by(folder, audio) for a in acts)
     assert by_care["audioprothesiste"]["depassements"] == above > 0
+    # and a dental crown: the basket's at its honoraire limite, the others at a free price
+    dentists = {p.ps_number for p in population.practitioners if p.specialty == "19"}
+    above = sum(a.fee_amount - a.base for _inv, acts in _billed_by(folder, dentists) for a in acts)
+    assert by_care["chirurgien-dentiste"]["depassements"] == above > 0
+    priced_above = ("cardiologue", "audioprothesiste", "chirurgien-dentiste")
     assert all(row["depassements"] == 0 for care, row in by_care.items()
-               if care not in ("cardiologue", "audioprothesiste"))  # fmt: skip
+               if care not in priced_above)  # fmt: skip
     assert all(row["oc"] > 0 and row["lines"] >= row["invoices"] for row in by_care.values())
     assert main(["report", str(folder), "--lang", "fr"]) in (0, 1)
     shown = capsys.readouterr().out
@@ -673,6 +680,63 @@ def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
     assert min(kinds_seen["AD1"], kinds_seen["AD2"], kinds_seen["AD1 paid"]) >= 3, kinds_seen
     assert kinds_seen["AD1 C2S"] >= 1 and ceilinged >= 1, (kinds_seen, ceilinged)
     assert kinds_seen["AE1"] >= 1, kinds_seen
+
+
+def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """A chirurgien-dentiste (n° AM catégorie 4) bills a carie restored (29.30 €) or a crown
+    on a base of 120 € on a Type 4 line, at 60 % (90 % under the régime local, 100 % in ALD
+    or maternity), no PF nor franchise. A crown of the 100 % santé basket (DC1) at 500 €: the
+    mutuelle, or the C2S, pays all the AMO leaves; a crown at a free price (DC2): the grid's %
+    of the base. Every amount is recomputed from the lots and the décomptes."""
+    folder, journal, population = run
+    dentists = {p.ps_number for p in population.practitioners if p.specialty == "19"}
+    assert dentists and all(n[2] == "4" for n in dentists)
+    c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
+    seen: Counter[str] = Counter()
+    for inv, acts in _billed_by(folder, dentists):
+        if [a.act_code for a in acts] not in (["SDE"], ["DC1"], ["DC2"]):
+            continue  # the behaviour's wrong act (rejected by the caisse)
+        (act,) = acts
+        assert act.rate in (60, 90, 100) and act.quantity == 1
+        assert act.base == {"SDE": 2930, "DC1": 12000, "DC2": 12000}[act.act_code]
+        if act.act_code == "DC1":
+            assert act.fee_amount == 50000
+            if inv.beneficiary_nir in c2s:  # the C2S pays what the AMO leaves, to 0
+                assert act.amo_amount + act.amc_amount == act.fee_amount
+                seen["DC1 C2S"] += 1
+        elif act.act_code == "DC2":
+            assert act.fee_amount > 50000 and inv.beneficiary_nir not in c2s
+        else:
+            assert act.fee_amount == act.base
+        seen[act.act_code] += 1
+    settled = _paid_by(journal, dentists)
+    assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
+    grids = {str(e.details["decompte"]): (e.details["amount"], str(e.details["grid"]))
+             for e in journal.events("decompte-paid")}  # fmt: skip
+    for dec in _decomptes(folder):
+        for lot in dec.lots:
+            if lot.ps_number not in dentists:
+                continue
+            for inv in lot.invoices:
+                paid = grids.get(f"{dec.sender}/{inv.invoice_number}")
+                if paid is None:
+                    continue  # rejected by the mutuelle
+                amount, grid = paid
+                (line,) = inv.lines
+                assert isinstance(line, b2.ProfessionalAct)
+                left = line.fee_amount - line.amo_amount  # no PF, no franchise
+                if line.act_code == "DC1":
+                    assert amount == left, inv  # reste à charge 0, whatever the grid
+                    seen["DC1 paid"] += 1
+                    continue
+                percent = GRID_COVERS[grid][0]  # no grid has a forfait for dental acts
+                cover = line.base * percent // 100 - line.amo_amount
+                assert amount == max(0, min(cover, left)), (inv, grid)
+                seen[f"{line.act_code} paid"] += 1
+    assert min(seen["SDE"], seen["DC1"], seen["DC2"], seen["DC1 paid"], seen["DC2 paid"]) >= 3, seen
+    assert seen["DC1 C2S"] >= 1, seen
 
 
 def test_vsl_and_ambulances_bill_a_forfait_and_km_with_a_franchise_per_trip(

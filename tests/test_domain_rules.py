@@ -189,6 +189,42 @@ def test_a_taxi_trip_at_65_percent_with_its_own_franchise() -> None:
     assert [a.rate for a in in_ald] == [100, 100]
 
 
+def test_dental_care_at_60_percent_since_15_october_2023_and_a_crown_of_the_basket() -> None:
+    """A chirurgien-dentiste's acts: 70 %, 60 % from 15/10/2023, no PF nor franchise. The
+    sources' own figures: a carie at 29.30 € paid 20.51 €, then 17.58 € (anpere.fr); a crown
+    on the base of 107.50 € paid 75.25 € (male-entendu.com). A crown of the 100 % santé
+    basket (500 €, base 120 €): every grid pays what the AMO leaves, as the C2S does; a crown
+    at a free price: the grid's % of the base only (hand figures)."""
+    before = liquidate([Billed("SDE", 2930)], "19", "754212340", ADULT, date(2023, 10, 14),
+                       Counters())[0]  # fmt: skip
+    after = liquidate([Billed("SDE", 2930)], "19", "754212340", ADULT, date(2023, 10, 15),
+                      Counters())[0]  # fmt: skip
+    assert (before.rate, before.amo_gross, after.rate, after.amo_gross) == (70, 2051, 60, 1758)
+    assert before.pf == before.franchise == after.pf == after.franchise == 0
+    old = liquidate([Billed("DC2", 60000)], "19", "754212340", ADULT, date(2019, 3, 31),
+                    Counters())[0]  # fmt: skip
+    assert (old.base, old.amo_gross) == (10750, 7525)
+    basket = liquidate([Billed("DC1", 50000)], "19", "754212340", ADULT, DAY, Counters())[0]
+    assert (basket.base, basket.rate, basket.amo_gross) == (12000, 60, 7200)
+    assert {grid: oc_part(basket, GRIDS[grid]) for grid in GRIDS} == dict.fromkeys(GRIDS, 42800)
+    c2s = liquidate([Billed("DC1", 50000)], "19", "754212340", Patient(date(1950, 1, 1),
+                    c2s=True), DAY, Counters())[0]  # fmt: skip
+    assert (c2s.amo_gross, c2s.c2s, c2s.patient_share) == (7200, 42800, 0)
+    free = liquidate([Billed("DC2", 80000)], "19", "754212340", ADULT, DAY, Counters())[0]
+    assert {grid: oc_part(free, GRIDS[grid]) for grid in GRIDS} == {
+        "100% BR": 4800,  # 120 - 72
+        "150% BR": 10800,  # 180 - 72
+        "200% BR": 16800,  # 240 - 72
+        "300% BR": 28800,  # 360 - 72: the patient keeps 800 - 72 - 288 = 440 €
+    }
+    # what the caisse checks (reject 0318 040 otherwise): the basket's crown at most 500 €
+    assert within_price_limit("DC1", 50000, 1) and not within_price_limit("DC1", 50001, 1)
+    assert within_price_limit("DC2", 200000, 1)
+    assert rate_for("19", Patient(date(1950, 1, 1), alsace_moselle=True), code="SDE") == 90
+    assert rate_for("19", Patient(date(1950, 1, 1), ald=True), code="DC2") == 100
+    assert rate_for("19", ADULT, code="SDE") == 60  # no day: today's rate
+
+
 def test_aides_auditives_of_the_100_percent_sante_basket_and_the_classe_ii_ceiling() -> None:
     """An aide auditive: a base of 400 € an ear at 60 % (90 % under the régime local, 100 %
     in ALD), no PF nor franchise. Classe I at its prix limite (950 € an ear): every grid pays

@@ -49,6 +49,10 @@ from .rules import (
 )
 from .text import ascii_upper
 
+#: the share of a chirurgien-dentiste's visits that fit a crown, and of those crowns that are
+#: of the 100 % santé basket (modelling values)
+DENTAL_CROWN_SHARE = 0.3
+DENTAL_RAC_ZERO_SHARE = 0.5
 #: the share of aides auditives of classe I (the 100 % santé basket) among those fitted
 HEARING_AID_CLASS_I_SHARE = 0.4
 
@@ -112,7 +116,9 @@ def typical_visit(
     an aide auditive (one ear or both; for a patient of ``age`` under 20, classe I at its prix
     limite; from 20, or when no age is given, classe I for a patient with the C2S and
     :data:`HEARING_AID_CLASS_I_SHARE` of the others, classe II at a free price of 1 100 to
-    2 400 € an ear), a session for a kinésithérapeute, one to four drugs of one to three boxes
+    2 400 € an ear), for a chirurgien-dentiste a carie restored or a crown (of the 100 % santé
+    basket at its honoraire limite, or at a free price of 550 to 1 000 €), a session for a
+    kinésithérapeute, one to four drugs of one to three boxes
     each at a pharmacy (their price: a pharmacy asks no more than the base)."""
 
     def fee(code: str, coefficient: int | None = None) -> int:
@@ -157,6 +163,20 @@ def typical_visit(
         forfait, km = ("ABA", "AKM") if rng.random() < 0.2 else ("VSD", "VKM")
         acts = [Billed(forfait, fee(forfait)), Billed(km, ACTS[km].base(None, beyond, day), None,
                                                       beyond)]  # fmt: skip
+    elif specialty == "19":
+        # a crown for about one visit in three, else a carie restored; the crown of the 100 %
+        # santé basket, at its honoraire limite, for half of them and for every patient with
+        # the C2S (who is billed no dépassement), else a crown at a free price (modelling
+        # shares and prices)
+        if rng.random() < DENTAL_CROWN_SHARE:
+            if c2s or rng.random() < DENTAL_RAC_ZERO_SHARE:
+                price = ACTS["DC1"].rac_zero_price
+                assert price is not None
+                acts = [Billed("DC1", price)]
+            else:
+                acts = [Billed("DC2", rng.randrange(55_000, 100_001, 1_000))]
+        else:
+            acts = [Billed("SDE", fee("SDE"))]
     elif specialty == "60":
         # an aide auditive for one ear or both: classe I (the 100 % santé basket, at its prix
         # limite de vente) for about two patients in five (mma.fr 2023 [PRESS]: "près de 2

@@ -15,13 +15,17 @@ Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used 
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
 (cardiologie) is a specialist for APC and the ECG. 21 for the sage-femme, 30 for the
 laboratoire de biologie médicale, 50 for the pharmacie d'officine, 54 for a taxi, 55 for an
-entreprise de transports sanitaires, 60 for an audioprothésiste and 90 for a clinique are
-project conventions (annexe 17 is not public;
-the n° AM catégories 5 "sage-femme", 3 "laboratoire", 2 "fournisseur (pharmacie...)" and 0
-"établissement" are [DOC], norms.md §7.2).
+entreprise de transports sanitaires, 60 for an audioprothésiste, 19 for a chirurgien-dentiste
+and 90 for a clinique are project conventions (annexe 17 is not public;
+the n° AM catégories 5 "sage-femme", 4 "chirurgien-dentiste", 3 "laboratoire", 2 "fournisseur
+(pharmacie...)" and 0 "établissement" are [DOC], norms.md §7.2).
 
 A clinique bills a stay on Type 3 lines (:attr:`Act.hospital`): the séjour (GHS, a modelling
 tariff) and the forfait journalier of each day (20 € from 1/1/2018, 18 € before [DOC]).
+
+A chirurgien-dentiste bills a carie's restoration (SDE) or a crown, of the 100 % santé basket
+(DC1, at most its honoraire limite de facturation: :attr:`Act.rac_zero_price`) or at a free
+price (DC2); docs/rules.md gives the sources.
 
 An audioprothésiste bills an aide auditive per ear (:attr:`Act.rac_zero_price`,
 :attr:`Act.responsible_ceiling`: the 100 % santé basket and the contrat responsable's
@@ -61,6 +65,8 @@ class Profession(Enum):
     TRANSPORT_SANITAIRE = "transport sanitaire"
     LABORATOIRE = "laboratoire"  # biologie médicale: 60 %, PF on its acts, no franchise
     SAGE_FEMME = "sage-femme"  # a medical profession: 70 %, no PF, no franchise, direct access
+    #: soins and prothèses dentaires: 60 % (70 % before 15/10/2023), no PF, no franchise
+    CHIRURGIEN_DENTISTE = "chirurgien-dentiste"
     INFIRMIER = "infirmier"
     KINE = "masseur-kinésithérapeute"
 
@@ -80,6 +86,7 @@ _CATEGORIES = {
     Profession.AUDIOPROTHESISTE: 2,
     Profession.TRANSPORT_SANITAIRE: 2,
     Profession.LABORATOIRE: 3,
+    Profession.CHIRURGIEN_DENTISTE: 4,
     Profession.SAGE_FEMME: 5,
     Profession.INFIRMIER: 6,
     Profession.KINE: 7,
@@ -107,6 +114,9 @@ SPECIALTIES = {
         Specialty("90", "Clinique (établissement privé)", Profession.ETABLISSEMENT, "clinique"),
         Specialty("54", "Taxi conventionné", Profession.TAXI, "taxi"),
         Specialty("60", "Audioprothésiste", Profession.AUDIOPROTHESISTE, "audioprothesiste"),
+        Specialty(
+            "19", "Chirurgien-dentiste", Profession.CHIRURGIEN_DENTISTE, "chirurgien-dentiste"
+        ),
         Specialty(
             "55",
             "Transports sanitaires (VSL, ambulance)",
@@ -431,6 +441,36 @@ ACTS = {
             since=date(2021, 1, 1),
             responsible_ceiling=170000,
             ages=(HEARING_AID_ADULT, 200),
+        ),
+        # a chirurgien-dentiste's acts. A carie's restoration at 29.30 € (anpere.fr, October
+        # 2023 [PRESS]; the revaluations of the convention of 2023 were not found). A crown's
+        # base is 120 € whatever its material (107.50 € before the 100 % santé's step of
+        # 1/4/2019 [PRESS]); one of the 100 % santé basket (céramo-métallique on a visible
+        # tooth) is billed at most 500 €, its honoraire limite de facturation, which a
+        # contrat responsable and the C2S pay in full beyond the AMO; another at a free price.
+        # The codes are conventions (a dentist bills CCAM acts, whose codes are not modelled)
+        Act(
+            "SDE",
+            "Soins dentaires : restauration d'une carie",
+            2930,
+            frozenset({"19"}),
+        ),
+        Act(
+            "DC1",
+            "Couronne dentaire du panier 100 % santé",
+            12000,
+            frozenset({"19"}),
+            since=date(2019, 4, 1),
+            history=((None, 10750),),
+            rac_zero_price=50000,
+        ),
+        Act(
+            "DC2",
+            "Couronne dentaire à tarif libre",
+            12000,
+            frozenset({"19"}),
+            since=date(2019, 4, 1),
+            history=((None, 10750),),
         ),
         # a patient under 20: classe I at a base equal to its prix limite, 1 400 € an ear
         # (surdi13.fr [PRESS]; 60 % of it, 840 €, mdaudition.fr [PRESS]). Its code AE1 is a

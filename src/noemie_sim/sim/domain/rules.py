@@ -27,6 +27,9 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
   same exemptions [PRESS, service-public; norms.md §8.2].
 * transport (a taxi conventionné, a VSL, an ambulance): 65 % [DOC ameli], 100 % in ALD (a
   convention: every trip of an ALD patient is taken as related to it) and maternity; no PF.
+* soins and prothèses dentaires (a chirurgien-dentiste): 70 %, 60 % from 15/10/2023 (arrêté
+  of 14/10/2023 [PRESS]), no PF nor franchise; a crown of the 100 % santé basket (at most
+  500 €) leaves the patient nothing with a contrat responsable or the C2S.
 * aides auditives (an audioprothésiste): 60 % of a base of 400 € per ear since 1/1/2021, no
   PF nor franchise; the 100 % santé basket (classe I, at most 950 €) leaves the patient
   nothing with a contrat responsable or the C2S; a contrat responsable pays at most 1 700 €
@@ -68,6 +71,8 @@ PF_2024 = date(2024, 5, 15)
 FRANCHISE_START = date(2008, 1, 1)
 FRANCHISE_2024 = date(2024, 3, 31)
 IJ_CEILING_CHANGE = date(2025, 4, 1)
+#: the day the AMO rate of a chirurgien-dentiste's acts went from 70 % to 60 %
+DENTAL_RATE_CHANGE = date(2023, 10, 15)
 #: the majoration of the ticket modérateur out of the parcours de soins, in points of rate
 OUT_OF_PATHWAY_POINTS = 40
 PATHWAY_AGE = 16
@@ -96,6 +101,8 @@ class Rules:
     franchise_year_cap: int = 5000
     transport_rate: int = 65
     hearing_aid_rate: int = 60  # an aide auditive (LPP), 100 % santé or not
+    dental_rate: int = 60  # soins and prothèses dentaires, from 15/10/2023
+    dental_rate_before_2023: int = 70
     franchise_per_trip: int = 400  # from 31/03/2024
     franchise_trip_day_cap: int = 800
     franchise_per_trip_before_2024: int = 200
@@ -238,7 +245,8 @@ def rate_for(
 ) -> int:
     """The AMO rate (%) of act ``code`` billed by ``specialty`` for ``patient`` on ``day``:
     ALD and maternité 100 % (not for a 15 % drug, nor in ALD the forfait journalier); a drug
-    its class's rate (the forfait journalier 0), otherwise the profession's (a stay 80 %);
+    its class's rate (the forfait journalier 0), otherwise the profession's (a stay 80 %; a
+    chirurgien-dentiste's acts 70 % before 15/10/2023, 60 % from then or when no ``day``);
     then the régime local d'Alsace-Moselle's rate, then 40 points less out of the parcours de
     soins (when ``day`` is given)."""
     act = ACTS.get(code) if code else None
@@ -257,6 +265,9 @@ def rate_for(
             rate = rules.transport_rate
         elif profession is Profession.AUDIOPROTHESISTE:
             rate = rules.hearing_aid_rate
+        elif profession is Profession.CHIRURGIEN_DENTISTE:
+            before = day is not None and day < DENTAL_RATE_CHANGE
+            rate = rules.dental_rate_before_2023 if before else rules.dental_rate
         else:
             rate = rules.doctor_rate if medical else rules.auxiliary_rate
     if patient.alsace_moselle:
