@@ -225,3 +225,68 @@ def test_one_noemie_read_says_what_validate_and_parse_say(name: str) -> None:
             assert not anomalies and typed == module.parse(data)
 
     run()
+
+
+_LOT_CODES = ("1 ", "2 ", "2S", "4 ", "4M", "4B", "3 ", "3F", "3H", "5 ", "8 ", "9 ")
+
+
+@st.composite
+def _lot_orders(draw: st.DrawFn) -> list[str]:
+    """The record types of a B2 lot: a well-ordered one (invoices of lines, a 4 with or
+    without its 4M and 4Bs), then maybe edited (a type inserted, dropped or changed)."""
+    order = ["1 "]
+    for _invoice in range(draw(st.integers(1, 3))):
+        order += ["2 ", "2S"]
+        for _line in range(draw(st.integers(1, 3))):
+            line = draw(st.sampled_from(("4 ", "3 ", "3F", "3H")))
+            order.append(line)
+            if line == "4 ":
+                order += ["4M"] * draw(st.integers(0, 1)) + ["4B"] * draw(st.integers(0, 2))
+        order.append("5 ")
+    order.append("8 ")
+    for _edit in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(order)))
+        edit = draw(st.sampled_from(("insert", "drop", "change")))
+        code = draw(st.sampled_from(_LOT_CODES))
+        if edit == "insert":
+            order.insert(at, code)
+        elif at < len(order):
+            order[at : at + 1] = [] if edit == "drop" else [code]
+    return order + draw(st.lists(st.sampled_from(_LOT_CODES), max_size=3))
+
+
+def test_a_lot_s_order_matched_at_once_is_the_order_followed_record_by_record() -> None:
+    """b2's fast path (one regular expression over a lot's record types) finds the lot the
+    record-by-record path finds, and declines exactly the lots where that path raises (which
+    then says which record is misplaced)."""
+    from noemie_sim.sim.norms.model import Cursor
+
+    @settings(max_examples=examples(2_000), deadline=None)
+    @given(_lot_orders())
+    def run(order: list[str]) -> None:
+        records = [Record(b2.LAYOUTS[code], {}) for code in order]
+        fast, slow = Cursor(records, b2.NAMES), Cursor(records, b2.NAMES)
+        whole = b2._whole_lot(fast)
+        try:
+            followed = b2._lot_by_records(slow)
+        except FormatError:
+            assert whole is None and fast.pos == 0, order
+            return
+        assert whole == followed and fast.pos == slow.pos, order
+
+    run()
+
+
+def test_a_lot_longer_than_the_read_ahead_is_followed_record_by_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lot of more records than b2 reads ahead takes the record-by-record path, to the same
+    file, the same anomalies and the same misplaced record."""
+    data = b2.build(b2.parse(KINDS["b2"].sample()))
+    broken = data[:128] + data[256:]  # the first lot's header dropped
+    wrong_key = bytearray(data)
+    wrong_key[128 * 2 + 24 : 128 * 2 + 26] = b"00"  # the first Type 2's NIR key
+    expected = [(b2.validate(d), b2.read(d).file) for d in (data, broken, bytes(wrong_key))]
+    assert expected[0] == ([], b2.parse(data)) and expected[1][0] and expected[2][0]
+    monkeypatch.setattr(b2, "LOT_READ_AHEAD", 3)
+    assert [(b2.validate(d), b2.read(d).file) for d in (data, broken, bytes(wrong_key))] == expected

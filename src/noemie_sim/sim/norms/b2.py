@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -720,26 +721,77 @@ def _lots(cur: Cursor) -> Iterator[LotNode]:
     """The lots of a file whose header ``cur`` has taken, each as soon as its trailer is read
     (a reader in bounded memory checks it and releases its records)."""
     while True:
-        lot = LotNode(cur.take("1 ")[0] - 1)
-        while True:
-            inv = InvoiceNode(cur.take("2 ")[0] - 1, cur.take("2S")[0] - 1)
-            while True:
-                i, rec = cur.take("4 ", "3 ", "3F", "3H")
-                ccam = cur.take("4M")[0] - 1 if rec.code == "4 " and cur.peek() == "4M" else None
-                biology = []
-                while rec.code == "4 " and cur.peek() == "4B":
-                    biology.append(cur.take("4B")[0] - 1)
-                inv.lines.append((i - 1, ccam, tuple(biology)))
-                if cur.peek() not in ("4 ", "3 ", "3F", "3H"):
-                    break
-            inv.end = cur.take("5 ")[0] - 1
-            lot.invoices.append(inv)
-            if cur.peek() != "2 ":
-                break
-        lot.end = cur.take("8 ")[0] - 1
-        yield lot
+        yield _whole_lot(cur) or _lot_by_records(cur)
         if cur.peek() != "1 ":
             return
+
+
+#: one character per record type of a lot, to match a lot's record order at once
+_ORDER_CHARS = {"1 ": "1", "2 ": "2", "2S": "S", "4 ": "4", "4M": "M", "4B": "B", "3 ": "3",
+                "3F": "F", "3H": "H", "5 ": "5", "8 ": "8"}  # fmt: skip
+#: a lot's record order, 1 (2 2S (4 4M? 4B* | 3 | 3F | 3H)+ 5)+ 8, over those characters
+_LOT_ORDER = re.compile(r"1(?:2S(?:4M?B*|[3FH])+5)+8")
+#: the most records of a lot read ahead to match its order at once: a longer lot is followed
+#: record by record, so that a file without lot trailers is never read whole into memory
+LOT_READ_AHEAD = 1 << 16
+
+
+def _whole_lot(cur: Cursor) -> LotNode | None:
+    """The next lot, when its records up to its trailer follow the record order: read at once
+    and matched by one regular expression, the cursor moved past it. None, nothing consumed,
+    when they do not (or the lot is longer than :data:`LOT_READ_AHEAD`): then
+    :func:`_lot_by_records` says which record is misplaced."""
+    start = cur.pos
+    records = cur.records.through(start, "8 ", LOT_READ_AHEAD)
+    chars = _ORDER_CHARS
+    order = "".join([chars.get(r.layout.code, "?") for r in records])
+    if _LOT_ORDER.fullmatch(order) is None:
+        return None
+    lot = LotNode(start, end=start + len(order) - 1)
+    k = 1
+    while order[k] == "2":  # an invoice: 2, 2S, its lines, 5
+        inv = InvoiceNode(start + k, start + k + 1)
+        lines = inv.lines
+        k += 2
+        while (c := order[k]) != "5":
+            line = start + k
+            k += 1
+            ccam = None
+            if c == "4" and order[k] == "M":
+                ccam = start + k
+                k += 1
+            first = k
+            while c == "4" and order[k] == "B":
+                k += 1
+            lines.append((line, ccam, tuple(range(start + first, start + k)) if k > first else ()))
+        inv.end = start + k
+        k += 1
+        lot.invoices.append(inv)
+    cur.pos = start + len(order)
+    return lot
+
+
+def _lot_by_records(cur: Cursor) -> LotNode:
+    """The next lot followed one record at a time: FormatError at its first misplaced
+    record."""
+    lot = LotNode(cur.take("1 ")[0] - 1)
+    while True:
+        inv = InvoiceNode(cur.take("2 ")[0] - 1, cur.take("2S")[0] - 1)
+        while True:
+            i, rec = cur.take("4 ", "3 ", "3F", "3H")
+            ccam = cur.take("4M")[0] - 1 if rec.code == "4 " and cur.peek() == "4M" else None
+            biology = []
+            while rec.code == "4 " and cur.peek() == "4B":
+                biology.append(cur.take("4B")[0] - 1)
+            inv.lines.append((i - 1, ccam, tuple(biology)))
+            if cur.peek() not in ("4 ", "3 ", "3F", "3H"):
+                break
+        inv.end = cur.take("5 ")[0] - 1
+        lot.invoices.append(inv)
+        if cur.peek() != "2 ":
+            break
+    lot.end = cur.take("8 ")[0] - 1
+    return lot
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -907,11 +959,11 @@ class _LotChecks:
         self.file_totals = [0, 0, 0]
 
     def lot(self, lot: LotNode) -> None:
-        check, records = self.check, self.check.records
-        lot_head = records[lot.head]
-        number = lot_head.number("lot")
-        for i in range(lot.head, lot.end + 1):
-            values = records[i].values
+        check, first = self.check, lot.head
+        records = check.span(first, lot.end)  # record i is records[i - first]
+        number = records[0].number("lot")
+        for i, record in enumerate(records, start=first):
+            values = record.values
             if values["seq"] != i + 1:
                 check.fail(i, "seq", "sequence number out of order", i + 1, values["seq"])
             if values["lot"] != number:
@@ -928,10 +980,10 @@ class _LotChecks:
         check.number(lot.head, "ps_number", "n° AM")
         lot_totals = [0, 0, 0]
         for inv in lot.invoices:
-            totals = _check_invoice(check, inv, self.header, self.seen_invoices)
+            totals = _check_invoice(check, inv, self.header, self.seen_invoices, records, first)
             for k, v in enumerate((totals.billed, totals.amo, totals.amc)):
                 lot_totals[k] += v
-        trailer = records[lot.end]
+        trailer = records[-1]
         check.equal(
             lot.end,
             "invoice_count",
@@ -975,14 +1027,15 @@ _TOTALS_OF = operator.attrgetter(*_TOTAL_FIELDS)
 _TRAILER_TOTALS = ("total_billed", "total_amo", "total_amc")
 
 
-def _line_totals(check: Checker, inv: InvoiceNode) -> InvoiceTotals:
+def _line_totals(
+    check: Checker, inv: InvoiceNode, records: Sequence[Record], first: int
+) -> InvoiceTotals:
     """:meth:`InvoiceTotals.of` the invoice's lines, read from their records' values without
     making them (a file has hundreds of thousands); an anomaly for each line whose AMO part
-    exceeds what it bills, or its rate of its base."""
-    records = check.records
+    exceeds what it bills, or its rate of its base. Record i is ``records[i - first]``."""
     fees = fees_amo = fees_amc = base = stays_amo = stays_amc = stays_billed = extras = 0
     for i, _ccam, _biology in inv.lines:
-        rec = records[i]
+        rec = records[i - first]
         values = rec.values
         code = rec.layout.code
         if code == "4 ":
@@ -1038,12 +1091,16 @@ def _check_biology(check: Checker, act: int, details: tuple[int, ...]) -> None:
 
 
 def _check_invoice(
-    check: Checker, inv: InvoiceNode, header: Record, seen_invoices: set[int]
+    check: Checker,
+    inv: InvoiceNode,
+    header: Record,
+    seen_invoices: set[int],
+    records: Sequence[Record],
+    first: int,
 ) -> InvoiceTotals:
     """Check one invoice's keys, number, lines and Type 5; return its totals as recomputed
-    from its lines (what the trailers must add up)."""
-    records = check.records
-    head = records[inv.head]
+    from its lines (what the trailers must add up). Record i is ``records[i - first]``."""
+    head = records[inv.head - first]
     # the assuré's NIR, and the bénéficiaire's own, whose birth date Type 2 gives
     check.nir(inv.head, "insured_nir", "insured_nir_key")
     birth = head["birth_date"]
@@ -1074,11 +1131,11 @@ def _check_invoice(
             head["top_mutualiste_flag"],
             "a décompte carries the top mutualiste",
         )
-    totals = _line_totals(check, inv)
+    totals = _line_totals(check, inv, records, first)
     for i, _ccam, biology in inv.lines:
         if biology:
             _check_biology(check, i, biology)
-    end = records[inv.end]
+    end = records[inv.end - first]
     check.equal(
         inv.end, "invoice_number", number, end["invoice_number"], "Type 5 names another invoice"
     )

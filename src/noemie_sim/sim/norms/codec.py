@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NoReturn, TypeVar
 
 from .errors import Anomaly, Findings, FormatError, shorten
 
@@ -396,23 +396,28 @@ def _compile_converter(
     positions, ``int`` for numbers, right-stripped text, dates through a cache (a file holds few
     distinct dates). _FieldError or ValueError for what the shape cannot tell (a pattern, a date
     not in the calendar) sends the record to the field-by-field path."""
-    env: dict[str, object] = {"_matching": _matching}
+    env: dict[str, object] = {"_mismatch": _mismatch}
     items = []
     for n, f in enumerate(fields):
         if not f.is_data:
             continue
-        raw = f"t[{f.start - 1}:{f.end}]"
+        raw, x = f"t[{f.start - 1}:{f.end}]", f"x{n}"  # each field sliced once
         if f.kind in (Kind.NUMERIC, Kind.AMOUNT):
             value = (
-                f"(None if {raw} == {' ' * f.length!r} else int({raw}))"
+                f"(None if ({x} := {raw}) == {' ' * f.length!r} else int({x}))"
                 if f.optional
                 else (f"int({raw})")
             )
         elif f.kind is Kind.TEXT:
             value = f"({raw}.rstrip(' ') or None)" if f.optional else f"{raw}.rstrip(' ')"
-            if f.name in patterns:
+            if f.name in patterns:  # inline: a call per field costs more than its check
                 env[f"p{n}"] = patterns[f.name].fullmatch
-                value = f"_matching({value}, p{n})"
+                matched = f"{x} if p{n}({x}) is not None else _mismatch()"
+                value = (
+                    f"(None if not ({x} := {raw}.rstrip(' ')) else {matched})"
+                    if f.optional
+                    else f"({x} if p{n}({x} := {raw}.rstrip(' ')) is not None else _mismatch())"
+                )
         else:  # the cache builds each date once; date() checks the calendar (ValueError)
             env[f"d{n}"] = _date_cache(f.kind, f.pivot, f.length)
             value = f"d{n}[{raw}]"
@@ -492,10 +497,9 @@ def _compile_encoder(
     return env["encode"]  # type: ignore[return-value]
 
 
-def _matching(value: str | None, fullmatch: Callable[[str], object]) -> str | None:
-    if value is not None and fullmatch(value) is None:
-        raise _FieldError("a value matching the field's pattern")
-    return value
+def _mismatch() -> NoReturn:
+    """What a compiled converter raises for a text that does not match its field's pattern."""
+    raise _FieldError("a value matching the field's pattern")
 
 
 class _DateCache(dict[str, Value]):

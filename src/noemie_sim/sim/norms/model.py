@@ -145,6 +145,34 @@ class Window:
             self._items.append(record)
         return self._items[at]
 
+    def through(self, index: int, code: str, limit: int) -> list[Record]:
+        """The records from ``index`` up to the first of type ``code``, that one included:
+        fewer when the file ends first, at most ``limit``. (One loop over the stream: what a
+        reader following a file record by record would read, without a call per record.)"""
+        at = index - self._base
+        if at < 0:
+            raise IndexError(f"record {index} was released")
+        if at > len(self._items) and self.get(index - 1) is None:
+            return []  # the file ends before ``index``
+        items, more = self._items, self._more
+        found = items[at : at + limit]
+        for n, record in enumerate(found):
+            if record.layout.code == code:
+                return found[: n + 1]
+        if len(found) < limit:
+            for following in more:  # resumable: the loop leaves the rest of the stream
+                items.append(following)
+                found.append(following)
+                if following.layout.code == code or len(found) == limit:
+                    break
+        return found
+
+    def span(self, first: int, last: int) -> list[Record]:
+        """The records from ``first`` to ``last`` included, all read and not released."""
+        if first < self._base or last - self._base >= len(self._items):
+            raise IndexError(f"records {first}-{last} are not all in the window")
+        return self._items[first - self._base : last - self._base + 1]
+
     def available(self, index: int) -> bool:
         """True when the file has a record at ``index`` (reading up to it)."""
         return self.get(index) is not None
@@ -232,6 +260,13 @@ class Checker:
     def __init__(self, records: Sequence[Record] | Window, found: Findings | None = None) -> None:
         self.records = records
         self.findings = Findings() if found is None else found
+
+    def span(self, first: int, last: int) -> Sequence[Record]:
+        """The records from ``first`` to ``last`` included (0-based), for a check that reads
+        each of them: indexing a list, not the window record by record."""
+        if isinstance(self.records, Window):
+            return self.records.span(first, last)
+        return self.records[first : last + 1]
 
     @property
     def found(self) -> list[Anomaly]:
