@@ -99,6 +99,28 @@ def test_b2_lot_and_file_trailers_count_and_total() -> None:
     assert only(b2.validate(bad)).field == "invoice_count"
 
 
+def test_b2_sequence_lot_numbers_and_type5_counts_are_named_where_they_are_wrong() -> None:
+    """Within a lot: a record's sequence number out of order, a record carrying another lot's
+    number, a Type 5 naming another invoice or counting its lines wrong: each one anomaly, on
+    its record and field (the lot's numbers are compared whole, then record by record)."""
+    data = samples.b2_lot()
+    codes = [data[i : i + 2] for i in range(0, len(data), RECORD)]
+    line = codes.index(b"4 ") + 1
+    end = codes.index(b"5 ") + 1
+    a = only(b2.validate(edit(data, line, 6, b"%06d" % (line + 1))))
+    assert (a.record, a.field, a.message, a.expected, a.found) == (
+        line, "seq", "sequence number out of order", str(line), str(line + 1))  # fmt: skip
+    a = only(b2.validate(edit(data, line, 3, b"777")))
+    assert (a.record, a.field, a.message, a.found) == (
+        line, "lot", "record carries another lot's number", "777")  # fmt: skip
+    type5 = b2.LAYOUTS["5 "]
+    for name, message in (("invoice_number", "Type 5 names another invoice"),
+                          ("line_count", "Type 5 line count is wrong")):  # fmt: skip
+        f = type5.field(name)
+        a = only(b2.validate(edit(data, end, f.start, b"9" * f.length)))
+        assert (a.record, a.field, a.message) == (end, name, message)
+
+
 def test_b2_structure_error_names_expected_record() -> None:
     data = samples.b2_lot()
     without_type5 = b"".join(

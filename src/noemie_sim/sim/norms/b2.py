@@ -962,12 +962,18 @@ class _LotChecks:
         check, first = self.check, lot.head
         records = check.span(first, lot.end)  # record i is records[i - first]
         number = records[0].number("lot")
-        for i, record in enumerate(records, start=first):
-            values = record.values
-            if values["seq"] != i + 1:
-                check.fail(i, "seq", "sequence number out of order", i + 1, values["seq"])
-            if values["lot"] != number:
-                check.fail(i, "lot", "record carries another lot's number", number, values["lot"])
+        values = [record.values for record in records]
+        # compared whole (a lot has thousands of records), then one by one when they differ
+        seqs = list(map(_SEQ, values))
+        if seqs != list(range(first + 1, first + len(seqs) + 1)):
+            for i, seq in enumerate(seqs, start=first):
+                if seq != i + 1:
+                    check.fail(i, "seq", "sequence number out of order", i + 1, seq)
+        lots = list(map(_LOT, values))
+        if lots.count(number) != len(lots):
+            for i, found in enumerate(lots, start=first):
+                if found != number:
+                    check.fail(i, "lot", "record carries another lot's number", number, found)
         if number == 0 or number in self.seen_lots:
             check.fail(
                 lot.head,
@@ -1024,6 +1030,8 @@ class _LotChecks:
 
 _TOTAL_FIELDS = [f.name for f in INVOICE_END.data_fields if f.name.startswith("total_")]
 _TOTALS_OF = operator.attrgetter(*_TOTAL_FIELDS)
+_DECLARED_TOTALS = operator.itemgetter(*_TOTAL_FIELDS)
+_SEQ, _LOT = operator.itemgetter("seq"), operator.itemgetter("lot")
 _TRAILER_TOTALS = ("total_billed", "total_amo", "total_amc")
 
 
@@ -1135,15 +1143,16 @@ def _check_invoice(
     for i, _ccam, biology in inv.lines:
         if biology:
             _check_biology(check, i, biology)
-    end = records[inv.end - first]
-    check.equal(
-        inv.end, "invoice_number", number, end["invoice_number"], "Type 5 names another invoice"
-    )
-    check.equal(
-        inv.end, "line_count", len(inv.lines), end["line_count"], "Type 5 line count is wrong"
-    )
-    declared = end.values
-    for name, computed in zip(_TOTAL_FIELDS, _TOTALS_OF(totals), strict=True):
-        if computed != declared[name]:
-            check.fail(inv.end, name, "Type 5 control total is wrong", computed, declared[name])
+    declared = records[inv.end - first].values
+    if declared["invoice_number"] != number:
+        check.fail(inv.end, "invoice_number", "Type 5 names another invoice", number,
+                   declared["invoice_number"])  # fmt: skip
+    if declared["line_count"] != len(inv.lines):
+        check.fail(inv.end, "line_count", "Type 5 line count is wrong", len(inv.lines),
+                   declared["line_count"])  # fmt: skip
+    computed = _TOTALS_OF(totals)
+    if computed != _DECLARED_TOTALS(declared):
+        for name, total in zip(_TOTAL_FIELDS, computed, strict=True):
+            if total != declared[name]:
+                check.fail(inv.end, name, "Type 5 control total is wrong", total, declared[name])
     return totals

@@ -917,8 +917,6 @@ class RecordStream:
         self.framing = framing
         self.layouts = layouts
         self.findings = Findings() if findings is None else findings
-        #: records framed so far (the index of the last one read)
-        self.count = 0
         self._raws = framing.records(data)
         self._broken = not self.findings.readable
 
@@ -936,7 +934,6 @@ class RecordStream:
             compiled[code] = (lay, shape.fullmatch, convert)
         try:
             for raw in self._raws:
-                self.count = raw.index
                 text = raw.text
                 found = compiled.get(text[:code_length])
                 if found is not None and found[1](text) is not None:
@@ -956,7 +953,6 @@ class RecordStream:
         False, for a reader that stops at the first problem) and any framing error."""
         try:
             for raw in self._raws:
-                self.count = raw.index
                 if fields:
                     self._scan(raw, self.layouts.get(raw.text[: self.framing.code_length]))
         except FormatError as exc:
@@ -977,7 +973,6 @@ class RecordStream:
         code_length = self.framing.code_length
         try:
             for raw in self._raws:
-                self.count = raw.index
                 yield raw.text[:code_length]
         except FormatError as exc:
             self._framing_failed(exc)
