@@ -220,7 +220,9 @@ def test_dental_care_at_60_percent_since_15_october_2023_and_a_crown_of_the_bask
     # what the caisse checks (reject 0318 040 otherwise): the basket's crown at most 500 €
     assert within_price_limit("DC1", 50000, 1) and not within_price_limit("DC1", 50001, 1)
     assert within_price_limit("DC2", 200000, 1)
-    assert rate_for("19", Patient(date(1950, 1, 1), alsace_moselle=True), code="SDE") == 90
+    # the régime local takes the 10 points over: 90 % before and after (radiomelodie.com)
+    local = Patient(date(1950, 1, 1), alsace_moselle=True)
+    assert [rate_for("19", local, code="SDE", day=date(2023, 10, d)) for d in (14, 15)] == [90, 90]
     assert rate_for("19", Patient(date(1950, 1, 1), ald=True), code="DC2") == 100
     assert rate_for("19", ADULT, code="SDE") == 60  # no day: today's rate
 

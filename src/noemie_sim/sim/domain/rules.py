@@ -28,7 +28,8 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
 * transport (a taxi conventionné, a VSL, an ambulance): 65 % [DOC ameli], 100 % in ALD (a
   convention: every trip of an ALD patient is taken as related to it) and maternity; no PF.
 * soins and prothèses dentaires (a chirurgien-dentiste): 70 %, 60 % from 15/10/2023 (arrêté
-  of 14/10/2023 [PRESS]), no PF nor franchise; a crown of the 100 % santé basket (at most
+  of 14/10/2023 [PRESS]), 90 % under the régime local before and after (its part going from
+  20 to 30 %, radiomelodie.com 2023 [PRESS]), no PF nor franchise; a crown of the 100 % santé basket (at most
   500 €) leaves the patient nothing with a contrat responsable or the C2S.
 * aides auditives (an audioprothésiste): 60 % of a base of 400 € per ear since 1/1/2021, no
   PF nor franchise; the 100 % santé basket (classe I, at most 950 €) leaves the patient
