@@ -499,21 +499,26 @@ def test_taxis_bill_trips_with_a_franchise_per_trip(
     run: tuple[Path, Journal, Population],
 ) -> None:
     """A taxi conventionné (n° AM catégorie 2) bills each trip: the forfait (13 €, 4 km with
-    it) and 1.10 € a km beyond, at 65 % (90 % under the régime local, 100 % in ALD or
+    it) and 1.10 € a km beyond, at 65 % (100 % under the régime local, in ALD or
     maternity), read from the lots; the caisse deducts a franchise of 4 € a trip, at most 8 €
     a day for a patient, and no PF."""
     folder, journal, population = run
     taxis = {p.ps_number for p in population.practitioners if p.specialty == "54"}
     assert taxis and all(n[2] == "2" for n in taxis)
+    local = {b.nir for _insured, b in population.beneficiaries_of(STRASBOURG)}
     trips: dict[str, str] = {}  # invoice -> bénéficiaire
+    local_trips = 0
     for invoice, acts in _billed_by(folder, taxis):
         if [a.act_code for a in acts] != ["TPC", "TKM"]:
             continue  # the behaviour's wrong act
         forfait, km = acts
         assert forfait.base == 1300 and km.base == 110 * km.quantity and 1 <= km.quantity <= 36
-        assert {forfait.rate, km.rate} <= {65, 90, 100}
+        assert {forfait.rate, km.rate} <= {65, 100}
+        if invoice.beneficiary_nir in local:  # the régime local pays transport in full
+            assert forfait.rate == km.rate == 100
+            local_trips += 1
         trips[f"{invoice.invoice_number}"] = invoice.beneficiary_nir
-    assert len(trips) > 20, len(trips)
+    assert len(trips) > 20 and local_trips > 0, (len(trips), local_trips)
     settled = _paid_by(journal, taxis)
     assert settled and all(e.details["pf"] == 0 and e.details["franchise"] in (0, 400)
                            for e in settled)  # fmt: skip
@@ -744,7 +749,7 @@ def test_vsl_and_ambulances_bill_a_forfait_and_km_with_a_franchise_per_trip(
 ) -> None:
     """An entreprise de transports sanitaires (n° AM catégorie 2) bills each trip: the forfait
     départemental with 3 km (a VSL 13.85 €, an ambulance 51.30 €) and each km beyond (1.02 €,
-    2.19 €), at 65 % (90 % under the régime local, 100 % in ALD or maternity), read from the
+    2.19 €), at 65 % (100 % under the régime local, in ALD or maternity), read from the
     lots; the caisse deducts a franchise of 4 € a trip and no PF, and pays what was billed."""
     folder, journal, population = run
     companies = {p.ps_number for p in population.practitioners if p.specialty == "55"}
@@ -757,7 +762,7 @@ def test_vsl_and_ambulances_bill_a_forfait_and_km_with_a_franchise_per_trip(
         forfait, km = acts
         forfait_price, km_price = {"VSD": (1385, 102), "ABA": (5130, 219)}[codes[0]]
         assert forfait.base == forfait_price and km.base == km_price * km.quantity
-        assert 1 <= km.quantity <= 37 and {forfait.rate, km.rate} <= {65, 90, 100}
+        assert 1 <= km.quantity <= 37 and {forfait.rate, km.rate} <= {65, 100}
         kinds_seen[codes[0]] += 1
     assert kinds_seen["VSD"] > 10 and kinds_seen["ABA"] > 2, kinds_seen
     settled = _paid_by(journal, companies)

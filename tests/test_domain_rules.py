@@ -167,8 +167,8 @@ def test_a_stay_in_a_clinique() -> None:
 
 def test_a_taxi_trip_at_65_percent_with_its_own_franchise() -> None:
     """A trip: the forfait (13 €, 4 km with it) and 1.10 € a km beyond, at 65 % (100 % in
-    ALD), no PF; a franchise of 4 € a trip (2 € before 31/03/2024), at most 8 € a day (4 €
-    before), apart from the paramedical acts' daily cap."""
+    ALD and under the régime local), no PF; a franchise of 4 € a trip (2 € before
+    31/03/2024), at most 8 € a day (4 € before), apart from the paramedical acts' daily cap."""
     trip = [Billed("TPC", 1300), Billed("TKM", ACTS["TKM"].base(None, 10, DAY), None, 10)]
     counters = Counters()
     first = liquidate(trip, "54", "750200000", ADULT, DAY, counters)
@@ -187,6 +187,11 @@ def test_a_taxi_trip_at_65_percent_with_its_own_franchise() -> None:
     in_ald = liquidate(trip, "54", "750200000", Patient(date(1950, 1, 1), ald=True), DAY,
                        Counters())  # fmt: skip
     assert [a.rate for a in in_ald] == [100, 100]
+    # the régime local pays transport in full (santemeuse: "65% (100% pour les bénéficiaires
+    # du régime local d'Alsace-Moselle)"), not at the 90 % of a 65 % drug
+    local = Patient(date(1950, 1, 1), alsace_moselle=True)
+    assert [rate_for(s, local, code=c) for s, c in (("54", "TPC"), ("55", "VSD"), ("50", "PH7"))
+            ] == [100, 100, 90]  # fmt: skip
 
 
 def test_dental_care_at_60_percent_since_15_october_2023_and_a_crown_of_the_basket() -> None:

@@ -25,12 +25,13 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
   most 2 € a day for acts), 1 € and 4 € from 31/03/2024; 2 € per trip in a taxi (at most 4 €
   a day), 4 € and 8 € from 31/03/2024; 50 € a year for all franchises; no daily cap on boxes;
   same exemptions [PRESS, service-public; norms.md §8.2].
-* transport (a taxi conventionné, a VSL, an ambulance): 65 % [DOC ameli], 100 % in ALD (a
-  convention: every trip of an ALD patient is taken as related to it) and maternity; no PF.
+* transport (a taxi conventionné, a VSL, an ambulance): 65 % [DOC ameli], 100 % under the
+  régime local [PRESS], in ALD (a convention: every trip of an ALD patient is taken as
+  related to it) and in maternity; no PF.
 * soins and prothèses dentaires (a chirurgien-dentiste): 70 %, 60 % from 15/10/2023 (arrêté
   of 14/10/2023 [PRESS]), 90 % under the régime local before and after (its part going from
-  20 to 30 %, radiomelodie.com 2023 [PRESS]), no PF nor franchise; a crown of the 100 % santé basket (at most
-  500 €) leaves the patient nothing with a contrat responsable or the C2S.
+  20 to 30 %, radiomelodie.com 2023 [PRESS]), no PF nor franchise; a crown of the 100 % santé
+  basket (at most 500 €) leaves the patient nothing with a contrat responsable or the C2S.
 * aides auditives (an audioprothésiste): 60 % of a base of 400 € per ear since 1/1/2021, no
   PF nor franchise; the 100 % santé basket (classe I, at most 950 €) leaves the patient
   nothing with a contrat responsable or the C2S; a contrat responsable pays at most 1 700 €
@@ -81,6 +82,9 @@ PATHWAY_AGE = 16
 ALSACE_MOSELLE_RATES = {70: 90, 60: 90, 65: 90, 30: 80, 15: 15, 100: 100,
                         # a stay at 100 %, and the forfait journalier paid (lelynx.fr [PRESS])
                         80: 100, 0: 100}  # fmt: skip
+#: and its rate for transport (a taxi, a VSL, an ambulance), which is not the 65 % drugs' 90 %:
+#: "65% (100% pour les bénéficiaires du régime local d'Alsace-Moselle)" (santemeuse [PRESS])
+ALSACE_MOSELLE_TRANSPORT_RATE = 100
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,8 @@ def rate_for(
     # the forfait journalier (rate 0): the AMO pays it in maternity, not in ALD
     if (patient.maternity and drug_rate != 15) or (patient.ald and drug_rate not in (15, 0)):
         return rules.full_rate
+    known = SPECIALTIES.get(specialty)
+    profession = known.profession if known is not None else None
     if drug_rate is not None:
         rate = drug_rate
     else:
@@ -272,7 +278,8 @@ def rate_for(
         else:
             rate = rules.doctor_rate if medical else rules.auxiliary_rate
     if patient.alsace_moselle:
-        rate = ALSACE_MOSELLE_RATES.get(rate, rate)
+        transport = profession in (Profession.TAXI, Profession.TRANSPORT_SANITAIRE)
+        rate = ALSACE_MOSELLE_TRANSPORT_RATE if transport else ALSACE_MOSELLE_RATES.get(rate, rate)
     if day is not None and out_of_pathway(specialty, patient, day):
         rate -= OUT_OF_PATHWAY_POINTS
     return rate
