@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from noemie_sim.pki.authority import Pki
+from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.pki.validation import TrustStore
 from noemie_sim.sim.norms import pack as norms_pack
 
 from .fuzz import PROFILE
 from .pki_helpers import PARTIES, T0
+from .shared_keys import session_pool
 
 for _name in ("default", "large", "ci"):  # "ci": the former name of the default
     settings.register_profile(
@@ -36,6 +37,12 @@ def built_in_norms() -> Iterator[None]:
     norms_pack.install(norms_pack.BUILTIN)
     yield
     norms_pack.install(norms_pack.BUILTIN)
+
+
+@pytest.fixture(scope="session")
+def key_pool(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
+    """The RSA keys of every PKI a test makes, one pool for the session (tests/shared_keys.py)."""
+    return session_pool(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -32,12 +32,13 @@ PARIS, STRASBOURG = "017510000", "016710000"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Journal, Population]]:
+def run(
+    tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool
+) -> Iterator[tuple[Path, Journal, Population]]:
     scenario = find_scenario("care-mix")
     config = dataclasses.replace(scenario.config, transport="memory")
     folder = tmp_path_factory.mktemp("care-mix") / "run"
-    keys = KeyPool(tmp_path_factory.mktemp("care-mix-keys"))
-    result = asyncio.run(play(dataclasses.replace(scenario, config=config), folder, keys=keys))
+    result = asyncio.run(play(dataclasses.replace(scenario, config=config), folder, keys=key_pool))
     result.journal.close()
     journal = open_journal(folder)
     yield folder, journal, build(config.seed, population_of(config))

@@ -48,9 +48,9 @@ SMALL = NetworkConfig(
 
 
 @pytest.fixture(scope="session")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
+def keys(key_pool: KeyPool) -> KeyPool:
     """RSA keys shared by every network of the session (generating them is a PKI's cost)."""
-    return KeyPool(tmp_path_factory.mktemp("keys"))
+    return key_pool
 
 
 def by(events: list[Event], attribute: str) -> dict[str, list[Event]]:

@@ -206,20 +206,19 @@ def _settled(folder: Path) -> dict[str, tuple[str, object]]:
 
 
 def test_mutuelles_settle_the_oc_form_as_they_settle_the_b2_form(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path, key_pool: KeyPool
 ) -> None:
     """The demo run twice in memory, its mutuelles taking their décomptes in B2 form, then
     OC-1 in NOEMIE OC form: the files to OC-1 are NOEMIE OC and validate, and every décompte
     is paid the same amount or rejected with the same code."""
     scenario = find_scenario("demo")
-    keys = KeyPool(tmp_path_factory.mktemp("noemie-oc-keys"))
     folders = []
     for chosen in ((), ("OC-1",)):
         config = dataclasses.replace(scenario.config, transport="memory",
                                      noemie_oc_mutuelles=chosen)  # fmt: skip
         folder = tmp_path / ("noemie-oc" if chosen else "b2")
         result = asyncio.run(play(dataclasses.replace(scenario, config=config), folder,
-                                  keys=keys))  # fmt: skip
+                                  keys=key_pool))  # fmt: skip
         result.journal.close()
         folders.append(folder)
     b2_run, oc_run = folders

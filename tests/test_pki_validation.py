@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -299,6 +300,22 @@ def test_key_pool_reuses_keys_across_pkis(tmp_path: Path) -> None:
     assert second.certificate(PS).public_key() == first.certificate(PS).public_key()
     assert second.root() != first.root()  # same keys, distinct certificates
     validate(second.certificate(PS), TrustStore.load(second), AT, Purpose.SIGN)
+
+
+def test_processes_sharing_a_key_pool_make_each_key_once(tmp_path: Path) -> None:
+    """Two processes take keys from one empty pool at once: the first to hold its lock makes
+    them, the other takes the same ones; the pool holds each key once."""
+    take = (
+        "import sys; from noemie_sim.pki.authority import KeyPool; "
+        "keys = KeyPool(sys.argv[1]).take(int(sys.argv[2])); "
+        "print(*(k.public_key().public_numbers().n % 10**12 for k in keys))"
+    )
+    commands = [[sys.executable, "-c", take, str(tmp_path / "pool"), "6"] for _ in range(2)]
+    processes = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True) for c in commands]
+    outputs = [p.communicate()[0].split() for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    assert outputs[0] == outputs[1] and len(set(outputs[0])) == 6
+    assert len(list((tmp_path / "pool").glob("key-*.pem"))) == 6
 
 
 def test_a_remembered_validation_holds_only_while_its_inputs_do(

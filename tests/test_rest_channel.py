@@ -42,8 +42,8 @@ from .web_helpers import http_receiver, serving
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
-    return KeyPool(tmp_path_factory.mktemp("rest-keys"))
+def keys(key_pool: KeyPool) -> KeyPool:
+    return key_pool
 
 
 SCENARIO = VENDOR_SCENARIO.replace('name = "vendor"', 'name = "rest-vendor"')

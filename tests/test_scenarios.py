@@ -15,6 +15,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from noemie_sim.pki.authority import KeyPool
 from noemie_sim.scenarios.catalogue import bundled, find_scenario
 from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.reports.validity import invalid_files
@@ -27,6 +28,7 @@ from noemie_sim.scenarios.schema import (
     parse_duration,
 )
 
+from .shared_keys import cache_with_keys
 from .web_helpers import CHROMIUM_FLAGS, artifacts, chromium
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +39,12 @@ REQUIRED = {"demo", "nominal-week", "negative-arl", "revoked-certificate", "cpam
 
 
 @pytest.fixture(autouse=True)
-def _key_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command keeps RSA keys in the user's cache: one per test session here."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+def _key_cache(
+    tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command keeps RSA keys in the user's cache: the session's pool here."""
+    cache = cache_with_keys(tmp_path_factory.getbasetemp() / "cache", key_pool)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
 
 
 def test_the_bundled_scenarios_are_all_there() -> None:

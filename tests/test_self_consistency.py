@@ -25,8 +25,8 @@ SEEDS = (2, 3)  # with each scenario's own seed (test_scenarios.py): three seeds
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
-    return KeyPool(tmp_path_factory.mktemp("consistency-keys"))
+def keys(key_pool: KeyPool) -> KeyPool:
+    return key_pool
 
 
 def _run(name: str, seed: int, folder: Path, keys: KeyPool) -> Path:

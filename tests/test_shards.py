@@ -29,6 +29,8 @@ from noemie_sim.scenarios.schema import ScenarioError, parse
 from noemie_sim.sim.domain.population import build, shard_parties
 from noemie_sim.sim.journal import check_run, open_journal
 
+from .shared_keys import cache_with_keys
+
 FOUR_CAISSES = """
 [scenario]
 name = "four-caisses"
@@ -64,8 +66,8 @@ amounts_reconciled = true
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
-    return KeyPool(tmp_path_factory.mktemp("keys"))
+def keys(key_pool: KeyPool) -> KeyPool:
+    return key_pool
 
 
 def _run(engine: shards.Engine, folder: Path, keys: KeyPool, cache: Path) -> shards.ShardedRun:
@@ -247,9 +249,12 @@ def test_a_scenario_sharded_by_caisse_takes_no_fault() -> None:
 
 
 def test_the_command_line_runs_stops_and_reports_a_sharded_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    key_pool: KeyPool,
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_with_keys(tmp_path / "cache", key_pool)))
     scenario = tmp_path / "four.toml"
     scenario.write_text(FOUR_CAISSES, encoding="utf-8")
     code = main(["run", str(scenario), "--out", str(tmp_path / "run"), "--workers", "1",
@@ -276,13 +281,13 @@ def test_the_command_line_runs_stops_and_reports_a_sharded_run(
     assert "--workers: at least 1" in capsys.readouterr().err
 
 
-def test_ctrl_c_leaves_an_incomplete_but_valid_run(tmp_path: Path) -> None:
+def test_ctrl_c_leaves_an_incomplete_but_valid_run(tmp_path: Path, key_pool: KeyPool) -> None:
     """Ctrl-C while the shards run: each running shard closes its journal as stopped, the
     ones not started are said so, and the folder reports incomplete (exit 3), never a pass."""
     scenario = tmp_path / "eight.toml"
     text = FOUR_CAISSES.replace("[751, 971, 972, 131]", "8").replace("count = 8", "count = 32")
     scenario.write_text(text.replace('duration = "1 jour ouvré"', 'duration = "3 jours ouvrés"'))
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_with_keys(tmp_path / "cache", key_pool))}
     command = [sys.executable, "-m", "noemie_sim", "run", str(scenario), "--out",
                str(tmp_path / "run"), "--workers", "2"]  # fmt: skip
     with subprocess.Popen(

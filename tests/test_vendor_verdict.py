@@ -140,10 +140,10 @@ def test_replay_means_the_same_run(
     assert f"the simulated time of the run in {run}" in capsys.readouterr().err
 
 
-async def test_crls_follow_the_real_clock(tmp_path: Path) -> None:
+async def test_crls_follow_the_real_clock(tmp_path: Path, key_pool: KeyPool) -> None:
     """A PKI served to real systems stays valid at the real time as it moves on: CRLs are
     published again before they end, and decisions at the simulated times do not change."""
-    keys = KeyPool(tmp_path / "keys")
+    keys = key_pool
     config = NetworkConfig(seed=3, jours_ouvres=1, transport="memory",
                            population=PopulationConfig(practitioners=1, assures=20, mutuelles=1,
                                                        employers=0))  # fmt: skip

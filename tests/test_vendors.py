@@ -57,8 +57,8 @@ ended_contract_share = 0.0
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPool:
-    return KeyPool(tmp_path_factory.mktemp("vendor-keys"))
+def keys(key_pool: KeyPool) -> KeyPool:
+    return key_pool
 
 
 async def command(*args: str, cwd: Path, stdin: bytes | None = None) -> str:

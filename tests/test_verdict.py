@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noemie_sim.pki.authority import Pki
+from noemie_sim.pki.authority import KeyPool, Pki
 from noemie_sim.scenarios.cli import main
 from noemie_sim.scenarios.i18n import english, language, said
 from noemie_sim.scenarios.reports.render import localized
@@ -29,19 +29,24 @@ from noemie_sim.sim.journal import chain_hash, check_run
 from noemie_sim.sim.norms import b2, kinds
 
 from .pki_helpers import T0
+from .shared_keys import cache_with_keys
 
 
 @pytest.fixture(autouse=True)
-def _key_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command keeps RSA keys in the user's cache: one per test session here."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+def _key_cache(
+    tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command keeps RSA keys in the user's cache: the session's pool here."""
+    cache = cache_with_keys(tmp_path_factory.getbasetemp() / "cache", key_pool)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def finished(tmp_path_factory: pytest.TempPathFactory, key_pool: KeyPool) -> Path:
     """A finished demo run (its folder must not be changed: tests copy it)."""
     run = tmp_path_factory.mktemp("finished") / "run"
-    os.environ.setdefault("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+    cache = cache_with_keys(tmp_path_factory.getbasetemp() / "cache", key_pool)
+    os.environ.setdefault("XDG_CACHE_HOME", str(cache))
     assert main(["run", "demo", "--out", str(run)]) == 0
     return run
 

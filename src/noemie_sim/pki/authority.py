@@ -101,21 +101,29 @@ class KeyPool:
     """A folder of RSA keys reused across PKIs, because generating them is the whole cost of a
     PKI (about 20 keys/s/core). :meth:`take` returns the first ``count`` keys of the folder,
     generating and saving (0600) the ones missing. Test keys only: two PKIs made from one pool
-    share keys."""
+    share keys.
+
+    Processes may share a pool (two commands on one user's cache, a test suite's workers):
+    :meth:`take` holds the folder's lock while it lists and fills it, so each key is made
+    once, and a process that waited takes what the other made."""
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
 
     def take(self, count: int) -> list[rsa.RSAPrivateKey]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        paths = sorted(self.folder.glob("key-*.pem"))[:count]
-        keys = [_load_key(path.read_bytes()) for path in paths]
-        if len(keys) < count:
-            fresh = generate_keys(count - len(keys))
-            start = len(list(self.folder.glob("key-*.pem")))
-            for n, key in enumerate(fresh, start=start):
-                write_file(self.folder / f"key-{n:06d}.pem", _key_pem(key), private=True)
-            keys += fresh
+        with open(os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)) as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                paths = sorted(self.folder.glob("key-*.pem"))
+                keys = [_load_key(path.read_bytes()) for path in paths[:count]]
+                if len(keys) < count:
+                    fresh = generate_keys(count - len(keys))
+                    for n, key in enumerate(fresh, start=len(paths)):
+                        write_file(self.folder / f"key-{n:06d}.pem", _key_pem(key), private=True)
+                    keys += fresh
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         return keys
 
 
