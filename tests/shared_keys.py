@@ -27,6 +27,7 @@ def cache_with_keys(cache: Path, pool: KeyPool) -> Path:
     """``cache``, the XDG_CACHE_HOME of a command a test runs, made to take its RSA keys from
     ``pool`` (the command takes them from ``<cache>/noemie-sim/keys``)."""
     keys = cache / "noemie-sim" / "keys"
+    pool.folder.mkdir(parents=True, exist_ok=True)  # a link to nothing yet is no folder
     if not keys.is_symlink():
         keys.parent.mkdir(parents=True, exist_ok=True)
         keys.symlink_to(pool.folder, target_is_directory=True)

@@ -4,11 +4,13 @@ shards, and a run stopped with Ctrl-C left incomplete but valid."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -165,6 +167,16 @@ def test_the_report_of_a_sharded_run_is_its_shards_merged(keys: KeyPool, tmp_pat
     assert {e["name"] for e in report["expectations"]} == {
         "lost_files", "double_payments", "amounts_reconciled"
     }  # fmt: skip
+    # the shards' journals read on a pool of two processes: the same report, merged in the
+    # same order; a shard whose journal was edited is said tampered from there too
+    assert shards.report(tmp_path / "run", workers=2) == report
+    edited = tmp_path / "run" / "shards" / run.results[2].caisse / "journal.sqlite"
+    with contextlib.closing(sqlite3.connect(edited)) as db, db:
+        db.execute("UPDATE events SET actor = 'PS-X' WHERE seq = 3")
+    pooled = shards.report(tmp_path / "run", workers=2)
+    assert pooled["run"]["state"] == "tampered" and pooled["verdict"] != "pass", pooled["run"]
+    assert any(run.results[2].caisse in p for p in pooled["run"]["problems"])
+    assert pooled == shards.report(tmp_path / "run")
 
 
 def test_a_shard_that_lost_its_journal_or_was_swapped_is_no_pass(
@@ -259,8 +271,9 @@ def test_the_command_line_runs_stops_and_reports_a_sharded_run(
     scenario.write_text(FOUR_CAISSES, encoding="utf-8")
     code = main(["run", str(scenario), "--out", str(tmp_path / "run"), "--workers", "1",
                  "--junit", str(tmp_path / "r.xml")])  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0, out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, out + captured.err
     assert "4 shards (one per caisse)" in out and "lines/s" in out and "verdict: pass" in out
     assert 'tests="' in (tmp_path / "r.xml").read_text()
     assert main(["verify", str(tmp_path / "run")]) == 0
@@ -279,6 +292,9 @@ def test_the_command_line_runs_stops_and_reports_a_sharded_run(
     assert main(["run", str(scenario), "--workers", "0"]) == 2
     assert main(["replay", str(tmp_path / "run"), "--workers", "0"]) == 2
     assert "--workers: at least 1" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "run"), "--workers", "0"]) == 2
+    assert "--workers: at least 1" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "run"), "--workers", "2"]) == 0
 
 
 def test_ctrl_c_leaves_an_incomplete_but_valid_run(tmp_path: Path, key_pool: KeyPool) -> None:

@@ -42,7 +42,7 @@ import signal
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from noemie_sim.actors.network import Network, population_of
 from noemie_sim.pki.authority import CRL_DAYS, KeyPool, Pki
@@ -812,13 +813,44 @@ def recorded_scenario(manifest: dict[str, Any]) -> Scenario:
     return parse(str(manifest["scenario"]), {"seed": manifest["seed"]})
 
 
-def report(folder: Path, root: x509.Certificate | None = None) -> dict[str, Any]:
+def _shard_report(folder: str, root_der: bytes | None, norms: Pack) -> dict[str, Any] | str:
+    """One shard's report (:func:`runner.report`), or why its journal cannot be trusted: what
+    a worker of :func:`report` sends back (a certificate travels as its DER bytes)."""
+    _speak(norms)
+    root = x509.load_der_x509_certificate(root_der) if root_der is not None else None
+    try:
+        return runner.report(Path(folder), root)
+    except JournalError as exc:
+        return str(exc)
+
+
+def _shard_reports(
+    folders: Sequence[Path], root: x509.Certificate | None, workers: int
+) -> Generator[dict[str, Any] | str, None, None]:
+    """:func:`_shard_report` of each of ``folders``, in their order: in this process, or on a
+    pool of ``workers`` spawned processes (each holding one shard's events at a time)."""
+    root_der = root.public_bytes(serialization.Encoding.DER) if root is not None else None
+    norms = norms_pack.active()
+    names = [str(f) for f in folders]
+    if workers <= 1 or len(names) <= 1:
+        yield from (_shard_report(name, root_der, norms) for name in names)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        min(workers, len(names)), mp_context=context, initializer=_worker_start
+    ) as pool:  # fmt: skip
+        n = len(names)
+        yield from pool.map(_shard_report, names, [root_der] * n, [norms] * n)
+
+
+def report(folder: Path, root: x509.Certificate | None = None, workers: int = 1) -> dict[str, Any]:
     """The report of a sharded run from its folder: each shard's report (one shard's events
-    in memory at a time; :func:`runner.report`) merged into the figures of the whole run
-    (:func:`measure.merge`), with one verdict (:func:`verdict.decide`). The run is complete
-    when every shard ended intact and the shards' digests give the digest the run recorded;
-    a shard missing, cut, stopped or failed makes it incomplete; one tampered, tampered.
-    ValueError for a folder that is not a readable sharded run."""
+    in memory at a time in a process; :func:`runner.report`), on ``workers`` processes,
+    merged in caisse order into the figures of the whole run (:func:`measure.merge`), with one
+    verdict (:func:`verdict.decide`). The run is complete when every shard ended intact and
+    the shards' digests give the digest the run recorded; a shard missing, cut, stopped or
+    failed makes it incomplete; one tampered, tampered. ValueError for a folder that is not a
+    readable sharded run."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if manifest is None:
@@ -830,19 +862,20 @@ def report(folder: Path, root: x509.Certificate | None = None) -> dict[str, Any]
     tampered = False
     shards: list[dict[str, Any]] = []
     recorded = manifest.get("shards") or {}
+    present = [c for c in manifest["caisses"]
+               if (folder / "shards" / c / "journal.sqlite").exists()]  # fmt: skip
+    answers = _shard_reports([folder / "shards" / c for c in present], root, workers)
     for caisse in manifest["caisses"]:
-        sub = folder / "shards" / caisse
         row: dict[str, Any] = {"caisse": caisse, **_figures_of(recorded.get(caisse))}
         shards.append(row)
-        if not (sub / "journal.sqlite").exists():
+        if caisse not in present:
             why = (manifest.get("failures") or {}).get(caisse, "it never ran")
             problems.append(f"shard {caisse}: {why}")
             row["state"] = "missing"
             continue
-        try:
-            part = runner.report(sub, root)
-        except JournalError as exc:
-            problems.append(f"shard {caisse}: {exc}")
+        part = next(answers)
+        if isinstance(part, str):  # its journal was tampered with
+            problems.append(f"shard {caisse}: {part}")
             row["state"], tampered = "tampered", True
             continue
         # keep the roles of the parties the merged report shows, not the whole national PKI
@@ -856,6 +889,7 @@ def report(folder: Path, root: x509.Certificate | None = None) -> dict[str, Any]
         problems += [f"shard {caisse}: {p}" for p in run["problems"]]
         if run["state"] == "complete" and not run["reached_end"]:
             problems.append(f"shard {caisse}: stopped at {run['ended_at']} before the end")
+    answers.close()  # every answer taken: the pool, if any, ends here
     digest = run_digest(digests)
     if differs := _digest_differs(manifest, digests, digest):
         tampered = True

@@ -184,10 +184,12 @@ def _sharded(folder: str) -> bool:
         raise UsageError(str(exc)) from None
 
 
-def _finished(folder: str) -> dict[str, Any]:
+def _finished(folder: str, workers: int = 1) -> dict[str, Any]:
+    """The report of a finished run; a sharded run's shards reported on ``workers``
+    processes."""
     try:
         if _sharded(folder):
-            return shards.report(Path(folder))
+            return shards.report(Path(folder), workers=workers)
         return report(folder)
     except (JournalError, ScenarioError, ValueError) as exc:
         raise UsageError(f"{folder}: {exc}") from None
@@ -205,7 +207,9 @@ def _root(path: str | None) -> x509.Certificate | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    result = _finished(args.run_dir)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers: at least 1, not {args.workers}")
+    result = _finished(args.run_dir, args.workers or os.cpu_count() or 1)
     reports.print_terminal(result, make_console(), lang_of(args))
     _write_reports(result, args)
     return int(result["exit_code"])
@@ -489,6 +493,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=H_("example: noemie-sim report RUN_DIR --junit sla.xml"),
     )
     rep.add_argument("run_dir", metavar="RUN_DIR")
+    rep.add_argument(
+        "--workers", type=int, metavar="N",
+        help=H_("a run sharded by caisse: its shards' journals read on N processes of this "
+                "machine (default: every core)"),
+    )  # fmt: skip
     _add_reports(rep)
     add_lang(rep)
     rep.set_defaults(handler=cmd_report)

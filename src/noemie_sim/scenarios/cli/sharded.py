@@ -200,7 +200,9 @@ def play(
     finally:
         engine.close()
     _summary(run, console)
-    return shards.report(out), run.wall_seconds
+    # the report read on the processes the shards ran on (a Ray run's folder is read here)
+    workers = engine.workers if isinstance(engine, shards.ProcessEngine) else 1
+    return shards.report(out, workers=workers), run.wall_seconds
 
 
 def _finished_line(message: shards.Finished, done: int, count: int) -> str:
