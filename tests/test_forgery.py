@@ -68,7 +68,7 @@ def _rehash(path: Path, *, edit: int | None = None, keep: int | None = None) -> 
         details = json.loads(row[9])
         if row[0] == edit:
             details["amo"] = 1  # the money changed
-            db.execute("UPDATE events SET details = ? WHERE seq = ?", (json.dumps(details), edit))
+            db.execute("UPDATE events SET details = ? WHERE seq = ?", (_canonical(details), edit))
         if row[3] == "checkpoint":  # re-signed: the forger's signature over the new chain
             evidence = json.loads(row[10])
             body = checkpoint_body(genesis, details["events"], previous, evidence["files"])

@@ -196,6 +196,8 @@ def test_journal_digest_depends_on_content_not_on_wall_clock_or_evidence(tmp_pat
     "tamper",
     [
         "UPDATE events SET details = '{\"amo\":2200}' WHERE seq = 3",
+        # the same meaning in other text: the chain hashes the text the writer stored
+        "UPDATE events SET details = '{\"amo\": 2100}' WHERE seq = 3",
         "UPDATE events SET at = '2026-03-02T09:00:00+00:00' WHERE seq = 1",
         "DELETE FROM events WHERE seq = 2",
         "UPDATE run SET value = '{\"seed\":9}' WHERE key = 'config'",

@@ -25,7 +25,7 @@ from noemie_sim.scenarios.i18n import english, language, said
 from noemie_sim.scenarios.reports.render import localized
 from noemie_sim.scenarios.reports.verdict import decide
 from noemie_sim.scenarios.schema import ScenarioError, parse
-from noemie_sim.sim.journal import chain_hash, check_run
+from noemie_sim.sim.journal import _canonical, chain_hash, check_run
 from noemie_sim.sim.norms import b2, kinds
 
 from .pki_helpers import T0
@@ -158,7 +158,8 @@ def test_verify_trusts_only_the_harness_it_is_given(
 
 
 def _edit_and_rehash(path: Path, seq: int) -> None:
-    """Change one event's details and recompute every hash after it, as a forger would."""
+    """Change one event's details (in the journal's canonical JSON, as the writer stores it)
+    and recompute every hash after it, as a forger would."""
     db = sqlite3.connect(path)
     previous = db.execute("SELECT value FROM run WHERE key = 'genesis'").fetchone()[0]
     rows = db.execute(
@@ -169,7 +170,7 @@ def _edit_and_rehash(path: Path, seq: int) -> None:
         details = json.loads(row[9])
         if row[0] == seq:
             details["forged"] = True
-            db.execute("UPDATE events SET details = ? WHERE seq = ?", (json.dumps(details), seq))
+            db.execute("UPDATE events SET details = ? WHERE seq = ?", (_canonical(details), seq))
         previous = chain_hash(previous, [*row[:9], details])
         db.execute("UPDATE events SET hash = ? WHERE seq = ?", (previous, row[0]))
     db.commit()

@@ -464,7 +464,11 @@ class Journal:
                 if row[0] != seq:
                     walk.problem = f"event {seq} is missing (found {row[0]} after {seq - 1})"
                     return walk
-                previous = chain_hash(previous, [*row[:9], json.loads(row[9])])
+                # the details column holds the canonical text the writer hashed (_append): it
+                # is hashed as stored, not decoded and encoded again; an edit that leaves its
+                # meaning but not its text is an edit too
+                head = _canonical(list(row[:9]))
+                previous = _chain_step(previous, f"{head[:-1]},{row[9]}]")
                 walk.hashes.append(previous)
                 walk.kinds.append(str(row[3]))
                 walk.hours.append(str(row[1])[:13])
