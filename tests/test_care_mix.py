@@ -84,6 +84,27 @@ def _paid_by(journal: Journal, practitioners: set[str]) -> list[Event]:
             if e.details["status"] == "paid"]  # fmt: skip
 
 
+def _paid_single_lines(
+    folder: Path, journal: Journal, practitioners: set[str]
+) -> Iterator[tuple[b2.Invoice, b2.ProfessionalAct, int, str]]:
+    """Each décompte of the ``practitioners``' one-line invoices that a mutuelle paid, as the
+    décompte file it received carries it: the invoice, its line, the amount paid and the
+    grid that paid it (a décompte the mutuelle rejected is left out)."""
+    grids = {str(e.details["decompte"]): (e.details["amount"], str(e.details["grid"]))
+             for e in journal.events("decompte-paid")}  # fmt: skip
+    for dec in _decomptes(folder):
+        for lot in dec.lots:
+            if lot.ps_number not in practitioners:
+                continue
+            for inv in lot.invoices:
+                paid = grids.get(f"{dec.sender}/{inv.invoice_number}")
+                if paid is None:
+                    continue  # rejected by the mutuelle
+                (line,) = inv.lines
+                assert isinstance(line, b2.ProfessionalAct)
+                yield inv, line, int(paid[0]), paid[1]
+
+
 def _returned(folder: Path) -> Iterator[tuple[str, noemie_ps.ReturnInvoice]]:
     """Each invoice of the NOEMIE returns the caisses sent, as "PS/invoice number" and what
     the return says of it (each file once, though sender and receiver both archive it)."""
@@ -659,30 +680,18 @@ def test_audioprothesistes_fit_aides_auditives_of_the_100_percent_sante_basket(
         kinds_seen[device.act_code] += 1
     settled = _paid_by(journal, audio)
     assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
-    grids = {str(e.details["decompte"]): (e.details["amount"], str(e.details["grid"]))
-             for e in journal.events("decompte-paid")}  # fmt: skip
     ceilinged = 0
-    for dec in _decomptes(folder):
-        for lot in dec.lots:
-            if lot.ps_number not in audio:
-                continue
-            for inv in lot.invoices:
-                paid = grids.get(f"{dec.sender}/{inv.invoice_number}")
-                if paid is None:
-                    continue  # rejected by the mutuelle
-                amount, grid = paid
-                (line,) = inv.lines
-                assert isinstance(line, b2.ProfessionalAct)
-                left = line.fee_amount - line.amo_amount  # no PF, no franchise
-                if line.act_code in ("AD1", "AE1"):
-                    assert amount == left, inv  # reste à charge 0, whatever the grid
-                    kinds_seen["AD1 paid"] += 1
-                    continue
-                percent, forfait = GRID_COVERS[grid]
-                cover = line.base * percent // 100 + forfait * line.quantity - line.amo_amount
-                ceiling = 170000 * line.quantity - line.amo_amount
-                assert amount == max(0, min(cover, ceiling, left)), (inv, grid)
-                ceilinged += cover > ceiling and left > ceiling
+    for inv, line, amount, grid in _paid_single_lines(folder, journal, audio):
+        left = line.fee_amount - line.amo_amount  # no PF, no franchise
+        if line.act_code in ("AD1", "AE1"):
+            assert amount == left, inv  # reste à charge 0, whatever the grid
+            kinds_seen["AD1 paid"] += 1
+            continue
+        percent, forfait = GRID_COVERS[grid]
+        cover = line.base * percent // 100 + forfait * line.quantity - line.amo_amount
+        ceiling = 170000 * line.quantity - line.amo_amount
+        assert amount == max(0, min(cover, ceiling, left)), (inv, grid)
+        ceilinged += cover > ceiling and left > ceiling
     assert min(kinds_seen["AD1"], kinds_seen["AD2"], kinds_seen["AD1 paid"]) >= 3, kinds_seen
     assert kinds_seen["AD1 C2S"] >= 1 and ceilinged >= 1, (kinds_seen, ceilinged)
     assert kinds_seen["AE1"] >= 1, kinds_seen
@@ -719,28 +728,16 @@ def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
         seen[act.act_code] += 1
     settled = _paid_by(journal, dentists)
     assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
-    grids = {str(e.details["decompte"]): (e.details["amount"], str(e.details["grid"]))
-             for e in journal.events("decompte-paid")}  # fmt: skip
-    for dec in _decomptes(folder):
-        for lot in dec.lots:
-            if lot.ps_number not in dentists:
-                continue
-            for inv in lot.invoices:
-                paid = grids.get(f"{dec.sender}/{inv.invoice_number}")
-                if paid is None:
-                    continue  # rejected by the mutuelle
-                amount, grid = paid
-                (line,) = inv.lines
-                assert isinstance(line, b2.ProfessionalAct)
-                left = line.fee_amount - line.amo_amount  # no PF, no franchise
-                if line.act_code == "DC1":
-                    assert amount == left, inv  # reste à charge 0, whatever the grid
-                    seen["DC1 paid"] += 1
-                    continue
-                percent = GRID_COVERS[grid][0]  # no grid has a forfait for dental acts
-                cover = line.base * percent // 100 - line.amo_amount
-                assert amount == max(0, min(cover, left)), (inv, grid)
-                seen[f"{line.act_code} paid"] += 1
+    for inv, line, amount, grid in _paid_single_lines(folder, journal, dentists):
+        left = line.fee_amount - line.amo_amount  # no PF, no franchise
+        if line.act_code == "DC1":
+            assert amount == left, inv  # reste à charge 0, whatever the grid
+            seen["DC1 paid"] += 1
+            continue
+        percent = GRID_COVERS[grid][0]  # no grid has a forfait for dental acts
+        cover = line.base * percent // 100 - line.amo_amount
+        assert amount == max(0, min(cover, left)), (inv, grid)
+        seen[f"{line.act_code} paid"] += 1
     assert min(seen["SDE"], seen["DC1"], seen["DC2"], seen["DC1 paid"], seen["DC2 paid"]) >= 3, seen
     assert seen["DC1 C2S"] >= 1, seen
 

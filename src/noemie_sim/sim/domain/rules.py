@@ -259,16 +259,16 @@ def rate_for(
     # the forfait journalier (rate 0): the AMO pays it in maternity, not in ALD
     if (patient.maternity and drug_rate != 15) or (patient.ald and drug_rate not in (15, 0)):
         return rules.full_rate
-    known = SPECIALTIES.get(specialty)
-    profession = known.profession if known is not None else None
+    transport = False  # a trip: its own rate under the régime local
     if drug_rate is not None:
         rate = drug_rate
     else:
         profession = SPECIALTIES[specialty].profession
         medical = profession in (Profession.MEDECIN, Profession.SAGE_FEMME)
+        transport = profession in (Profession.TAXI, Profession.TRANSPORT_SANITAIRE)
         if profession is Profession.ETABLISSEMENT:
             rate = rules.hospital_rate
-        elif profession in (Profession.TAXI, Profession.TRANSPORT_SANITAIRE):
+        elif transport:
             rate = rules.transport_rate
         elif profession is Profession.AUDIOPROTHESISTE:
             rate = rules.hearing_aid_rate
@@ -278,7 +278,6 @@ def rate_for(
         else:
             rate = rules.doctor_rate if medical else rules.auxiliary_rate
     if patient.alsace_moselle:
-        transport = profession in (Profession.TAXI, Profession.TRANSPORT_SANITAIRE)
         rate = ALSACE_MOSELLE_TRANSPORT_RATE if transport else ALSACE_MOSELLE_RATES.get(rate, rate)
     if day is not None and out_of_pathway(specialty, patient, day):
         rate -= OUT_OF_PATHWAY_POINTS
