@@ -84,12 +84,12 @@ def _paid_by(journal: Journal, practitioners: set[str]) -> list[Event]:
             if e.details["status"] == "paid"]  # fmt: skip
 
 
-def _paid_single_lines(
+def _paid_invoices(
     folder: Path, journal: Journal, practitioners: set[str]
-) -> Iterator[tuple[b2.Invoice, b2.ProfessionalAct, int, str]]:
-    """Each décompte of the ``practitioners``' one-line invoices that a mutuelle paid, as the
-    décompte file it received carries it: the invoice, its line, the amount paid and the
-    grid that paid it (a décompte the mutuelle rejected is left out)."""
+) -> Iterator[tuple[b2.Invoice, int, str]]:
+    """Each décompte of the ``practitioners``' invoices that a mutuelle paid, as the décompte
+    file it received carries it: the invoice, the amount paid and the grid that paid it (a
+    décompte the mutuelle rejected is left out)."""
     grids = {str(e.details["decompte"]): (e.details["amount"], str(e.details["grid"]))
              for e in journal.events("decompte-paid")}  # fmt: skip
     for dec in _decomptes(folder):
@@ -98,11 +98,18 @@ def _paid_single_lines(
                 continue
             for inv in lot.invoices:
                 paid = grids.get(f"{dec.sender}/{inv.invoice_number}")
-                if paid is None:
-                    continue  # rejected by the mutuelle
-                (line,) = inv.lines
-                assert isinstance(line, b2.ProfessionalAct)
-                yield inv, line, int(paid[0]), paid[1]
+                if paid is not None:
+                    yield inv, int(paid[0]), paid[1]
+
+
+def _paid_single_lines(
+    folder: Path, journal: Journal, practitioners: set[str]
+) -> Iterator[tuple[b2.Invoice, b2.ProfessionalAct, int, str]]:
+    """:func:`_paid_invoices` of one-line invoices, with their line."""
+    for inv, amount, grid in _paid_invoices(folder, journal, practitioners):
+        (line,) = inv.lines
+        assert isinstance(line, b2.ProfessionalAct)
+        yield inv, line, amount, grid
 
 
 def _returned(folder: Path) -> Iterator[tuple[str, noemie_ps.ReturnInvoice]]:
@@ -383,10 +390,10 @@ def test_the_c2s_is_a_coverage_of_its_own(run: tuple[Path, Journal, Population])
                     assert all(x.amc_amount == 0 for x in acts), inv.invoice_number
                     continue
                 assert inv.tiers_payant == "O" and inv.oc_number is None
-                # an aide auditive or a crown of the 100 % santé basket is paid in full up to
-                # its limit (950 € an ear, 500 € a crown), above its base; every other act at
-                # most its base
-                limits = {"AD1": 95000, "DC1": 50000}
+                # an aide auditive, a crown, a frame or a lens of the 100 % santé basket is paid
+                # in full up to its limit (950 € an ear, 500 € a crown, 30 € a frame, 60 € a
+                # lens), above its base; every other act at most its base
+                limits = {"AD1": 95000, "DC1": 50000, "MO1": 3000, "VE1": 6000}
                 devices = [a for a in acts if a.act_code in limits]
                 assert all(a.amo_amount + a.amc_amount == a.fee_amount
                            <= limits[a.act_code] * a.quantity for a in devices)  # fmt: skip
@@ -448,15 +455,16 @@ def test_the_report_gives_the_money_of_each_kind_of_care(
     above = sum(max(0, a.fee_amount - a.base) for _inv, acts in _billed_by(folder, cardiologues)
                 for a in acts)  # fmt: skip
     assert by_care["cardiologue"]["depassements"] == above > 0
-    # an aide auditive is billed above its base too (its price, not a dépassement d'honoraires)
-    audio = {p.ps_number for p in population.practitioners if p.specialty == "60"}
-    above = sum(a.fee_amount - a.base for _inv, acts in _billed_by(folder, audio) for a in acts)
-    assert by_care["audioprothesiste"]["depassements"] == above > 0
-    # and a dental crown: the basket's at its honoraire limite, the others at a free price
-    dentists = {p.ps_number for p in population.practitioners if p.specialty == "19"}
-    above = sum(a.fee_amount - a.base for _inv, acts in _billed_by(folder, dentists) for a in acts)
-    assert by_care["chirurgien-dentiste"]["depassements"] == above > 0
-    priced_above = ("cardiologue", "audioprothesiste", "chirurgien-dentiste")
+    # an aide auditive, a dental crown and glasses are billed above their base too (their
+    # price, not a dépassement d'honoraires): the basket's at its limit, the others at a free
+    # price
+    priced = {"60": "audioprothesiste", "19": "chirurgien-dentiste", "61": "opticien"}
+    for specialty, care in priced.items():
+        sellers = {p.ps_number for p in population.practitioners if p.specialty == specialty}
+        above = sum(a.fee_amount - a.base for _inv, acts in _billed_by(folder, sellers)
+                    for a in acts)  # fmt: skip
+        assert by_care[care]["depassements"] == above > 0, care
+    priced_above = ("cardiologue", *priced.values())
     assert all(row["depassements"] == 0 for care, row in by_care.items()
                if care not in priced_above)  # fmt: skip
     assert all(row["oc"] > 0 and row["lines"] >= row["invoices"] for row in by_care.values())
@@ -740,6 +748,66 @@ def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
         seen[f"{line.act_code} paid"] += 1
     assert min(seen["SDE"], seen["DC1"], seen["DC2"], seen["DC1 paid"], seen["DC2 paid"]) >= 3, seen
     assert seen["DC1 C2S"] >= 1, seen
+
+
+#: the grids' forfaits per classe B frame and lens (docs/rules.md), and the contrat
+#: responsable's ceilings of each, AMO part included
+OPTICAL_FORFAITS = {"200% BR": {"MO2": 5000, "VE2": 6000}, "300% BR": {"MO2": 10000, "VE2": 16000}}
+OPTICAL_CEILINGS = {"MO2": 10000, "VE2": 16000}
+
+
+def test_opticiens_sell_glasses_of_the_100_percent_sante_basket(
+    run: tuple[Path, Journal, Population],
+) -> None:
+    """An opticien-lunetier (n° AM catégorie 2) bills a pair of glasses on two Type 4 lines,
+    a frame and its two lenses, at 60 % of each item's base (90 % under the régime local,
+    100 % in ALD or maternity), no PF nor franchise. Classe A (the 100 % santé basket): a
+    frame of 30 € on a base of 9 €, lenses of 60 € on a base of 33 €; the mutuelle, or the
+    C2S, pays all the AMO leaves. Classe B, at free prices on a base of 0.05 € an item: the
+    grid's % of the base and its forfait, at most 100 € a frame and 160 € a lens with the AMO
+    part. Every amount is recomputed from the lots and the décomptes."""
+    folder, journal, population = run
+    opticians = {p.ps_number for p in population.practitioners if p.specialty == "61"}
+    assert opticians and all(n[2] == "2" for n in opticians)
+    c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
+    seen: Counter[str] = Counter()
+    for inv, acts in _billed_by(folder, opticians):
+        codes = [a.act_code for a in acts]
+        if codes not in (["MO1", "VE1"], ["MO2", "VE2"]):
+            continue  # the behaviour's wrong act (rejected by the caisse)
+        frame, lenses = acts
+        assert frame.quantity == 1 and lenses.quantity == 2
+        assert {frame.rate, lenses.rate} <= {60, 90, 100}
+        if codes == ["MO1", "VE1"]:
+            assert (frame.base, frame.fee_amount, lenses.base, lenses.fee_amount) == (
+                900, 3000, 6600, 12000)  # fmt: skip
+            if inv.beneficiary_nir in c2s:  # the C2S pays what the AMO leaves, to 0
+                assert all(a.amo_amount + a.amc_amount == a.fee_amount for a in acts)
+                seen["classe A C2S"] += 1
+        else:
+            assert (frame.base, lenses.base) == (5, 10) and inv.beneficiary_nir not in c2s
+            assert frame.fee_amount >= 6000 and lenses.fee_amount >= 10000
+        seen[codes[0]] += 1
+    settled = _paid_by(journal, opticians)
+    assert settled and all(e.details["pf"] == e.details["franchise"] == 0 for e in settled)
+    for inv, amount, grid in _paid_invoices(folder, journal, opticians):
+        expected = 0
+        for line in inv.lines:
+            assert isinstance(line, b2.ProfessionalAct)
+            left = line.fee_amount - line.amo_amount  # no PF, no franchise
+            if line.act_code in ("MO1", "VE1"):
+                expected += left  # reste à charge 0, whatever the grid
+                continue
+            percent = GRID_COVERS[grid][0]
+            forfait = OPTICAL_FORFAITS.get(grid, {}).get(line.act_code, 0)
+            cover = (line.base * percent + 50) // 100 + forfait * line.quantity - line.amo_amount
+            ceiling = OPTICAL_CEILINGS[line.act_code] * line.quantity - line.amo_amount
+            expected += max(0, min(cover, ceiling, left))
+            seen["capped"] += ceiling < min(cover, left)
+        assert amount == expected, (inv, grid)
+        seen[f"{inv.lines[0].act_code} paid"] += 1  # type: ignore[union-attr]
+    assert min(seen["MO1"], seen["MO2"], seen["MO1 paid"], seen["MO2 paid"]) >= 3, seen
+    assert seen["classe A C2S"] >= 1 and seen["capped"] >= 1, seen
 
 
 def test_vsl_and_ambulances_bill_a_forfait_and_km_with_a_franchise_per_trip(

@@ -232,6 +232,42 @@ def test_dental_care_at_60_percent_since_15_october_2023_and_a_crown_of_the_bask
     assert rate_for("19", ADULT, code="SDE") == 60  # no day: today's rate
 
 
+def test_glasses_of_the_100_percent_sante_basket_and_the_classe_b_ceilings() -> None:
+    """Optique médicale: 60 % of each item's base (90 % under the régime local, 100 % in ALD),
+    no PF nor franchise. A frame of classe A (30 € at most, base 9 €): the AMO pays 5.40 €, the
+    source's own figure (mutualib.fr), and every grid, as the C2S, the rest; its lenses (60 €
+    each, base 33 €, a derived convention) the same. Classe B (a base of 0.05 € an item): the
+    grid's % of that base and its forfait, at most 100 € a frame and 160 € a lens with the AMO
+    part (hand figures)."""
+    frame, lenses = liquidate([Billed("MO1", 3000), Billed("VE1", 12000, None, 2)], "61",
+                              "754212340", ADULT, DAY, Counters())  # fmt: skip
+    assert (frame.base, frame.rate, frame.amo_gross, frame.pf, frame.franchise) == (
+        900, 60, 540, 0, 0)  # fmt: skip
+    assert (lenses.base, lenses.amo_gross) == (6600, 3960)
+    assert {grid: (oc_part(frame, GRIDS[grid]), oc_part(lenses, GRIDS[grid])) for grid in GRIDS} \
+        == dict.fromkeys(GRIDS, (2460, 8040))  # fmt: skip
+    c2s = liquidate([Billed("MO1", 3000), Billed("VE1", 12000, None, 2)], "61", "754212340",
+                    Patient(date(1950, 1, 1), c2s=True), DAY, Counters())  # fmt: skip
+    assert [(act.c2s, act.patient_share) for act in c2s] == [(2460, 0), (8040, 0)]
+    frame, lenses = liquidate([Billed("MO2", 15000), Billed("VE2", 36000, None, 2)], "61",
+                              "754212340", ADULT, DAY, Counters())  # fmt: skip
+    assert (frame.base, frame.amo_gross, lenses.base, lenses.amo_gross) == (5, 3, 10, 6)
+    assert {grid: (oc_part(frame, GRIDS[grid]), oc_part(lenses, GRIDS[grid])) for grid in GRIDS} \
+        == {
+        "100% BR": (2, 4),  # the base less the AMO part
+        "150% BR": (5, 9),  # 0.08 - 0.03, 0.15 - 0.06
+        "200% BR": (5007, 12014),  # the forfaits, 50 € and 2 x 60 €, beside 200 % of the base
+        "300% BR": (9997, 31994),  # capped: 100 € a frame, 2 x 160 € the lenses, AMO included
+    }  # fmt: skip
+    # what the caisse checks (reject 0318 040 otherwise): classe A at most its prix limite
+    assert within_price_limit("MO1", 3000, 1) and not within_price_limit("MO1", 3001, 1)
+    assert within_price_limit("VE1", 12000, 2) and not within_price_limit("VE1", 12001, 2)
+    assert within_price_limit("MO2", 90000, 1)
+    local = Patient(date(1950, 1, 1), alsace_moselle=True)
+    assert rate_for("61", local, code="VE2", day=DAY) == 90
+    assert rate_for("61", Patient(date(1950, 1, 1), ald=True), code="MO2", day=DAY) == 100
+
+
 def test_aides_auditives_of_the_100_percent_sante_basket_and_the_classe_ii_ceiling() -> None:
     """An aide auditive: a base of 400 € an ear at 60 % (90 % under the régime local, 100 %
     in ALD), no PF nor franchise. Classe I at its prix limite (950 € an ear): every grid pays

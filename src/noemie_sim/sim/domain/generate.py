@@ -55,6 +55,9 @@ DENTAL_CROWN_SHARE = 0.3
 DENTAL_RAC_ZERO_SHARE = 0.5
 #: the share of aides auditives of classe I (the 100 % santé basket) among those fitted
 HEARING_AID_CLASS_I_SHARE = 0.4
+#: the share of glasses of classe A (the 100 % santé basket) among those an opticien sells to
+#: patients without the C2S (a modelling value)
+OPTICAL_CLASS_A_SHARE = 0.2
 
 KINDS = ("b2", "arl", "noemie-ps", "decompte", "noemie-oc", "oc-answer", "noemie-550")
 LOT_SIZE = 20
@@ -117,7 +120,10 @@ def typical_visit(
     limite; from 20, or when no age is given, classe I for a patient with the C2S and
     :data:`HEARING_AID_CLASS_I_SHARE` of the others, classe II at a free price of 1 100 to
     2 400 € an ear), for a chirurgien-dentiste a carie restored or a crown (of the 100 % santé
-    basket at its honoraire limite, or at a free price of 550 to 1 000 €), a session for a
+    basket at its honoraire limite, or at a free price of 550 to 1 000 €), for an
+    opticien-lunetier a pair of glasses (a frame and two unifocal lenses: of classe A at their
+    prix limite for a patient with the C2S and :data:`OPTICAL_CLASS_A_SHARE` of the others,
+    else of classe B, a frame of 60 to 220 € and lenses of 50 to 130 € each), a session for a
     kinésithérapeute, one to four drugs of one to three boxes
     each at a pharmacy (their price: a pharmacy asks no more than the base)."""
 
@@ -193,6 +199,18 @@ def typical_visit(
         else:
             price = rng.randrange(110_000, 240_001, 5_000)
             acts = [Billed("AD2", price * ears, None, ears)]
+    elif specialty == "61":
+        # a frame and two unifocal lenses, both of classe A (the 100 % santé basket, at their
+        # prix limite) or both of classe B at free prices (mixing the classes, which a
+        # patient may, is not drawn: a modelling choice, as the prices)
+        if c2s or rng.random() < OPTICAL_CLASS_A_SHARE:
+            frame, lens = ACTS["MO1"].rac_zero_price, ACTS["VE1"].rac_zero_price
+            assert frame is not None and lens is not None
+            acts = [Billed("MO1", frame), Billed("VE1", lens * 2, None, 2)]
+        else:
+            lens = rng.randrange(5_000, 13_001, 500)
+            acts = [Billed("MO2", rng.randrange(6_000, 22_001, 1_000)),
+                    Billed("VE2", lens * 2, None, 2)]  # fmt: skip
     elif specialty == "30":
         # the forfait pré-analytique and one to three analyses, on one B line
         analyses = ("9005", *sorted(rng.sample(BIOLOGY_PANEL, rng.randint(1, 3))))

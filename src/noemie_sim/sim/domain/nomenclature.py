@@ -15,8 +15,9 @@ Specialty codes are those of B2 Type 4 pos 68 / NOEMIE EXE-SPE (annexe 17) used 
 (norms.md §2.5): 01 médecine générale, 24 infirmier, 26 masseur-kinésithérapeute; 03
 (cardiologie) is a specialist for APC and the ECG. 21 for the sage-femme, 30 for the
 laboratoire de biologie médicale, 50 for the pharmacie d'officine, 54 for a taxi, 55 for an
-entreprise de transports sanitaires, 60 for an audioprothésiste, 19 for a chirurgien-dentiste
-and 90 for a clinique are project conventions (annexe 17 is not public;
+entreprise de transports sanitaires, 60 for an audioprothésiste, 61 for an opticien-lunetier,
+19 for a chirurgien-dentiste and 90 for a clinique are project conventions (annexe 17 is not
+public;
 the n° AM catégories 5 "sage-femme", 4 "chirurgien-dentiste", 3 "laboratoire", 2 "fournisseur
 (pharmacie...)" and 0 "établissement" are [DOC], norms.md §7.2).
 
@@ -27,9 +28,9 @@ A chirurgien-dentiste bills a carie's restoration (SDE) or a crown, of the 100 %
 (DC1, at most its honoraire limite de facturation: :attr:`Act.rac_zero_price`) or at a free
 price (DC2); docs/rules.md gives the sources.
 
-An audioprothésiste bills an aide auditive per ear (:attr:`Act.rac_zero_price`,
-:attr:`Act.responsible_ceiling`: the 100 % santé basket and the contrat responsable's
-ceiling; docs/rules.md gives the sources).
+An audioprothésiste bills an aide auditive per ear, an opticien-lunetier a frame and its lenses
+(:attr:`Act.rac_zero_price`, :attr:`Act.responsible_ceiling`: the 100 % santé basket and the
+contrat responsable's ceiling; docs/rules.md gives the sources).
 
 A laboratoire bills the key letter B (0.27 €) on one Type 4 line per visit, its coefficient
 the sum of the B of the NABM analyses (:data:`NABM`) its Type 4B detail lists.
@@ -67,6 +68,8 @@ class Profession(Enum):
     SAGE_FEMME = "sage-femme"  # a medical profession: 70 %, no PF, no franchise, direct access
     #: soins and prothèses dentaires: 60 % (70 % before 15/10/2023), no PF, no franchise
     CHIRURGIEN_DENTISTE = "chirurgien-dentiste"
+    #: optique médicale (frames and lenses of the LPP): 60 %, no PF, no franchise
+    OPTICIEN = "opticien-lunetier"
     INFIRMIER = "infirmier"
     KINE = "masseur-kinésithérapeute"
 
@@ -84,6 +87,7 @@ _CATEGORIES = {
     Profession.PHARMACIEN: 2,
     Profession.TAXI: 2,
     Profession.AUDIOPROTHESISTE: 2,
+    Profession.OPTICIEN: 2,
     Profession.TRANSPORT_SANITAIRE: 2,
     Profession.LABORATOIRE: 3,
     Profession.CHIRURGIEN_DENTISTE: 4,
@@ -114,6 +118,7 @@ SPECIALTIES = {
         Specialty("90", "Clinique (établissement privé)", Profession.ETABLISSEMENT, "clinique"),
         Specialty("54", "Taxi conventionné", Profession.TAXI, "taxi"),
         Specialty("60", "Audioprothésiste", Profession.AUDIOPROTHESISTE, "audioprothesiste"),
+        Specialty("61", "Opticien-lunetier", Profession.OPTICIEN, "opticien"),
         Specialty(
             "19", "Chirurgien-dentiste", Profession.CHIRURGIEN_DENTISTE, "chirurgien-dentiste"
         ),
@@ -471,6 +476,53 @@ ACTS = {
             frozenset({"19"}),
             since=date(2019, 4, 1),
             history=((None, 10750),),
+        ),
+        # optique médicale, per item, since the 100 % santé basket of optique on 1/1/2020
+        # (arrêté of 3/12/2018 [PRESS]). A frame of classe A: a base of 9 € at 60 %, at most
+        # 30 € (mutualib.fr, bfmtv.com [PRESS]); of classe B: a base of 0.05 € at a free
+        # price, a contrat responsable paying at most 100 € (adpassurances.fr [PRESS]). A
+        # unifocal lens of classe B: a base of 0.05 € (mc-alsace.fr [PRESS]), a contrat
+        # responsable paying at most 160 €: the 420 € of an equipment of unifocal lenses
+        # (décret of 11/1/2019, linternaute.com [PRESS]) less the frame's 100 €, halved (a
+        # convention: the décret caps the equipment, not each item). A unifocal lens of
+        # classe A: its prix limite and base are not in the sources found; derived (a
+        # convention): 60 €, half the lowest price of a pair of classe A lenses, 120 €
+        # (corsenetinfos.corsica, January 2020 [PRESS]), and a base of 33 €, at which the AMO
+        # pays 30 % of the equipment, as mc-alsace.fr [PRESS] says: 60 % of 9 + 2 × 33 € is
+        # 45 € of 150 €. The codes are conventions (an opticien bills LPP codes: individual
+        # codes of each maker since 1/7/2021, opticien-presse.fr [PRESS])
+        Act(
+            "MO1",
+            "Monture de classe A (100 % santé)",
+            900,
+            frozenset({"61"}),
+            since=date(2020, 1, 1),
+            rac_zero_price=3000,
+        ),
+        Act(
+            "MO2",
+            "Monture de classe B (prix libre)",
+            5,
+            frozenset({"61"}),
+            since=date(2020, 1, 1),
+            responsible_ceiling=10000,
+        ),
+        Act(
+            "VE1",
+            "Verre unifocal de classe A (100 % santé), par verre",
+            3300,
+            frozenset({"61"}),
+            since=date(2020, 1, 1),
+            source="model",
+            rac_zero_price=6000,
+        ),
+        Act(
+            "VE2",
+            "Verre unifocal de classe B (prix libre), par verre",
+            5,
+            frozenset({"61"}),
+            since=date(2020, 1, 1),
+            responsible_ceiling=16000,
         ),
         # a patient under 20: classe I at a base equal to its prix limite, 1 400 € an ear
         # (surdi13.fr [PRESS]; 60 % of it, 840 €, mdaudition.fr [PRESS]). Its code AE1 is a

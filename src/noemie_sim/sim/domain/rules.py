@@ -36,6 +36,11 @@ Sources (norms.md §8.2, §6; docs/rules.md lists each with its source):
   PF nor franchise; the 100 % santé basket (classe I, at most 950 €) leaves the patient
   nothing with a contrat responsable or the C2S; a contrat responsable pays at most 1 700 €
   of a classe II device, AMO part included [PRESS, docs/rules.md].
+* optique médicale (an opticien-lunetier): 60 % of each frame's and lens's base since
+  1/1/2020, no PF nor franchise; an equipment of the 100 % santé basket (classe A: a frame at
+  most 30 €, lenses at their prix limite) leaves the patient nothing with a contrat
+  responsable or the C2S; a contrat responsable pays at most 100 € of a classe B frame and
+  160 € of a classe B unifocal lens [PRESS and conventions, docs/rules.md].
 * the complémentaire santé solidaire (C2S), granted to a foyer and, in noemie-sim, managed by
   its caisse (a convention: an OC may manage it too): the caisse pays the ticket modérateur
   beside the AMO part, in tiers payant, with no PF nor franchise and no dépassement
@@ -106,6 +111,7 @@ class Rules:
     franchise_year_cap: int = 5000
     transport_rate: int = 65
     hearing_aid_rate: int = 60  # an aide auditive (LPP), 100 % santé or not
+    optical_rate: int = 60  # a frame or a lens (LPP), 100 % santé or not
     dental_rate: int = 60  # soins and prothèses dentaires, from 15/10/2023
     dental_rate_before_2023: int = 70
     franchise_per_trip: int = 400  # from 31/03/2024
@@ -272,6 +278,8 @@ def rate_for(
             rate = rules.transport_rate
         elif profession is Profession.AUDIOPROTHESISTE:
             rate = rules.hearing_aid_rate
+        elif profession is Profession.OPTICIEN:
+            rate = rules.optical_rate
         elif profession is Profession.CHIRURGIEN_DENTISTE:
             before = day is not None and day < DENTAL_RATE_CHANGE
             rate = rules.dental_rate_before_2023 if before else rules.dental_rate
@@ -400,11 +408,11 @@ GRIDS = {
     for g in (
         Grid("100% BR", 100),
         Grid("150% BR", 150),
-        # a forfait per aide auditive of classe II (per ear) beside the % of its base
-        # (modelling values): the 300 % grid reaches the contrat responsable's ceiling of
-        # 1 700 € an ear
-        Grid("200% BR", 200, (("AMK", 500), ("AD2", 30000))),
-        Grid("300% BR", 300, (("COE", 1000), ("AD2", 60000))),
+        # a forfait per aide auditive of classe II (per ear), per frame and per lens of
+        # classe B beside the % of their base (modelling values): the 300 % grid's reach the
+        # contrat responsable's ceilings (1 700 € an ear, 100 € a frame, 160 € a lens)
+        Grid("200% BR", 200, (("AMK", 500), ("AD2", 30000), ("MO2", 5000), ("VE2", 6000))),
+        Grid("300% BR", 300, (("COE", 1000), ("AD2", 60000), ("MO2", 10000), ("VE2", 16000))),
     )
 }
 
