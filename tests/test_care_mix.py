@@ -709,10 +709,11 @@ def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
     run: tuple[Path, Journal, Population],
 ) -> None:
     """A chirurgien-dentiste (n° AM catégorie 4) bills a carie restored (29.30 €) or a crown
-    on a base of 120 € on a Type 4 line, at 60 % (90 % under the régime local, 100 % in ALD
-    or maternity), no PF nor franchise. A crown of the 100 % santé basket (DC1) at 500 €: the
-    mutuelle, or the C2S, pays all the AMO leaves; a crown at a free price (DC2): the grid's %
-    of the base. Every amount is recomputed from the lots and the décomptes."""
+    on a base of 120 € on a Type 4 line, coded in CCAM on a Type 4M with its tooth, at 60 %
+    (90 % under the régime local, 100 % in ALD or maternity), no PF nor franchise. A crown of
+    the 100 % santé basket (DC1) at 500 €: the mutuelle, or the C2S, pays all the AMO leaves;
+    a crown at a free price (DC2): the grid's % of the base. Every amount is recomputed from
+    the lots and the décomptes."""
     folder, journal, population = run
     dentists = {p.ps_number for p in population.practitioners if p.specialty == "19"}
     assert dentists and all(n[2] == "4" for n in dentists)
@@ -724,6 +725,10 @@ def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
         (act,) = acts
         assert act.rate in (60, 90, 100) and act.quantity == 1
         assert act.base == {"SDE": 2930, "DC1": 12000, "DC2": 12000}[act.act_code]
+        # a crown's Type 4M: its CCAM code and its tooth (ISO 3950), which decide its basket
+        ccam = (act.ccam.ccam_code, act.ccam.teeth[1]) if act.ccam and act.ccam.teeth else None
+        assert ccam in {"SDE": (None,), "DC1": {("HBLD634", t) for t in "1234"},
+                        "DC2": {("HBLD734", t) for t in "678"}}[act.act_code], act  # fmt: skip
         if act.act_code == "DC1":
             assert act.fee_amount == 50000
             if inv.beneficiary_nir in c2s:  # the C2S pays what the AMO leaves, to 0

@@ -10,6 +10,7 @@ from noemie_sim.sim.domain.nomenclature import (
     billable,
     biology_agrees,
     biology_coefficient,
+    ccam_agrees,
     for_age,
     may_bill,
     price_at,
@@ -225,6 +226,16 @@ def test_dental_care_at_60_percent_since_15_october_2023_and_a_crown_of_the_bask
     # what the caisse checks (reject 0318 040 otherwise): the basket's crown at most 500 €
     assert within_price_limit("DC1", 50000, 1) and not within_price_limit("DC1", 50001, 1)
     assert within_price_limit("DC2", 200000, 1)
+    # and (reject 0318 060 otherwise) its CCAM coding: the basket's céramo-métallique crown
+    # on an incisor, a canine or a first premolar, the free one on a molar, one tooth of a
+    # permanent quadrant; an act without a CCAM code has no 4M
+    assert all(ccam_agrees("DC1", "HBLD634", f"{q}{t}") for q in "1234" for t in "1234")
+    assert all(ccam_agrees("DC2", "HBLD734", f"{q}{t}") for q in "1234" for t in "678")
+    assert not any(ccam_agrees("DC1", "HBLD634", teeth) for teeth in ("15", "16", "51", "1",
+                                                                      "1112", None))  # fmt: skip
+    assert not ccam_agrees("DC1", "HBLD734", "11") and not ccam_agrees("DC2", None, None)
+    assert ccam_agrees("SDE", None, None) and not ccam_agrees("SDE", "HBLD634", "11")
+    assert ccam_agrees("ADE", "DEQP003", None) and not ccam_agrees("ADE", None, None)
     # the régime local takes the 10 points over: 90 % before and after (radiomelodie.com)
     local = Patient(date(1950, 1, 1), alsace_moselle=True)
     assert [rate_for("19", local, code="SDE", day=date(2023, 10, d)) for d in (14, 15)] == [90, 90]

@@ -496,6 +496,39 @@ def test_tiers_payant_pays_the_ps_in_full_and_the_pf_is_recovered_from_the_assur
             assert e.details["deductions"] == 0
 
 
+async def test_a_crown_is_settled_by_its_ccam_coding_and_its_tooth(
+    tmp_path: Path, keys: KeyPool
+) -> None:
+    """The caisse reads a crown's basket from its Type 4M: the crown of the 100 % santé
+    basket (DC1) coded HBLD634 on a first premolar is settled; on a molar, or without its
+    4M, or coded as the molar's crown, it is rejected with 0318 060."""
+    config = dataclasses.replace(
+        SMALL, transport="memory", practitioner_groups=(PractitionerGroup(1, "19"),)
+    )
+    async with Network(config, tmp_path, keys=keys) as network:
+        (cpam,) = network.cpams.values()
+        (ps,) = network.practitioners.values()
+        day = config.start.date()
+        insured, who = next((i, b) for i, b in ps.patients if i.rights_until is None)
+        assert network.kernel is not None
+        population = network.kernel.population
+        crown = fse_invoice(population, ps.who, insured, who, day, 1,
+                            [Billed("DC1", 50000, teeth="24")], True)  # fmt: skip
+        (line,) = crown.lines
+        assert isinstance(line, b2.ProfessionalAct) and line.ccam is not None
+        assert (line.ccam.ccam_code, line.ccam.teeth) == ("HBLD634", "24")
+        lot = b2.Lot(1, ps.id, cpam.id, day, (crown,))
+        assert cpam._settle(ps.id, lot, crown).code is None
+        miscoded = [
+            dataclasses.replace(line, ccam=b2.CcamDetail("HBLD634", teeth="26")),  # a molar
+            dataclasses.replace(line, ccam=None),
+            dataclasses.replace(line, ccam=b2.CcamDetail("HBLD734", teeth="24")),
+        ]
+        for n, wrong in enumerate(miscoded, 2):
+            invoice = dataclasses.replace(crown, invoice_number=n, lines=(wrong,))
+            assert cpam._settle(ps.id, lot, invoice).code == "0318 060", wrong.ccam
+
+
 async def test_a_100_percent_sante_device_above_its_price_limit_is_rejected(
     tmp_path: Path, keys: KeyPool
 ) -> None:

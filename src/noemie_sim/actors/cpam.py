@@ -42,6 +42,7 @@ from noemie_sim.sim.domain.links import LinkRegister
 from noemie_sim.sim.domain.nomenclature import (
     ACTS,
     biology_agrees,
+    ccam_agrees,
     for_age,
     may_bill,
     nabm_code,
@@ -636,6 +637,8 @@ class Cpam(Actor):
             code = "0318 040"
         elif not all(for_age(a.act_code, _age_on(who.birth_date, inv.invoice_date)) for a in acts):
             code = "0318 050"
+        elif not all(ccam_agrees(a.act_code, *_ccam(a)) for a in acts):
+            code = "0318 060"
         elif inv.invoice_date > today:
             code = "0120 001"
         result = Settlement(ps, lot, inv, code, insured=insured)
@@ -653,6 +656,7 @@ class Cpam(Actor):
                     a.quantity,
                     a.unit_price if ACTS[a.act_code].per_box else None,
                     tuple(nabm_code(x.code) or x.code for x in _biology(a)),
+                    _ccam(a)[1],
                 )
                 for a in acts
             ]
@@ -909,6 +913,13 @@ def _known(line: b2.ProfessionalAct | b2.HospitalLine) -> bool:
 def _biology(line: b2.ProfessionalAct | b2.HospitalLine) -> tuple[b2.NabmAnalysis, ...]:
     """The NABM analyses of a line (only a Type 4 has any)."""
     return line.biology if isinstance(line, b2.ProfessionalAct) else ()
+
+
+def _ccam(line: b2.ProfessionalAct | b2.HospitalLine) -> tuple[str | None, str | None]:
+    """The CCAM code and teeth of a line's Type 4M, (None, None) without one (a Type 3 has
+    none)."""
+    detail = line.ccam if isinstance(line, b2.ProfessionalAct) else None
+    return (detail.ccam_code, detail.teeth) if detail is not None else (None, None)
 
 
 def _biology_agrees(act: b2.ProfessionalAct | b2.HospitalLine) -> bool:

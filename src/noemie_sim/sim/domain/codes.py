@@ -59,6 +59,7 @@ AMO = {
         Code("0318 030", "Cotation de biologie différente du détail des analyses NABM", T),
         Code("0318 040", "Prix supérieur au prix limite de vente (panier 100 % santé)", T),
         Code("0318 050", "Acte incompatible avec l'âge du bénéficiaire", M),
+        Code("0318 060", "Codage CCAM absent ou incohérent avec l'acte (code, dent)", T),
         Code("0120 001", "Date des soins postérieure à la réception", T),
         Code("0900 001", "Participation forfaitaire déduite", A),
     )

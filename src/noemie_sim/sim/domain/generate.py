@@ -175,12 +175,15 @@ def typical_visit(
         # the C2S (who is billed no dépassement), else a crown at a free price (modelling
         # shares and prices)
         if rng.random() < DENTAL_CROWN_SHARE:
-            if c2s or rng.random() < DENTAL_RAC_ZERO_SHARE:
+            crown = "DC1" if c2s or rng.random() < DENTAL_RAC_ZERO_SHARE else "DC2"
+            # its tooth: a quadrant of the permanent teeth and a place the crown is for
+            tooth = f"{rng.randint(1, 4)}{rng.choice(ACTS[crown].tooth_places)}"
+            if crown == "DC1":
                 price = ACTS["DC1"].rac_zero_price
                 assert price is not None
-                acts = [Billed("DC1", price)]
             else:
-                acts = [Billed("DC2", rng.randrange(55_000, 100_001, 1_000))]
+                price = rng.randrange(55_000, 100_001, 1_000)
+            acts = [Billed(crown, price, teeth=tooth)]
         else:
             acts = [Billed("SDE", fee("SDE"))]
     elif specialty == "60":
@@ -430,7 +433,7 @@ def b2_act(
         quantity=settled.quantity,
         coefficient=coefficient,
         specialty=ps.specialty,
-        ccam=b2.CcamDetail(act.ccam) if act.ccam else None,
+        ccam=b2.CcamDetail(act.ccam, teeth=settled.teeth) if act.ccam else None,
     )
 
 

@@ -172,6 +172,9 @@ class Act:
     responsible_ceiling: int | None = None
     #: the ages (in years on the care date, from and below) of the patients it is for
     ages: tuple[int, int] = (0, 200)
+    #: the teeth a CCAM dental act is for, by their place in a quadrant (the second digit of
+    #: ISO 3950: 1-2 incisors, 3 canine, 4-5 premolars, 6-8 molars); () for any other act
+    tooth_places: tuple[int, ...] = ()
 
     def tariff_at(self, day: date) -> int:
         """The tariff in force on ``day`` (conventions for unknown history: module docstring)."""
@@ -453,7 +456,12 @@ ACTS = {
         # 1/4/2019 [PRESS]); one of the 100 % santé basket (céramo-métallique on a visible
         # tooth) is billed at most 500 €, its honoraire limite de facturation, which a
         # contrat responsable and the C2S pay in full beyond the AMO; another at a free price.
-        # The codes are conventions (a dentist bills CCAM acts, whose codes are not modelled)
+        # A crown is coded in CCAM on its Type 4M with its tooth, which decides its basket:
+        # the céramo-métallique crown on an incisor, a canine or a first premolar (HBLD634)
+        # is of the basket, on a molar (HBLD734) at a free price (annexe V of the convention
+        # dentaire of 2018 [DOC]; journaldesfemmes.fr, lemedecin.fr [PRESS]). The Type 4 codes
+        # are conventions, and so is SDE's lack of a CCAM coding (its CCAM act is not
+        # modelled)
         Act(
             "SDE",
             "Soins dentaires : restauration d'une carie",
@@ -465,17 +473,21 @@ ACTS = {
             "Couronne dentaire du panier 100 % santé",
             12000,
             frozenset({"19"}),
+            ccam="HBLD634",
             since=date(2019, 4, 1),
             history=((None, 10750),),
             rac_zero_price=50000,
+            tooth_places=(1, 2, 3, 4),
         ),
         Act(
             "DC2",
             "Couronne dentaire à tarif libre",
             12000,
             frozenset({"19"}),
+            ccam="HBLD734",
             since=date(2019, 4, 1),
             history=((None, 10750),),
+            tooth_places=(6, 7, 8),
         ),
         # optique médicale, per item, since the 100 % santé basket of optique on 1/1/2020
         # (arrêté of 3/12/2018 [PRESS]). A frame of classe A: a base of 9 € at 60 %, at most
@@ -636,6 +648,26 @@ def for_age(code: str, age: int) -> bool:
     care date is within them; any other act passes."""
     act = ACTS.get(code)
     return act is None or act.ages[0] <= age < act.ages[1]
+
+
+def ccam_agrees(code: str, ccam: str | None, teeth: str | None) -> bool:
+    """What the caisse checks of an act's CCAM coding, ``ccam`` and ``teeth`` as its Type 4M
+    gives them (None without a 4M; reject 0318 060 otherwise, a convention): an act coded in
+    CCAM has its 4M with its code, and a dental one names one tooth of a permanent quadrant
+    (ISO 3950: 1 to 4) at a place it is for; an act without a CCAM code has no 4M."""
+    act = ACTS.get(code)
+    expected = act.ccam if act is not None else None
+    if ccam != expected:
+        return False
+    if act is None or not act.tooth_places:
+        return True
+    return (
+        teeth is not None
+        and len(teeth) == 2
+        and teeth[0] in "1234"
+        and teeth[1].isdigit()
+        and int(teeth[1]) in act.tooth_places
+    )
 
 
 def within_price_limit(code: str, fee: int, quantity: int) -> bool:

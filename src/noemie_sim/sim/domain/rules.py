@@ -159,6 +159,8 @@ class Billed:
     unit_price: int | None = None  # the price of one box, for a drug
     #: the NABM analyses of a biology act (B), whose coefficients add up to its coefficient
     analyses: tuple[str, ...] = ()
+    #: the teeth a dental act is for, as its Type 4M names them (ISO 3950, 2 digits each)
+    teeth: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,8 @@ class Liquidated:
     c2s: int = 0
     #: the NABM analyses of a biology act, as billed
     analyses: tuple[str, ...] = ()
+    #: the teeth of a dental act, as billed
+    teeth: str | None = None
 
     @property
     def amo(self) -> int:
@@ -337,6 +341,7 @@ def liquidate(
                 if patient.c2s
                 else 0,
                 billed.analyses,
+                billed.teeth,
             )
         )
     return result
