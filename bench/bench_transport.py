@@ -182,7 +182,13 @@ async def main() -> None:
             CPAM,
             folder / "hub",
             lambda: T0 + timedelta(days=1),
-            limits=Limits(max_file_size=(args.big_mb + 1) * 1024 * 1024),
+            # the bench's depot keeps every file it receives (nothing consumes them): room for
+            # the four rows of small files and the big one
+            limits=Limits(
+                max_file_size=(args.big_mb + 1) * 1024 * 1024,
+                max_depot_files=4 * args.files + 10,
+                depot_quota=4 * args.files * 16 * 1024 + 2 * (args.big_mb + 1) * 1024 * 1024,
+            ),
         )
         await hub.start()
         known = folder / "known_hosts"
