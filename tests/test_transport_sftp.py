@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -314,3 +316,62 @@ async def test_openssh_sftp_client_logs_in_uploads_and_downloads(
     assert hub.disk.read_depot(PS, "LOT042.b2") == b"lot from a vendor"
     assert (tmp_path / "got.arl").read_bytes() == b"positive"
     assert "ARL042.arl" in out.decode()
+
+
+# -- asyncssh's debug logging ----------------------------------------------------------------
+
+
+async def test_asyncssh_logs_what_it_logged_when_its_debugging_is_on(
+    fresh_pki: Pki,
+    hub: SftpHub,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hub's and clients' asyncssh describes packets and formats its debug messages only
+    when they are logged (noemie_sim.sim.transport.ssh_logging): with asyncssh's debug level
+    3 and its logger at DEBUG, a session logs each packet and its SFTP requests as asyncssh
+    does; at level 1, its requests and no packet; at INFO, nothing of either."""
+
+    async def session() -> list[str]:
+        caplog.clear()
+        async with await raw(fresh_pki, hub) as conn, conn.start_sftp_client() as sftp:
+            await sftp.listdir("retour")
+        return [r.getMessage() for r in caplog.records if r.name.startswith("asyncssh")]
+
+    def packets(lines: list[str]) -> list[str]:  # "Sent FXP_OPENDIR (11), 15 bytes"
+        return [line for line in lines if re.search(r"(Sent|Received) \S+ \(\d+\), \d+ byte", line)]
+
+    # and the work skipped: a packet's size described (asyncssh.packet.plural), a debug
+    # message handed to the logging module
+    described: list[int] = []
+    handed: list[int] = []
+    plural = asyncssh.packet.plural  # type: ignore[attr-defined]
+    hand = logging.LoggerAdapter.log
+
+    def counting_plural(*args: Any) -> str:
+        described.append(1)
+        return plural(*args)
+
+    def counting_hand(self: Any, level: int, *args: Any, **kwargs: Any) -> None:
+        handed.append(level)
+        hand(self, level, *args, **kwargs)
+
+    monkeypatch.setattr(asyncssh.packet, "plural", counting_plural)
+    monkeypatch.setattr(logging.LoggerAdapter, "log", counting_hand)
+    try:
+        asyncssh.set_debug_level(3)
+        caplog.set_level(logging.DEBUG, logger="asyncssh")
+        verbose = await session()
+        assert packets(verbose) and any("Sending opendir" in line for line in verbose)
+        assert described and logging.DEBUG in handed
+        asyncssh.set_debug_level(1)
+        described.clear()
+        quieter = await session()
+        assert not packets(quieter) and any("Sending opendir" in line for line in quieter)
+        assert not described
+        caplog.set_level(logging.INFO, logger="asyncssh")
+        handed.clear()
+        assert not [line for line in await session() if "opendir" in line.lower()]
+        assert handed and logging.DEBUG not in handed
+    finally:
+        asyncssh.set_debug_level(1)

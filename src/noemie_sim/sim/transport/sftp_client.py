@@ -21,6 +21,9 @@ import asyncssh
 
 from .api import AlreadyDelivered, Refused, TransportError
 from .names import DEPOT, RETOUR, check_name, is_final, part_name
+from .ssh_logging import install as _install_ssh_logging
+
+_install_ssh_logging()
 
 #: Connection-level failures after which sending again may succeed.
 _RETRYABLE = (

@@ -65,6 +65,9 @@ from noemie_sim.sim.clock import real_ticks
 
 from .disk import DiskHub, no_clobber_rename
 from .names import DEPOT, FOLDERS, PART, RETOUR, InvalidName, check_name, is_final
+from .ssh_logging import install as _install_ssh_logging
+
+_install_ssh_logging()
 
 EventSink = Callable[..., None]
 #: Real seconds between two checks of the connected partners' certificates.
