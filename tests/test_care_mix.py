@@ -712,7 +712,8 @@ def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
     on a base of 120 € on a Type 4 line, coded in CCAM on a Type 4M with its tooth, at 60 %
     (90 % under the régime local, 100 % in ALD or maternity), no PF nor franchise. A crown of
     the 100 % santé basket (DC1) at 500 €: the mutuelle, or the C2S, pays all the AMO leaves;
-    a crown at a free price (DC2): the grid's % of the base. Every amount is recomputed from
+    a crown of the panier maîtrisé (DC3) at 550 € or at a free price (DC2): the grid's % of
+    the base. Every amount is recomputed from
     the lots and the décomptes."""
     folder, journal, population = run
     dentists = {p.ps_number for p in population.practitioners if p.specialty == "19"}
@@ -720,15 +721,16 @@ def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
     c2s = {b.nir for _insured, b in population.beneficiaries() if b.c2s}
     seen: Counter[str] = Counter()
     for inv, acts in _billed_by(folder, dentists):
-        if [a.act_code for a in acts] not in (["SDE"], ["DC1"], ["DC2"]):
+        if [a.act_code for a in acts] not in (["SDE"], ["DC1"], ["DC2"], ["DC3"]):
             continue  # the behaviour's wrong act (rejected by the caisse)
         (act,) = acts
         assert act.rate in (60, 90, 100) and act.quantity == 1
-        assert act.base == {"SDE": 2930, "DC1": 12000, "DC2": 12000}[act.act_code]
+        assert act.base == {"SDE": 2930, "DC1": 12000, "DC2": 12000, "DC3": 12000}[act.act_code]
         # a crown's Type 4M: its CCAM code and its tooth (ISO 3950), which decide its basket
         ccam = (act.ccam.ccam_code, act.ccam.teeth[1]) if act.ccam and act.ccam.teeth else None
         assert ccam in {"SDE": (None,), "DC1": {("HBLD634", t) for t in "1234"},
-                        "DC2": {("HBLD734", t) for t in "678"}}[act.act_code], act  # fmt: skip
+                        "DC2": {("HBLD734", t) for t in "678"},
+                        "DC3": {("HBLD491", "5")}}[act.act_code], act  # fmt: skip
         if act.act_code == "DC1":
             assert act.fee_amount == 50000
             if inv.beneficiary_nir in c2s:  # the C2S pays what the AMO leaves, to 0
@@ -736,6 +738,8 @@ def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
                 seen["DC1 C2S"] += 1
         elif act.act_code == "DC2":
             assert act.fee_amount > 50000 and inv.beneficiary_nir not in c2s
+        elif act.act_code == "DC3":  # the panier maîtrisé, at its honoraire limite
+            assert act.fee_amount == 55000 and inv.beneficiary_nir not in c2s
         else:
             assert act.fee_amount == act.base
         seen[act.act_code] += 1
@@ -751,7 +755,8 @@ def test_chirurgiens_dentistes_fit_crowns_of_the_100_percent_sante_basket(
         cover = line.base * percent // 100 - line.amo_amount
         assert amount == max(0, min(cover, left)), (inv, grid)
         seen[f"{line.act_code} paid"] += 1
-    assert min(seen["SDE"], seen["DC1"], seen["DC2"], seen["DC1 paid"], seen["DC2 paid"]) >= 3, seen
+    assert min(seen[code] for code in ("SDE", "DC1", "DC2", "DC3", "DC1 paid", "DC2 paid",
+                                       "DC3 paid")) >= 3, seen  # fmt: skip
     assert seen["DC1 C2S"] >= 1, seen
 
 

@@ -223,14 +223,23 @@ def test_dental_care_at_60_percent_since_15_october_2023_and_a_crown_of_the_bask
         "200% BR": 16800,  # 240 - 72
         "300% BR": 28800,  # 360 - 72: the patient keeps 800 - 72 - 288 = 440 €
     }
-    # what the caisse checks (reject 0318 040 otherwise): the basket's crown at most 500 €
+    # a crown of the panier maîtrisé (550 € at most): no reste à charge 0, the grid's % of
+    # its base as for a free one
+    maitrise = liquidate([Billed("DC3", 55000)], "19", "754212340", ADULT, DAY, Counters())[0]
+    assert (maitrise.base, maitrise.amo_gross) == (12000, 7200)
+    assert oc_part(maitrise, GRIDS["300% BR"]) == 28800  # 360 - 72: the patient keeps 190 €
+    # what the caisse checks (reject 0318 040 otherwise): the basket's crown at most 500 €,
+    # the panier maîtrisé's at most 550 €
     assert within_price_limit("DC1", 50000, 1) and not within_price_limit("DC1", 50001, 1)
+    assert within_price_limit("DC3", 55000, 1) and not within_price_limit("DC3", 55001, 1)
     assert within_price_limit("DC2", 200000, 1)
     # and (reject 0318 060 otherwise) its CCAM coding: the basket's céramo-métallique crown
     # on an incisor, a canine or a first premolar, the free one on a molar, one tooth of a
     # permanent quadrant; an act without a CCAM code has no 4M
     assert all(ccam_agrees("DC1", "HBLD634", f"{q}{t}") for q in "1234" for t in "1234")
     assert all(ccam_agrees("DC2", "HBLD734", f"{q}{t}") for q in "1234" for t in "678")
+    assert all(ccam_agrees("DC3", "HBLD491", f"{q}5") for q in "1234")
+    assert not ccam_agrees("DC3", "HBLD491", "14") and not ccam_agrees("DC3", "HBLD634", "15")
     assert not any(ccam_agrees("DC1", "HBLD634", teeth) for teeth in ("15", "16", "51", "1",
                                                                       "1112", None))  # fmt: skip
     assert not ccam_agrees("DC1", "HBLD734", "11") and not ccam_agrees("DC2", None, None)

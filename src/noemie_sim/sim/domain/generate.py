@@ -53,6 +53,8 @@ from .text import ascii_upper
 #: of the 100 % santé basket (modelling values)
 DENTAL_CROWN_SHARE = 0.3
 DENTAL_RAC_ZERO_SHARE = 0.5
+#: and of the others, the share of the panier maîtrisé's (the rest at a free price)
+DENTAL_MAITRISE_SHARE = 0.4
 #: the share of aides auditives of classe I (the 100 % santé basket) among those fitted
 HEARING_AID_CLASS_I_SHARE = 0.4
 #: the share of glasses of classe A (the 100 % santé basket) among those an opticien sells to
@@ -119,8 +121,9 @@ def typical_visit(
     an aide auditive (one ear or both; for a patient of ``age`` under 20, classe I at its prix
     limite; from 20, or when no age is given, classe I for a patient with the C2S and
     :data:`HEARING_AID_CLASS_I_SHARE` of the others, classe II at a free price of 1 100 to
-    2 400 € an ear), for a chirurgien-dentiste a carie restored or a crown (of the 100 % santé
-    basket at its honoraire limite, or at a free price of 550 to 1 000 €), for an
+    2 400 € an ear), for a chirurgien-dentiste a carie restored or a crown on a tooth it is
+    for (of the 100 % santé basket or of the panier maîtrisé at its honoraire limite, or at a
+    free price of 550 to 1 000 €), for an
     opticien-lunetier a pair of glasses (a frame and two unifocal lenses: of classe A at their
     prix limite for a patient with the C2S and :data:`OPTICAL_CLASS_A_SHARE` of the others,
     else of classe B, a frame of 60 to 220 € and lenses of 50 to 130 € each), a session for a
@@ -172,17 +175,22 @@ def typical_visit(
     elif specialty == "19":
         # a crown for about one visit in three, else a carie restored; the crown of the 100 %
         # santé basket, at its honoraire limite, for half of them and for every patient with
-        # the C2S (who is billed no dépassement), else a crown at a free price (modelling
-        # shares and prices)
+        # the C2S (who is billed no dépassement), else one of the panier maîtrisé at its own
+        # or one at a free price (modelling shares and prices)
         if rng.random() < DENTAL_CROWN_SHARE:
-            crown = "DC1" if c2s or rng.random() < DENTAL_RAC_ZERO_SHARE else "DC2"
+            if c2s or rng.random() < DENTAL_RAC_ZERO_SHARE:
+                crown = "DC1"
+            else:
+                crown = "DC3" if rng.random() < DENTAL_MAITRISE_SHARE else "DC2"
             # its tooth: a quadrant of the permanent teeth and a place the crown is for
             tooth = f"{rng.randint(1, 4)}{rng.choice(ACTS[crown].tooth_places)}"
             if crown == "DC1":
                 price = ACTS["DC1"].rac_zero_price
-                assert price is not None
+            elif crown == "DC3":
+                price = ACTS["DC3"].price_limit
             else:
                 price = rng.randrange(55_000, 100_001, 1_000)
+            assert price is not None
             acts = [Billed(crown, price, teeth=tooth)]
         else:
             acts = [Billed("SDE", fee("SDE"))]

@@ -25,8 +25,9 @@ A clinique bills a stay on Type 3 lines (:attr:`Act.hospital`): the séjour (GHS
 tariff) and the forfait journalier of each day (20 € from 1/1/2018, 18 € before [DOC]).
 
 A chirurgien-dentiste bills a carie's restoration (SDE) or a crown, of the 100 % santé basket
-(DC1, at most its honoraire limite de facturation: :attr:`Act.rac_zero_price`) or at a free
-price (DC2); docs/rules.md gives the sources.
+(DC1, at most its honoraire limite de facturation: :attr:`Act.rac_zero_price`), of the panier
+maîtrisé (DC3, at most its own: :attr:`Act.price_limit`) or at a free price (DC2), coded in
+CCAM with its tooth (:attr:`Act.tooth_places`); docs/rules.md gives the sources.
 
 An audioprothésiste bills an aide auditive per ear, an opticien-lunetier a frame and its lenses
 (:attr:`Act.rac_zero_price`, :attr:`Act.responsible_ceiling`: the 100 % santé basket and the
@@ -167,6 +168,10 @@ class Act:
     #: a device of the 100 % santé basket: its prix limite de vente (cents, per unit), up to
     #: which a contrat responsable (and the C2S) pays what the AMO leaves (reste à charge 0)
     rac_zero_price: int | None = None
+    #: the most it may be billed a unit without the basket's reste à charge 0 (cents): a
+    #: prothèse dentaire of the panier maîtrisé, whose honoraire limite a mutuelle covers as
+    #: its grid says
+    price_limit: int | None = None
     #: the most a contrat responsable pays of a device outside that basket, AMO part
     #: included (cents, per unit)
     responsible_ceiling: int | None = None
@@ -458,10 +463,11 @@ ACTS = {
         # contrat responsable and the C2S pay in full beyond the AMO; another at a free price.
         # A crown is coded in CCAM on its Type 4M with its tooth, which decides its basket:
         # the céramo-métallique crown on an incisor, a canine or a first premolar (HBLD634)
-        # is of the basket, on a molar (HBLD734) at a free price (annexe V of the convention
-        # dentaire of 2018 [DOC]; journaldesfemmes.fr, lemedecin.fr [PRESS]). The Type 4 codes
-        # are conventions, and so is SDE's lack of a CCAM coding (its CCAM act is not
-        # modelled)
+        # is of the basket, on a second premolar (HBLD491) of the panier maîtrisé, at most
+        # its honoraire limite of 550 € from 1/1/2020, on a molar (HBLD734) at a free price
+        # (annexes IV and V of the convention dentaire of 2018 [DOC]; journaldesfemmes.fr,
+        # lemedecin.fr [PRESS]). The Type 4 codes are conventions, and so is SDE's lack of a
+        # CCAM coding (its CCAM act is not modelled)
         Act(
             "SDE",
             "Soins dentaires : restauration d'une carie",
@@ -478,6 +484,17 @@ ACTS = {
             history=((None, 10750),),
             rac_zero_price=50000,
             tooth_places=(1, 2, 3, 4),
+        ),
+        Act(
+            "DC3",
+            "Couronne dentaire du panier maîtrisé",
+            12000,
+            frozenset({"19"}),
+            ccam="HBLD491",
+            since=date(2019, 4, 1),
+            history=((None, 10750),),
+            price_limit=55000,
+            tooth_places=(5,),
         ),
         Act(
             "DC2",
@@ -671,11 +688,12 @@ def ccam_agrees(code: str, ccam: str | None, teeth: str | None) -> bool:
 
 
 def within_price_limit(code: str, fee: int, quantity: int) -> bool:
-    """What the caisse checks of a device of the 100 % santé basket (reject 0318 040
-    otherwise, a convention): it is billed at most its prix limite de vente a unit; any
-    other act passes."""
+    """What the caisse checks of a device of the 100 % santé basket or of the panier
+    maîtrisé (reject 0318 040 otherwise, a convention): it is billed at most its prix limite
+    de vente, or its honoraire limite, a unit; any other act passes."""
     act = ACTS.get(code)
-    return act is None or act.rac_zero_price is None or fee <= act.rac_zero_price * quantity
+    limit = None if act is None else act.rac_zero_price or act.price_limit
+    return limit is None or fee <= limit * quantity
 
 
 @dataclass(frozen=True)
