@@ -53,12 +53,19 @@ def add_jours_ouvres(moment: datetime, count: int, alsace_moselle: bool = False)
     Wednesday 10:00 when that Monday is a public holiday."""
     if count < 0:
         raise ValueError("count must be zero or more")
-    day = moment.date()
+    return datetime.combine(_jours_ouvres_after(moment.date(), count, alsace_moselle),
+                            moment.timetz())  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _jours_ouvres_after(day: date, count: int, alsace_moselle: bool) -> date:
+    """The day ``count`` jours ouvrés after ``day``: remembered, since a report asks it for
+    each of thousands of files and lots, sent on a few days."""
     while count:
         day += timedelta(days=1)
         if is_jour_ouvre(day, alsace_moselle):
             count -= 1
-    return datetime.combine(day, moment.timetz())
+    return day
 
 
 def jours_ouvres_between(start: date, end: date, alsace_moselle: bool = False) -> int:
